@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, auth and tenant dependencies, problem errors, routers."""

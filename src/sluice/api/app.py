@@ -1,0 +1,110 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sluice import __version__
+from sluice.api.body import ContentTypeError
+from sluice.api.context import AppContext
+from sluice.api.middleware import (
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    TrailingSlashMiddleware,
+)
+from sluice.api.problems import GatewayError, gateway_response, problem_response
+from sluice.api.routers import ROUTERS
+from sluice.config import Settings, load_settings
+from sluice.domain.errors import SluiceError
+from sluice.security.encryption import SecretBox
+from sluice.security.keys import load_key_ring
+from sluice.security.tokens import TokenSigner
+from sluice.store.db import make_engine, make_session_factory, upgrade_schema
+
+log = logging.getLogger("sluice.api")
+
+
+def build_context(settings: Settings) -> AppContext:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = load_key_ring(settings)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade_schema(engine)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        signer=TokenSigner(keys.token_signing_key, settings.token_ttl_seconds),
+        secret_box=SecretBox(keys.fernet_keys),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    context = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.engine.dispose()
+
+    app = FastAPI(title="Sluice", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.context = context
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrailingSlashMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SluiceError)
+    async def sluice_error(request: Request, error: SluiceError) -> JSONResponse:
+        if error.status >= 500:
+            log.error("request %s failed: %s", request.url.path, error.message)
+        return problem_response(request, error.code, error.status, error.title, error.message,
+                                **error.report)
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
+        return gateway_response(request, error)
+
+    @app.exception_handler(ContentTypeError)
+    async def content_type_error(request: Request, _error: ContentTypeError) -> JSONResponse:
+        return JSONResponse(
+            {"type": "/placeholder/type/uri", "status": 400, "title": "BadRequestError",
+             "detail": "A valid content-type must be specified"},
+            status_code=400,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return problem_response(request, 1000, 400, "Bad request",
+                                f"Invalid request: {where}: {first.get('msg', 'invalid value')}.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 404:
+            return problem_response(request, 1101, 404, "Not found",
+                                    f"No route matches {request.method} {request.url.path}.")
+        if error.status_code == 405:
+            return problem_response(request, 1007, 405, "Method not allowed",
+                                    f"{request.method} is not allowed on {request.url.path}.")
+        return problem_response(request, 1000, error.status_code, "Error", str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(request, 1500, 500, "Internal error",
+                                "An unexpected error occurred; quote the request id to the operator.")

@@ -1,0 +1,31 @@
+"""Process-wide objects the routes need, built once by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from sluice.config import Settings
+from sluice.connectors.registry import ConnectorContext
+from sluice.security.encryption import SecretBox
+from sluice.security.tokens import TokenSigner
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    signer: TokenSigner
+    secret_box: SecretBox
+
+    @property
+    def connector_context(self) -> ConnectorContext:
+        return ConnectorContext(
+            allowed_file_roots=tuple(Path(p) for p in self.settings.allowed_file_roots),
+            lake_dir=self.settings.lake_dir,
+            metadata_database_url=self.settings.resolved_database_url,
+        )

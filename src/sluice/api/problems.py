@@ -1,0 +1,52 @@
+"""Error bodies: the reference's problem documents and its gateway errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+ERROR_TYPE_PREFIX = "https://ns.adobe.com/aep/errors/"
+
+
+class GatewayError(Exception):
+    """Auth and header failures, answered in the gateway's `{error_code, message}` style."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def problem_body(
+    code: int, status: int, title: str, message: str, request_id: str, report: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": f"{ERROR_TYPE_PREFIX}FLOW-{code}-{status}",
+        "title": title,
+        "status": status,
+        "report": {"detailed-message": message, **report, "request-id": request_id},
+        "errorMessage": message,
+        "errorDetails": message,
+    }
+
+
+def problem_response(
+    request: Request, code: int, status: int, title: str, message: str, **report: Any
+) -> JSONResponse:
+    body = problem_body(code, status, title, message, request_id_of(request), report)
+    return JSONResponse(body, status_code=status, headers={"x-request-id": request_id_of(request)})
+
+
+def gateway_response(request: Request, error: GatewayError) -> JSONResponse:
+    return JSONResponse(
+        {"error_code": error.error_code, "message": error.message},
+        status_code=error.status,
+        headers={"x-request-id": request_id_of(request)},
+    )

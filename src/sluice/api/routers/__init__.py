@@ -1,0 +1,21 @@
+"""One router per resource; `ROUTERS` is what the app factory mounts."""
+
+from fastapi import APIRouter
+
+from sluice.api.routers import (
+    connections,
+    datasets,
+    source_connections,
+    specs,
+    target_connections,
+    token,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    token.router,
+    specs.router,
+    connections.router,
+    source_connections.router,
+    target_connections.router,
+    datasets.router,
+)

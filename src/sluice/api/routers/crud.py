@@ -1,0 +1,68 @@
+"""The five routes every stored resource has (list, create, get, patch, delete), built from its
+service functions so that each router only adds what is special about its resource."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from sluice.api.body import JsonBody
+from sluice.api.context import AppContext
+from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
+from sluice.api.listing import list_envelope
+from sluice.api.routers.common import created, no_content, one, updated
+from sluice.domain.tenancy import Tenant
+from sluice.store.models import ResourceColumns
+from sluice.store.resources import ResourceRepository
+
+Row = TypeVar("Row", bound=ResourceColumns)
+
+
+@dataclass(frozen=True)
+class ResourceOperations(Generic[Row]):
+    path: str
+    repository: ResourceRepository[Row]
+    render: Callable[[Row, Tenant, AppContext], dict[str, Any]]
+    create: Callable[[Session, Tenant, AppContext, Any], Row]
+    patch: Callable[[Session, Tenant, AppContext, str, Any, str | None], Row]
+    delete: Callable[[Session, Tenant, AppContext, str], None]
+
+
+def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
+    router = APIRouter(prefix=ops.path, tags=[tag])
+
+    @router.get("")
+    def list_resources(request: Request, context: ContextDep, session: SessionDep,
+                       tenant: TenantDep) -> dict[str, Any]:
+        return list_envelope(request, context.settings, session, tenant, ops.repository,
+                             lambda row: ops.render(row, tenant, context))
+
+    @router.post("")
+    def create_resource(body: JsonBody, context: ContextDep, session: SessionDep,
+                        tenant: TenantDep) -> JSONResponse:
+        row = ops.create(session, tenant, context, body)
+        return created(row, f"{ops.path}/{row.id}")
+
+    @router.get("/{resource_id}")
+    def get_resource(resource_id: str, context: ContextDep, session: SessionDep,
+                     tenant: TenantDep) -> JSONResponse:
+        row = ops.repository.get(session, tenant, resource_id)
+        return one(ops.render(row, tenant, context), row.etag)
+
+    @router.patch("/{resource_id}")
+    def patch_resource(resource_id: str, body: JsonBody, if_match: IfMatchDep,
+                       context: ContextDep, session: SessionDep, tenant: TenantDep) -> JSONResponse:
+        return updated(ops.patch(session, tenant, context, resource_id, body, if_match))
+
+    @router.delete("/{resource_id}")
+    def delete_resource(resource_id: str, context: ContextDep, session: SessionDep,
+                        tenant: TenantDep) -> Response:
+        ops.delete(session, tenant, context, resource_id)
+        return no_content()
+
+    return router

@@ -1,0 +1,63 @@
+"""Settings read from SLUICE_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Secrets fail closed: outside the embedded mode
+    (a SQLite file in the data dir) the signing and encryption keys must be given."""
+
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".sluice"))
+    database_url: str | None = None
+    # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation by key list).
+    secret_keys: str | None = None
+    # HMAC key that signs bearer tokens.
+    token_signing_key: str | None = None
+    token_ttl_seconds: int = 86_400
+    # Folders that local-file connections may read from (comma-separated).
+    local_file_roots: str | None = None
+    max_body_bytes: int = 1_048_576
+    default_page_limit: int = 50
+    max_page_limit: int = 1000
+    log_level: str = "info"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sluice.db'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def allowed_file_roots(self) -> list[Path]:
+        if self.local_file_roots:
+            return [Path(p).expanduser().resolve() for p in self.local_file_roots.split(",") if p]
+        return [self.data_dir / "files"]
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials.json"
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Connectors: connection specs (what a connection needs) and, later, source readers."""

@@ -1,0 +1,1 @@
+"""Pure rules of the flow service: no I/O, no HTTP."""

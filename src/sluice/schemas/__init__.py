@@ -1,0 +1,1 @@
+"""Pydantic wire models of request bodies (camelCase, exactly the reference's shapes)."""

@@ -1,0 +1,37 @@
+"""Request bodies of base, source and target connections."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from sluice.schemas.common import Description, JsonObject, NonEmptyText, SpecRef, WireModel
+
+
+class AuthBody(WireModel):
+    spec_name: NonEmptyText = Field(alias="specName")
+    params: JsonObject = Field(default_factory=dict)
+
+
+class ConnectionCreate(WireModel):
+    name: NonEmptyText
+    description: Description | None = None
+    auth: AuthBody | None = None
+    connection_spec: SpecRef = Field(alias="connectionSpec")
+
+
+class SourceConnectionCreate(WireModel):
+    name: NonEmptyText
+    description: Description | None = None
+    base_connection_id: NonEmptyText | None = Field(default=None, alias="baseConnectionId")
+    data: JsonObject = Field(default_factory=dict)
+    params: JsonObject = Field(default_factory=dict)
+    connection_spec: SpecRef = Field(alias="connectionSpec")
+
+
+class TargetConnectionCreate(WireModel):
+    name: NonEmptyText
+    description: Description | None = None
+    base_connection_id: NonEmptyText | None = Field(default=None, alias="baseConnectionId")
+    data: JsonObject = Field(default_factory=dict)
+    params: JsonObject = Field(default_factory=dict)
+    connection_spec: SpecRef = Field(alias="connectionSpec")

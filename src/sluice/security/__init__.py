@@ -1,0 +1,1 @@
+"""Keys, token signing, secret hashing and encryption of connection credentials."""

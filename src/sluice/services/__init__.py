@@ -1,0 +1,1 @@
+"""Service functions: one per API operation, between the routes and the store."""

@@ -1,0 +1,136 @@
+"""Source connections: what to read (a table, or files and their format) through a base connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sluice.connectors.registry import ConnectionSpec
+from sluice.domain.errors import ConflictError, bad_request
+from sluice.domain.patching import apply_operations, normalize_operations
+from sluice.domain.tenancy import Tenant
+from sluice.schemas.connections import SourceConnectionCreate
+from sluice.schemas.parsing import parse_model
+from sluice.services.connections import connections, require_spec
+from sluice.services.validation import validate_against
+from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.models import FlowSourceConnection, SourceConnection
+from sluice.store.resources import ResourceRepository, system_view
+
+FIELDS = ResourceFields(
+    model=SourceConnection,
+    columns={
+        **system_fields(SourceConnection),
+        "connectionSpec.id": ColumnField(SourceConnection.connection_spec_id),
+        "baseConnectionId": ColumnField(SourceConnection.base_connection_id),
+    },
+    document_fields=frozenset({"description", "data", "params", "connectionSpec"}),
+)
+source_connections = ResourceRepository(SourceConnection, "sourceConnections", FIELDS)
+PATCHABLE = frozenset({"name", "description", "data", "params"})
+FILE_FORMATS = ("delimited", "json", "parquet")
+
+
+def validated_base_connection(session: Session, tenant: Tenant, spec: ConnectionSpec,
+                              base_connection_id: str | None) -> str | None:
+    """The base connection must exist in this tenant and be of the same connection spec."""
+    if base_connection_id is None:
+        if spec.auth_specs:
+            raise bad_request(1000, f"baseConnectionId is required for connection spec "
+                              f"'{spec.name}': create a connection first.")
+        return None
+    base = connections.find(session, tenant, base_connection_id)
+    if base is None:
+        raise bad_request(1439, f"Base connection {base_connection_id} is not found.")
+    if base.connection_spec_id != spec.id:
+        raise bad_request(1000, f"Base connection {base_connection_id} is of another connection "
+                          f"spec; source and base connection must share connectionSpec.id.")
+    return base.id
+
+
+def _validated_data(spec: ConnectionSpec, data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    if spec.source_kind == "table":
+        data.setdefault("format", "tabular")
+        if data["format"] != "tabular":
+            raise bad_request(1000, "data.format must be 'tabular' for table-based sources.")
+        return data
+    if data.get("format") not in FILE_FORMATS:
+        raise bad_request(1000, f"data.format must be one of {', '.join(FILE_FORMATS)} for "
+                          "file-based sources.")
+    delimiter = data.get("columnDelimiter")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise bad_request(1331, "data.columnDelimiter must be a single character.")
+    if spec.data_schema:
+        validate_against(spec.data_schema, data, "data")
+    return data
+
+
+def _validated(session: Session, tenant: Tenant, body: SourceConnectionCreate) -> tuple[ConnectionSpec, str | None, dict[str, Any]]:
+    spec = require_spec(body.connection_spec.id)
+    if spec.source_kind not in ("table", "file"):
+        raise bad_request(1413, f"Connection spec '{spec.name}' is not a source.")
+    base_id = validated_base_connection(session, tenant, spec, body.base_connection_id)
+    data = _validated_data(spec, body.data)
+    validate_against(spec.params_schema, body.params, "params")
+    doc = {
+        "description": body.description or "",
+        "data": data,
+        "params": body.params,
+        "connectionSpec": {"id": spec.id, "version": body.connection_spec.version or spec.version},
+    }
+    return spec, base_id, doc
+
+
+def create_source_connection(session: Session, tenant: Tenant,
+                             body: SourceConnectionCreate) -> SourceConnection:
+    spec, base_id, doc = _validated(session, tenant, body)
+    return source_connections.add(session, tenant, body.name, doc, connection_spec_id=spec.id,
+                                  base_connection_id=base_id)
+
+
+def render_source_connection(row: SourceConnection, tenant: Tenant) -> dict[str, Any]:
+    view = {
+        **system_view(row, tenant),
+        "description": row.doc.get("description", ""),
+        "baseConnectionId": row.base_connection_id,
+        "data": row.doc.get("data", {}),
+        "params": row.doc.get("params", {}),
+        "connectionSpec": row.doc["connectionSpec"],
+        "state": "enabled",
+        "version": row.etag,
+    }
+    return view
+
+
+def patch_source_connection(session: Session, tenant: Tenant, source_id: str, operations: object,
+                            if_match: str | None) -> SourceConnection:
+    row = source_connections.get(session, tenant, source_id, for_update=True)
+    source_connections.check_version(row, if_match)
+    patch = normalize_operations(operations, PATCHABLE,
+                                 {"connectionSpec": 1414, "baseConnectionId": 1414})
+    patched = apply_operations(render_source_connection(row, tenant), patch)
+    body = parse_model(SourceConnectionCreate, {
+        "name": patched.get("name"), "description": patched.get("description"),
+        "baseConnectionId": row.base_connection_id, "data": patched.get("data") or {},
+        "params": patched.get("params") or {}, "connectionSpec": row.doc["connectionSpec"],
+    }, code=1455)
+    _spec, _base, doc = _validated(session, tenant, body)
+    row.name = body.name
+    row.doc = doc
+    source_connections.touch(row, tenant)
+    session.flush()
+    return row
+
+
+def delete_source_connection(session: Session, tenant: Tenant, source_id: str) -> None:
+    row = source_connections.get(session, tenant, source_id, for_update=True)
+    flows = list(session.scalars(
+        select(FlowSourceConnection.flow_id).where(FlowSourceConnection.source_connection_id == row.id)
+    ))
+    if flows:
+        raise ConflictError(f"Source connection {row.id} cannot be deleted: flows "
+                            f"{', '.join(flows)} read from it. Delete those flows first.", code=1447)
+    source_connections.delete(session, row)

@@ -1,0 +1,108 @@
+"""Target connections: the dataset a flow writes to (the data-lake target spec only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sluice.domain.errors import ConflictError, bad_request
+from sluice.domain.patching import apply_operations, normalize_operations
+from sluice.domain.tenancy import Tenant
+from sluice.schemas.connections import TargetConnectionCreate
+from sluice.schemas.parsing import parse_model
+from sluice.services.connections import require_spec
+from sluice.services.datasets import datasets
+from sluice.services.source_connections import validated_base_connection
+from sluice.services.validation import validate_against
+from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.models import FlowTargetConnection, TargetConnection
+from sluice.store.resources import ResourceRepository, system_view
+
+DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+FIELDS = ResourceFields(
+    model=TargetConnection,
+    columns={
+        **system_fields(TargetConnection),
+        "connectionSpec.id": ColumnField(TargetConnection.connection_spec_id),
+        "baseConnectionId": ColumnField(TargetConnection.base_connection_id),
+        "params.dataSetId": ColumnField(TargetConnection.dataset_id),
+    },
+    document_fields=frozenset({"description", "data", "params", "connectionSpec"}),
+)
+target_connections = ResourceRepository(TargetConnection, "targetConnections", FIELDS)
+PATCHABLE = frozenset({"name", "description", "data", "params"})
+
+
+def _validated(session: Session, tenant: Tenant,
+               body: TargetConnectionCreate) -> tuple[str | None, str, dict[str, Any]]:
+    if body.connection_spec.id != DATA_LAKE_SPEC_ID:
+        raise bad_request(1307, f"The allowed value is: {DATA_LAKE_SPEC_ID}.")
+    spec = require_spec(DATA_LAKE_SPEC_ID)
+    base_id = validated_base_connection(session, tenant, spec, body.base_connection_id)
+    validate_against(spec.params_schema, body.params, "params")
+    dataset_id = str(body.params["dataSetId"])
+    if datasets.find(session, tenant, dataset_id) is None:
+        raise bad_request(1325, f"Invalid dataset id '{dataset_id}': no such dataset in this "
+                          "sandbox. Create it with POST /data/foundation/catalog/dataSets.")
+    doc = {
+        "description": body.description or "",
+        "data": body.data,
+        "params": body.params,
+        "connectionSpec": {"id": spec.id, "version": body.connection_spec.version or spec.version},
+    }
+    return base_id, dataset_id, doc
+
+
+def create_target_connection(session: Session, tenant: Tenant,
+                             body: TargetConnectionCreate) -> TargetConnection:
+    base_id, dataset_id, doc = _validated(session, tenant, body)
+    return target_connections.add(session, tenant, body.name, doc,
+                                  connection_spec_id=DATA_LAKE_SPEC_ID,
+                                  base_connection_id=base_id, dataset_id=dataset_id)
+
+
+def render_target_connection(row: TargetConnection, tenant: Tenant) -> dict[str, Any]:
+    return {
+        **system_view(row, tenant),
+        "description": row.doc.get("description", ""),
+        "baseConnectionId": row.base_connection_id,
+        "data": row.doc.get("data", {}),
+        "params": row.doc.get("params", {}),
+        "connectionSpec": row.doc["connectionSpec"],
+        "state": "enabled",
+        "version": row.etag,
+    }
+
+
+def patch_target_connection(session: Session, tenant: Tenant, target_id: str, operations: object,
+                            if_match: str | None) -> TargetConnection:
+    row = target_connections.get(session, tenant, target_id, for_update=True)
+    target_connections.check_version(row, if_match)
+    patch = normalize_operations(operations, PATCHABLE,
+                                 {"connectionSpec": 1414, "baseConnectionId": 1414})
+    patched = apply_operations(render_target_connection(row, tenant), patch)
+    body = parse_model(TargetConnectionCreate, {
+        "name": patched.get("name"), "description": patched.get("description"),
+        "baseConnectionId": row.base_connection_id, "data": patched.get("data") or {},
+        "params": patched.get("params") or {}, "connectionSpec": row.doc["connectionSpec"],
+    }, code=1455)
+    _base, dataset_id, doc = _validated(session, tenant, body)
+    row.name = body.name
+    row.doc = doc
+    row.dataset_id = dataset_id
+    target_connections.touch(row, tenant)
+    session.flush()
+    return row
+
+
+def delete_target_connection(session: Session, tenant: Tenant, target_id: str) -> None:
+    row = target_connections.get(session, tenant, target_id, for_update=True)
+    flows = list(session.scalars(
+        select(FlowTargetConnection.flow_id).where(FlowTargetConnection.target_connection_id == row.id)
+    ))
+    if flows:
+        raise ConflictError(f"Target connection {row.id} cannot be deleted: flows "
+                            f"{', '.join(flows)} write to it. Delete those flows first.", code=1447)
+    target_connections.delete(session, row)

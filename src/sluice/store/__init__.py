@@ -1,0 +1,1 @@
+"""Metadata store: SQLAlchemy models, tenant-scoped repositories and migrations."""

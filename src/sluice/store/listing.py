@@ -1,0 +1,235 @@
+"""Turns a parsed `ListQuery` into SQL for one resource table: filters, order, keyset page.
+
+Paging is keyset-based on (sort column, id), so a continuation token stays correct while
+other clients insert: a page never repeats or skips a row that existed when paging began.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, false, func, not_, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from sluice.domain.errors import bad_request
+from sluice.domain.listing import ListQuery, PropertyFilter
+from sluice.domain.tenancy import Tenant
+from sluice.store.json_paths import Json, JsonReader
+from sluice.store.models import ResourceColumns
+
+ValueKind = Literal["string", "integer", "boolean"]
+
+
+@dataclass(frozen=True)
+class ColumnField:
+    """A wire field stored in a real column (filterable and sortable)."""
+
+    column: InstrumentedAttribute[Any]
+    kind: ValueKind = "string"
+    case_insensitive: bool = False
+
+
+
+def system_fields(model: type[ResourceColumns]) -> dict[str, ColumnField]:
+    return {
+        "id": ColumnField(model.id),
+        "name": ColumnField(model.name),
+        "createdAt": ColumnField(model.created_at, "integer"),
+        "updatedAt": ColumnField(model.updated_at, "integer"),
+        "createdBy": ColumnField(model.created_by),
+        "updatedBy": ColumnField(model.updated_by),
+        "createdClient": ColumnField(model.created_client),
+        "updatedClient": ColumnField(model.updated_client),
+        "etag": ColumnField(model.etag),
+        "imsOrgId": ColumnField(model.org_id),
+        "sandboxId": ColumnField(model.sandbox_id),
+    }
+
+
+@dataclass(frozen=True)
+class ResourceFields:
+    """What a list of one resource may filter and sort on."""
+
+    model: type[ResourceColumns]
+    columns: Mapping[str, ColumnField]
+    # Top-level wire fields kept in `doc`; nested paths below them are free.
+    document_fields: frozenset[str]
+
+
+def _parse_number(value: str, path: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise bad_request(1452, f"Invalid value '{value}' for '{path}'; a number is expected.") from None
+
+
+def _compare(expr: ColumnElement[Any], operator: str, value: Any) -> ColumnElement[bool]:
+    comparisons = {
+        "==": lambda: expr == value,
+        "!=": lambda: expr != value,
+        ">": lambda: expr > value,
+        "<": lambda: expr < value,
+        ">=": lambda: expr >= value,
+        "<=": lambda: expr <= value,
+    }
+    result: ColumnElement[bool] = comparisons[operator]()
+    return result
+
+
+def _column_condition(spec: ColumnField, flt: PropertyFilter) -> ColumnElement[bool]:
+    if spec.kind == "integer":
+        if len(flt.values) > 1:
+            raise bad_request(1452, f"'{flt.path}' takes a single value, not a list.")
+        number = _parse_number(flt.values[0], flt.path)
+        return _compare(spec.column, flt.operator, int(number))
+    if spec.kind == "boolean":
+        values: Sequence[Any] = [_parse_bool(v, flt.path) for v in flt.values]
+        column: ColumnElement[Any] = spec.column
+    elif spec.case_insensitive:
+        values = [v.lower() for v in flt.values]
+        column = func.lower(spec.column)
+    else:
+        values, column = flt.values, spec.column
+    return _match_any(column, flt.operator, values)
+
+
+def _parse_bool(value: str, path: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise bad_request(1452, f"Invalid value '{value}' for '{path}'; true or false expected.")
+    return value.lower() == "true"
+
+
+def _match_any(expr: ColumnElement[Any], operator: str, values: Sequence[Any]) -> ColumnElement[bool]:
+    if operator == "==":
+        return expr.in_(list(values)) if len(values) > 1 else expr == values[0]
+    if operator == "!=":
+        return or_(expr.is_(None), expr.not_in(list(values)))
+    return _compare(expr, operator, values[0])
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_value_condition(
+    reader: JsonReader, document: Json, segments: Sequence[str], flt: PropertyFilter
+) -> ColumnElement[bool]:
+    if flt.operator in ("==", "!="):
+        text = reader.text(document, segments)
+        matched = text.in_(list(flt.values)) if len(flt.values) > 1 else text == flt.values[0]
+        return or_(text.is_(None), not_(matched)) if flt.operator == "!=" else matched
+    value = flt.values[0]
+    if _is_number(value):
+        return _compare(reader.number(document, segments), flt.operator, float(value))
+    return _compare(reader.text(document, segments), flt.operator, value)
+
+
+def _document_condition(
+    model: type[ResourceColumns], reader: JsonReader, flt: PropertyFilter
+) -> ColumnElement[bool]:
+    segments = flt.path.split(".")
+    array_at = next((i for i, s in enumerate(segments) if s.endswith("[]")), None)
+    if array_at is None:
+        return _json_value_condition(reader, model.doc, segments, flt)
+    array_path = [s.removesuffix("[]") for s in segments[: array_at + 1]]
+    inner = [s.removesuffix("[]") for s in segments[array_at + 1 :]]
+    matched = reader.any_element(
+        model.doc,
+        array_path,
+        inner,
+        lambda r, value, path: _json_value_condition(
+            r, value, path, PropertyFilter(flt.path, "==" if flt.operator == "!=" else flt.operator, flt.values)
+        ),
+    )
+    return not_(matched) if flt.operator == "!=" else matched
+
+
+def filter_condition(
+    fields: ResourceFields, tenant: Tenant, reader: JsonReader, flt: PropertyFilter
+) -> ColumnElement[bool]:
+    if flt.path == "sandboxName":
+        return true() if _match_in_python(tenant.sandbox_name, flt) else false()
+    spec = fields.columns.get(flt.path)
+    if spec is not None:
+        return _column_condition(spec, flt)
+    top = flt.path.split(".")[0].removesuffix("[]")
+    if top not in fields.document_fields:
+        raise bad_request(1449, f"Invalid field '{flt.path}' in property filter.")
+    return _document_condition(fields.model, reader, flt)
+
+
+def _match_in_python(actual: str, flt: PropertyFilter) -> bool:
+    if flt.operator == "==":
+        return actual in flt.values
+    if flt.operator == "!=":
+        return actual not in flt.values
+    raise bad_request(1448, f"Operator '{flt.operator}' is not supported for '{flt.path}'.")
+
+
+def tenant_scope(model: type[ResourceColumns], tenant: Tenant) -> ColumnElement[bool]:
+    return and_(model.org_id == tenant.org_id, model.sandbox_id == tenant.sandbox_id)
+
+
+def _sort_column(fields: ResourceFields, query: ListQuery) -> ColumnField:
+    spec = fields.columns.get(query.order.field)
+    if spec is None:
+        raise bad_request(1433, f"Invalid orderby field '{query.order.field}'.")
+    return spec
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    next_after: tuple[Any, str] | None
+
+
+def build_select(
+    session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery
+) -> Select[Any]:
+    reader = JsonReader(session.get_bind().dialect.name)
+    model = fields.model
+    conditions = [tenant_scope(model, tenant)]
+    conditions += [filter_condition(fields, tenant, reader, f) for f in query.filters]
+    return select(model).where(*conditions)
+
+
+def count_rows(session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery) -> int:
+    statement = build_select(session, fields, tenant, query)
+    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    return int(total or 0)
+
+
+def fetch_page(session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery) -> Page:
+    sort = _sort_column(fields, query)
+    model = fields.model
+    statement = build_select(session, fields, tenant, query)
+    column = sort.column
+    if query.after is not None:
+        last_value, last_id = query.after
+        if query.order.descending:
+            statement = statement.where(
+                or_(column < last_value, and_(column == last_value, model.id < last_id))
+            )
+        else:
+            statement = statement.where(
+                or_(column > last_value, and_(column == last_value, model.id > last_id))
+            )
+    if query.order.descending:
+        statement = statement.order_by(column.desc(), model.id.desc())
+    else:
+        statement = statement.order_by(column.asc(), model.id.asc())
+    rows = list(session.scalars(statement.limit(query.limit + 1)))
+    has_more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_after = None
+    if has_more and rows:
+        last = rows[-1]
+        next_after = (getattr(last, column.key), last.id)
+    return Page(rows=rows, next_after=next_after)

@@ -1,0 +1,179 @@
+"""SQLAlchemy models of the metadata database (one schema for SQLite and PostgreSQL).
+
+Every flow-service resource shares the system columns of `ResourceColumns`; the fields that
+only the wire format cares about live in the `doc` JSON column. Columns that the database
+must reason about (references between resources, state) are real columns, so that foreign
+keys hold the invariants ("a connection used by a flow cannot be deleted").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+# Stable constraint names so that Alembic migrations are identical on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Sandbox(Base):
+    __tablename__ = "sandboxes"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(256))
+    type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32), default="active")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiClient(Base):
+    __tablename__ = "api_clients"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    secret_hash: Mapped[str] = mapped_column(String(256))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ResourceColumns:
+    """System fields every flow-service resource carries (reference section 1.2)."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(256))
+    updated_by: Mapped[str] = mapped_column(String(256))
+    created_client: Mapped[str] = mapped_column(String(256))
+    updated_client: Mapped[str] = mapped_column(String(256))
+    etag: Mapped[str] = mapped_column(String(64))
+    doc: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+    @declared_attr
+    def org_id(cls) -> Mapped[str]:
+        return mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+
+    @declared_attr
+    def sandbox_id(cls) -> Mapped[str]:
+        return mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        # Serves every tenant-scoped list: filter by tenant, keyset-page by (createdAt, id).
+        name = cls.__tablename__  # type: ignore[attr-defined]
+        return (Index(f"ix_{name}_tenant_created", "org_id", "sandbox_id", "created_at", "id"),)
+
+
+class Dataset(ResourceColumns, Base):
+    __tablename__ = "datasets"
+
+
+class Connection(ResourceColumns, Base):
+    __tablename__ = "connections"
+
+    connection_spec_id: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(32), default="enabled")
+    # Fernet token of the secret auth params; never leaves the service unmasked.
+    sealed_secrets: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class SourceConnection(ResourceColumns, Base):
+    __tablename__ = "source_connections"
+
+    connection_spec_id: Mapped[str] = mapped_column(String(36))
+    base_connection_id: Mapped[str | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+
+
+class TargetConnection(ResourceColumns, Base):
+    __tablename__ = "target_connections"
+
+    connection_spec_id: Mapped[str] = mapped_column(String(36))
+    base_connection_id: Mapped[str | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    dataset_id: Mapped[str | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+
+
+class Flow(ResourceColumns, Base):
+    __tablename__ = "flows"
+
+    flow_spec_id: Mapped[str] = mapped_column(String(36))
+    state: Mapped[str] = mapped_column(String(32), default="enabled")
+
+
+class FlowSourceConnection(Base):
+    """Which source connections a flow reads; the foreign key refuses deleting one in use."""
+
+    __tablename__ = "flow_source_connections"
+
+    flow_id: Mapped[str] = mapped_column(
+        ForeignKey("flows.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_connection_id: Mapped[str] = mapped_column(
+        ForeignKey("source_connections.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+
+class FlowTargetConnection(Base):
+    """Which target connections a flow writes; the foreign key refuses deleting one in use."""
+
+    __tablename__ = "flow_target_connections"
+
+    flow_id: Mapped[str] = mapped_column(
+        ForeignKey("flows.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_connection_id: Mapped[str] = mapped_column(
+        ForeignKey("target_connections.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+
+RESOURCE_MODELS: tuple[type[ResourceColumns], ...] = (
+    Dataset,
+    Connection,
+    SourceConnection,
+    TargetConnection,
+    Flow,
+)

@@ -1,0 +1,120 @@
+"""Tenant-scoped repository shared by every flow-service resource table."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sluice.domain.errors import NotFoundError, PreconditionFailedError, bad_request
+from sluice.domain.listing import ListQuery
+from sluice.domain.tenancy import Tenant
+from sluice.store.clock import new_etag, new_id, now_ms
+from sluice.store.listing import Page, ResourceFields, count_rows, fetch_page, tenant_scope
+from sluice.store.models import ResourceColumns
+
+Row = TypeVar("Row", bound=ResourceColumns)
+
+
+class ResourceRepository(Generic[Row]):
+    """Create, read, page, version-check and delete rows of one resource, inside one tenant.
+
+    Reads of another tenant's row answer "not found", exactly like a missing row, so ids
+    cannot be probed across tenants.
+    """
+
+    def __init__(self, model: type[Row], resource_type: str, fields: ResourceFields) -> None:
+        self.model = model
+        self.resource_type = resource_type
+        self.fields = fields
+
+    def find(self, session: Session, tenant: Tenant, resource_id: str) -> Row | None:
+        statement = select(self.model).where(
+            self.model.id == resource_id, tenant_scope(self.model, tenant)
+        )
+        return session.scalar(statement)
+
+    def get(self, session: Session, tenant: Tenant, resource_id: str, *, for_update: bool = False) -> Row:
+        statement = select(self.model).where(
+            self.model.id == resource_id, tenant_scope(self.model, tenant)
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        row = session.scalar(statement)
+        if row is None:
+            raise NotFoundError(self.resource_type, resource_id)
+        return row
+
+    def add(self, session: Session, tenant: Tenant, name: str, doc: dict[str, Any], **columns: Any) -> Row:
+        stamp = now_ms()
+        row = self.model(
+            id=new_id(),
+            org_id=tenant.org_id,
+            sandbox_id=tenant.sandbox_id,
+            name=name,
+            created_at=stamp,
+            updated_at=stamp,
+            created_by=tenant.client_id,
+            updated_by=tenant.client_id,
+            created_client=tenant.client_id,
+            updated_client=tenant.client_id,
+            etag=new_etag(),
+            doc=doc,
+            **columns,
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    @staticmethod
+    def touch(row: Row, tenant: Tenant) -> None:
+        """Record a change: new etag, updated time and updater."""
+        row.updated_at = max(now_ms(), row.updated_at + 1)
+        row.updated_by = tenant.client_id
+        row.updated_client = tenant.client_id
+        row.etag = new_etag()
+
+    @staticmethod
+    def check_version(row: Row, if_match: str | None, *, required: bool = True) -> None:
+        """Refuse a write based on a stale read (two clients patching the same resource)."""
+        if if_match is None or if_match.strip() == "":
+            if required:
+                raise bad_request(1403, "The header 'If-Match' is missing in the request.")
+            return
+        candidates = {tag.strip() for tag in if_match.split(",")}
+        bare = row.etag.strip('"')
+        if "*" in candidates or row.etag in candidates or bare in candidates:
+            return
+        raise PreconditionFailedError(
+            f"The supplied version {if_match} does not match the current version on entity "
+            f"{row.id}. Fetch the resource again and retry with its current etag."
+        )
+
+    def delete(self, session: Session, row: Row) -> None:
+        session.delete(row)
+        session.flush()
+
+    def page(self, session: Session, tenant: Tenant, query: ListQuery) -> Page:
+        return fetch_page(session, self.fields, tenant, query)
+
+    def count(self, session: Session, tenant: Tenant, query: ListQuery) -> int:
+        return count_rows(session, self.fields, tenant, query)
+
+
+def system_view(row: ResourceColumns, tenant: Tenant) -> dict[str, Any]:
+    """The reference's system fields of any resource."""
+    return {
+        "id": row.id,
+        "createdAt": row.created_at,
+        "updatedAt": row.updated_at,
+        "createdBy": row.created_by,
+        "updatedBy": row.updated_by,
+        "createdClient": row.created_client,
+        "updatedClient": row.updated_client,
+        "sandboxId": row.sandbox_id,
+        "sandboxName": tenant.sandbox_name,
+        "imsOrgId": row.org_id,
+        "name": row.name,
+        "etag": row.etag,
+    }
