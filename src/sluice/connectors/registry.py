@@ -72,6 +72,9 @@ class ConnectionSpec:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     # JSON Schema of a source connection's `data` object (format options for files).
     data_schema: Mapping[str, Any] | None = None
+    # Checks of auth params that need the service's settings (allowed folders), run when a
+    # connection is created or patched; raises ConnectionTestFailed with a safe message.
+    validate_auth: ConnectionTester | None = None
 
     def auth_spec(self, name: str) -> AuthSpec | None:
         return next((a for a in self.auth_specs if a.name == name), None)
@@ -85,16 +88,24 @@ class ConnectionSpec:
             "version": self.version,
             "description": self.description,
             "type": "Batch",
-            "attributes": {"category": {"key": self.category}, "isSource": self.source_kind != "target",
-                           "isTarget": self.source_kind == "target", **self.attributes},
+            "attributes": {
+                "category": {"key": self.category},
+                "isSource": self.source_kind != "target",
+                "isTarget": self.source_kind == "target",
+                **self.attributes,
+            },
             "authSpec": [a.to_wire() for a in self.auth_specs],
             spec_key: {
                 "name": f"{self.name} {spec_key}",
-                "type": "Table" if self.source_kind == "table" else "File" if self.source_kind == "file" else "Target",
-                "spec": {"$schema": "http://json-schema.org/draft-07/schema#",
-                         "type": "object",
-                         "properties": {"params": dict(self.params_schema),
-                                        **({"data": dict(self.data_schema)} if self.data_schema else {})}},
+                "type": {"table": "Table", "file": "File"}.get(self.source_kind, "Target"),
+                "spec": {
+                    "$schema": "http://json-schema.org/draft-07/schema#",
+                    "type": "object",
+                    "properties": {
+                        "params": dict(self.params_schema),
+                        **({"data": dict(self.data_schema)} if self.data_schema else {}),
+                    },
+                },
             },
         }
 

@@ -56,7 +56,8 @@ def _auth_spec_for(spec: ConnectionSpec, spec_name: str) -> AuthSpec:
     return auth_spec
 
 
-def _validated_auth(spec: ConnectionSpec, auth: dict[str, Any] | None) -> tuple[AuthSpec | None, dict[str, Any]]:
+def _validated_auth(spec: ConnectionSpec, auth: dict[str, Any] | None,
+                    context: ConnectorContext) -> tuple[AuthSpec | None, dict[str, Any]]:
     if not spec.auth_specs:
         if auth:
             raise bad_request(1000, f"Connection spec '{spec.name}' takes no auth.")
@@ -67,6 +68,11 @@ def _validated_auth(spec: ConnectionSpec, auth: dict[str, Any] | None) -> tuple[
     params = auth.get("params")
     validate_against(auth_spec.schema, params, "auth.params")
     assert isinstance(params, dict)
+    if spec.validate_auth is not None:
+        try:
+            spec.validate_auth(context, params)
+        except ConnectionTestFailed as failure:
+            raise bad_request(1000, f"Invalid auth.params: {failure}") from None
     return auth_spec, params
 
 
@@ -78,10 +84,10 @@ def _store_auth(row: Connection, box: SecretBox, auth_spec: AuthSpec | None,
 
 
 def create_connection(session: Session, tenant: Tenant, box: SecretBox,
-                      body: ConnectionCreate) -> Connection:
+                      context: ConnectorContext, body: ConnectionCreate) -> Connection:
     spec = require_spec(body.connection_spec.id)
     auth = body.auth.model_dump(by_alias=True) if body.auth else None
-    auth_spec, params = _validated_auth(spec, auth)
+    auth_spec, params = _validated_auth(spec, auth, context)
     doc = {
         "description": body.description or "",
         "connectionSpec": {"id": spec.id, "version": body.connection_spec.version or spec.version},
@@ -115,8 +121,9 @@ def render_connection(row: Connection, tenant: Tenant, box: SecretBox) -> dict[s
     return view
 
 
-def patch_connection(session: Session, tenant: Tenant, box: SecretBox, connection_id: str,
-                     operations: object, if_match: str | None) -> Connection:
+def patch_connection(session: Session, tenant: Tenant, box: SecretBox,
+                     context: ConnectorContext, connection_id: str, operations: object,
+                     if_match: str | None) -> Connection:
     row = connections.get(session, tenant, connection_id, for_update=True)
     connections.check_version(row, if_match)
     patch = normalize_operations(operations, PATCHABLE, {"connectionSpec": 1414})
@@ -131,7 +138,7 @@ def patch_connection(session: Session, tenant: Tenant, box: SecretBox, connectio
         auth_spec = spec.auth_spec(str(auth.get("specName", "")))
         names = auth_spec.secret_fields if auth_spec else frozenset()
         auth = {**auth, "params": merge_patched_secrets(auth["params"], previous_secret, names)}
-    auth_spec, params = _validated_auth(spec, auth)
+    auth_spec, params = _validated_auth(spec, auth, context)
     body = parse_model(ConnectionCreate, {
         "name": patched.get("name"), "description": patched.get("description"),
         "connectionSpec": {"id": spec.id},

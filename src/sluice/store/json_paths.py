@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Float, String, and_, case, cast, exists, func, literal, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Float, String, Text, and_, case, cast, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 _NUMBER_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
@@ -17,6 +17,10 @@ _NUMBER_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 Json = ColumnElement[object]
 # Builds a condition on one JSON value: (reader, value, path inside the value) -> condition.
 JsonPredicate = Callable[["JsonReader", Json, Sequence[str]], ColumnElement[bool]]
+
+
+def _pg_path(segments: Sequence[str]) -> ColumnElement[list[str]]:
+    return cast(literal(list(segments), ARRAY(Text)), ARRAY(Text))
 
 
 def _sqlite_path(segments: Sequence[str]) -> str:
@@ -32,9 +36,7 @@ class JsonReader:
     def text(self, document: Json, segments: Sequence[str]) -> ColumnElement[str]:
         """The value as text; booleans read 'true'/'false' on both databases."""
         if self.is_postgresql:
-            return document.op("#>>", return_type=String)(
-                cast(literal("{" + ",".join(f'"{s}"' for s in segments) + "}"), String)
-            )
+            return document.op("#>>", return_type=String)(_pg_path(segments))
         path = literal(_sqlite_path(segments))
         kind = func.json_type(document, path)
         return case(
@@ -70,9 +72,7 @@ class JsonReader:
     ) -> ColumnElement[bool]:
         """EXISTS an element of the array at `array_segments` for which `predicate` holds."""
         if self.is_postgresql:
-            array = document.op("#>", return_type=JSONB)(
-                cast(literal("{" + ",".join(f'"{s}"' for s in array_segments) + "}"), String)
-            )
+            array = document.op("#>", return_type=JSONB)(_pg_path(array_segments))
             safe_array = case(
                 (func.jsonb_typeof(array) == "array", array), else_=cast(literal("[]"), JSONB)
             )

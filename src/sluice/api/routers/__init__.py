@@ -5,6 +5,8 @@ from fastapi import APIRouter
 from sluice.api.routers import (
     connections,
     datasets,
+    flows,
+    sandboxes,
     source_connections,
     specs,
     target_connections,
@@ -18,4 +20,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     source_connections.router,
     target_connections.router,
     datasets.router,
+    flows.router,
+    sandboxes.router,
 )

@@ -16,9 +16,9 @@ router = resource_router(ResourceOperations(
     repository=service.connections,
     render=lambda row, tenant, ctx: service.render_connection(row, tenant, ctx.secret_box),
     create=lambda session, tenant, ctx, body: service.create_connection(
-        session, tenant, ctx.secret_box, parse_model(ConnectionCreate, body)),
+        session, tenant, ctx.secret_box, ctx.connector_context, parse_model(ConnectionCreate, body)),
     patch=lambda session, tenant, ctx, rid, ops, if_match: service.patch_connection(
-        session, tenant, ctx.secret_box, rid, ops, if_match),
+        session, tenant, ctx.secret_box, ctx.connector_context, rid, ops, if_match),
     delete=lambda session, tenant, _ctx, rid: service.delete_connection(session, tenant, rid),
 ), "connections")
 

@@ -1,0 +1,284 @@
+"""A flow's schedule (`scheduleParams`) and its Copy transformation: parsing and rules.
+
+Codes are the reference's (sections 1.5 and 5): 1317 empty schedule, 1340 unreadable start
+time, 1360 start time in the past, 1361 / 1364 interval / backfill with `once`, 1362 bad
+interval, 1397 bad frequency, 1366 / 1403 / 1404 changes after the start time, 1367 / 1369
+delta column required / forbidden, 1000 anything else malformed. Numbers may arrive as
+numeric strings (`"1612310466"`, `"15"`, `"true"`), as the reference's docs send them.
+Ticks are `t(k) = startTime + k * period` (DESIGN section 6).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from sluice.domain.errors import bad_request
+
+Frequency = Literal["once", "minute", "hour", "day", "week"]
+
+FREQUENCIES: tuple[Frequency, ...] = ("once", "minute", "hour", "day", "week")
+UNIT_SECONDS: Mapping[str, int] = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+MIN_INTERVAL: Mapping[str, int] = {"minute": 15, "hour": 1, "day": 1, "week": 1}
+SCHEDULE_KEYS = ("startTime", "frequency", "interval", "backfill")
+# 9999-12-31T23:59:59Z: anything later is not epoch seconds (usually milliseconds).
+MAX_EPOCH_SECONDS = 253402300799
+DELTA_COLUMN_KEYS = ("name", "dateFormat", "timezone")
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A validated, normalized schedule; `interval` and `backfill` are None for `once`."""
+
+    start_time: int
+    frequency: Frequency
+    interval: int | None = None
+    backfill: bool | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"startTime": self.start_time, "frequency": self.frequency}
+        if self.interval is not None:
+            wire["interval"] = self.interval
+        if self.backfill is not None:
+            wire["backfill"] = self.backfill
+        return wire
+
+    @property
+    def is_once(self) -> bool:
+        return self.frequency == "once"
+
+    @property
+    def period_seconds(self) -> int:
+        """Seconds between two ticks; a `once` schedule has no period (ValueError)."""
+        if self.frequency == "once" or self.interval is None:
+            raise ValueError("A 'once' schedule has a single tick and no period.")
+        return self.interval * UNIT_SECONDS[self.frequency]
+
+    def tick_time(self, k: int) -> int:
+        """Epoch seconds of tick k: startTime + k * period (only tick 0 for `once`)."""
+        if k < 0:
+            raise ValueError(f"Tick numbers start at 0, got {k}.")
+        if k == 0:
+            return self.start_time
+        return self.start_time + k * self.period_seconds
+
+    def last_tick_index(self, now: int) -> int | None:
+        """The greatest k with tick_time(k) <= now, or None before the start time."""
+        if now < self.start_time:
+            return None
+        if self.is_once:
+            return 0
+        return (now - self.start_time) // self.period_seconds
+
+
+def _as_int(value: object) -> int | None:
+    """An integer from a JSON integer, an integral float or a string of digits; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return None
+
+
+def _as_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _parse_start_time(value: object, now: int, grace_seconds: int,
+                      allow_past_start: int | None) -> int:
+    start = _as_int(value)
+    if start is None:
+        raise bad_request(1340, f"scheduleParams.startTime {value!r} could not be parsed; give "
+                                "the time of the first run in epoch seconds, as an integer or a "
+                                "string of digits such as \"1612310466\".")
+    if start > MAX_EPOCH_SECONDS:
+        raise bad_request(1340, f"scheduleParams.startTime {start} is too large for epoch "
+                                "seconds; if it is in milliseconds, divide it by 1000.")
+    if start < now - grace_seconds and start != allow_past_start:
+        if allow_past_start is not None and allow_past_start <= now:
+            raise bad_request(1366, f"scheduleParams.startTime cannot be changed because the "
+                                    f"flow's start time {allow_past_start} has passed; keep "
+                                    f"startTime {allow_past_start}.")
+        raise bad_request(1360, f"scheduleParams.startTime {start} is in the past; give a time "
+                                f"at or after the current time {now} in epoch seconds.")
+    return start
+
+
+def _parse_frequency(value: object) -> Frequency:
+    if isinstance(value, str) and value.lower() in FREQUENCIES:
+        return cast(Frequency, value.lower())
+    raise bad_request(1397, f"scheduleParams.frequency {value!r} is not valid; use one of "
+                            "once, minute, hour, day or week.")
+
+
+def _parse_interval(value: object, frequency: str) -> int:
+    minimum = MIN_INTERVAL[frequency]
+    interval = _as_int(value)
+    if interval is None or interval < minimum:
+        raise bad_request(1362, f"scheduleParams.interval {value!r} is not valid for frequency "
+                                f"'{frequency}'; give a whole number of at least {minimum}.")
+    return interval
+
+
+def parse_schedule(raw: object, *, now: int, grace_seconds: int = 60,
+                   allow_past_start: int | None = None) -> Schedule:
+    """Validate and normalize `scheduleParams`.
+
+    `now` is epoch seconds; a start time up to `grace_seconds` in the past is accepted (clock
+    skew and request latency). For a PATCH, `allow_past_start` is the flow's current start
+    time, which stays acceptable even after it has passed.
+    """
+    if not isinstance(raw, Mapping) or not raw:
+        raise bad_request(1317, "scheduleParams is missing or empty; give an object with "
+                                "startTime, frequency and, unless frequency is once, interval.")
+    unknown = sorted(str(k) for k in raw if k not in SCHEDULE_KEYS)
+    if unknown:
+        raise bad_request(1000, f"scheduleParams has unknown field(s) {', '.join(unknown)}; the "
+                                "accepted fields are startTime, frequency, interval and "
+                                "backfill.")
+    start = _parse_start_time(raw.get("startTime"), now, grace_seconds, allow_past_start)
+    frequency = _parse_frequency(raw.get("frequency"))
+    if frequency == "once":
+        if "interval" in raw:
+            raise bad_request(1361, "scheduleParams.interval is not allowed when frequency is "
+                                    "once; remove interval or choose minute, hour, day or week.")
+        if "backfill" in raw:
+            raise bad_request(1364, "scheduleParams.backfill is not allowed when frequency is "
+                                    "once; remove backfill or choose minute, hour, day or week.")
+        return Schedule(start, frequency)
+    if "interval" not in raw:
+        raise bad_request(1362, f"scheduleParams.interval is required when frequency is "
+                                f"'{frequency}'; give a whole number of at least "
+                                f"{MIN_INTERVAL[frequency]}.")
+    interval = _parse_interval(raw["interval"], frequency)
+    backfill = _as_bool(raw.get("backfill", True))
+    if backfill is None:
+        raise bad_request(1000, f"scheduleParams.backfill {raw['backfill']!r} is not valid; use "
+                                "true or false.")
+    return Schedule(start, frequency, interval, backfill)
+
+
+def check_schedule_change(old: Schedule, new: Schedule, *, now: int) -> None:
+    """Reject the changes the reference forbids once the flow's start time has passed."""
+    if old.start_time > now:
+        return
+    if new.start_time != old.start_time:
+        raise bad_request(1366, f"scheduleParams.startTime cannot be changed because the flow's "
+                                f"start time {old.start_time} has passed; keep startTime "
+                                f"{old.start_time}.")
+    if new.is_once and not old.is_once:
+        raise bad_request(1403, "scheduleParams.frequency cannot be changed to once after the "
+                                "flow's start time has passed; keep a periodic frequency "
+                                "(minute, hour, day or week) or create a new flow.")
+    if old.backfill is not None and new.backfill is not None and new.backfill != old.backfill:
+        raise bad_request(1404, f"scheduleParams.backfill cannot be changed after the flow's "
+                                f"start time has passed; keep backfill "
+                                f"{str(old.backfill).lower()}.")
+
+
+def _is_copy(transformation: Mapping[str, Any]) -> bool:
+    name = transformation.get("name")
+    return isinstance(name, str) and name.lower() == "copy"
+
+
+def _check_transformation_shapes(transformations: object) -> list[Mapping[str, Any]]:
+    if not isinstance(transformations, list):
+        raise bad_request(1000, "transformations must be a list of objects, each with a string "
+                                "name and an object params.")
+    for index, item in enumerate(transformations):
+        if (not isinstance(item, Mapping) or not isinstance(item.get("name"), str)
+                or not item["name"] or not isinstance(item.get("params"), Mapping)):
+            raise bad_request(1000, f"transformations[{index}] is not valid; each transformation "
+                                    "needs a string name (such as Copy or Mapping) and an "
+                                    "object params.")
+    return cast(list[Mapping[str, Any]], transformations)
+
+
+def _check_delta_column(delta: object, required: bool) -> None:
+    code = 1367 if required else 1000
+    if not isinstance(delta, Mapping):
+        raise bad_request(code, "The Copy transformation's params.deltaColumn must be an object "
+                                "with a string name and optional dateFormat and timezone.")
+    unknown = sorted(str(k) for k in delta if k not in DELTA_COLUMN_KEYS)
+    if unknown:
+        raise bad_request(1000, f"params.deltaColumn has unknown field(s) {', '.join(unknown)}; "
+                                "the accepted fields are name, dateFormat and timezone.")
+    name = delta.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request(code, "params.deltaColumn.name must be the non-empty name of the "
+                                "source column that orders new rows (a timestamp, date or "
+                                "integer column).")
+    if "dateFormat" in delta and not isinstance(delta["dateFormat"], str):
+        raise bad_request(1000, "params.deltaColumn.dateFormat must be a string such as "
+                                "\"yyyy-MM-dd HH:mm:ss\".")
+    if "timezone" in delta:
+        zone = delta["timezone"]
+        if not isinstance(zone, str) or not _is_time_zone(zone):
+            raise bad_request(1000, f"params.deltaColumn.timezone {zone!r} is not a known time "
+                                    "zone; use an IANA name such as \"UTC\" or "
+                                    "\"America/New_York\".")
+
+
+def _is_time_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        return False
+    return True
+
+
+def validate_copy_transformation(transformations: object, schedule: Schedule, *,
+                                 requires_delta_column: bool) -> None:
+    """Check the transformations' shape and the Copy transformation against the schedule.
+
+    `requires_delta_column` is the flow spec's: periodic flows of table-based specs must name
+    a delta column; `once` flows must not (it arrives with the first on-demand run).
+    """
+    items = _check_transformation_shapes(transformations)
+    copies = [t for t in items if _is_copy(t)]
+    if len(copies) > 1:
+        raise bad_request(1000, "transformations may hold at most one Copy transformation; "
+                                "merge them into one.")
+    params: Mapping[str, Any] = copies[0]["params"] if copies else {}
+    unknown = sorted(str(k) for k in params if k != "deltaColumn")
+    if unknown:
+        raise bad_request(1000, f"The Copy transformation's params have unknown field(s) "
+                                f"{', '.join(unknown)}; the accepted field is deltaColumn.")
+    if "deltaColumn" in params:
+        if schedule.is_once:
+            raise bad_request(1369, "A delta column is not allowed in the Copy transformation "
+                                    "when scheduleParams.frequency is once; remove "
+                                    "params.deltaColumn and give deltaColumn with the first "
+                                    "on-demand run instead.")
+        _check_delta_column(params["deltaColumn"], requires_delta_column)
+    elif requires_delta_column and not schedule.is_once:
+        raise bad_request(1367, "This flow spec requires a delta column for scheduled flows; "
+                                "add a Copy transformation {\"name\": \"Copy\", \"params\": "
+                                "{\"deltaColumn\": {\"name\": \"<column>\"}}}.")
+
+
+def delta_column_of(transformations: object) -> str | None:
+    """The delta column named by the (first) Copy transformation, if any; never raises."""
+    if not isinstance(transformations, list):
+        return None
+    for item in transformations:
+        if isinstance(item, Mapping) and _is_copy(item):
+            params = item.get("params")
+            delta = params.get("deltaColumn") if isinstance(params, Mapping) else None
+            name = delta.get("name") if isinstance(delta, Mapping) else None
+            if isinstance(name, str) and name:
+                return name
+    return None

@@ -1,0 +1,210 @@
+"""Flows: a source connection, a target connection, a schedule and transformations."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from sluice.connectors.registry import find_spec
+from sluice.domain.errors import bad_request
+from sluice.domain.flow_specs import FlowSpec, find_flow_spec
+from sluice.domain.patching import apply_operations, normalize_operations
+from sluice.domain.schedule import (
+    Schedule,
+    check_schedule_change,
+    parse_schedule,
+    validate_copy_transformation,
+)
+from sluice.domain.tenancy import Tenant
+from sluice.schemas.flows import FlowCreate
+from sluice.schemas.parsing import parse_model
+from sluice.services.source_connections import source_connections
+from sluice.services.target_connections import target_connections
+from sluice.services.validation import validate_against
+from sluice.store.clock import now_ms
+from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.models import Flow, FlowSourceConnection, FlowTargetConnection
+from sluice.store.resources import ResourceRepository, system_view
+
+FIELDS = ResourceFields(
+    model=Flow,
+    columns={
+        **system_fields(Flow),
+        "flowSpec.id": ColumnField(Flow.flow_spec_id),
+        "state": ColumnField(Flow.state, case_insensitive=True),
+    },
+    document_fields=frozenset({
+        "description", "flowSpec", "sourceConnectionIds", "targetConnectionIds",
+        "transformations", "scheduleParams", "options", "labels", "inheritedAttributes",
+    }),
+)
+flows = ResourceRepository(Flow, "flows", FIELDS)
+PATCHABLE = frozenset({"name", "description", "scheduleParams", "transformations", "options",
+                       "labels"})
+FORBIDDEN_IN_CREATE = {"state": 1410, "mode": 1368}
+
+
+def _require_flow_spec(spec_id: str) -> FlowSpec:
+    spec = find_flow_spec(spec_id)
+    if spec is None:
+        raise bad_request(1413, f"Invalid flow spec id '{spec_id}'; list the available ones "
+                          "with GET /flowSpecs.")
+    return spec
+
+
+def _single(ids: list[str], field: str) -> str:
+    if len(ids) != 1:
+        raise bad_request(1000, f"{field} must hold exactly one id; Sluice flows read one source "
+                          "and write one target.")
+    return ids[0]
+
+
+def _inherited_attributes(session: Session, tenant: Tenant, spec: FlowSpec, source_id: str,
+                          target_id: str) -> dict[str, Any]:
+    source = source_connections.find(session, tenant, source_id)
+    if source is None:
+        raise bad_request(1439, f"Source connection {source_id} is not found.")
+    source_spec = find_spec(source.connection_spec_id)
+    if source_spec is None or source_spec.source_kind != spec.source_kind:
+        raise bad_request(1000, f"Flow spec '{spec.name}' reads {spec.source_kind}-based "
+                          f"sources; source connection {source_id} is not one.")
+    target = target_connections.find(session, tenant, target_id)
+    if target is None:
+        raise bad_request(1439, f"Target connection {target_id} is not found.")
+    base: dict[str, Any] | None = None
+    if source.base_connection_id:
+        base = {"id": source.base_connection_id, "connectionSpec": source.doc["connectionSpec"]}
+    return {
+        "sourceConnections": [{"id": source.id, "connectionSpec": source.doc["connectionSpec"],
+                               "baseConnection": base}],
+        "targetConnections": [{"id": target.id, "connectionSpec": target.doc["connectionSpec"]}],
+    }
+
+
+def _validated_settings(spec: FlowSpec, body: FlowCreate, schedule: Schedule) -> None:
+    validate_copy_transformation(body.transformations, schedule,
+                                 requires_delta_column=spec.requires_delta_column)
+    option_schema = spec.to_wire([], [])["optionSpec"]["spec"]
+    validate_against(option_schema, body.options, "options")
+
+
+def _operation(kind: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    stamp = now_ms()
+    return {"started": stamp, "updated": stamp, "percentCompleted": 100,
+            "status": {"value": "completed", "errors": []}, "ops": ops, "operation": kind}
+
+
+def create_flow(session: Session, tenant: Tenant, payload: Any) -> Flow:
+    if isinstance(payload, dict):
+        for field, code in FORBIDDEN_IN_CREATE.items():
+            if field in payload:
+                raise bad_request(code, f"'{field}' is not allowed in a flow create request.")
+    body = parse_model(FlowCreate, payload)
+    spec = _require_flow_spec(body.flow_spec.id)
+    source_id = _single(body.source_connection_ids, "sourceConnectionIds")
+    target_id = _single(body.target_connection_ids, "targetConnectionIds")
+    inherited = _inherited_attributes(session, tenant, spec, source_id, target_id)
+    schedule = parse_schedule(body.schedule_params, now=int(time.time()))
+    _validated_settings(spec, body, schedule)
+    doc = {
+        "description": body.description or "",
+        "flowSpec": {"id": spec.id, "version": body.flow_spec.version or "1.0"},
+        "sourceConnectionIds": [source_id],
+        "targetConnectionIds": [target_id],
+        "inheritedAttributes": inherited,
+        "transformations": body.transformations,
+        "scheduleParams": schedule.to_wire(),
+        "options": body.options,
+        "labels": body.labels,
+        "lastOperation": _operation("create", []),
+    }
+    row = flows.add(session, tenant, body.name, doc, flow_spec_id=spec.id, state="enabled")
+    session.add(FlowSourceConnection(flow_id=row.id, source_connection_id=source_id))
+    session.add(FlowTargetConnection(flow_id=row.id, target_connection_id=target_id))
+    session.flush()
+    return row
+
+
+def render_flow(row: Flow, tenant: Tenant) -> dict[str, Any]:
+    doc = row.doc
+    view = {
+        **system_view(row, tenant),
+        "description": doc.get("description", ""),
+        "flowSpec": doc["flowSpec"],
+        "state": row.state,
+        "version": row.etag,
+        "sourceConnectionIds": doc["sourceConnectionIds"],
+        "targetConnectionIds": doc["targetConnectionIds"],
+        "inheritedAttributes": doc["inheritedAttributes"],
+        "scheduleParams": doc["scheduleParams"],
+        "transformations": doc.get("transformations", []),
+        "options": doc.get("options", {}),
+        "labels": doc.get("labels", []),
+        "runs": f"/runs?property=flowId=={row.id}",
+        "lastOperation": doc.get("lastOperation"),
+    }
+    if doc.get("lastRunDetails"):
+        view["lastRunDetails"] = doc["lastRunDetails"]
+    return view
+
+
+def patch_flow(session: Session, tenant: Tenant, flow_id: str, operations: object,
+               if_match: str | None) -> Flow:
+    row = flows.get(session, tenant, flow_id, for_update=True)
+    flows.check_version(row, if_match)
+    patch = normalize_operations(operations, PATCHABLE)
+    patched = apply_operations(render_flow(row, tenant), patch)
+    spec = _require_flow_spec(row.flow_spec_id)
+    body = parse_model(FlowCreate, {
+        "name": patched.get("name"), "description": patched.get("description"),
+        "flowSpec": row.doc["flowSpec"], "sourceConnectionIds": row.doc["sourceConnectionIds"],
+        "targetConnectionIds": row.doc["targetConnectionIds"],
+        "transformations": patched.get("transformations") or [],
+        "scheduleParams": patched.get("scheduleParams"), "options": patched.get("options") or {},
+        "labels": patched.get("labels") or [],
+    }, code=1455)
+    now = int(time.time())
+    old_schedule = parse_schedule(row.doc["scheduleParams"], now=0)
+    schedule = parse_schedule(body.schedule_params, now=now,
+                              allow_past_start=old_schedule.start_time)
+    check_schedule_change(old_schedule, schedule, now=now)
+    _validated_settings(spec, body, schedule)
+    row.name = body.name
+    row.doc = {
+        **row.doc,
+        "description": body.description or "",
+        "transformations": body.transformations,
+        "scheduleParams": schedule.to_wire(),
+        "options": body.options,
+        "labels": body.labels,
+        "lastOperation": _operation("update", patch),
+    }
+    flows.touch(row, tenant)
+    session.flush()
+    return row
+
+
+def change_state(session: Session, tenant: Tenant, flow_id: str, op: str,
+                 if_match: str | None) -> Flow:
+    """`op=enable|disable` (any case); provider-only ops are refused as the reference does."""
+    action = op.strip().lower()
+    if action in ("finalize", "finalize_update", "publish", "progress"):
+        raise bad_request(1402, f"'{action}' is supported for provider requests only.")
+    if action not in ("enable", "disable"):
+        raise bad_request(1000, f"Unknown flow action '{op}'; use op=enable or op=disable.")
+    row = flows.get(session, tenant, flow_id, for_update=True)
+    flows.check_version(row, if_match, required=False)
+    target_state = "enabled" if action == "enable" else "disabled"
+    if row.state != target_state:
+        row.state = target_state
+        row.doc = {**row.doc, "lastOperation": _operation(
+            "update", [{"op": "replace", "path": "/state", "value": target_state}])}
+        flows.touch(row, tenant)
+        session.flush()
+    return row
+
+
+def delete_flow(session: Session, tenant: Tenant, flow_id: str) -> None:
+    flows.delete(session, flows.get(session, tenant, flow_id, for_update=True))

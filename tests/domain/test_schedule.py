@@ -1,0 +1,398 @@
+"""scheduleParams parsing, PATCH rules, tick arithmetic and the Copy transformation rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sluice.domain.errors import BadRequestError
+from sluice.domain.schedule import (
+    Schedule,
+    check_schedule_change,
+    delta_column_of,
+    parse_schedule,
+    validate_copy_transformation,
+)
+
+DOCS_START = 1612310466
+NOW = DOCS_START - 1000
+DOCS_SCHEDULE = {"startTime": "1612310466", "frequency": "minute", "interval": "15",
+                 "backfill": "true"}
+DOCS_TRANSFORMATIONS = [
+    {"name": "Copy", "params": {"deltaColumn": {"name": "Datefield", "dateFormat": "YYYY-MM-DD",
+                                                "timezone": "UTC"}}},
+    {"name": "Mapping", "params": {"mappingId": "0b090130b58b4819afc78b6dc98b484d",
+                                   "mappingVersion": 0}},
+]
+PERIODIC = Schedule(DOCS_START, "minute", 15, True)
+ONCE = Schedule(DOCS_START, "once")
+
+
+def code_of(raw: object, *, now: int = NOW, **kwargs: Any) -> int:
+    with pytest.raises(BadRequestError) as info:
+        parse_schedule(raw, now=now, **kwargs)
+    assert info.value.status == 400
+    assert info.value.message.endswith(".")
+    return info.value.code
+
+
+def sched(**fields: Any) -> dict[str, Any]:
+    return {"startTime": DOCS_START, "frequency": "hour", "interval": 1, **fields}
+
+
+# --- parse_schedule: accepted forms ---------------------------------------------------------
+
+def test_docs_string_form_is_accepted_and_normalized() -> None:
+    schedule = parse_schedule(DOCS_SCHEDULE, now=NOW)
+    assert schedule == Schedule(DOCS_START, "minute", 15, True)
+    assert schedule.to_wire() == {"startTime": DOCS_START, "frequency": "minute",
+                                  "interval": 15, "backfill": True}
+
+
+def test_numeric_form_is_accepted() -> None:
+    raw = {"startTime": DOCS_START, "frequency": "day", "interval": 3, "backfill": False}
+    assert parse_schedule(raw, now=NOW) == Schedule(DOCS_START, "day", 3, False)
+
+
+def test_integral_floats_are_integers() -> None:
+    raw = {"startTime": float(DOCS_START), "frequency": "minute", "interval": 15.0}
+    assert parse_schedule(raw, now=NOW) == Schedule(DOCS_START, "minute", 15, True)
+
+
+@pytest.mark.parametrize("frequency", ["hour", "day", "week"])
+def test_backfill_defaults_to_true_for_periodic(frequency: str) -> None:
+    schedule = parse_schedule(sched(frequency=frequency), now=NOW)
+    assert schedule.backfill is True
+    assert schedule.interval == 1
+
+
+def test_once_has_no_interval_or_backfill() -> None:
+    schedule = parse_schedule({"startTime": str(DOCS_START), "frequency": "once"}, now=NOW)
+    assert schedule == ONCE
+    assert schedule.to_wire() == {"startTime": DOCS_START, "frequency": "once"}
+
+
+@pytest.mark.parametrize(("given", "normalized"),
+                         [("MINUTE", "minute"), ("Once", "once"), ("wEEk", "week")])
+def test_frequency_is_case_insensitive(given: str, normalized: str) -> None:
+    raw: dict[str, Any] = {"startTime": DOCS_START, "frequency": given}
+    if normalized != "once":
+        raw["interval"] = 15
+    assert parse_schedule(raw, now=NOW).frequency == normalized
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    (True, True), (False, False), ("true", True), ("false", False), ("TRUE", True),
+    ("False", False),
+])
+def test_backfill_forms(given: object, expected: bool) -> None:
+    assert parse_schedule(sched(backfill=given), now=NOW).backfill is expected
+
+
+def test_wire_form_round_trips() -> None:
+    for schedule in (PERIODIC, ONCE, Schedule(DOCS_START, "week", 2, False)):
+        assert parse_schedule(schedule.to_wire(), now=NOW) == schedule
+
+
+# --- parse_schedule: errors -----------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", [None, {}, [], [1], "once", 5])
+def test_missing_empty_or_not_an_object_is_1317(raw: object) -> None:
+    assert code_of(raw) == 1317
+
+
+def test_unknown_keys_are_1000() -> None:
+    assert code_of(sched(endTime=DOCS_START + 10)) == 1000
+    with pytest.raises(BadRequestError) as info:
+        parse_schedule(sched(Interval=1), now=NOW)
+    assert "Interval" in info.value.message and "backfill" in info.value.message
+
+
+@pytest.mark.parametrize("start", [
+    None, "abc", "1.5", "-5", " 1612310466", "1e9", "", True, 1.5, [DOCS_START], {},
+])
+def test_unparseable_start_time_is_1340(start: object) -> None:
+    assert code_of(sched(startTime=start)) == 1340
+
+
+def test_missing_start_time_is_1340() -> None:
+    assert code_of({"frequency": "hour", "interval": 1}) == 1340
+
+
+def test_start_time_in_milliseconds_is_1340() -> None:
+    with pytest.raises(BadRequestError) as info:
+        parse_schedule(sched(startTime=DOCS_START * 1000), now=NOW)
+    assert info.value.code == 1340
+    assert "milliseconds" in info.value.message
+
+
+def test_start_time_in_the_past_is_1360() -> None:
+    assert code_of(sched(startTime=NOW - 61)) == 1360
+    assert code_of(sched(startTime=str(NOW - 3600))) == 1360
+    assert code_of(sched(startTime=-5)) == 1360
+
+
+def test_start_time_within_grace_is_accepted() -> None:
+    assert parse_schedule(sched(startTime=NOW - 60), now=NOW).start_time == NOW - 60
+    assert parse_schedule(sched(startTime=NOW - 300), now=NOW, grace_seconds=300).start_time \
+        == NOW - 300
+    assert code_of(sched(startTime=NOW - 1), grace_seconds=0) == 1360
+
+
+@pytest.mark.parametrize("frequency", ["daily", "", "seconds", "month", None, 5, True])
+def test_bad_frequency_is_1397(frequency: object) -> None:
+    assert code_of(sched(frequency=frequency)) == 1397
+
+
+def test_missing_frequency_is_1397() -> None:
+    assert code_of({"startTime": DOCS_START, "interval": 1}) == 1397
+
+
+@pytest.mark.parametrize("interval", [1, "15", None, 0])
+def test_once_with_interval_is_1361(interval: object) -> None:
+    assert code_of({"startTime": DOCS_START, "frequency": "once", "interval": interval}) == 1361
+
+
+@pytest.mark.parametrize("backfill", [True, False, "false", None])
+def test_once_with_backfill_is_1364(backfill: object) -> None:
+    assert code_of({"startTime": DOCS_START, "frequency": "once", "backfill": backfill}) == 1364
+
+
+@pytest.mark.parametrize("frequency", ["minute", "hour", "day", "week"])
+def test_periodic_without_interval_is_1362(frequency: str) -> None:
+    assert code_of({"startTime": DOCS_START, "frequency": frequency}) == 1362
+
+
+@pytest.mark.parametrize("interval", [14, "14", 1, 0, -15, "abc", "-15", True, 15.5, None, ""])
+def test_minute_interval_below_15_or_not_an_integer_is_1362(interval: object) -> None:
+    assert code_of(sched(frequency="minute", interval=interval)) == 1362
+
+
+@pytest.mark.parametrize("frequency", ["hour", "day", "week"])
+@pytest.mark.parametrize("interval", [0, "0", -1, 2.5, False, "x"])
+def test_other_interval_below_1_is_1362(frequency: str, interval: object) -> None:
+    assert code_of(sched(frequency=frequency, interval=interval)) == 1362
+
+
+@pytest.mark.parametrize(("frequency", "interval"),
+                         [("minute", 15), ("minute", "90"), ("hour", 1), ("day", "15"),
+                          ("week", 1)])
+def test_interval_minimums_are_accepted(frequency: str, interval: object) -> None:
+    assert parse_schedule(sched(frequency=frequency, interval=interval), now=NOW).interval \
+        == int(str(interval))
+
+
+@pytest.mark.parametrize("backfill", ["yes", 1, 0, None, "", [True]])
+def test_bad_backfill_is_1000(backfill: object) -> None:
+    assert code_of(sched(backfill=backfill)) == 1000
+
+
+def test_checks_run_in_field_order() -> None:
+    # A bad start time is reported before a bad frequency, which comes before interval rules.
+    assert code_of({"startTime": "x", "frequency": "daily", "interval": 0}) == 1340
+    assert code_of({"startTime": DOCS_START, "frequency": "daily", "interval": 0}) == 1397
+
+
+# --- PATCH: allow_past_start and check_schedule_change --------------------------------------
+
+def test_patch_keeps_an_unchanged_start_time_that_has_passed() -> None:
+    later = DOCS_START + 86400
+    schedule = parse_schedule(DOCS_SCHEDULE | {"interval": "30"}, now=later,
+                              allow_past_start=DOCS_START)
+    assert schedule == Schedule(DOCS_START, "minute", 30, True)
+    check_schedule_change(PERIODIC, schedule, now=later)
+
+
+def test_patch_to_another_past_start_after_the_start_time_is_1366() -> None:
+    later = DOCS_START + 86400
+    raw = sched(startTime=DOCS_START + 10)
+    assert code_of(raw, now=later, allow_past_start=DOCS_START) == 1366
+
+
+def test_patch_before_the_start_time_still_rejects_a_past_start() -> None:
+    # The old start time lies ahead, so moving the start into the past is plain 1360.
+    assert code_of(sched(startTime=NOW - 3600), allow_past_start=DOCS_START) == 1360
+
+
+def test_before_the_start_time_everything_may_change() -> None:
+    before = DOCS_START - 1
+    check_schedule_change(PERIODIC, Schedule(DOCS_START + 99, "once"), now=before)
+    check_schedule_change(PERIODIC, Schedule(DOCS_START, "minute", 15, False), now=before)
+    check_schedule_change(ONCE, Schedule(DOCS_START + 5, "day", 2, False), now=before)
+
+
+@pytest.mark.parametrize("now", [DOCS_START, DOCS_START + 86400])
+def test_changing_the_start_time_after_it_passed_is_1366(now: int) -> None:
+    with pytest.raises(BadRequestError) as info:
+        check_schedule_change(PERIODIC, Schedule(now + 3600, "minute", 15, True), now=now)
+    assert info.value.code == 1366
+
+
+def test_changing_to_once_after_the_start_time_is_1403() -> None:
+    with pytest.raises(BadRequestError) as info:
+        check_schedule_change(PERIODIC, Schedule(DOCS_START, "once"), now=DOCS_START + 1)
+    assert info.value.code == 1403
+
+
+def test_changing_backfill_after_the_start_time_is_1404() -> None:
+    with pytest.raises(BadRequestError) as info:
+        check_schedule_change(PERIODIC, Schedule(DOCS_START, "minute", 15, False),
+                              now=DOCS_START + 1)
+    assert info.value.code == 1404
+
+
+def test_other_changes_after_the_start_time_are_allowed() -> None:
+    after = DOCS_START + 1
+    check_schedule_change(PERIODIC, Schedule(DOCS_START, "hour", 2, True), now=after)
+    check_schedule_change(PERIODIC, PERIODIC, now=after)
+    check_schedule_change(ONCE, ONCE, now=after)
+    check_schedule_change(ONCE, Schedule(DOCS_START, "day", 1, True), now=after)
+
+
+# --- ticks ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("frequency", "interval", "period"), [
+    ("minute", 15, 900), ("minute", 30, 1800), ("hour", 1, 3600), ("hour", 6, 21600),
+    ("day", 15, 15 * 86400), ("week", 2, 2 * 604800),
+])
+def test_period_and_ticks(frequency: Any, interval: int, period: int) -> None:
+    schedule = Schedule(DOCS_START, frequency, interval, True)
+    assert schedule.period_seconds == period
+    assert schedule.tick_time(0) == DOCS_START
+    assert schedule.tick_time(1) == DOCS_START + period
+    assert schedule.tick_time(1000) == DOCS_START + 1000 * period
+
+
+def test_once_has_only_tick_zero() -> None:
+    assert ONCE.tick_time(0) == DOCS_START
+    with pytest.raises(ValueError):
+        _ = ONCE.period_seconds
+    with pytest.raises(ValueError):
+        ONCE.tick_time(1)
+
+
+def test_negative_tick_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        PERIODIC.tick_time(-1)
+
+
+def test_last_tick_index() -> None:
+    assert PERIODIC.last_tick_index(DOCS_START - 1) is None
+    assert PERIODIC.last_tick_index(DOCS_START) == 0
+    assert PERIODIC.last_tick_index(DOCS_START + 899) == 0
+    assert PERIODIC.last_tick_index(DOCS_START + 900) == 1
+    assert PERIODIC.last_tick_index(DOCS_START + 10 * 900 + 5) == 10
+    assert ONCE.last_tick_index(DOCS_START - 1) is None
+    assert ONCE.last_tick_index(DOCS_START + 10**6) == 0
+    for k in range(50):
+        assert PERIODIC.last_tick_index(PERIODIC.tick_time(k)) == k
+        assert PERIODIC.last_tick_index(PERIODIC.tick_time(k + 1) - 1) == k
+
+
+# --- transformations ------------------------------------------------------------------------
+
+def copy_code(transformations: object, schedule: Schedule = PERIODIC, *,
+              requires: bool = True) -> int:
+    with pytest.raises(BadRequestError) as info:
+        validate_copy_transformation(transformations, schedule, requires_delta_column=requires)
+    assert info.value.message.endswith(".")
+    return info.value.code
+
+
+def copy_with(delta: object) -> list[dict[str, Any]]:
+    return [{"name": "Copy", "params": {"deltaColumn": delta}}]
+
+
+def test_docs_transformations_are_valid() -> None:
+    validate_copy_transformation(DOCS_TRANSFORMATIONS, PERIODIC, requires_delta_column=True)
+    validate_copy_transformation(DOCS_TRANSFORMATIONS, PERIODIC, requires_delta_column=False)
+
+
+@pytest.mark.parametrize("transformations", [
+    None, {}, "Copy", {"name": "Copy", "params": {}},
+    [None], ["Copy"], [{"params": {}}], [{"name": 5, "params": {}}], [{"name": "", "params": {}}],
+    [{"name": "Mapping"}], [{"name": "Mapping", "params": None}],
+    [{"name": "Mapping", "params": []}],
+])
+def test_malformed_transformations_are_1000(transformations: object) -> None:
+    assert copy_code(transformations, requires=False) == 1000
+
+
+def test_delta_column_with_once_is_1369() -> None:
+    assert copy_code(DOCS_TRANSFORMATIONS, ONCE) == 1369
+    assert copy_code(DOCS_TRANSFORMATIONS, ONCE, requires=False) == 1369
+    assert copy_code(copy_with({"name": "x"}), ONCE) == 1369
+
+
+def test_once_without_delta_column_is_valid() -> None:
+    mapping_only = DOCS_TRANSFORMATIONS[1:]
+    validate_copy_transformation(mapping_only, ONCE, requires_delta_column=True)
+    validate_copy_transformation([{"name": "Copy", "params": {}}], ONCE,
+                                 requires_delta_column=True)
+    validate_copy_transformation([], ONCE, requires_delta_column=True)
+
+
+@pytest.mark.parametrize("transformations", [
+    [], DOCS_TRANSFORMATIONS[1:], [{"name": "Copy", "params": {}}],
+    copy_with({"dateFormat": "yyyy-MM-dd"}), copy_with({"name": ""}), copy_with({"name": "  "}),
+    copy_with({"name": 5}), copy_with(None), copy_with("Datefield"),
+])
+def test_periodic_table_flow_without_delta_column_is_1367(transformations: object) -> None:
+    assert copy_code(transformations) == 1367
+
+
+def test_periodic_file_flow_needs_no_delta_column() -> None:
+    validate_copy_transformation(DOCS_TRANSFORMATIONS[1:], PERIODIC, requires_delta_column=False)
+    validate_copy_transformation([], PERIODIC, requires_delta_column=False)
+
+
+@pytest.mark.parametrize("delta", [{"name": ""}, None, {"dateFormat": "x"}])
+def test_malformed_optional_delta_column_is_1000(delta: object) -> None:
+    assert copy_code(copy_with(delta), requires=False) == 1000
+
+
+def test_copy_name_is_case_insensitive() -> None:
+    transformations = [{"name": "COPY", "params": {"deltaColumn": {"name": "updated_at"}}}]
+    validate_copy_transformation(transformations, PERIODIC, requires_delta_column=True)
+    assert copy_code(transformations, ONCE) == 1369
+    assert delta_column_of(transformations) == "updated_at"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Europe/Berlin", "Etc/UTC"])
+def test_valid_time_zones(zone: str) -> None:
+    validate_copy_transformation(copy_with({"name": "d", "timezone": zone}), PERIODIC,
+                                 requires_delta_column=True)
+
+
+@pytest.mark.parametrize("zone", ["Mars/Base", "utc", "", "../etc/passwd", "/etc/passwd",
+                                  "America", "zone.tab", 5, None])
+def test_invalid_time_zone_is_1000(zone: object) -> None:
+    assert copy_code(copy_with({"name": "d", "timezone": zone})) == 1000
+
+
+def test_date_format_must_be_a_string() -> None:
+    validate_copy_transformation(copy_with({"name": "d", "dateFormat": "yyyy-MM-dd HH:mm:ss"}),
+                                 PERIODIC, requires_delta_column=True)
+    assert copy_code(copy_with({"name": "d", "dateFormat": 5})) == 1000
+
+
+def test_unknown_fields_in_copy_are_1000() -> None:
+    assert copy_code(copy_with({"name": "d", "column": "x"})) == 1000
+    assert copy_code([{"name": "Copy", "params": {"deltaColumn": {"name": "d"}, "x": 1}}]) \
+        == 1000
+
+
+def test_two_copy_transformations_are_1000() -> None:
+    assert copy_code(DOCS_TRANSFORMATIONS + copy_with({"name": "other"})) == 1000
+
+
+def test_delta_column_of() -> None:
+    assert delta_column_of(DOCS_TRANSFORMATIONS) == "Datefield"
+    assert delta_column_of(DOCS_TRANSFORMATIONS[1:]) is None
+    assert delta_column_of([]) is None
+    assert delta_column_of(None) is None
+    assert delta_column_of([{"name": "Copy", "params": {}}]) is None
+    assert delta_column_of([{"name": "Copy", "params": None}]) is None
+    assert delta_column_of(copy_with({"name": ""})) is None
+    assert delta_column_of(["junk", {"name": "Copy"}, *copy_with({"name": "d"})]) == "d"
