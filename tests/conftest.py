@@ -19,7 +19,9 @@ from sluice.config import Settings
 from sluice.store import tenants
 from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
 
-PG_ADMIN_DSN = os.environ.get("SLUICE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "SLUICE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 PG_URL_BASE = os.environ.get("SLUICE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TOKEN_PATH = "/ims/token/v3"
 
@@ -102,7 +104,9 @@ class Caller:
         return base
 
     def in_sandbox(self, sandbox: str) -> Caller:
-        return Caller(self.http, self.org_id, self.client_id, self.client_secret, self.token, sandbox)
+        return Caller(
+            self.http, self.org_id, self.client_id, self.client_secret, self.token, sandbox
+        )
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {**self.headers(), **kwargs.pop("headers", {})}
@@ -129,14 +133,22 @@ def make_caller(client: TestClient, settings: Settings, org_name: str) -> Caller
             issued = tenants.create_client(session, org.id, f"{org_name} client")
     finally:
         engine.dispose()
-    response = client.post(TOKEN_PATH, data={
-        "grant_type": "client_credentials",
-        "client_id": issued.client_id,
-        "client_secret": issued.client_secret,
-    })
+    response = client.post(
+        TOKEN_PATH,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": issued.client_id,
+            "client_secret": issued.client_secret,
+        },
+    )
     assert response.status_code == 200, response.text
-    return Caller(client, issued.org_id, issued.client_id, issued.client_secret,
-                  response.json()["access_token"])
+    return Caller(
+        client,
+        issued.org_id,
+        issued.client_id,
+        issued.client_secret,
+        response.json()["access_token"],
+    )
 
 
 @pytest.fixture

@@ -35,24 +35,44 @@ def table_flow_parts(caller: Caller, root: Path) -> tuple[str, str, str]:
 def file_flow_parts(caller: Caller, root: Path) -> tuple[str, str]:
     folder = root / "events"
     folder.mkdir(exist_ok=True)
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "events folder",
-        "auth": {"specName": "Local Folder Authentication", "params": {"rootPath": str(folder)}},
-        "connectionSpec": {"id": LOCAL_FILES_SPEC, "version": "1.0"},
-    }))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "events csv", "baseConnectionId": base,
-        "data": {"format": "delimited", "columnDelimiter": ","},
-        "params": {"path": "*.csv", "recursive": "false"},
-        "connectionSpec": {"id": LOCAL_FILES_SPEC, "version": "1.0"},
-    }))
+    base = created_id(
+        caller.post(
+            f"{FS}/connections",
+            json={
+                "name": "events folder",
+                "auth": {
+                    "specName": "Local Folder Authentication",
+                    "params": {"rootPath": str(folder)},
+                },
+                "connectionSpec": {"id": LOCAL_FILES_SPEC, "version": "1.0"},
+            },
+        )
+    )
+    source = created_id(
+        caller.post(
+            f"{FS}/sourceConnections",
+            json={
+                "name": "events csv",
+                "baseConnectionId": base,
+                "data": {"format": "delimited", "columnDelimiter": ","},
+                "params": {"path": "*.csv", "recursive": "false"},
+                "connectionSpec": {"id": LOCAL_FILES_SPEC, "version": "1.0"},
+            },
+        )
+    )
     dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": "events"}))
     target_id = created_id(caller.post(f"{FS}/targetConnections", json=target(dataset_id)))
     return source, target_id
 
 
-def flow_body(source: str, target_id: str, *, spec: str = TABLE_FLOW_SPEC,
-              schedule: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def flow_body(
+    source: str,
+    target_id: str,
+    *,
+    spec: str = TABLE_FLOW_SPEC,
+    schedule: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     start = int(time.time()) + 3600
     return {
         "name": "orders flow",

@@ -21,10 +21,16 @@ def postgres_connection(name: str = "pg", password: str = SECRET) -> dict[str, A
     return {
         "name": name,
         "description": "test database",
-        "auth": {"specName": "Basic Authentication", "params": {
-            "host": "127.0.0.1", "port": 5432, "database": "test", "username": "postgres",
-            "password": password,
-        }},
+        "auth": {
+            "specName": "Basic Authentication",
+            "params": {
+                "host": "127.0.0.1",
+                "port": 5432,
+                "database": "test",
+                "username": "postgres",
+                "password": password,
+            },
+        },
         "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"},
     }
 
@@ -55,8 +61,12 @@ def table_source(base_id: str, table: str = "orders", spec: str = SQLITE_SPEC) -
 
 
 def dataset(name: str = "orders") -> dict[str, Any]:
-    return {"name": name, "schema": {"fields": [
-        {"name": "id", "type": "long"}, {"name": "updated_at", "type": "timestamp"}]}}
+    return {
+        "name": name,
+        "schema": {
+            "fields": [{"name": "id", "type": "long"}, {"name": "updated_at", "type": "timestamp"}]
+        },
+    }
 
 
 def target(dataset_id: str) -> dict[str, Any]:

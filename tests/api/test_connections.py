@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import FS, SECRET, created_id, postgres_connection, sqlite_connection, sqlite_file, table_source
+from helpers import (
+    FS,
+    SECRET,
+    created_id,
+    postgres_connection,
+    sqlite_connection,
+    sqlite_file,
+    table_source,
+)
 
 from conftest import Caller, error_code
 
@@ -24,8 +32,20 @@ def test_get_returns_items_envelope_with_system_fields_and_masked_secret(caller:
     assert response.status_code == 200
     assert SECRET not in response.text
     item = response.json()["items"][0]
-    for field in ("id", "createdAt", "updatedAt", "createdBy", "updatedBy", "createdClient",
-                  "updatedClient", "sandboxId", "sandboxName", "imsOrgId", "etag", "version"):
+    for field in (
+        "id",
+        "createdAt",
+        "updatedAt",
+        "createdBy",
+        "updatedBy",
+        "createdClient",
+        "updatedClient",
+        "sandboxId",
+        "sandboxName",
+        "imsOrgId",
+        "etag",
+        "version",
+    ):
         assert field in item, field
     assert item["imsOrgId"] == caller.org_id
     assert item["sandboxName"] == "prod"
@@ -66,11 +86,13 @@ def test_patch_requires_if_match_and_current_etag(caller: Caller) -> None:
     patch = [{"op": "replace", "path": "/name", "value": "renamed"}]
     missing = caller.patch(f"{FS}/connections/{created['id']}", json=patch)
     assert missing.status_code == 400 and error_code(missing) == "FLOW-1403-400", missing.text
-    stale = caller.patch(f"{FS}/connections/{created['id']}", json=patch,
-                         headers={"If-Match": '"stale"'})
+    stale = caller.patch(
+        f"{FS}/connections/{created['id']}", json=patch, headers={"If-Match": '"stale"'}
+    )
     assert stale.status_code == 412 and error_code(stale) == "FLOW-1404-412"
-    ok = caller.patch(f"{FS}/connections/{created['id']}", json=patch,
-                      headers={"If-Match": created["etag"]})
+    ok = caller.patch(
+        f"{FS}/connections/{created['id']}", json=patch, headers={"If-Match": created["etag"]}
+    )
     assert ok.status_code == 200
     assert ok.json()["etag"] != created["etag"]
     item = caller.get(f"{FS}/connections/{created['id']}").json()["items"][0]
@@ -81,16 +103,20 @@ def test_patch_requires_if_match_and_current_etag(caller: Caller) -> None:
 
 def test_patch_keeps_secret_unless_replaced(caller: Caller, app_client, settings) -> None:  # type: ignore[no-untyped-def]
     created = caller.post(f"{FS}/connections", json=postgres_connection()).json()
-    ok = caller.patch(f"{FS}/connections/{created['id']}",
-                      json=[{"op": "replace", "path": "/auth/params/host", "value": "localhost"}],
-                      headers={"If-Match": created["etag"]})
+    ok = caller.patch(
+        f"{FS}/connections/{created['id']}",
+        json=[{"op": "replace", "path": "/auth/params/host", "value": "localhost"}],
+        headers={"If-Match": created["etag"]},
+    )
     assert ok.status_code == 200, ok.text
     test = caller.get(f"{FS}/connections/{created['id']}/test")
     # trust auth accepts any password: the stored (unmasked) one reaches the driver intact.
     assert test.json()["result"] is True, test.text
-    replaced = caller.patch(f"{FS}/connections/{created['id']}",
-                            json=[{"op": "replace", "path": "/auth/params/port", "value": 1}],
-                            headers={"If-Match": ok.json()["etag"]})
+    replaced = caller.patch(
+        f"{FS}/connections/{created['id']}",
+        json=[{"op": "replace", "path": "/auth/params/port", "value": 1}],
+        headers={"If-Match": ok.json()["etag"]},
+    )
     assert replaced.status_code == 200
     failed = caller.get(f"{FS}/connections/{created['id']}/test").json()
     assert failed["result"] is False
@@ -99,17 +125,23 @@ def test_patch_keeps_secret_unless_replaced(caller: Caller, app_client, settings
 
 def test_patch_of_connection_spec_is_1414_and_bad_op_is_1434(caller: Caller) -> None:
     created = caller.post(f"{FS}/connections", json=postgres_connection()).json()
-    spec = caller.patch(f"{FS}/connections/{created['id']}",
-                        json=[{"op": "replace", "path": "/connectionSpec/id", "value": "x"}],
-                        headers={"If-Match": created["etag"]})
+    spec = caller.patch(
+        f"{FS}/connections/{created['id']}",
+        json=[{"op": "replace", "path": "/connectionSpec/id", "value": "x"}],
+        headers={"If-Match": created["etag"]},
+    )
     assert error_code(spec) == "FLOW-1414-400"
-    move = caller.patch(f"{FS}/connections/{created['id']}",
-                        json=[{"op": "move", "from": "/name", "path": "/description"}],
-                        headers={"If-Match": created["etag"]})
+    move = caller.patch(
+        f"{FS}/connections/{created['id']}",
+        json=[{"op": "move", "from": "/name", "path": "/description"}],
+        headers={"If-Match": created["etag"]},
+    )
     assert error_code(move) == "FLOW-1434-400"
-    upper = caller.patch(f"{FS}/connections/{created['id']}",
-                         json=[{"op": "REPLACE", "path": "/description", "value": "d"}],
-                         headers={"If-Match": created["etag"]})
+    upper = caller.patch(
+        f"{FS}/connections/{created['id']}",
+        json=[{"op": "REPLACE", "path": "/description", "value": "d"}],
+        headers={"If-Match": created["etag"]},
+    )
     assert upper.status_code == 200
 
 
@@ -141,7 +173,9 @@ def test_delete_connection_in_use_is_1418(caller: Caller, settings) -> None:  # 
 
 def test_trailing_slash_paths_work_like_the_reference(caller: Caller) -> None:
     created = caller.post(f"{FS}/connections/", json=postgres_connection()).json()
-    response = caller.patch(f"{FS}/connections/{created['id']}/",
-                            json=[{"op": "replace", "path": "/name", "value": "n"}],
-                            headers={"If-Match": created["etag"]})
+    response = caller.patch(
+        f"{FS}/connections/{created['id']}/",
+        json=[{"op": "replace", "path": "/name", "value": "n"}],
+        headers={"If-Match": created["etag"]},
+    )
     assert response.status_code == 200

@@ -54,8 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         context.engine.dispose()
 
-    app = FastAPI(title="Sluice", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="Sluice", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
+    )
     app.state.context = context
     for router in ROUTERS:
         app.include_router(router)
@@ -71,8 +72,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def sluice_error(request: Request, error: SluiceError) -> JSONResponse:
         if error.status >= 500:
             log.error("request %s failed: %s", request.url.path, error.message)
-        return problem_response(request, error.code, error.status, error.title, error.message,
-                                **error.report)
+        return problem_response(
+            request, error.code, error.status, error.title, error.message, **error.report
+        )
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, error: GatewayError) -> JSONResponse:
@@ -81,8 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ContentTypeError)
     async def content_type_error(request: Request, _error: ContentTypeError) -> JSONResponse:
         return JSONResponse(
-            {"type": "/placeholder/type/uri", "status": 400, "title": "BadRequestError",
-             "detail": "A valid content-type must be specified"},
+            {
+                "type": "/placeholder/type/uri",
+                "status": 400,
+                "title": "BadRequestError",
+                "detail": "A valid content-type must be specified",
+            },
             status_code=400,
         )
 
@@ -90,21 +96,41 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return problem_response(request, 1000, 400, "Bad request",
-                                f"Invalid request: {where}: {first.get('msg', 'invalid value')}.")
+        return problem_response(
+            request,
+            1000,
+            400,
+            "Bad request",
+            f"Invalid request: {where}: {first.get('msg', 'invalid value')}.",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 404:
-            return problem_response(request, 1101, 404, "Not found",
-                                    f"No route matches {request.method} {request.url.path}.")
+            return problem_response(
+                request,
+                1101,
+                404,
+                "Not found",
+                f"No route matches {request.method} {request.url.path}.",
+            )
         if error.status_code == 405:
-            return problem_response(request, 1007, 405, "Method not allowed",
-                                    f"{request.method} is not allowed on {request.url.path}.")
+            return problem_response(
+                request,
+                1007,
+                405,
+                "Method not allowed",
+                f"{request.method} is not allowed on {request.url.path}.",
+            )
         return problem_response(request, 1000, error.status_code, "Error", str(error.detail))
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem_response(request, 1500, 500, "Internal error",
-                                "An unexpected error occurred; quote the request id to the operator.")
+        return problem_response(
+            request,
+            1500,
+            500,
+            "Internal error",
+            "An unexpected error occurred; quote the request id to the operator.",
+        )

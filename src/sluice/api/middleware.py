@@ -85,14 +85,25 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         request_id = str(scope.get("state", {}).get("request_id", ""))
         body: dict[str, Any] = problem_body(
-            1006, 413, "Payload too large",
-            f"The request body exceeds the limit of {self.max_bytes} bytes.", request_id, {},
+            1006,
+            413,
+            "Payload too large",
+            f"The request body exceeds the limit of {self.max_bytes} bytes.",
+            request_id,
+            {},
         )
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-            (b"x-request-id", request_id.encode()),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 

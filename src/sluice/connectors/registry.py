@@ -36,7 +36,7 @@ class ConnectionTestFailed(Exception):  # noqa: N818 - reads as a sentence at ra
 
 # Given the context and the connection's full auth params (secrets included), raise
 # ConnectionTestFailed when the connection does not work.
-ConnectionTester = Callable[[ConnectorContext, Mapping[str, Any]], None]
+ConnectionTester = Callable[[ConnectorContext, Mapping[str, Any]], object]
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,22 @@ import re
 
 from sluice.domain.errors import bad_request
 
-PRIMITIVE_TYPES = frozenset({
-    "string", "long", "integer", "short", "byte", "float", "double", "boolean",
-    "binary", "date", "timestamp", "timestamp_ntz",
-})
+PRIMITIVE_TYPES = frozenset(
+    {
+        "string",
+        "long",
+        "integer",
+        "short",
+        "byte",
+        "float",
+        "double",
+        "boolean",
+        "binary",
+        "date",
+        "timestamp",
+        "timestamp_ntz",
+    }
+)
 _DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
 
 

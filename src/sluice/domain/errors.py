@@ -17,8 +17,15 @@ class SluiceError(Exception):
     status: int = 500
     title: str = "Internal error"
 
-    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
-                 title: str | None = None, **report: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        **report: Any,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -30,13 +30,18 @@ def _int_or_digits(description: str, pattern: str = _DIGITS, **number: int) -> d
 
 
 def _epoch(description: str) -> dict[str, Any]:
-    return _int_or_digits(f"{description} (Unix epoch time in seconds).",
-                          maximum=MAX_EPOCH_SECONDS)
+    return _int_or_digits(f"{description} (Unix epoch time in seconds).", maximum=MAX_EPOCH_SECONDS)
 
 
 def _object(properties: dict[str, Any], required: list[str], **extra: Any) -> dict[str, Any]:
-    return {"$schema": DRAFT7, "type": "object", "properties": properties,
-            "required": required, "additionalProperties": False, **extra}
+    return {
+        "$schema": DRAFT7,
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+        **extra,
+    }
 
 
 def _delta_column() -> dict[str, Any]:
@@ -55,8 +60,9 @@ def _delta_column() -> dict[str, Any]:
 
 def _interval_at_least(minimum: int) -> dict[str, Any]:
     pattern = _AT_LEAST_15 if minimum == 15 else _AT_LEAST_1
-    return {"properties": {"interval": _int_or_digits(f"At least {minimum}.", pattern,
-                                                       minimum=minimum)}}
+    return {
+        "properties": {"interval": _int_or_digits(f"At least {minimum}.", pattern, minimum=minimum)}
+    }
 
 
 def _frequency_is(*frequencies: str) -> dict[str, Any]:
@@ -71,44 +77,75 @@ def schedule_schema() -> dict[str, Any]:
             "startTime": _epoch("Time of the first run"),
             "frequency": {"type": "string", "enum": list(FREQUENCIES)},
             "interval": _int_or_digits("Number of frequency units between two runs."),
-            "backfill": {"anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}],
-                         "default": True},
+            "backfill": {
+                "anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}],
+                "default": True,
+            },
         },
         ["startTime", "frequency"],
         allOf=[
-            {"if": _frequency_is("once"),
-             "then": {"not": {"anyOf": [{"required": ["interval"]},
-                                        {"required": ["backfill"]}]}}},
-            {"if": _frequency_is(*periodic),
-             "then": {"required": ["interval"]}},
-            *({"if": _frequency_is(*[f for f in periodic if MIN_INTERVAL[f] == minimum]),
-               "then": _interval_at_least(minimum)}
-              for minimum in sorted(set(MIN_INTERVAL.values()), reverse=True)),
+            {
+                "if": _frequency_is("once"),
+                "then": {
+                    "not": {"anyOf": [{"required": ["interval"]}, {"required": ["backfill"]}]}
+                },
+            },
+            {"if": _frequency_is(*periodic), "then": {"required": ["interval"]}},
+            *(
+                {
+                    "if": _frequency_is(*[f for f in periodic if MIN_INTERVAL[f] == minimum]),
+                    "then": _interval_at_least(minimum),
+                }
+                for minimum in sorted(set(MIN_INTERVAL.values()), reverse=True)
+            ),
         ],
     )
 
 
 def _copy_spec() -> dict[str, Any]:
-    return {"name": "Copy", "spec": _object({"deltaColumn": _delta_column()}, [],
-                                            description="Incremental copy from the source.")}
+    return {
+        "name": "Copy",
+        "spec": _object(
+            {"deltaColumn": _delta_column()}, [], description="Incremental copy from the source."
+        ),
+    }
 
 
 def _mapping_spec() -> dict[str, Any]:
-    return {"name": "Mapping", "spec": _object(
-        {"mappingId": {"type": "string", "minLength": 1},
-         "mappingVersion": _int_or_digits("Version of the mapping set.", minimum=0)},
-        [], additionalProperties=True,
-        description="Mapping from source fields to the target schema.")}
+    return {
+        "name": "Mapping",
+        "spec": _object(
+            {
+                "mappingId": {"type": "string", "minLength": 1},
+                "mappingVersion": _int_or_digits("Version of the mapping set.", minimum=0),
+            },
+            [],
+            additionalProperties=True,
+            description="Mapping from source fields to the target schema.",
+        ),
+    }
 
 
 def _option_spec() -> dict[str, Any]:
-    return {"name": "OptionSpec", "spec": _object(
-        {"errorDiagnosticsEnabled": {"type": "boolean", "default": False,
-                                     "description": "Keep failed rows with their reason."},
-         "partialIngestionPercent": {"type": "number", "minimum": 0, "maximum": 100,
-                                     "description": "Share of failed rows (percent) allowed "
-                                                    "before the run fails."}},
-        [])}
+    return {
+        "name": "OptionSpec",
+        "spec": _object(
+            {
+                "errorDiagnosticsEnabled": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Keep failed rows with their reason.",
+                },
+                "partialIngestionPercent": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 100,
+                    "description": "Share of failed rows (percent) allowed before the run fails.",
+                },
+            },
+            [],
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -138,21 +175,28 @@ class FlowSpec:
             "name": self.name,
             "providerId": PROVIDER_ID,
             "version": FLOW_SPEC_VERSION,
-            "attributes": {"isSourceFlow": True, "flacValidationSupported": False,
-                           "frequency": "batch"},
+            "attributes": {
+                "isSourceFlow": True,
+                "flacValidationSupported": False,
+                "frequency": "batch",
+            },
             "sourceConnectionSpecIds": list(source_spec_ids),
             "targetConnectionSpecIds": list(target_spec_ids),
             "transformationSpecs": transformations,
-            "scheduleSpec": {"name": "PeriodicSchedule", "type": "Periodic",
-                             "spec": schedule_schema()},
+            "scheduleSpec": {
+                "name": "PeriodicSchedule",
+                "type": "Periodic",
+                "spec": schedule_schema(),
+            },
             "runSpec": {"name": "ProviderParams", "spec": self.run_schema()},
             "optionSpec": _option_spec(),
         }
 
 
 CRM_TO_AEP = FlowSpec("14518937-270c-4525-bdec-c2ba7cce3860", "CRMToAEP", "table", True)
-CLOUD_STORAGE_TO_AEP = FlowSpec("9753525b-82c7-4dce-8a9b-5ccfce2b9876", "CloudStorageToAEP",
-                                "file", False)
+CLOUD_STORAGE_TO_AEP = FlowSpec(
+    "9753525b-82c7-4dce-8a9b-5ccfce2b9876", "CloudStorageToAEP", "file", False
+)
 _FLOW_SPECS = (CRM_TO_AEP, CLOUD_STORAGE_TO_AEP)
 
 

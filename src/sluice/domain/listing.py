@@ -68,14 +68,14 @@ def parse_filter(raw: str) -> PropertyFilter:
     if not match or not match.group(0):
         raise bad_request(1449, f"Invalid field in property filter '{raw}'.")
     path = match.group(0)
-    rest = raw[len(path):]
+    rest = raw[len(path) :]
     op_match = _OPERATOR_CHARS.match(rest)
     operator = op_match.group(0) if op_match else ""
     if "~" in operator:
         raise bad_request(1440, f"Operator '{operator}' is not implemented.")
     if operator not in OPERATORS:
         raise bad_request(1450, f"Invalid operator '{operator or rest[:2]}' in property '{raw}'.")
-    value_text = rest[len(operator):]
+    value_text = rest[len(operator) :]
     values = tuple(_unquote(v.strip()) for v in value_text.split(","))
     if value_text.strip() == "" or any(v == "" for v in values):
         raise bad_request(1453, f"Empty value for property '{path}'.")
@@ -134,8 +134,12 @@ def parse_list_query(
     query = ListQuery(filters=filters, order=order, limit=limit, count_only=count_only)
     tokens = params.get("continuationToken", [])
     if tokens:
-        query = _resume(query, tokens[-1], explicit_limit=bool(limits),
-                        explicit_shape=bool(params.get("property")) or bool(orders))
+        query = _resume(
+            query,
+            tokens[-1],
+            explicit_limit=bool(limits),
+            explicit_shape=bool(params.get("property")) or bool(orders),
+        )
     return query
 
 
@@ -152,7 +156,9 @@ def encode_token(query: ListQuery, last_value: Any, last_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _resume(query: ListQuery, token: str, *, explicit_limit: bool, explicit_shape: bool) -> ListQuery:
+def _resume(
+    query: ListQuery, token: str, *, explicit_limit: bool, explicit_shape: bool
+) -> ListQuery:
     invalid = bad_request(1452, "Invalid continuationToken; start again from the first page.")
     try:
         padded = token + "=" * (-len(token) % 4)

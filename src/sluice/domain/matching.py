@@ -36,12 +36,14 @@ def _compare(actual: Any, operator: str, expected: str) -> bool:
         right: Any = float(expected)
     except (TypeError, ValueError):
         left, right = _text(actual), expected
-    return bool({
-        ">": lambda: left > right,
-        "<": lambda: left < right,
-        ">=": lambda: left >= right,
-        "<=": lambda: left <= right,
-    }[operator]())
+    return bool(
+        {
+            ">": lambda: left > right,
+            "<": lambda: left < right,
+            ">=": lambda: left >= right,
+            "<=": lambda: left <= right,
+        }[operator]()
+    )
 
 
 def matches(item: Mapping[str, Any], flt: PropertyFilter) -> bool:

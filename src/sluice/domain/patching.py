@@ -40,8 +40,9 @@ def normalize_operations(
         op = str(operation.get("op", "")).lower()
         if op not in ALLOWED_OPS:
             raise bad_request(
-                1434, f"Patch operation '{operation.get('op')}' is not supported; use add, "
-                "replace or remove."
+                1434,
+                f"Patch operation '{operation.get('op')}' is not supported; use add, "
+                "replace or remove.",
             )
         path = operation.get("path")
         if not isinstance(path, str):
@@ -50,8 +51,9 @@ def normalize_operations(
         if field not in patchable:
             code = (forbidden_codes or {}).get(field, 1455)
             raise bad_request(
-                code, f"The field '{field}' cannot be updated; updatable fields: "
-                f"{', '.join(sorted(patchable))}."
+                code,
+                f"The field '{field}' cannot be updated; updatable fields: "
+                f"{', '.join(sorted(patchable))}.",
             )
         if op != "remove" and "value" not in operation:
             raise bad_request(1455, f"Patch operation {index} ('{op}') needs a 'value'.")
@@ -59,7 +61,9 @@ def normalize_operations(
     return normalized
 
 
-def apply_operations(document: Mapping[str, Any], operations: list[dict[str, Any]]) -> dict[str, Any]:
+def apply_operations(
+    document: Mapping[str, Any], operations: list[dict[str, Any]]
+) -> dict[str, Any]:
     try:
         patched: dict[str, Any] = jsonpatch.apply_patch(copy.deepcopy(dict(document)), operations)
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:

@@ -97,44 +97,64 @@ def _as_bool(value: object) -> bool | None:
     return None
 
 
-def _parse_start_time(value: object, now: int, grace_seconds: int,
-                      allow_past_start: int | None) -> int:
+def _parse_start_time(
+    value: object, now: int, grace_seconds: int, allow_past_start: int | None
+) -> int:
     start = _as_int(value)
     if start is None:
-        raise bad_request(1340, f"scheduleParams.startTime {value!r} could not be parsed; give "
-                                "the time of the first run in epoch seconds, as an integer or a "
-                                "string of digits such as \"1612310466\".")
+        raise bad_request(
+            1340,
+            f"scheduleParams.startTime {value!r} could not be parsed; give "
+            "the time of the first run in epoch seconds, as an integer or a "
+            'string of digits such as "1612310466".',
+        )
     if start > MAX_EPOCH_SECONDS:
-        raise bad_request(1340, f"scheduleParams.startTime {start} is too large for epoch "
-                                "seconds; if it is in milliseconds, divide it by 1000.")
+        raise bad_request(
+            1340,
+            f"scheduleParams.startTime {start} is too large for epoch "
+            "seconds; if it is in milliseconds, divide it by 1000.",
+        )
     if start < now - grace_seconds and start != allow_past_start:
         if allow_past_start is not None and allow_past_start <= now:
-            raise bad_request(1366, f"scheduleParams.startTime cannot be changed because the "
-                                    f"flow's start time {allow_past_start} has passed; keep "
-                                    f"startTime {allow_past_start}.")
-        raise bad_request(1360, f"scheduleParams.startTime {start} is in the past; give a time "
-                                f"at or after the current time {now} in epoch seconds.")
+            raise bad_request(
+                1366,
+                f"scheduleParams.startTime cannot be changed because the "
+                f"flow's start time {allow_past_start} has passed; keep "
+                f"startTime {allow_past_start}.",
+            )
+        raise bad_request(
+            1360,
+            f"scheduleParams.startTime {start} is in the past; give a time "
+            f"at or after the current time {now} in epoch seconds.",
+        )
     return start
 
 
 def _parse_frequency(value: object) -> Frequency:
     if isinstance(value, str) and value.lower() in FREQUENCIES:
         return cast(Frequency, value.lower())
-    raise bad_request(1397, f"scheduleParams.frequency {value!r} is not valid; use one of "
-                            "once, minute, hour, day or week.")
+    raise bad_request(
+        1397,
+        f"scheduleParams.frequency {value!r} is not valid; use one of "
+        "once, minute, hour, day or week.",
+    )
 
 
 def _parse_interval(value: object, frequency: str) -> int:
     minimum = MIN_INTERVAL[frequency]
     interval = _as_int(value)
     if interval is None or interval < minimum:
-        raise bad_request(1362, f"scheduleParams.interval {value!r} is not valid for frequency "
-                                f"'{frequency}'; give a whole number of at least {minimum}.")
+        raise bad_request(
+            1362,
+            f"scheduleParams.interval {value!r} is not valid for frequency "
+            f"'{frequency}'; give a whole number of at least {minimum}.",
+        )
     return interval
 
 
-def parse_schedule(raw: object, *, now: int, grace_seconds: int = 60,
-                   allow_past_start: int | None = None) -> Schedule:
+def parse_schedule(
+    raw: object, *, now: int, grace_seconds: int = 60, allow_past_start: int | None = None
+) -> Schedule:
     """Validate and normalize `scheduleParams`.
 
     `now` is epoch seconds; a start time up to `grace_seconds` in the past is accepted (clock
@@ -142,32 +162,48 @@ def parse_schedule(raw: object, *, now: int, grace_seconds: int = 60,
     time, which stays acceptable even after it has passed.
     """
     if not isinstance(raw, Mapping) or not raw:
-        raise bad_request(1317, "scheduleParams is missing or empty; give an object with "
-                                "startTime, frequency and, unless frequency is once, interval.")
+        raise bad_request(
+            1317,
+            "scheduleParams is missing or empty; give an object with "
+            "startTime, frequency and, unless frequency is once, interval.",
+        )
     unknown = sorted(str(k) for k in raw if k not in SCHEDULE_KEYS)
     if unknown:
-        raise bad_request(1000, f"scheduleParams has unknown field(s) {', '.join(unknown)}; the "
-                                "accepted fields are startTime, frequency, interval and "
-                                "backfill.")
+        raise bad_request(
+            1000,
+            f"scheduleParams has unknown field(s) {', '.join(unknown)}; the "
+            "accepted fields are startTime, frequency, interval and "
+            "backfill.",
+        )
     start = _parse_start_time(raw.get("startTime"), now, grace_seconds, allow_past_start)
     frequency = _parse_frequency(raw.get("frequency"))
     if frequency == "once":
         if "interval" in raw:
-            raise bad_request(1361, "scheduleParams.interval is not allowed when frequency is "
-                                    "once; remove interval or choose minute, hour, day or week.")
+            raise bad_request(
+                1361,
+                "scheduleParams.interval is not allowed when frequency is "
+                "once; remove interval or choose minute, hour, day or week.",
+            )
         if "backfill" in raw:
-            raise bad_request(1364, "scheduleParams.backfill is not allowed when frequency is "
-                                    "once; remove backfill or choose minute, hour, day or week.")
+            raise bad_request(
+                1364,
+                "scheduleParams.backfill is not allowed when frequency is "
+                "once; remove backfill or choose minute, hour, day or week.",
+            )
         return Schedule(start, frequency)
     if "interval" not in raw:
-        raise bad_request(1362, f"scheduleParams.interval is required when frequency is "
-                                f"'{frequency}'; give a whole number of at least "
-                                f"{MIN_INTERVAL[frequency]}.")
+        raise bad_request(
+            1362,
+            f"scheduleParams.interval is required when frequency is "
+            f"'{frequency}'; give a whole number of at least "
+            f"{MIN_INTERVAL[frequency]}.",
+        )
     interval = _parse_interval(raw["interval"], frequency)
     backfill = _as_bool(raw.get("backfill", True))
     if backfill is None:
-        raise bad_request(1000, f"scheduleParams.backfill {raw['backfill']!r} is not valid; use "
-                                "true or false.")
+        raise bad_request(
+            1000, f"scheduleParams.backfill {raw['backfill']!r} is not valid; use true or false."
+        )
     return Schedule(start, frequency, interval, backfill)
 
 
@@ -176,17 +212,26 @@ def check_schedule_change(old: Schedule, new: Schedule, *, now: int) -> None:
     if old.start_time > now:
         return
     if new.start_time != old.start_time:
-        raise bad_request(1366, f"scheduleParams.startTime cannot be changed because the flow's "
-                                f"start time {old.start_time} has passed; keep startTime "
-                                f"{old.start_time}.")
+        raise bad_request(
+            1366,
+            f"scheduleParams.startTime cannot be changed because the flow's "
+            f"start time {old.start_time} has passed; keep startTime "
+            f"{old.start_time}.",
+        )
     if new.is_once and not old.is_once:
-        raise bad_request(1403, "scheduleParams.frequency cannot be changed to once after the "
-                                "flow's start time has passed; keep a periodic frequency "
-                                "(minute, hour, day or week) or create a new flow.")
+        raise bad_request(
+            1403,
+            "scheduleParams.frequency cannot be changed to once after the "
+            "flow's start time has passed; keep a periodic frequency "
+            "(minute, hour, day or week) or create a new flow.",
+        )
     if old.backfill is not None and new.backfill is not None and new.backfill != old.backfill:
-        raise bad_request(1404, f"scheduleParams.backfill cannot be changed after the flow's "
-                                f"start time has passed; keep backfill "
-                                f"{str(old.backfill).lower()}.")
+        raise bad_request(
+            1404,
+            f"scheduleParams.backfill cannot be changed after the flow's "
+            f"start time has passed; keep backfill "
+            f"{str(old.backfill).lower()}.",
+        )
 
 
 def _is_copy(transformation: Mapping[str, Any]) -> bool:
@@ -196,40 +241,63 @@ def _is_copy(transformation: Mapping[str, Any]) -> bool:
 
 def _check_transformation_shapes(transformations: object) -> list[Mapping[str, Any]]:
     if not isinstance(transformations, list):
-        raise bad_request(1000, "transformations must be a list of objects, each with a string "
-                                "name and an object params.")
+        raise bad_request(
+            1000,
+            "transformations must be a list of objects, each with a string "
+            "name and an object params.",
+        )
     for index, item in enumerate(transformations):
-        if (not isinstance(item, Mapping) or not isinstance(item.get("name"), str)
-                or not item["name"] or not isinstance(item.get("params"), Mapping)):
-            raise bad_request(1000, f"transformations[{index}] is not valid; each transformation "
-                                    "needs a string name (such as Copy or Mapping) and an "
-                                    "object params.")
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("name"), str)
+            or not item["name"]
+            or not isinstance(item.get("params"), Mapping)
+        ):
+            raise bad_request(
+                1000,
+                f"transformations[{index}] is not valid; each transformation "
+                "needs a string name (such as Copy or Mapping) and an "
+                "object params.",
+            )
     return cast(list[Mapping[str, Any]], transformations)
 
 
 def _check_delta_column(delta: object, required: bool) -> None:
     code = 1367 if required else 1000
     if not isinstance(delta, Mapping):
-        raise bad_request(code, "The Copy transformation's params.deltaColumn must be an object "
-                                "with a string name and optional dateFormat and timezone.")
+        raise bad_request(
+            code,
+            "The Copy transformation's params.deltaColumn must be an object "
+            "with a string name and optional dateFormat and timezone.",
+        )
     unknown = sorted(str(k) for k in delta if k not in DELTA_COLUMN_KEYS)
     if unknown:
-        raise bad_request(1000, f"params.deltaColumn has unknown field(s) {', '.join(unknown)}; "
-                                "the accepted fields are name, dateFormat and timezone.")
+        raise bad_request(
+            1000,
+            f"params.deltaColumn has unknown field(s) {', '.join(unknown)}; "
+            "the accepted fields are name, dateFormat and timezone.",
+        )
     name = delta.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise bad_request(code, "params.deltaColumn.name must be the non-empty name of the "
-                                "source column that orders new rows (a timestamp, date or "
-                                "integer column).")
+        raise bad_request(
+            code,
+            "params.deltaColumn.name must be the non-empty name of the "
+            "source column that orders new rows (a timestamp, date or "
+            "integer column).",
+        )
     if "dateFormat" in delta and not isinstance(delta["dateFormat"], str):
-        raise bad_request(1000, "params.deltaColumn.dateFormat must be a string such as "
-                                "\"yyyy-MM-dd HH:mm:ss\".")
+        raise bad_request(
+            1000, 'params.deltaColumn.dateFormat must be a string such as "yyyy-MM-dd HH:mm:ss".'
+        )
     if "timezone" in delta:
         zone = delta["timezone"]
         if not isinstance(zone, str) or not _is_time_zone(zone):
-            raise bad_request(1000, f"params.deltaColumn.timezone {zone!r} is not a known time "
-                                    "zone; use an IANA name such as \"UTC\" or "
-                                    "\"America/New_York\".")
+            raise bad_request(
+                1000,
+                f"params.deltaColumn.timezone {zone!r} is not a known time "
+                'zone; use an IANA name such as "UTC" or '
+                '"America/New_York".',
+            )
 
 
 def _is_time_zone(name: str) -> bool:
@@ -240,8 +308,9 @@ def _is_time_zone(name: str) -> bool:
     return True
 
 
-def validate_copy_transformation(transformations: object, schedule: Schedule, *,
-                                 requires_delta_column: bool) -> None:
+def validate_copy_transformation(
+    transformations: object, schedule: Schedule, *, requires_delta_column: bool
+) -> None:
     """Check the transformations' shape and the Copy transformation against the schedule.
 
     `requires_delta_column` is the flow spec's: periodic flows of table-based specs must name
@@ -250,24 +319,34 @@ def validate_copy_transformation(transformations: object, schedule: Schedule, *,
     items = _check_transformation_shapes(transformations)
     copies = [t for t in items if _is_copy(t)]
     if len(copies) > 1:
-        raise bad_request(1000, "transformations may hold at most one Copy transformation; "
-                                "merge them into one.")
+        raise bad_request(
+            1000, "transformations may hold at most one Copy transformation; merge them into one."
+        )
     params: Mapping[str, Any] = copies[0]["params"] if copies else {}
     unknown = sorted(str(k) for k in params if k != "deltaColumn")
     if unknown:
-        raise bad_request(1000, f"The Copy transformation's params have unknown field(s) "
-                                f"{', '.join(unknown)}; the accepted field is deltaColumn.")
+        raise bad_request(
+            1000,
+            f"The Copy transformation's params have unknown field(s) "
+            f"{', '.join(unknown)}; the accepted field is deltaColumn.",
+        )
     if "deltaColumn" in params:
         if schedule.is_once:
-            raise bad_request(1369, "A delta column is not allowed in the Copy transformation "
-                                    "when scheduleParams.frequency is once; remove "
-                                    "params.deltaColumn and give deltaColumn with the first "
-                                    "on-demand run instead.")
+            raise bad_request(
+                1369,
+                "A delta column is not allowed in the Copy transformation "
+                "when scheduleParams.frequency is once; remove "
+                "params.deltaColumn and give deltaColumn with the first "
+                "on-demand run instead.",
+            )
         _check_delta_column(params["deltaColumn"], requires_delta_column)
     elif requires_delta_column and not schedule.is_once:
-        raise bad_request(1367, "This flow spec requires a delta column for scheduled flows; "
-                                "add a Copy transformation {\"name\": \"Copy\", \"params\": "
-                                "{\"deltaColumn\": {\"name\": \"<column>\"}}}.")
+        raise bad_request(
+            1367,
+            "This flow spec requires a delta column for scheduled flows; "
+            'add a Copy transformation {"name": "Copy", "params": '
+            '{"deltaColumn": {"name": "<column>"}}}.',
+        )
 
 
 def delta_column_of(transformations: object) -> str | None:

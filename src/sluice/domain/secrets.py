@@ -8,7 +8,9 @@ from typing import Any
 MASK = "********"
 
 
-def split_secrets(params: Mapping[str, Any], secret_fields: Iterable[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_secrets(
+    params: Mapping[str, Any], secret_fields: Iterable[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(public params, secret params)."""
     secret_names = set(secret_fields)
     public = {k: v for k, v in params.items() if k not in secret_names}
@@ -20,8 +22,9 @@ def masked(public: Mapping[str, Any], secret: Mapping[str, Any]) -> dict[str, An
     return {**public, **{k: MASK for k in secret}}
 
 
-def merge_patched_secrets(patched: Mapping[str, Any], previous_secret: Mapping[str, Any],
-                          secret_fields: Iterable[str]) -> dict[str, Any]:
+def merge_patched_secrets(
+    patched: Mapping[str, Any], previous_secret: Mapping[str, Any], secret_fields: Iterable[str]
+) -> dict[str, Any]:
     """Full params after a patch: a secret still showing the mask keeps its stored value."""
     merged = dict(patched)
     for name in secret_fields:

@@ -25,5 +25,6 @@ def parse_model(model: type[ModelT], payload: Any, *, code: int = 1000) -> Model
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise BadRequestError(f"Invalid request body: {describe_validation_error(exc)}.",
-                              code=code) from None
+        raise BadRequestError(
+            f"Invalid request body: {describe_validation_error(exc)}.", code=code
+        ) from None

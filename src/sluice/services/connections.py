@@ -42,8 +42,11 @@ PATCHABLE = frozenset({"name", "description", "auth"})
 def require_spec(spec_id: str) -> ConnectionSpec:
     spec = find_spec(spec_id)
     if spec is None:
-        raise bad_request(1413, f"Invalid connection spec id '{spec_id}'; list the available "
-                          "ones with GET /connectionSpecs.")
+        raise bad_request(
+            1413,
+            f"Invalid connection spec id '{spec_id}'; list the available "
+            "ones with GET /connectionSpecs.",
+        )
     return spec
 
 
@@ -51,13 +54,17 @@ def _auth_spec_for(spec: ConnectionSpec, spec_name: str) -> AuthSpec:
     auth_spec = spec.auth_spec(spec_name)
     if auth_spec is None:
         accepted = ", ".join(f"'{a.name}'" for a in spec.auth_specs) or "none"
-        raise bad_request(1000, f"auth.specName '{spec_name}' is not offered by connection spec "
-                          f"'{spec.name}'; accepted: {accepted}.")
+        raise bad_request(
+            1000,
+            f"auth.specName '{spec_name}' is not offered by connection spec "
+            f"'{spec.name}'; accepted: {accepted}.",
+        )
     return auth_spec
 
 
-def _validated_auth(spec: ConnectionSpec, auth: dict[str, Any] | None,
-                    context: ConnectorContext) -> tuple[AuthSpec | None, dict[str, Any]]:
+def _validated_auth(
+    spec: ConnectionSpec, auth: dict[str, Any] | None, context: ConnectorContext
+) -> tuple[AuthSpec | None, dict[str, Any]]:
     if not spec.auth_specs:
         if auth:
             raise bad_request(1000, f"Connection spec '{spec.name}' takes no auth.")
@@ -76,15 +83,24 @@ def _validated_auth(spec: ConnectionSpec, auth: dict[str, Any] | None,
     return auth_spec, params
 
 
-def _store_auth(row: Connection, box: SecretBox, auth_spec: AuthSpec | None,
-                params: dict[str, Any]) -> None:
+def _store_auth(
+    row: Connection, box: SecretBox, auth_spec: AuthSpec | None, params: dict[str, Any]
+) -> None:
     public, secret = split_secrets(params, auth_spec.secret_fields if auth_spec else ())
-    row.doc = {**row.doc, "auth": {"specName": auth_spec.name, "params": public} if auth_spec else None}
+    row.doc = {
+        **row.doc,
+        "auth": {"specName": auth_spec.name, "params": public} if auth_spec else None,
+    }
     row.sealed_secrets = box.seal(secret) if secret else None
 
 
-def create_connection(session: Session, tenant: Tenant, box: SecretBox,
-                      context: ConnectorContext, body: ConnectionCreate) -> Connection:
+def create_connection(
+    session: Session,
+    tenant: Tenant,
+    box: SecretBox,
+    context: ConnectorContext,
+    body: ConnectionCreate,
+) -> Connection:
     spec = require_spec(body.connection_spec.id)
     auth = body.auth.model_dump(by_alias=True) if body.auth else None
     auth_spec, params = _validated_auth(spec, auth, context)
@@ -92,8 +108,9 @@ def create_connection(session: Session, tenant: Tenant, box: SecretBox,
         "description": body.description or "",
         "connectionSpec": {"id": spec.id, "version": body.connection_spec.version or spec.version},
     }
-    row = connections.add(session, tenant, body.name, doc, connection_spec_id=spec.id,
-                          state="enabled")
+    row = connections.add(
+        session, tenant, body.name, doc, connection_spec_id=spec.id, state="enabled"
+    )
     _store_auth(row, box, auth_spec, params)
     session.flush()
     return row
@@ -116,14 +133,22 @@ def render_connection(row: Connection, tenant: Tenant, box: SecretBox) -> dict[s
         "version": row.etag,
     }
     if auth:
-        view["auth"] = {"specName": auth["specName"],
-                        "params": masked(auth.get("params", {}), dict.fromkeys(secret_names, ""))}
+        view["auth"] = {
+            "specName": auth["specName"],
+            "params": masked(auth.get("params", {}), dict.fromkeys(secret_names, "")),
+        }
     return view
 
 
-def patch_connection(session: Session, tenant: Tenant, box: SecretBox,
-                     context: ConnectorContext, connection_id: str, operations: object,
-                     if_match: str | None) -> Connection:
+def patch_connection(
+    session: Session,
+    tenant: Tenant,
+    box: SecretBox,
+    context: ConnectorContext,
+    connection_id: str,
+    operations: object,
+    if_match: str | None,
+) -> Connection:
     row = connections.get(session, tenant, connection_id, for_update=True)
     connections.check_version(row, if_match)
     patch = normalize_operations(operations, PATCHABLE, {"connectionSpec": 1414})
@@ -139,10 +164,15 @@ def patch_connection(session: Session, tenant: Tenant, box: SecretBox,
         names = auth_spec.secret_fields if auth_spec else frozenset()
         auth = {**auth, "params": merge_patched_secrets(auth["params"], previous_secret, names)}
     auth_spec, params = _validated_auth(spec, auth, context)
-    body = parse_model(ConnectionCreate, {
-        "name": patched.get("name"), "description": patched.get("description"),
-        "connectionSpec": {"id": spec.id},
-    }, code=1455)
+    body = parse_model(
+        ConnectionCreate,
+        {
+            "name": patched.get("name"),
+            "description": patched.get("description"),
+            "connectionSpec": {"id": spec.id},
+        },
+        code=1455,
+    )
     row.name = body.name
     row.doc = {**row.doc, "description": body.description or ""}
     _store_auth(row, box, auth_spec, params)
@@ -153,11 +183,15 @@ def patch_connection(session: Session, tenant: Tenant, box: SecretBox,
 
 def delete_connection(session: Session, tenant: Tenant, connection_id: str) -> None:
     row = connections.get(session, tenant, connection_id, for_update=True)
-    users = list(session.scalars(
-        select(SourceConnection.id).where(SourceConnection.base_connection_id == row.id)
-    )) + list(session.scalars(
-        select(TargetConnection.id).where(TargetConnection.base_connection_id == row.id)
-    ))
+    users = list(
+        session.scalars(
+            select(SourceConnection.id).where(SourceConnection.base_connection_id == row.id)
+        )
+    ) + list(
+        session.scalars(
+            select(TargetConnection.id).where(TargetConnection.base_connection_id == row.id)
+        )
+    )
     if users:
         raise ConflictError(
             f"Connection {row.id} cannot be deleted: source or target connections "

@@ -36,12 +36,15 @@ def _document(body: DatasetCreate) -> dict[str, Any]:
         if duplicates:
             raise bad_request(1000, f"Duplicate column names in schema: {', '.join(duplicates)}.")
         if any(n.startswith("_sluice_") for n in names):
-            raise bad_request(1000, "Column names starting with '_sluice_' are reserved for "
-                              "system columns.")
-        schema = {"fields": [
-            {"name": f.name, "type": normalize_type(f.type), "nullable": f.nullable}
-            for f in body.schema_.fields
-        ]}
+            raise bad_request(
+                1000, "Column names starting with '_sluice_' are reserved for system columns."
+            )
+        schema = {
+            "fields": [
+                {"name": f.name, "type": normalize_type(f.type), "nullable": f.nullable}
+                for f in body.schema_.fields
+            ]
+        }
     return {
         "description": body.description or "",
         "schema": schema,
@@ -71,17 +74,24 @@ def render_dataset(row: Dataset, tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def patch_dataset(session: Session, tenant: Tenant, dataset_id: str, operations: object,
-                  if_match: str | None) -> Dataset:
+def patch_dataset(
+    session: Session, tenant: Tenant, dataset_id: str, operations: object, if_match: str | None
+) -> Dataset:
     row = datasets.get(session, tenant, dataset_id, for_update=True)
     datasets.check_version(row, if_match)
     patch = normalize_operations(operations, PATCHABLE)
     patched = apply_operations(render_dataset(row, tenant), patch)
-    body = parse_model(DatasetCreate, {
-        "name": patched.get("name"), "description": patched.get("description"),
-        "schema": patched.get("schema"), "schemaRef": patched.get("schemaRef"),
-        "tags": patched.get("tags"),
-    }, code=1455)
+    body = parse_model(
+        DatasetCreate,
+        {
+            "name": patched.get("name"),
+            "description": patched.get("description"),
+            "schema": patched.get("schema"),
+            "schemaRef": patched.get("schemaRef"),
+            "tags": patched.get("tags"),
+        },
+        code=1455,
+    )
     row.name = body.name
     row.doc = _document(body)
     datasets.touch(row, tenant)
@@ -91,9 +101,9 @@ def patch_dataset(session: Session, tenant: Tenant, dataset_id: str, operations:
 
 def delete_dataset(session: Session, tenant: Tenant, dataset_id: str, lake_dir: Path) -> None:
     row = datasets.get(session, tenant, dataset_id, for_update=True)
-    users = list(session.scalars(
-        select(TargetConnection.id).where(TargetConnection.dataset_id == row.id)
-    ))
+    users = list(
+        session.scalars(select(TargetConnection.id).where(TargetConnection.dataset_id == row.id))
+    )
     if users:
         raise ConflictError(
             f"Dataset {row.id} cannot be deleted: target connections {', '.join(users)} "

@@ -35,41 +35,58 @@ FIELDS = ResourceFields(
         "flowSpec.id": ColumnField(Flow.flow_spec_id),
         "state": ColumnField(Flow.state, case_insensitive=True),
     },
-    document_fields=frozenset({
-        "description", "flowSpec", "sourceConnectionIds", "targetConnectionIds",
-        "transformations", "scheduleParams", "options", "labels", "inheritedAttributes",
-    }),
+    document_fields=frozenset(
+        {
+            "description",
+            "flowSpec",
+            "sourceConnectionIds",
+            "targetConnectionIds",
+            "transformations",
+            "scheduleParams",
+            "options",
+            "labels",
+            "inheritedAttributes",
+        }
+    ),
 )
 flows = ResourceRepository(Flow, "flows", FIELDS)
-PATCHABLE = frozenset({"name", "description", "scheduleParams", "transformations", "options",
-                       "labels"})
+PATCHABLE = frozenset(
+    {"name", "description", "scheduleParams", "transformations", "options", "labels"}
+)
 FORBIDDEN_IN_CREATE = {"state": 1410, "mode": 1368}
 
 
 def _require_flow_spec(spec_id: str) -> FlowSpec:
     spec = find_flow_spec(spec_id)
     if spec is None:
-        raise bad_request(1413, f"Invalid flow spec id '{spec_id}'; list the available ones "
-                          "with GET /flowSpecs.")
+        raise bad_request(
+            1413, f"Invalid flow spec id '{spec_id}'; list the available ones with GET /flowSpecs."
+        )
     return spec
 
 
 def _single(ids: list[str], field: str) -> str:
     if len(ids) != 1:
-        raise bad_request(1000, f"{field} must hold exactly one id; Sluice flows read one source "
-                          "and write one target.")
+        raise bad_request(
+            1000,
+            f"{field} must hold exactly one id; Sluice flows read one source and write one target.",
+        )
     return ids[0]
 
 
-def _inherited_attributes(session: Session, tenant: Tenant, spec: FlowSpec, source_id: str,
-                          target_id: str) -> dict[str, Any]:
+def _inherited_attributes(
+    session: Session, tenant: Tenant, spec: FlowSpec, source_id: str, target_id: str
+) -> dict[str, Any]:
     source = source_connections.find(session, tenant, source_id)
     if source is None:
         raise bad_request(1439, f"Source connection {source_id} is not found.")
     source_spec = find_spec(source.connection_spec_id)
     if source_spec is None or source_spec.source_kind != spec.source_kind:
-        raise bad_request(1000, f"Flow spec '{spec.name}' reads {spec.source_kind}-based "
-                          f"sources; source connection {source_id} is not one.")
+        raise bad_request(
+            1000,
+            f"Flow spec '{spec.name}' reads {spec.source_kind}-based "
+            f"sources; source connection {source_id} is not one.",
+        )
     target = target_connections.find(session, tenant, target_id)
     if target is None:
         raise bad_request(1439, f"Target connection {target_id} is not found.")
@@ -77,23 +94,35 @@ def _inherited_attributes(session: Session, tenant: Tenant, spec: FlowSpec, sour
     if source.base_connection_id:
         base = {"id": source.base_connection_id, "connectionSpec": source.doc["connectionSpec"]}
     return {
-        "sourceConnections": [{"id": source.id, "connectionSpec": source.doc["connectionSpec"],
-                               "baseConnection": base}],
+        "sourceConnections": [
+            {
+                "id": source.id,
+                "connectionSpec": source.doc["connectionSpec"],
+                "baseConnection": base,
+            }
+        ],
         "targetConnections": [{"id": target.id, "connectionSpec": target.doc["connectionSpec"]}],
     }
 
 
 def _validated_settings(spec: FlowSpec, body: FlowCreate, schedule: Schedule) -> None:
-    validate_copy_transformation(body.transformations, schedule,
-                                 requires_delta_column=spec.requires_delta_column)
+    validate_copy_transformation(
+        body.transformations, schedule, requires_delta_column=spec.requires_delta_column
+    )
     option_schema = spec.to_wire([], [])["optionSpec"]["spec"]
     validate_against(option_schema, body.options, "options")
 
 
 def _operation(kind: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
     stamp = now_ms()
-    return {"started": stamp, "updated": stamp, "percentCompleted": 100,
-            "status": {"value": "completed", "errors": []}, "ops": ops, "operation": kind}
+    return {
+        "started": stamp,
+        "updated": stamp,
+        "percentCompleted": 100,
+        "status": {"value": "completed", "errors": []},
+        "ops": ops,
+        "operation": kind,
+    }
 
 
 def create_flow(session: Session, tenant: Tenant, payload: Any) -> Flow:
@@ -150,25 +179,34 @@ def render_flow(row: Flow, tenant: Tenant) -> dict[str, Any]:
     return view
 
 
-def patch_flow(session: Session, tenant: Tenant, flow_id: str, operations: object,
-               if_match: str | None) -> Flow:
+def patch_flow(
+    session: Session, tenant: Tenant, flow_id: str, operations: object, if_match: str | None
+) -> Flow:
     row = flows.get(session, tenant, flow_id, for_update=True)
     flows.check_version(row, if_match)
     patch = normalize_operations(operations, PATCHABLE)
     patched = apply_operations(render_flow(row, tenant), patch)
     spec = _require_flow_spec(row.flow_spec_id)
-    body = parse_model(FlowCreate, {
-        "name": patched.get("name"), "description": patched.get("description"),
-        "flowSpec": row.doc["flowSpec"], "sourceConnectionIds": row.doc["sourceConnectionIds"],
-        "targetConnectionIds": row.doc["targetConnectionIds"],
-        "transformations": patched.get("transformations") or [],
-        "scheduleParams": patched.get("scheduleParams"), "options": patched.get("options") or {},
-        "labels": patched.get("labels") or [],
-    }, code=1455)
+    body = parse_model(
+        FlowCreate,
+        {
+            "name": patched.get("name"),
+            "description": patched.get("description"),
+            "flowSpec": row.doc["flowSpec"],
+            "sourceConnectionIds": row.doc["sourceConnectionIds"],
+            "targetConnectionIds": row.doc["targetConnectionIds"],
+            "transformations": patched.get("transformations") or [],
+            "scheduleParams": patched.get("scheduleParams"),
+            "options": patched.get("options") or {},
+            "labels": patched.get("labels") or [],
+        },
+        code=1455,
+    )
     now = int(time.time())
     old_schedule = parse_schedule(row.doc["scheduleParams"], now=0)
-    schedule = parse_schedule(body.schedule_params, now=now,
-                              allow_past_start=old_schedule.start_time)
+    schedule = parse_schedule(
+        body.schedule_params, now=now, allow_past_start=old_schedule.start_time
+    )
     check_schedule_change(old_schedule, schedule, now=now)
     _validated_settings(spec, body, schedule)
     row.name = body.name
@@ -186,8 +224,9 @@ def patch_flow(session: Session, tenant: Tenant, flow_id: str, operations: objec
     return row
 
 
-def change_state(session: Session, tenant: Tenant, flow_id: str, op: str,
-                 if_match: str | None) -> Flow:
+def change_state(
+    session: Session, tenant: Tenant, flow_id: str, op: str, if_match: str | None
+) -> Flow:
     """`op=enable|disable` (any case); provider-only ops are refused as the reference does."""
     action = op.strip().lower()
     if action in ("finalize", "finalize_update", "publish", "progress"):
@@ -199,8 +238,12 @@ def change_state(session: Session, tenant: Tenant, flow_id: str, op: str,
     target_state = "enabled" if action == "enable" else "disabled"
     if row.state != target_state:
         row.state = target_state
-        row.doc = {**row.doc, "lastOperation": _operation(
-            "update", [{"op": "replace", "path": "/state", "value": target_state}])}
+        row.doc = {
+            **row.doc,
+            "lastOperation": _operation(
+                "update", [{"op": "replace", "path": "/state", "value": target_state}]
+            ),
+        }
         flows.touch(row, tenant)
         session.flush()
     return row

@@ -1,4 +1,4 @@
-"""Source connections: what to read (a table, or files and their format) through a base connection."""
+"""Source connections: what to read (a table, or files in a format) via a base connection."""
 
 from __future__ import annotations
 
@@ -33,20 +33,27 @@ PATCHABLE = frozenset({"name", "description", "data", "params"})
 FILE_FORMATS = ("delimited", "json", "parquet")
 
 
-def validated_base_connection(session: Session, tenant: Tenant, spec: ConnectionSpec,
-                              base_connection_id: str | None) -> str | None:
+def validated_base_connection(
+    session: Session, tenant: Tenant, spec: ConnectionSpec, base_connection_id: str | None
+) -> str | None:
     """The base connection must exist in this tenant and be of the same connection spec."""
     if base_connection_id is None:
         if spec.auth_specs:
-            raise bad_request(1000, f"baseConnectionId is required for connection spec "
-                              f"'{spec.name}': create a connection first.")
+            raise bad_request(
+                1000,
+                f"baseConnectionId is required for connection spec "
+                f"'{spec.name}': create a connection first.",
+            )
         return None
     base = connections.find(session, tenant, base_connection_id)
     if base is None:
         raise bad_request(1439, f"Base connection {base_connection_id} is not found.")
     if base.connection_spec_id != spec.id:
-        raise bad_request(1000, f"Base connection {base_connection_id} is of another connection "
-                          f"spec; source and base connection must share connectionSpec.id.")
+        raise bad_request(
+            1000,
+            f"Base connection {base_connection_id} is of another connection "
+            f"spec; source and base connection must share connectionSpec.id.",
+        )
     return base.id
 
 
@@ -58,8 +65,9 @@ def _validated_data(spec: ConnectionSpec, data: dict[str, Any]) -> dict[str, Any
             raise bad_request(1000, "data.format must be 'tabular' for table-based sources.")
         return data
     if data.get("format") not in FILE_FORMATS:
-        raise bad_request(1000, f"data.format must be one of {', '.join(FILE_FORMATS)} for "
-                          "file-based sources.")
+        raise bad_request(
+            1000, f"data.format must be one of {', '.join(FILE_FORMATS)} for file-based sources."
+        )
     delimiter = data.get("columnDelimiter")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise bad_request(1331, "data.columnDelimiter must be a single character.")
@@ -68,7 +76,9 @@ def _validated_data(spec: ConnectionSpec, data: dict[str, Any]) -> dict[str, Any
     return data
 
 
-def _validated(session: Session, tenant: Tenant, body: SourceConnectionCreate) -> tuple[ConnectionSpec, str | None, dict[str, Any]]:
+def _validated(
+    session: Session, tenant: Tenant, body: SourceConnectionCreate
+) -> tuple[ConnectionSpec, str | None, dict[str, Any]]:
     spec = require_spec(body.connection_spec.id)
     if spec.source_kind not in ("table", "file"):
         raise bad_request(1413, f"Connection spec '{spec.name}' is not a source.")
@@ -84,11 +94,13 @@ def _validated(session: Session, tenant: Tenant, body: SourceConnectionCreate) -
     return spec, base_id, doc
 
 
-def create_source_connection(session: Session, tenant: Tenant,
-                             body: SourceConnectionCreate) -> SourceConnection:
+def create_source_connection(
+    session: Session, tenant: Tenant, body: SourceConnectionCreate
+) -> SourceConnection:
     spec, base_id, doc = _validated(session, tenant, body)
-    return source_connections.add(session, tenant, body.name, doc, connection_spec_id=spec.id,
-                                  base_connection_id=base_id)
+    return source_connections.add(
+        session, tenant, body.name, doc, connection_spec_id=spec.id, base_connection_id=base_id
+    )
 
 
 def render_source_connection(row: SourceConnection, tenant: Tenant) -> dict[str, Any]:
@@ -105,18 +117,27 @@ def render_source_connection(row: SourceConnection, tenant: Tenant) -> dict[str,
     return view
 
 
-def patch_source_connection(session: Session, tenant: Tenant, source_id: str, operations: object,
-                            if_match: str | None) -> SourceConnection:
+def patch_source_connection(
+    session: Session, tenant: Tenant, source_id: str, operations: object, if_match: str | None
+) -> SourceConnection:
     row = source_connections.get(session, tenant, source_id, for_update=True)
     source_connections.check_version(row, if_match)
-    patch = normalize_operations(operations, PATCHABLE,
-                                 {"connectionSpec": 1414, "baseConnectionId": 1414})
+    patch = normalize_operations(
+        operations, PATCHABLE, {"connectionSpec": 1414, "baseConnectionId": 1414}
+    )
     patched = apply_operations(render_source_connection(row, tenant), patch)
-    body = parse_model(SourceConnectionCreate, {
-        "name": patched.get("name"), "description": patched.get("description"),
-        "baseConnectionId": row.base_connection_id, "data": patched.get("data") or {},
-        "params": patched.get("params") or {}, "connectionSpec": row.doc["connectionSpec"],
-    }, code=1455)
+    body = parse_model(
+        SourceConnectionCreate,
+        {
+            "name": patched.get("name"),
+            "description": patched.get("description"),
+            "baseConnectionId": row.base_connection_id,
+            "data": patched.get("data") or {},
+            "params": patched.get("params") or {},
+            "connectionSpec": row.doc["connectionSpec"],
+        },
+        code=1455,
+    )
     _spec, _base, doc = _validated(session, tenant, body)
     row.name = body.name
     row.doc = doc
@@ -127,10 +148,17 @@ def patch_source_connection(session: Session, tenant: Tenant, source_id: str, op
 
 def delete_source_connection(session: Session, tenant: Tenant, source_id: str) -> None:
     row = source_connections.get(session, tenant, source_id, for_update=True)
-    flows = list(session.scalars(
-        select(FlowSourceConnection.flow_id).where(FlowSourceConnection.source_connection_id == row.id)
-    ))
+    flows = list(
+        session.scalars(
+            select(FlowSourceConnection.flow_id).where(
+                FlowSourceConnection.source_connection_id == row.id
+            )
+        )
+    )
     if flows:
-        raise ConflictError(f"Source connection {row.id} cannot be deleted: flows "
-                            f"{', '.join(flows)} read from it. Delete those flows first.", code=1447)
+        raise ConflictError(
+            f"Source connection {row.id} cannot be deleted: flows "
+            f"{', '.join(flows)} read from it. Delete those flows first.",
+            code=1447,
+        )
     source_connections.delete(session, row)

@@ -35,8 +35,9 @@ target_connections = ResourceRepository(TargetConnection, "targetConnections", F
 PATCHABLE = frozenset({"name", "description", "data", "params"})
 
 
-def _validated(session: Session, tenant: Tenant,
-               body: TargetConnectionCreate) -> tuple[str | None, str, dict[str, Any]]:
+def _validated(
+    session: Session, tenant: Tenant, body: TargetConnectionCreate
+) -> tuple[str | None, str, dict[str, Any]]:
     if body.connection_spec.id != DATA_LAKE_SPEC_ID:
         raise bad_request(1307, f"The allowed value is: {DATA_LAKE_SPEC_ID}.")
     spec = require_spec(DATA_LAKE_SPEC_ID)
@@ -44,8 +45,11 @@ def _validated(session: Session, tenant: Tenant,
     validate_against(spec.params_schema, body.params, "params")
     dataset_id = str(body.params["dataSetId"])
     if datasets.find(session, tenant, dataset_id) is None:
-        raise bad_request(1325, f"Invalid dataset id '{dataset_id}': no such dataset in this "
-                          "sandbox. Create it with POST /data/foundation/catalog/dataSets.")
+        raise bad_request(
+            1325,
+            f"Invalid dataset id '{dataset_id}': no such dataset in this "
+            "sandbox. Create it with POST /data/foundation/catalog/dataSets.",
+        )
     doc = {
         "description": body.description or "",
         "data": body.data,
@@ -55,12 +59,19 @@ def _validated(session: Session, tenant: Tenant,
     return base_id, dataset_id, doc
 
 
-def create_target_connection(session: Session, tenant: Tenant,
-                             body: TargetConnectionCreate) -> TargetConnection:
+def create_target_connection(
+    session: Session, tenant: Tenant, body: TargetConnectionCreate
+) -> TargetConnection:
     base_id, dataset_id, doc = _validated(session, tenant, body)
-    return target_connections.add(session, tenant, body.name, doc,
-                                  connection_spec_id=DATA_LAKE_SPEC_ID,
-                                  base_connection_id=base_id, dataset_id=dataset_id)
+    return target_connections.add(
+        session,
+        tenant,
+        body.name,
+        doc,
+        connection_spec_id=DATA_LAKE_SPEC_ID,
+        base_connection_id=base_id,
+        dataset_id=dataset_id,
+    )
 
 
 def render_target_connection(row: TargetConnection, tenant: Tenant) -> dict[str, Any]:
@@ -76,18 +87,27 @@ def render_target_connection(row: TargetConnection, tenant: Tenant) -> dict[str,
     }
 
 
-def patch_target_connection(session: Session, tenant: Tenant, target_id: str, operations: object,
-                            if_match: str | None) -> TargetConnection:
+def patch_target_connection(
+    session: Session, tenant: Tenant, target_id: str, operations: object, if_match: str | None
+) -> TargetConnection:
     row = target_connections.get(session, tenant, target_id, for_update=True)
     target_connections.check_version(row, if_match)
-    patch = normalize_operations(operations, PATCHABLE,
-                                 {"connectionSpec": 1414, "baseConnectionId": 1414})
+    patch = normalize_operations(
+        operations, PATCHABLE, {"connectionSpec": 1414, "baseConnectionId": 1414}
+    )
     patched = apply_operations(render_target_connection(row, tenant), patch)
-    body = parse_model(TargetConnectionCreate, {
-        "name": patched.get("name"), "description": patched.get("description"),
-        "baseConnectionId": row.base_connection_id, "data": patched.get("data") or {},
-        "params": patched.get("params") or {}, "connectionSpec": row.doc["connectionSpec"],
-    }, code=1455)
+    body = parse_model(
+        TargetConnectionCreate,
+        {
+            "name": patched.get("name"),
+            "description": patched.get("description"),
+            "baseConnectionId": row.base_connection_id,
+            "data": patched.get("data") or {},
+            "params": patched.get("params") or {},
+            "connectionSpec": row.doc["connectionSpec"],
+        },
+        code=1455,
+    )
     _base, dataset_id, doc = _validated(session, tenant, body)
     row.name = body.name
     row.doc = doc
@@ -99,10 +119,17 @@ def patch_target_connection(session: Session, tenant: Tenant, target_id: str, op
 
 def delete_target_connection(session: Session, tenant: Tenant, target_id: str) -> None:
     row = target_connections.get(session, tenant, target_id, for_update=True)
-    flows = list(session.scalars(
-        select(FlowTargetConnection.flow_id).where(FlowTargetConnection.target_connection_id == row.id)
-    ))
+    flows = list(
+        session.scalars(
+            select(FlowTargetConnection.flow_id).where(
+                FlowTargetConnection.target_connection_id == row.id
+            )
+        )
+    )
     if flows:
-        raise ConflictError(f"Target connection {row.id} cannot be deleted: flows "
-                            f"{', '.join(flows)} write to it. Delete those flows first.", code=1447)
+        raise ConflictError(
+            f"Target connection {row.id} cannot be deleted: flows "
+            f"{', '.join(flows)} write to it. Delete those flows first.",
+            code=1447,
+        )
     target_connections.delete(session, row)

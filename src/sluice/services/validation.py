@@ -28,7 +28,9 @@ def _describe(error: Any) -> str:
     return f"{location}: is not valid ({validator})"
 
 
-def validate_against(schema: Mapping[str, Any], instance: object, what: str, *, code: int = 1000) -> None:
+def validate_against(
+    schema: Mapping[str, Any], instance: object, what: str, *, code: int = 1000
+) -> None:
     errors = sorted(Draft7Validator(schema).iter_errors(instance), key=lambda e: list(e.path))
     if errors:
         details = "; ".join(_describe(e) for e in errors[:5])

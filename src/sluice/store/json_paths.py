@@ -7,20 +7,22 @@ Path segments are validated identifiers and always travel as bound parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import Float, String, Text, and_, case, cast, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 _NUMBER_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
-Json = ColumnElement[object]
+Json = ColumnElement[Any] | InstrumentedAttribute[Any]
 # Builds a condition on one JSON value: (reader, value, path inside the value) -> condition.
 JsonPredicate = Callable[["JsonReader", Json, Sequence[str]], ColumnElement[bool]]
 
 
-def _pg_path(segments: Sequence[str]) -> ColumnElement[list[str]]:
-    return cast(literal(list(segments), ARRAY(Text)), ARRAY(Text))
+def _pg_path(segments: Sequence[str]) -> ColumnElement[Any]:
+    return literal(list(segments), ARRAY(Text))
 
 
 def _sqlite_path(segments: Sequence[str]) -> str:
@@ -78,9 +80,9 @@ class JsonReader:
             )
             elements = func.jsonb_array_elements(safe_array).table_valued("value")
         else:
-            elements = func.json_each(
-                document, literal(_sqlite_path(array_segments))
-            ).table_valued("value", "type")
+            elements = func.json_each(document, literal(_sqlite_path(array_segments))).table_valued(
+                "value", "type"
+            )
         value: Json = elements.c.value
         if not self.is_postgresql and not element_segments:
             # json_each yields scalars as bare SQL values; quote them back into JSON.

@@ -21,6 +21,7 @@ from sluice.store.json_paths import Json, JsonReader
 from sluice.store.models import ResourceColumns
 
 ValueKind = Literal["string", "integer", "boolean"]
+SqlExpression = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,6 @@ class ColumnField:
     column: InstrumentedAttribute[Any]
     kind: ValueKind = "string"
     case_insensitive: bool = False
-
 
 
 def system_fields(model: type[ResourceColumns]) -> dict[str, ColumnField]:
@@ -63,10 +63,12 @@ def _parse_number(value: str, path: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise bad_request(1452, f"Invalid value '{value}' for '{path}'; a number is expected.") from None
+        raise bad_request(
+            1452, f"Invalid value '{value}' for '{path}'; a number is expected."
+        ) from None
 
 
-def _compare(expr: ColumnElement[Any], operator: str, value: Any) -> ColumnElement[bool]:
+def _compare(expr: SqlExpression, operator: str, value: Any) -> ColumnElement[bool]:
     comparisons = {
         "==": lambda: expr == value,
         "!=": lambda: expr != value,
@@ -87,7 +89,7 @@ def _column_condition(spec: ColumnField, flt: PropertyFilter) -> ColumnElement[b
         return _compare(spec.column, flt.operator, int(number))
     if spec.kind == "boolean":
         values: Sequence[Any] = [_parse_bool(v, flt.path) for v in flt.values]
-        column: ColumnElement[Any] = spec.column
+        column: SqlExpression = spec.column
     elif spec.case_insensitive:
         values = [v.lower() for v in flt.values]
         column = func.lower(spec.column)
@@ -102,7 +104,7 @@ def _parse_bool(value: str, path: str) -> bool:
     return value.lower() == "true"
 
 
-def _match_any(expr: ColumnElement[Any], operator: str, values: Sequence[Any]) -> ColumnElement[bool]:
+def _match_any(expr: SqlExpression, operator: str, values: Sequence[Any]) -> ColumnElement[bool]:
     if operator == "==":
         return expr.in_(list(values)) if len(values) > 1 else expr == values[0]
     if operator == "!=":
@@ -145,7 +147,10 @@ def _document_condition(
         array_path,
         inner,
         lambda r, value, path: _json_value_condition(
-            r, value, path, PropertyFilter(flt.path, "==" if flt.operator == "!=" else flt.operator, flt.values)
+            r,
+            value,
+            path,
+            PropertyFilter(flt.path, "==" if flt.operator == "!=" else flt.operator, flt.values),
         ),
     )
     return not_(matched) if flt.operator == "!=" else matched

@@ -97,7 +97,7 @@ class ResourceColumns:
         return mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
 
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[Any, ...]:
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805 - SQLAlchemy passes the class
         # Serves every tenant-scoped list: filter by tenant, keyset-page by (createdAt, id).
         name = cls.__tablename__  # type: ignore[attr-defined]
         return (Index(f"ix_{name}_tenant_created", "org_id", "sandbox_id", "created_at", "id"),)

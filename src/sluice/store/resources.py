@@ -35,7 +35,9 @@ class ResourceRepository(Generic[Row]):
         )
         return session.scalar(statement)
 
-    def get(self, session: Session, tenant: Tenant, resource_id: str, *, for_update: bool = False) -> Row:
+    def get(
+        self, session: Session, tenant: Tenant, resource_id: str, *, for_update: bool = False
+    ) -> Row:
         statement = select(self.model).where(
             self.model.id == resource_id, tenant_scope(self.model, tenant)
         )
@@ -46,9 +48,12 @@ class ResourceRepository(Generic[Row]):
             raise NotFoundError(self.resource_type, resource_id)
         return row
 
-    def add(self, session: Session, tenant: Tenant, name: str, doc: dict[str, Any], **columns: Any) -> Row:
+    def add(
+        self, session: Session, tenant: Tenant, name: str, doc: dict[str, Any], **columns: Any
+    ) -> Row:
         stamp = now_ms()
-        row = self.model(
+        factory: Any = self.model
+        row: Row = factory(
             id=new_id(),
             org_id=tenant.org_id,
             sandbox_id=tenant.sandbox_id,

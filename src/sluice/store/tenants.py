@@ -35,8 +35,14 @@ def create_org(session: Session, name: str, org_id: str | None = None) -> Org:
     org = Org(id=org_id, name=name, created_at=now_ms())
     session.add(org)
     session.flush()
-    create_sandbox(session, org.id, DEFAULT_SANDBOX, title="Production", sandbox_type="production",
-                   is_default=True)
+    create_sandbox(
+        session,
+        org.id,
+        DEFAULT_SANDBOX,
+        title="Production",
+        sandbox_type="production",
+        is_default=True,
+    )
     return org
 
 
@@ -69,8 +75,15 @@ def create_sandbox(
         raise BadRequestError(f"Sandbox '{name}' already exists.", code=2108)
     stamp = now_ms()
     sandbox = Sandbox(
-        id=new_id(), org_id=org_id, name=name, title=title or name, type=sandbox_type,
-        state="active", is_default=is_default, created_at=stamp, updated_at=stamp,
+        id=new_id(),
+        org_id=org_id,
+        name=name,
+        title=title or name,
+        type=sandbox_type,
+        state="active",
+        is_default=is_default,
+        created_at=stamp,
+        updated_at=stamp,
     )
     session.add(sandbox)
     session.flush()
@@ -90,8 +103,9 @@ def list_sandboxes(session: Session, org_id: str) -> list[Sandbox]:
 def get_sandbox_or_404(session: Session, org_id: str, name: str) -> Sandbox:
     sandbox = find_sandbox(session, org_id, name)
     if sandbox is None:
-        raise SluiceError(f"Sandbox '{name}' is not found.", code=2101, status=404,
-                          title="Sandbox not found")
+        raise SluiceError(
+            f"Sandbox '{name}' is not found.", code=2101, status=404, title="Sandbox not found"
+        )
     return sandbox
 
 
@@ -100,8 +114,16 @@ def create_client(session: Session, org_id: str, name: str) -> IssuedClient:
         raise NotFoundError("orgs", org_id)
     client_id = "sluice-" + secrets.token_hex(12)
     secret = new_client_secret()
-    session.add(ApiClient(id=client_id, org_id=org_id, name=name, secret_hash=hash_secret(secret),
-                          enabled=True, created_at=now_ms()))
+    session.add(
+        ApiClient(
+            id=client_id,
+            org_id=org_id,
+            name=name,
+            secret_hash=hash_secret(secret),
+            enabled=True,
+            created_at=now_ms(),
+        )
+    )
     session.flush()
     return IssuedClient(org_id=org_id, client_id=client_id, client_secret=secret)
 
@@ -138,8 +160,9 @@ def active_client(session: Session, client_id: str) -> ApiClient | None:
 
 def tenant_for(session: Session, org_id: str, client_id: str, sandbox_name: str) -> Tenant:
     sandbox = get_sandbox_or_404(session, org_id, sandbox_name)
-    return Tenant(org_id=org_id, sandbox_id=sandbox.id, sandbox_name=sandbox.name,
-                  client_id=client_id)
+    return Tenant(
+        org_id=org_id, sandbox_id=sandbox.id, sandbox_name=sandbox.name, client_id=client_id
+    )
 
 
 _DUMMY_HASH = hash_secret("not-a-real-secret")

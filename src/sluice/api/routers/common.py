@@ -14,8 +14,11 @@ CATALOG = "/data/foundation/catalog"
 
 
 def created(row: ResourceColumns, location: str) -> JSONResponse:
-    return JSONResponse({"id": row.id, "etag": row.etag}, status_code=status.HTTP_201_CREATED,
-                        headers={"Location": location, "ETag": row.etag})
+    return JSONResponse(
+        {"id": row.id, "etag": row.etag},
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": location, "ETag": row.etag},
+    )
 
 
 def updated(row: ResourceColumns) -> JSONResponse:

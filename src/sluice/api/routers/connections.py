@@ -11,20 +11,30 @@ from sluice.schemas.connections import ConnectionCreate
 from sluice.schemas.parsing import parse_model
 from sluice.services import connections as service
 
-router = resource_router(ResourceOperations(
-    path=f"{FLOW_SERVICE}/connections",
-    repository=service.connections,
-    render=lambda row, tenant, ctx: service.render_connection(row, tenant, ctx.secret_box),
-    create=lambda session, tenant, ctx, body: service.create_connection(
-        session, tenant, ctx.secret_box, ctx.connector_context, parse_model(ConnectionCreate, body)),
-    patch=lambda session, tenant, ctx, rid, ops, if_match: service.patch_connection(
-        session, tenant, ctx.secret_box, ctx.connector_context, rid, ops, if_match),
-    delete=lambda session, tenant, _ctx, rid: service.delete_connection(session, tenant, rid),
-), "connections")
+router = resource_router(
+    ResourceOperations(
+        path=f"{FLOW_SERVICE}/connections",
+        repository=service.connections,
+        render=lambda row, tenant, ctx: service.render_connection(row, tenant, ctx.secret_box),
+        create=lambda session, tenant, ctx, body: service.create_connection(
+            session,
+            tenant,
+            ctx.secret_box,
+            ctx.connector_context,
+            parse_model(ConnectionCreate, body),
+        ),
+        patch=lambda session, tenant, ctx, rid, ops, if_match: service.patch_connection(
+            session, tenant, ctx.secret_box, ctx.connector_context, rid, ops, if_match
+        ),
+        delete=lambda session, tenant, _ctx, rid: service.delete_connection(session, tenant, rid),
+    ),
+    "connections",
+)
 
 
 @router.get("/{connection_id}/test")
-def test_connection(connection_id: str, context: ContextDep, session: SessionDep,
-                    tenant: TenantDep) -> dict[str, Any]:
+def test_connection(
+    connection_id: str, context: ContextDep, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
     row = service.connections.get(session, tenant, connection_id)
     return service.test_connection(row, context.secret_box, context.connector_context)

@@ -37,31 +37,47 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
     router = APIRouter(prefix=ops.path, tags=[tag])
 
     @router.get("")
-    def list_resources(request: Request, context: ContextDep, session: SessionDep,
-                       tenant: TenantDep) -> dict[str, Any]:
-        return list_envelope(request, context.settings, session, tenant, ops.repository,
-                             lambda row: ops.render(row, tenant, context))
+    def list_resources(
+        request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+    ) -> dict[str, Any]:
+        return list_envelope(
+            request,
+            context.settings,
+            session,
+            tenant,
+            ops.repository,
+            lambda row: ops.render(row, tenant, context),
+        )
 
     @router.post("")
-    def create_resource(body: JsonBody, context: ContextDep, session: SessionDep,
-                        tenant: TenantDep) -> JSONResponse:
+    def create_resource(
+        body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
+    ) -> JSONResponse:
         row = ops.create(session, tenant, context, body)
         return created(row, f"{ops.path}/{row.id}")
 
     @router.get("/{resource_id}")
-    def get_resource(resource_id: str, context: ContextDep, session: SessionDep,
-                     tenant: TenantDep) -> JSONResponse:
+    def get_resource(
+        resource_id: str, context: ContextDep, session: SessionDep, tenant: TenantDep
+    ) -> JSONResponse:
         row = ops.repository.get(session, tenant, resource_id)
         return one(ops.render(row, tenant, context), row.etag)
 
     @router.patch("/{resource_id}")
-    def patch_resource(resource_id: str, body: JsonBody, if_match: IfMatchDep,
-                       context: ContextDep, session: SessionDep, tenant: TenantDep) -> JSONResponse:
+    def patch_resource(
+        resource_id: str,
+        body: JsonBody,
+        if_match: IfMatchDep,
+        context: ContextDep,
+        session: SessionDep,
+        tenant: TenantDep,
+    ) -> JSONResponse:
         return updated(ops.patch(session, tenant, context, resource_id, body, if_match))
 
     @router.delete("/{resource_id}")
-    def delete_resource(resource_id: str, context: ContextDep, session: SessionDep,
-                        tenant: TenantDep) -> Response:
+    def delete_resource(
+        resource_id: str, context: ContextDep, session: SessionDep, tenant: TenantDep
+    ) -> Response:
         ops.delete(session, tenant, context, resource_id)
         return no_content()
 

@@ -10,18 +10,27 @@ from sluice.api.routers.common import FLOW_SERVICE, updated
 from sluice.api.routers.crud import ResourceOperations, resource_router
 from sluice.services import flows as service
 
-router = resource_router(ResourceOperations(
-    path=f"{FLOW_SERVICE}/flows",
-    repository=service.flows,
-    render=lambda row, tenant, _ctx: service.render_flow(row, tenant),
-    create=lambda session, tenant, _ctx, body: service.create_flow(session, tenant, body),
-    patch=lambda session, tenant, _ctx, rid, ops, if_match: service.patch_flow(
-        session, tenant, rid, ops, if_match),
-    delete=lambda session, tenant, _ctx, rid: service.delete_flow(session, tenant, rid),
-), "flows")
+router = resource_router(
+    ResourceOperations(
+        path=f"{FLOW_SERVICE}/flows",
+        repository=service.flows,
+        render=lambda row, tenant, _ctx: service.render_flow(row, tenant),
+        create=lambda session, tenant, _ctx, body: service.create_flow(session, tenant, body),
+        patch=lambda session, tenant, _ctx, rid, ops, if_match: service.patch_flow(
+            session, tenant, rid, ops, if_match
+        ),
+        delete=lambda session, tenant, _ctx, rid: service.delete_flow(session, tenant, rid),
+    ),
+    "flows",
+)
 
 
 @router.post("/{flow_id}/action")
-def flow_action(flow_id: str, if_match: IfMatchDep, session: SessionDep, tenant: TenantDep,
-                op: str = Query(..., min_length=1)) -> JSONResponse:
+def flow_action(
+    flow_id: str,
+    if_match: IfMatchDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    op: str = Query(..., min_length=1),
+) -> JSONResponse:
     return updated(service.change_state(session, tenant, flow_id, op, if_match))

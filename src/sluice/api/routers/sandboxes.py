@@ -48,9 +48,17 @@ def get_sandbox(name: str, caller: CallerDep, session: SessionDep) -> dict[str, 
 def create_sandbox(body: JsonBody, caller: CallerDep, session: SessionDep) -> JSONResponse:
     request = parse_model(SandboxCreate, body)
     if request.type == "production":
-        raise SluiceError("Only the 'prod' sandbox is a production sandbox; create development "
-                          "sandboxes.", code=2107, status=400, title="Bad request")
-    sandbox = tenants.create_sandbox(session, caller.org_id, request.name, title=request.title,
-                                     sandbox_type=request.type)
-    return JSONResponse(render_sandbox(sandbox), status_code=201,
-                        headers={"Location": f"{SANDBOXES}/{sandbox.name}"})
+        raise SluiceError(
+            "Only the 'prod' sandbox is a production sandbox; create development sandboxes.",
+            code=2107,
+            status=400,
+            title="Bad request",
+        )
+    sandbox = tenants.create_sandbox(
+        session, caller.org_id, request.name, title=request.title, sandbox_type=request.type
+    )
+    return JSONResponse(
+        render_sandbox(sandbox),
+        status_code=201,
+        headers={"Location": f"{SANDBOXES}/{sandbox.name}"},
+    )

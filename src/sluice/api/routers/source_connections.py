@@ -8,14 +8,20 @@ from sluice.schemas.connections import SourceConnectionCreate
 from sluice.schemas.parsing import parse_model
 from sluice.services import source_connections as service
 
-router = resource_router(ResourceOperations(
-    path=f"{FLOW_SERVICE}/sourceConnections",
-    repository=service.source_connections,
-    render=lambda row, tenant, _ctx: service.render_source_connection(row, tenant),
-    create=lambda session, tenant, _ctx, body: service.create_source_connection(
-        session, tenant, parse_model(SourceConnectionCreate, body)),
-    patch=lambda session, tenant, _ctx, rid, ops, if_match: service.patch_source_connection(
-        session, tenant, rid, ops, if_match),
-    delete=lambda session, tenant, _ctx, rid: service.delete_source_connection(
-        session, tenant, rid),
-), "sourceConnections")
+router = resource_router(
+    ResourceOperations(
+        path=f"{FLOW_SERVICE}/sourceConnections",
+        repository=service.source_connections,
+        render=lambda row, tenant, _ctx: service.render_source_connection(row, tenant),
+        create=lambda session, tenant, _ctx, body: service.create_source_connection(
+            session, tenant, parse_model(SourceConnectionCreate, body)
+        ),
+        patch=lambda session, tenant, _ctx, rid, ops, if_match: service.patch_source_connection(
+            session, tenant, rid, ops, if_match
+        ),
+        delete=lambda session, tenant, _ctx, rid: service.delete_source_connection(
+            session, tenant, rid
+        ),
+    ),
+    "sourceConnections",
+)

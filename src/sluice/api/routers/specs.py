@@ -24,7 +24,9 @@ def flow_spec_view(spec: FlowSpec) -> dict[str, Any]:
     return spec.to_wire(sources, targets)
 
 
-def _filtered(request: Request, context: ContextDep, items: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def _filtered(
+    request: Request, context: ContextDep, items: Iterable[dict[str, Any]]
+) -> dict[str, Any]:
     query = list_query_from(request, context.settings)
     selected = [i for i in items if all(matches(i, f) for f in query.filters)]
     if query.count_only:
@@ -40,7 +42,9 @@ def _one(items: Iterable[dict[str, Any]], kind: str, spec_id: str) -> dict[str, 
 
 
 @router.get("/connectionSpecs")
-def list_connection_specs(request: Request, context: ContextDep, _tenant: TenantDep) -> dict[str, Any]:
+def list_connection_specs(
+    request: Request, context: ContextDep, _tenant: TenantDep
+) -> dict[str, Any]:
     return _filtered(request, context, (s.to_wire() for s in all_specs()))
 
 

@@ -8,14 +8,20 @@ from sluice.schemas.connections import TargetConnectionCreate
 from sluice.schemas.parsing import parse_model
 from sluice.services import target_connections as service
 
-router = resource_router(ResourceOperations(
-    path=f"{FLOW_SERVICE}/targetConnections",
-    repository=service.target_connections,
-    render=lambda row, tenant, _ctx: service.render_target_connection(row, tenant),
-    create=lambda session, tenant, _ctx, body: service.create_target_connection(
-        session, tenant, parse_model(TargetConnectionCreate, body)),
-    patch=lambda session, tenant, _ctx, rid, ops, if_match: service.patch_target_connection(
-        session, tenant, rid, ops, if_match),
-    delete=lambda session, tenant, _ctx, rid: service.delete_target_connection(
-        session, tenant, rid),
-), "targetConnections")
+router = resource_router(
+    ResourceOperations(
+        path=f"{FLOW_SERVICE}/targetConnections",
+        repository=service.target_connections,
+        render=lambda row, tenant, _ctx: service.render_target_connection(row, tenant),
+        create=lambda session, tenant, _ctx, body: service.create_target_connection(
+            session, tenant, parse_model(TargetConnectionCreate, body)
+        ),
+        patch=lambda session, tenant, _ctx, rid, ops, if_match: service.patch_target_connection(
+            session, tenant, rid, ops, if_match
+        ),
+        delete=lambda session, tenant, _ctx, rid: service.delete_target_connection(
+            session, tenant, rid
+        ),
+    ),
+    "targetConnections",
+)

@@ -12,8 +12,11 @@ router = APIRouter(tags=["auth"])
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post("/ims/token/v3")
@@ -25,8 +28,7 @@ async def issue_token(request: Request, context: ContextDep, session: SessionDep
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
     grant_type = fields.get("grant_type", "")
     if grant_type != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type",
-                            "grant_type must be client_credentials")
+        return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
     client_id, secret = fields.get("client_id", ""), fields.get("client_secret", "")
     if not client_id or not secret:
         return _oauth_error(400, "invalid_request", "client_id and client_secret are required")
@@ -35,7 +37,6 @@ async def issue_token(request: Request, context: ContextDep, session: SessionDep
         return _oauth_error(401, "invalid_client", "invalid client_id or client_secret")
     token = context.signer.issue(client.org_id, client.id)
     return JSONResponse(
-        {"access_token": token, "token_type": "bearer",
-         "expires_in": context.signer.ttl_seconds},
+        {"access_token": token, "token_type": "bearer", "expires_in": context.signer.ttl_seconds},
         headers={"Cache-Control": "no-store"},
     )

@@ -19,8 +19,10 @@ TARGET_PARAMS_SCHEMA: dict[str, Any] = {
 TARGET_DATA_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "schema": {"type": "object",
-                   "properties": {"id": {"type": "string"}, "version": {"type": "string"}}},
+        "schema": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "version": {"type": "string"}},
+        },
     },
 }
 
@@ -34,7 +36,8 @@ def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> No
     except OSError as error:
         raise ConnectionTestFailed(
             f"The data lake folder {str(context.lake_dir)!r} cannot be created or written"
-            f" ({error.strerror}). Check SLUICE_DATA_DIR and its permissions.") from None
+            f" ({error.strerror}). Check SLUICE_DATA_DIR and its permissions."
+        ) from None
 
 
 SPEC = ConnectionSpec(

@@ -22,8 +22,11 @@ LOCAL_FOLDER_AUTH = AuthSpec(
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "properties": {
-            "rootPath": {"type": "string", "minLength": 1,
-                         "description": "Absolute path of a folder, inside an allowed folder."},
+            "rootPath": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Absolute path of a folder, inside an allowed folder.",
+            },
         },
         "required": ["rootPath"],
         "additionalProperties": False,
@@ -33,12 +36,18 @@ LOCAL_FOLDER_AUTH = AuthSpec(
 FILE_PARAMS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "path": {"type": "string", "minLength": 1,
-                 # No ".." segment: the path stays under rootPath (readers still re-check it).
-                 "pattern": r"^(?!(.*/)?\.\.(/|$))",
-                 "description": "File, folder or glob under rootPath; a leading / is rootPath."},
-        "recursive": {"type": ["boolean", "string"], "enum": [True, False, "true", "false"],
-                      "default": False},
+        "path": {
+            "type": "string",
+            "minLength": 1,
+            # No ".." segment: the path stays under rootPath (readers still re-check it).
+            "pattern": r"^(?!(.*/)?\.\.(/|$))",
+            "description": "File, folder or glob under rootPath; a leading / is rootPath.",
+        },
+        "recursive": {
+            "type": ["boolean", "string"],
+            "enum": [True, False, "true", "false"],
+            "default": False,
+        },
     },
     "required": ["path"],
 }
@@ -52,8 +61,10 @@ FILE_DATA_SCHEMA: dict[str, Any] = {
         "properties": {
             "type": "object",
             "properties": {
-                "compressionType": {"type": "string", "enum": [
-                    "bzip2", "gzip", "deflate", "zipDeflate", "tarGzip", "tar"]},
+                "compressionType": {
+                    "type": "string",
+                    "enum": ["bzip2", "gzip", "deflate", "zipDeflate", "tarGzip", "tar"],
+                },
             },
         },
     },

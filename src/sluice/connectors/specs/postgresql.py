@@ -21,10 +21,21 @@ CONNECT_TIMEOUT_SECONDS = 5
 
 # Keys a user's connection string may set. The rest of libpq's keys (passfile, service,
 # sslkey, ...) read files on the Sluice server, so a tenant must not choose them.
-_ALLOWED_CONNINFO_KEYS = frozenset({
-    "host", "hostaddr", "port", "dbname", "user", "password", "sslmode", "application_name",
-    "options", "target_session_attrs", "connect_timeout",
-})
+_ALLOWED_CONNINFO_KEYS = frozenset(
+    {
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "sslmode",
+        "application_name",
+        "options",
+        "target_session_attrs",
+        "connect_timeout",
+    }
+)
 # Never fall back to the server's own ~/.pgpass (or $PGPASSFILE): its passwords are not the
 # tenant's, and libpq would send them to whatever host the tenant named.
 _NO_PASSFILE = "/nonexistent/sluice-has-no-passfile"
@@ -38,10 +49,14 @@ CONNECTION_STRING_AUTH = AuthSpec(
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "description": "A libpq connection string: postgresql://user:password@host:5432/dbname"
-                       " or host=... port=... dbname=... user=... password=...",
+        " or host=... port=... dbname=... user=... password=...",
         "properties": {
-            "connectionString": {"type": "string", "format": "password", "minLength": 1,
-                                 "description": "Must set host, dbname and user."},
+            "connectionString": {
+                "type": "string",
+                "format": "password",
+                "minLength": 1,
+                "description": "Must set host, dbname and user.",
+            },
         },
         "required": ["connectionString"],
         "additionalProperties": False,
@@ -60,8 +75,11 @@ BASIC_AUTH = AuthSpec(
             "database": {"type": "string", "minLength": 1},
             "username": {"type": "string", "minLength": 1},
             "password": {"type": "string", "format": "password"},
-            "sslMode": {"type": "string", "default": "prefer", "enum": [
-                "disable", "allow", "prefer", "require", "verify-ca", "verify-full"]},
+            "sslMode": {
+                "type": "string",
+                "default": "prefer",
+                "enum": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+            },
         },
         "required": ["host", "database", "username"],
         "additionalProperties": False,
@@ -71,12 +89,22 @@ BASIC_AUTH = AuthSpec(
 TABLE_PARAMS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "tableName": {"type": "string", "pattern": _TABLE_NAME,
-                      "description": "`table` or `schema.table`, each part taken literally."},
-        "columns": {"type": "array",
-                    "items": {"type": "object", "required": ["name"],
-                              "properties": {"name": {"type": "string", "minLength": 1},
-                                             "type": {"type": "string"}}}},
+        "tableName": {
+            "type": "string",
+            "pattern": _TABLE_NAME,
+            "description": "`table` or `schema.table`, each part taken literally.",
+        },
+        "columns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "type": {"type": "string"},
+                },
+            },
+        },
         "cdcEnabled": {"type": "boolean", "default": False},
     },
     "required": ["tableName"],
@@ -91,12 +119,14 @@ def _connection_settings(params: Mapping[str, Any]) -> dict[str, str]:
             # The driver's parse error quotes the string, password included: say nothing of it.
             raise ConnectionTestFailed(
                 "The connection string is not valid. Use postgresql://user:password@host:port/dbname"
-                " or key=value pairs (host=... dbname=... user=...).") from None
+                " or key=value pairs (host=... dbname=... user=...)."
+            ) from None
         unknown = sorted(set(settings) - _ALLOWED_CONNINFO_KEYS)
         if unknown:
             raise ConnectionTestFailed(
                 f"The connection string sets {', '.join(unknown)}, which Sluice does not accept."
-                f" Allowed settings: {', '.join(sorted(_ALLOWED_CONNINFO_KEYS))}.")
+                f" Allowed settings: {', '.join(sorted(_ALLOWED_CONNINFO_KEYS))}."
+            )
         result = {key: str(value) for key, value in settings.items()}
     else:
         result = {
@@ -163,8 +193,13 @@ def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> No
     """Connect and run `SELECT 1`; the failure message never holds the password."""
     conninfo = build_conninfo(params)
     password = str(params.get("password") or conninfo_to_dict(conninfo).get("password") or "")
-    secrets = [password, quote(password, safe=""), quote_plus(password),
-               str(params.get("connectionString", "")), conninfo]
+    secrets = [
+        password,
+        quote(password, safe=""),
+        quote_plus(password),
+        str(params.get("connectionString", "")),
+        conninfo,
+    ]
     failure: str | None = None
     try:
         with psycopg.connect(conninfo) as connection:

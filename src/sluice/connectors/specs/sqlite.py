@@ -23,8 +23,11 @@ FILE_PATH_AUTH = AuthSpec(
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "properties": {
-            "path": {"type": "string", "minLength": 1,
-                     "description": "Absolute path of the file, inside an allowed folder."},
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Absolute path of the file, inside an allowed folder.",
+            },
         },
         "required": ["path"],
         "additionalProperties": False,
@@ -34,12 +37,22 @@ FILE_PATH_AUTH = AuthSpec(
 TABLE_PARAMS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "tableName": {"type": "string", "pattern": r"^[^\x00-\x1f]+$",
-                      "description": "Table name, taken literally."},
-        "columns": {"type": "array",
-                    "items": {"type": "object", "required": ["name"],
-                              "properties": {"name": {"type": "string", "minLength": 1},
-                                             "type": {"type": "string"}}}},
+        "tableName": {
+            "type": "string",
+            "pattern": r"^[^\x00-\x1f]+$",
+            "description": "Table name, taken literally.",
+        },
+        "columns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "type": {"type": "string"},
+                },
+            },
+        },
         "cdcEnabled": {"type": "boolean", "default": False},
     },
     "required": ["tableName"],
