@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sluice import __version__
@@ -123,6 +124,14 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"{request.method} is not allowed on {request.url.path}.",
             )
         return problem_response(request, 1000, error.status_code, "Error", str(error.detail))
+
+    @app.exception_handler(StaleDataError)
+    async def concurrent_update(request: Request, _error: StaleDataError) -> JSONResponse:
+        return problem_response(
+            request, 1404, 412, "Precondition failed",
+            "The resource was changed by another request meanwhile; fetch it again and retry "
+            "with its current etag.",
+        )
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:

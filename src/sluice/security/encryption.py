@@ -34,4 +34,10 @@ class SecretBox:
         return opened
 
     def rotate(self, token: bytes) -> bytes:
-        return self._fernet.rotate(token)
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken as exc:
+            raise ConfigurationError(
+                "a stored credential cannot be decrypted with any configured key; "
+                "keep the old key in SLUICE_SECRET_KEYS until rotation has run"
+            ) from exc

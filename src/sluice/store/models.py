@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
+from sluice.store.clock import new_etag
+
 # Stable constraint names so that Alembic migrations are identical on both databases.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -95,6 +97,15 @@ class ResourceColumns:
     @declared_attr
     def sandbox_id(cls) -> Mapped[str]:
         return mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - SQLAlchemy passes the class
+        # Every UPDATE carries `WHERE etag = <etag read>`: of two writers that read the same
+        # version, the second gets StaleDataError (answered 412) instead of overwriting.
+        return {
+            "version_id_col": cls.__table__.c.etag,  # type: ignore[attr-defined]
+            "version_id_generator": lambda _current: new_etag(),
+        }
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805 - SQLAlchemy passes the class

@@ -78,7 +78,7 @@ class ResourceRepository(Generic[Row]):
         row.updated_at = max(now_ms(), row.updated_at + 1)
         row.updated_by = tenant.client_id
         row.updated_client = tenant.client_id
-        row.etag = new_etag()
+        # The new etag is generated at flush by the mapper's version counter.
 
     @staticmethod
     def check_version(row: Row, if_match: str | None, *, required: bool = True) -> None:
