@@ -89,7 +89,11 @@ def _store_auth(
     public, secret = split_secrets(params, auth_spec.secret_fields if auth_spec else ())
     row.doc = {
         **row.doc,
-        "auth": {"specName": auth_spec.name, "params": public} if auth_spec else None,
+        # The names (never the values) of the sealed params, so reads can mask without
+        # decrypting.
+        "auth": {"specName": auth_spec.name, "params": public, "sealedParams": sorted(secret)}
+        if auth_spec
+        else None,
     }
     row.sealed_secrets = box.seal(secret) if secret else None
 
@@ -122,9 +126,8 @@ def full_auth_params(row: Connection, box: SecretBox) -> dict[str, Any]:
     return {**auth.get("params", {}), **box.open(row.sealed_secrets)}
 
 
-def render_connection(row: Connection, tenant: Tenant, box: SecretBox) -> dict[str, Any]:
+def render_connection(row: Connection, tenant: Tenant) -> dict[str, Any]:
     auth = row.doc.get("auth")
-    secret_names = box.open(row.sealed_secrets).keys() if row.sealed_secrets else ()
     view = {
         **system_view(row, tenant),
         "description": row.doc.get("description", ""),
@@ -135,7 +138,7 @@ def render_connection(row: Connection, tenant: Tenant, box: SecretBox) -> dict[s
     if auth:
         view["auth"] = {
             "specName": auth["specName"],
-            "params": masked(auth.get("params", {}), dict.fromkeys(secret_names, "")),
+            "params": masked(auth.get("params", {}), dict.fromkeys(auth.get("sealedParams", []))),
         }
     return view
 
@@ -155,7 +158,7 @@ def patch_connection(
     if row.state not in ("enabled", "disabled", "initializing"):
         raise bad_request(1416, f"Connection {row.id} is '{row.state}'; update it once enabled.")
     previous_secret = box.open(row.sealed_secrets)
-    current = render_connection(row, tenant, box)
+    current = render_connection(row, tenant)
     patched = apply_operations(current, patch)
     spec = require_spec(row.connection_spec_id)
     auth = patched.get("auth")

@@ -15,7 +15,7 @@ router = resource_router(
     ResourceOperations(
         path=f"{FLOW_SERVICE}/connections",
         repository=service.connections,
-        render=lambda row, tenant, ctx: service.render_connection(row, tenant, ctx.secret_box),
+        render=lambda row, tenant, _ctx: service.render_connection(row, tenant),
         create=lambda session, tenant, ctx, body: service.create_connection(
             session,
             tenant,
