@@ -1,0 +1,48 @@
+# Sluice: `make demo` starts the server with its demo, `make test` runs every check.
+# Both create the virtualenv in .venv on first use (Python 3.11) and install pinned
+# versions from constraints.txt.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
+SERVE_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-dev lint typecheck unit constraints clean
+
+demo: $(VENV)/.installed  ## Start Sluice on http://127.0.0.1:8080 with the demo flows
+	$(BIN)/sluice serve $(SERVE_ARGS)
+
+test: $(VENV)/.installed-dev lint typecheck unit  ## ruff, mypy and the whole test suite
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy src
+
+unit: $(VENV)/.installed-dev
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
+	$(INSTALL) -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+constraints: $(VENV)/.installed-dev  ## Re-pin constraints.txt from the dev environment
+	{ sed -n '1,2p' constraints.txt; $(PIP) freeze --exclude-editable | grep -v -i -e '^sluice' -e '^#'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `sluice` command line: serve, admin (direct database) and API client commands."""

@@ -1,0 +1,121 @@
+"""How the CLI prints: Rich tables or JSON on stdout, one-line errors on stderr."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sluice.client import SluiceApiError
+from sluice.domain.errors import SluiceError
+
+console = Console()
+err_console = Console(stderr=True)
+
+# (header, dotted path into the item)
+Columns = Sequence[tuple[str, str]]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+OutputOption = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="Print a table or JSON.")
+]
+
+
+def lookup(item: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(item, dict):
+            return None
+        item = item.get(part)
+    return item
+
+
+def cell(value: Any, path: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and path.endswith("At"):  # epoch milliseconds
+        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, list):
+        return ", ".join(cell(v, "") for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    # Plain print: Rich would re-wrap long strings and break the JSON for a pipe.
+    typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def print_items(items: Sequence[dict[str, Any]], columns: Columns, output: OutputFormat,
+                title: str | None = None) -> None:
+    if output is OutputFormat.json:
+        print_json(list(items))
+        return
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for header, path in columns:
+        # The id is what a user copies into the next command: keep it on one line.
+        table.add_column(header, overflow="fold", no_wrap=path == "id")
+    for item in items:
+        table.add_row(*(cell(lookup(item, path), path) for _, path in columns))
+    console.print(table)
+    if not items:
+        err_console.print("[dim]No items.[/dim]")
+
+
+def print_item(item: dict[str, Any], output: OutputFormat) -> None:
+    if output is OutputFormat.json:
+        print_json(item)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in item.items():
+        table.add_row(key, cell(value, key))
+    console.print(table)
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(f"[bold red]Error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def describe_api_error(error: SluiceApiError) -> str:
+    where = f" (request id {error.request_id})" if error.request_id else ""
+    return f"{error.code}: {error.message}{where}"
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn the errors a user can act on into one line on stderr and exit code 1."""
+    try:
+        yield
+    except SluiceApiError as error:
+        fail(describe_api_error(error))
+    except SluiceError as error:
+        fail(f"FLOW-{error.code}-{error.status}: {error.message}")
+    except httpx.TransportError as error:
+        url = error.request.url if _has_request(error) else "the server"
+        fail(f"cannot reach {url}: {error}. Is `sluice serve` running? (see --url / SLUICE_URL)")
+
+
+def _has_request(error: httpx.TransportError) -> bool:
+    try:
+        error.request  # noqa: B018 - raises when the error was not tied to a request
+    except RuntimeError:
+        return False
+    return True

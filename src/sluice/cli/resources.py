@@ -1,0 +1,126 @@
+"""Read-only API commands: `sluice flows list`, `sluice connections test ID`, ..."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import islice
+from typing import Annotated
+
+import typer
+
+from sluice.cli.output import Columns, OutputFormat, OutputOption, fail, print_item, print_items
+from sluice.cli.output import reported_errors as api_errors
+from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
+from sluice.client import CATALOG_PATH, SANDBOXES_PATH
+
+# A page never asks for more than this, so a big --limit stays under the server's maximum.
+MAX_PAGE_SIZE = 100
+
+PropertyOption = Annotated[
+    list[str] | None,
+    typer.Option("--property", "-p", help="Filter such as name==Demo (repeat to AND)."),
+]
+LimitOption = Annotated[
+    int | None, typer.Option("--limit", "-l", min=1, help="Show at most this many items.")
+]
+OrderOption = Annotated[
+    str | None, typer.Option("--orderby", help="Sort field: name, +createdAt, -createdAt...")
+]
+IdArgument = Annotated[str, typer.Argument(help="Resource id.")]
+
+
+@dataclass(frozen=True)
+class Resource:
+    command: str
+    path: str
+    title: str
+    columns: Columns
+    showable: bool = True
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("flows", "flows", "Dataflows",
+             (("ID", "id"), ("Name", "name"), ("State", "state"),
+              ("Frequency", "scheduleParams.frequency"), ("Last run", "lastRunDetails.state"))),
+    Resource("connections", "connections", "Base connections",
+             (("ID", "id"), ("Name", "name"), ("State", "state"), ("Created", "createdAt"))),
+    Resource("source-connections", "sourceConnections", "Source connections",
+             (("ID", "id"), ("Name", "name"), ("Base connection", "baseConnectionId"),
+              ("Format", "data.format"))),
+    Resource("target-connections", "targetConnections", "Target connections",
+             (("ID", "id"), ("Name", "name"), ("Dataset", "params.dataSetId"))),
+    Resource("datasets", f"{CATALOG_PATH}/dataSets", "Datasets",
+             (("ID", "id"), ("Name", "name"), ("Created", "createdAt"))),
+    Resource("connection-specs", "connectionSpecs", "Connection specs",
+             (("ID", "id"), ("Name", "name"), ("Category", "attributes.category.key"))),
+    Resource("flow-specs", "flowSpecs", "Flow specs", (("ID", "id"), ("Name", "name"))),
+    Resource("sandboxes", SANDBOXES_PATH, "Sandboxes",
+             (("Name", "name"), ("Title", "title"), ("Type", "type"), ("State", "state")),
+             showable=False),
+)
+
+
+def list_command(resource: Resource) -> Callable[..., None]:
+    def list_resource(
+        property: PropertyOption = None,
+        limit: LimitOption = None,
+        orderby: OrderOption = None,
+        output: OutputOption = OutputFormat.table,
+        url: UrlOption = DEFAULT_URL,
+        credentials: CredentialsOption = None,
+    ) -> None:
+        page_size = min(limit, MAX_PAGE_SIZE) if limit else None
+        with api_errors(), open_client(url, credentials) as client:
+            items = list(islice(client.iter_list(resource.path, property or [], orderby,
+                                                 page_size), limit))
+        print_items(items, resource.columns, output, title=resource.title)
+
+    list_resource.__doc__ = f"List {resource.title.lower()}."
+    return list_resource
+
+
+def show_command(resource: Resource) -> Callable[..., None]:
+    def show_resource(
+        resource_id: IdArgument,
+        output: OutputOption = OutputFormat.table,
+        url: UrlOption = DEFAULT_URL,
+        credentials: CredentialsOption = None,
+    ) -> None:
+        with api_errors(), open_client(url, credentials) as client:
+            item = client.get_item(f"{resource.path}/{resource_id}")
+        print_item(item, output)
+
+    show_resource.__doc__ = f"Show one of the {resource.title.lower()}."
+    return show_resource
+
+
+def test_connection(
+    connection_id: IdArgument,
+    output: OutputOption = OutputFormat.table,
+    url: UrlOption = DEFAULT_URL,
+    credentials: CredentialsOption = None,
+) -> None:
+    """Check that a base connection can reach its source."""
+    with api_errors(), open_client(url, credentials) as client:
+        result = client.get(f"connections/{connection_id}/test")
+    if output is OutputFormat.json:
+        print_item(result, output)
+    ok = isinstance(result, dict) and result.get("result") is True
+    if not ok:
+        reason = result.get("message") or result.get("error") if isinstance(result, dict) else None
+        fail(f"connection {connection_id} does not work" + (f": {reason}" if reason else ""))
+    if output is OutputFormat.table:
+        typer.echo(f"Connection {connection_id} works.")
+
+
+def register(app: typer.Typer) -> None:
+    for resource in RESOURCES:
+        group = typer.Typer(help=f"{resource.title} (through the HTTP API).",
+                            no_args_is_help=True)
+        group.command("list")(list_command(resource))
+        if resource.showable:
+            group.command("show")(show_command(resource))
+        if resource.command == "connections":
+            group.command("test")(test_connection)
+        app.add_typer(group, name=resource.command)

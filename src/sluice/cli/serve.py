@@ -1,0 +1,159 @@
+"""`sluice serve`: the API server; in embedded mode also the default tenant and the demo."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import shlex
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Literal, cast
+
+import typer
+import uvicorn
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+
+from sluice.bootstrap import ensure_default_tenant
+from sluice.cli.output import console, describe_api_error, reported_errors
+from sluice.cli.remote import DEFAULT_URL
+from sluice.client import FLOW_SERVICE_PATH, TOKEN_PATH, Credentials, SluiceApiError, SluiceClient
+from sluice.config import Settings
+from sluice.demo import setup_demo
+from sluice.store.db import make_engine, make_session_factory
+
+log = logging.getLogger("sluice.serve")
+DEFAULT_DATA_DIR = Path(".sluice")
+ColorSystem = Literal["auto", "standard", "256", "truecolor", "windows"]
+# Spaces at the end of a rendered line, before any closing style codes.
+_TRAILING_PADDING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    demo: Annotated[bool, typer.Option(help="Set up the demo flows (embedded mode).")] = True,
+) -> None:
+    """Run the Sluice API (settings from SLUICE_* environment variables)."""
+    from sluice.api.app import create_app  # the API stack loads only for this command
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    with reported_errors():
+        app = create_app(settings)
+        credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
+                                           log_level=settings.log_level.lower()))
+    base_url = f"http://{client_host(host)}:{port}"
+    threading.Thread(target=after_start, name="sluice-ready", daemon=True,
+                     args=(server, settings, credentials, base_url, demo)).start()
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(levelname)-9s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per demo request is noise
+
+
+def ensure_embedded_tenant(settings: Settings) -> Credentials:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        return ensure_default_tenant(settings, make_session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def client_host(host: str) -> str:
+    """Where a client on this machine reaches a server listening on `host`."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - comparing, not binding
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def after_start(server: uvicorn.Server, settings: Settings, credentials: Credentials | None,
+                base_url: str, demo: bool) -> None:
+    """Once the server answers: the demo (through the API, as a user would), then the panel."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    if credentials is not None and demo:
+        try:
+            with SluiceClient(base_url, credentials.org_id, credentials.client_id,
+                              credentials.client_secret, credentials.sandbox_name) as client:
+                result = setup_demo(client, settings)
+            if result.created:
+                log.info("demo: created %s", ", ".join(result.created))
+        except SluiceApiError as error:
+            log.warning("demo setup failed: %s", describe_api_error(error))
+        except Exception:  # the server stays up without its demo
+            log.exception("demo setup failed")
+    print_pasteable(ready_panel(base_url, settings, credentials))
+
+
+def print_pasteable(panel: Panel) -> None:
+    """Print the panel at its full width (Rich would wrap the command lines) and without the
+    spaces Rich pads each line with (a pasted `\\` must be the last character of its line)."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=max(console.width, panel.width or 0),
+            force_terminal=console.is_terminal,
+            color_system=cast("ColorSystem | None", console.color_system)).print(panel)
+    lines = (_TRAILING_PADDING.sub(r"\1", line) for line in buffer.getvalue().splitlines())
+    console.file.write("\n".join(lines) + "\n")
+    console.file.flush()
+
+
+def cli_example(base_url: str, credentials_path: Path) -> str:
+    """`sluice flows list`, with the options a shell in the current folder would need."""
+    command = "sluice flows list"
+    if base_url != DEFAULT_URL:
+        command += f" --url {base_url}"
+    if credentials_path != Settings(data_dir=DEFAULT_DATA_DIR).credentials_path:
+        command += f" --credentials {shlex.quote(str(credentials_path))}"
+    return command
+
+
+def curl_example(base_url: str, credentials_path: Path, credentials: Credentials) -> str:
+    """Shell lines that get a token and list the flows; the secret is read from the file,
+    never printed."""
+    field_of_file = 'import json,sys; print(json.load(open(sys.argv[1]))["clientSecret"])'
+    field_of_stdin = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+    return "\n".join([
+        f"SECRET=$(python3 -c {shlex.quote(field_of_file)} {shlex.quote(str(credentials_path))})",
+        f"TOKEN=$(curl -s -X POST {base_url}{TOKEN_PATH} \\",
+        f"  -d grant_type=client_credentials -d client_id={credentials.client_id} \\",
+        '  --data-urlencode "client_secret=$SECRET" \\',
+        f"  | python3 -c {shlex.quote(field_of_stdin)})",
+        f"curl -s {base_url}{FLOW_SERVICE_PATH}/flows \\",
+        '  -H "Authorization: Bearer $TOKEN" \\',
+        f'  -H "x-api-key: {credentials.client_id}" \\',
+        f'  -H "x-gw-ims-org-id: {credentials.org_id}" \\',
+        f'  -H "x-sandbox-name: {credentials.sandbox_name}"',
+    ])
+
+
+def ready_panel(base_url: str, settings: Settings, credentials: Credentials | None) -> Panel:
+    lines: list[Text] = [Text.assemble(("API       ", "bold"), base_url)]
+    if credentials is None:
+        lines.append(Text("Create an API client with `sluice admin clients create --org ORG`."))
+    else:
+        path = settings.credentials_path
+        lines += [
+            Text.assemble(("Creds     ", "bold"), f"{path} (orgId, clientId, clientSecret)"),
+            Text.assemble(("CLI       ", "bold"), cli_example(base_url, path)),
+            Text(""),
+            Text("Get a token and list the flows:", style="bold"),
+            Text(curl_example(base_url, path, credentials)),
+        ]
+    width = max(len(line) for text in lines for line in text.plain.splitlines()) + 4
+    # No side borders and no wrapping, so the command lines paste as they are.
+    return Panel(Group(*lines), title="Sluice is running", title_align="left",
+                 box=box.HORIZONTALS, width=max(width, 60))

@@ -1,0 +1,163 @@
+"""SluiceClient against the real app (in-process), and its parsing of both error shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from sluice.api.app import create_app
+from sluice.bootstrap import ensure_default_tenant
+from sluice.client import Credentials, SluiceApiError, SluiceClient
+from sluice.config import Settings
+from sluice.store.db import make_engine, make_session_factory
+
+DATASETS = "/data/foundation/catalog/dataSets"
+SQLITE_SPEC = "40a2e097-51aa-4ded-91a4-482c06367e24"
+
+
+@dataclass
+class Server:
+    http: TestClient
+    credentials: Credentials
+    settings: Settings
+    paths: list[str]
+
+    def client(self, **overrides: str) -> SluiceClient:
+        c = self.credentials
+        values = {"org_id": c.org_id, "client_id": c.client_id,
+                  "client_secret": c.client_secret, **overrides}
+        return SluiceClient("http://testserver", values["org_id"], values["client_id"],
+                            values["client_secret"], http=self.http)
+
+    def count(self, method_and_path: str) -> int:
+        return sum(1 for p in self.paths if p.startswith(method_and_path))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    settings = Settings(data_dir=tmp_path / "data")
+    app = create_app(settings)
+    engine = make_engine(settings.resolved_database_url)
+    credentials = ensure_default_tenant(settings, make_session_factory(engine))
+    engine.dispose()
+    paths: list[str] = []
+
+    def record(request: httpx.Request) -> None:
+        paths.append(f"{request.method} {request.url.path}")
+
+    with TestClient(app) as http:
+        http.event_hooks = {"request": [record], "response": []}
+        yield Server(http, credentials, settings, paths)
+
+
+def test_gets_a_token_once_and_sends_the_tenant_headers(server: Server) -> None:
+    client = server.client()
+    spec = client.get_item(f"connectionSpecs/{SQLITE_SPEC}")
+    assert spec["name"] == "SQLite"
+    names = [s["name"] for s in client.iter_list("connectionSpecs")]
+    assert "SQLite" in names
+    assert server.count("POST /ims/token/v3") == 1
+
+
+def test_create_patch_delete_round_trip(server: Server) -> None:
+    client = server.client()
+    created = client.post(DATASETS, {"name": "orders"})
+    assert set(created) >= {"id", "etag"}
+    path = f"{DATASETS}/{created['id']}"
+    patched = client.patch(path, [{"op": "replace", "path": "/name", "value": "orders v2"}],
+                           if_match=created["etag"])
+    assert patched["etag"] != created["etag"]
+    assert client.get_item(path)["name"] == "orders v2"
+    with pytest.raises(SluiceApiError) as stale:
+        client.patch(path, [{"op": "replace", "path": "/name", "value": "x"}],
+                     if_match=created["etag"])
+    assert stale.value.code == "FLOW-1404-412"
+    client.delete(path)
+    with pytest.raises(SluiceApiError) as gone:
+        client.get_item(path)
+    assert (gone.value.status, gone.value.code) == (404, "FLOW-1439-404")
+    assert gone.value.request_id
+
+
+def test_iter_list_follows_next_links_with_filters(server: Server) -> None:
+    client = server.client()
+    for n in range(5):
+        client.post(DATASETS, {"name": f"ds {n}"})
+    before = server.count(f"GET {DATASETS}")
+    names = [d["name"] for d in client.iter_list(DATASETS, limit=2, orderby="name")]
+    assert names == [f"ds {n}" for n in range(5)]
+    assert server.count(f"GET {DATASETS}") - before == 3
+    only = list(client.iter_list(DATASETS, property=['name=="ds 3"']))
+    assert [d["name"] for d in only] == ["ds 3"]
+
+
+def test_refreshes_an_expiring_token_before_use(server: Server) -> None:
+    client = server.client()
+    client.get("connectionSpecs")
+    client._token_deadline = 0.0  # as if the token were about to expire
+    client.get("connectionSpecs")
+    assert server.count("POST /ims/token/v3") == 2
+
+
+def test_a_rejected_token_is_replaced_once(server: Server) -> None:
+    client = server.client()
+    client.get("connectionSpecs")
+    client._token = "not-a-valid-token"
+    client.get("connectionSpecs")
+    assert server.count("POST /ims/token/v3") == 2
+
+
+def test_wrong_secret_is_a_token_error(server: Server) -> None:
+    with pytest.raises(SluiceApiError) as error:
+        server.client(client_secret="wrong").get("connectionSpecs")
+    assert error.value.status == 401
+    assert error.value.code == "invalid_client"
+
+
+def test_gateway_errors_keep_their_code(server: Server) -> None:
+    with pytest.raises(SluiceApiError) as error:
+        server.client(org_id="SOMEONE@SluiceOrg").get("flows")
+    assert (error.value.status, error.value.code) == (403, "403025")
+    assert error.value.message == "Profile is not valid"
+
+
+def test_from_credentials_file(server: Server) -> None:
+    client = SluiceClient.from_credentials_file(server.settings.credentials_path,
+                                                "http://testserver", http=server.http)
+    assert client.client_id == server.credentials.client_id
+    assert client.get_item(f"connectionSpecs/{SQLITE_SPEC}")["id"] == SQLITE_SPEC
+
+
+def test_credentials_file_must_hold_the_keys(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.json"
+    path.write_text('{"orgId": "o", "clientId": "c"}')
+    with pytest.raises(ValueError, match="clientSecret"):
+        Credentials.read(path)
+
+
+def response(status: int, **kwargs: object) -> httpx.Response:
+    return httpx.Response(status, request=httpx.Request("GET", "http://x/"), **kwargs)
+
+
+def test_problem_document_is_parsed() -> None:
+    error = SluiceApiError.from_response(response(400, json={
+        "type": "https://ns.adobe.com/aep/errors/FLOW-1381-400", "title": "Bad request",
+        "status": 400, "report": {"detailed-message": "WindowEndTime=1 cannot be before",
+                                  "request-id": "req-1"}}))
+    assert (error.status, error.code, error.request_id) == (400, "FLOW-1381-400", "req-1")
+    assert error.message == "WindowEndTime=1 cannot be before"
+
+
+def test_gateway_and_plain_errors_are_parsed() -> None:
+    gateway = SluiceApiError.from_response(response(
+        403, json={"error_code": "403010", "message": "Oauth token is missing."},
+        headers={"x-request-id": "r2"}))
+    assert (gateway.code, gateway.message, gateway.request_id) == (
+        "403010", "Oauth token is missing.", "r2")
+    plain = SluiceApiError.from_response(response(502, text="Bad Gateway"))
+    assert (plain.code, plain.message) == ("HTTP-502", "Bad Gateway")
