@@ -38,7 +38,8 @@ def _pg_admin(sql: str) -> None:
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A database migrated once per test worker; each test clones it (fast, isolated)."""
-    name = f"sluice_tpl_{_worker()}"
+    # The pid keeps two test runs on one machine from dropping each other's template.
+    name = f"sluice_tpl_{_worker()}_{os.getpid()}"
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     _pg_admin(f'CREATE DATABASE "{name}"')
     engine = make_engine(f"{PG_URL_BASE}/{name}")

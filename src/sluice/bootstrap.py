@@ -55,9 +55,14 @@ def ensure_default_tenant(
             return stored
         org = _default_org(session)
         issued = tenants.create_client(session, org.id, DEFAULT_CLIENT_NAME)
-        credentials = Credentials(issued.org_id, issued.client_id, issued.client_secret,
-                                  DEFAULT_SANDBOX)
+        credentials = Credentials(
+            issued.org_id, issued.client_id, issued.client_secret, DEFAULT_SANDBOX
+        )
         write_private_file(settings.credentials_path, credentials.to_json())
-    log.info("default org %s, API client %s; credentials written to %s",
-             credentials.org_id, credentials.client_id, settings.credentials_path)
+    log.info(
+        "default org %s, API client %s; credentials written to %s",
+        credentials.org_id,
+        credentials.client_id,
+        settings.credentials_path,
+    )
     return credentials

@@ -38,13 +38,26 @@ class Credentials:
         missing = [k for k in ("orgId", "clientId", "clientSecret") if not data.get(k)]
         if missing:
             raise ValueError(f"{path} lacks {', '.join(missing)}")
-        return cls(str(data["orgId"]), str(data["clientId"]), str(data["clientSecret"]),
-                   str(data.get("sandboxName") or "prod"))
+        return cls(
+            str(data["orgId"]),
+            str(data["clientId"]),
+            str(data["clientSecret"]),
+            str(data.get("sandboxName") or "prod"),
+        )
 
     def to_json(self) -> str:
-        return json.dumps({"orgId": self.org_id, "clientId": self.client_id,
-                           "clientSecret": self.client_secret,
-                           "sandboxName": self.sandbox_name}, indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "orgId": self.org_id,
+                    "clientId": self.client_id,
+                    "clientSecret": self.client_secret,
+                    "sandboxName": self.sandbox_name,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 class SluiceApiError(Exception):
@@ -68,22 +81,33 @@ class SluiceApiError(Exception):
             text = response.text.strip()[:300] or response.reason_phrase
             return cls(response.status_code, f"HTTP-{response.status_code}", text, request_id)
         if "error_code" in body:  # gateway style
-            return cls(response.status_code, str(body["error_code"]),
-                       str(body.get("message", "")), request_id)
+            return cls(
+                response.status_code,
+                str(body["error_code"]),
+                str(body.get("message", "")),
+                request_id,
+            )
         report = body.get("report")
         if not isinstance(report, dict):
             report = {}
         if "type" in body:  # problem document
             code = str(body["type"]).rstrip("/").rsplit("/", 1)[-1]
-            message = (report.get("detailed-message") or body.get("detail")
-                       or body.get("title") or "")
-            return cls(response.status_code, code, str(message),
-                       report.get("request-id") or request_id)
+            message = (
+                report.get("detailed-message") or body.get("detail") or body.get("title") or ""
+            )
+            return cls(
+                response.status_code, code, str(message), report.get("request-id") or request_id
+            )
         if "error" in body:  # OAuth style (token endpoint)
-            return cls(response.status_code, str(body["error"]),
-                       str(body.get("error_description", "")), request_id)
-        return cls(response.status_code, f"HTTP-{response.status_code}", json.dumps(body)[:300],
-                   request_id)
+            return cls(
+                response.status_code,
+                str(body["error"]),
+                str(body.get("error_description", "")),
+                request_id,
+            )
+        return cls(
+            response.status_code, f"HTTP-{response.status_code}", json.dumps(body)[:300], request_id
+        )
 
 
 def resolve_path(path: str) -> str:
@@ -118,8 +142,14 @@ class SluiceClient:
     @classmethod
     def from_credentials_file(cls, path: Path | str, base_url: str, **kwargs: Any) -> Self:
         creds = Credentials.read(Path(path))
-        return cls(base_url, creds.org_id, creds.client_id, creds.client_secret,
-                   creds.sandbox_name, **kwargs)
+        return cls(
+            base_url,
+            creds.org_id,
+            creds.client_id,
+            creds.client_secret,
+            creds.sandbox_name,
+            **kwargs,
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -133,11 +163,14 @@ class SluiceClient:
     # -- auth ---------------------------------------------------------------------------
 
     def fetch_token(self) -> str:
-        response = self._http.post(TOKEN_PATH, data={
-            "grant_type": "client_credentials",
-            "client_id": self.client_id,
-            "client_secret": self._secret,
-        })
+        response = self._http.post(
+            TOKEN_PATH,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self._secret,
+            },
+        )
         if response.status_code != 200:
             raise SluiceApiError.from_response(response)
         body = response.json()
@@ -162,15 +195,28 @@ class SluiceClient:
 
     # -- requests -----------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
-                headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         """Send one call; any non-2xx answer raises SluiceApiError."""
         url = resolve_path(path)
-        response = self._http.request(method, url, params=params, json=json,
-                                      headers=self._headers(self._bearer(), headers))
+        response = self._http.request(
+            method, url, params=params, json=json, headers=self._headers(self._bearer(), headers)
+        )
         if response.status_code == 401:  # revoked or expired early: one fresh token, one retry
-            response = self._http.request(method, url, params=params, json=json,
-                                          headers=self._headers(self.fetch_token(), headers))
+            response = self._http.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                headers=self._headers(self.fetch_token(), headers),
+            )
         if response.is_error:
             raise SluiceApiError.from_response(response)
         return response
@@ -192,8 +238,9 @@ class SluiceClient:
         return response.json() if response.content else None
 
     def patch(self, path: str, operations: Sequence[Mapping[str, Any]], if_match: str) -> Any:
-        response = self.request("PATCH", path, json=list(operations),
-                                headers={"If-Match": if_match})
+        response = self.request(
+            "PATCH", path, json=list(operations), headers={"If-Match": if_match}
+        )
         return response.json() if response.content else None
 
     def delete(self, path: str) -> None:

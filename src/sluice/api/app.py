@@ -6,22 +6,24 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from sluice import __version__
 from sluice.api.body import ContentTypeError
 from sluice.api.context import AppContext
+from sluice.api.deps import authenticate
 from sluice.api.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
     TrailingSlashMiddleware,
 )
 from sluice.api.problems import GatewayError, gateway_response, problem_response
-from sluice.api.routers import ROUTERS
+from sluice.api.routers import ROUTERS, token
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
 from sluice.security.encryption import SecretBox
@@ -33,7 +35,8 @@ log = logging.getLogger("sluice.api")
 
 
 def build_context(settings: Settings) -> AppContext:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data dir holds the metadata database and the lake: owner-only, like the key files.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys = load_key_ring(settings)
     engine = make_engine(settings.resolved_database_url)
     upgrade_schema(engine)
@@ -60,7 +63,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = context
     for router in ROUTERS:
-        app.include_router(router)
+        # Like the gateway, check credentials before anything reads the body: router-level
+        # dependencies are solved first, and cached for the routes' own CallerDep.
+        guard = [] if router is token.router else [Depends(authenticate)]
+        app.include_router(router, dependencies=guard)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrailingSlashMiddleware)
@@ -116,19 +122,25 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"No route matches {request.method} {request.url.path}.",
             )
         if error.status_code == 405:
-            return problem_response(
+            response = problem_response(
                 request,
                 1007,
                 405,
                 "Method not allowed",
                 f"{request.method} is not allowed on {request.url.path}.",
             )
+            # RFC 9110: a 405 names the methods the resource does allow.
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+            return response
         return problem_response(request, 1000, error.status_code, "Error", str(error.detail))
 
     @app.exception_handler(StaleDataError)
     async def concurrent_update(request: Request, _error: StaleDataError) -> JSONResponse:
         return problem_response(
-            request, 1404, 412, "Precondition failed",
+            request,
+            1404,
+            412,
+            "Precondition failed",
             "The resource was changed by another request meanwhile; fetch it again and retry "
             "with its current etag.",
         )
@@ -143,3 +155,13 @@ def install_error_handlers(app: FastAPI) -> None:
             "Internal error",
             "An unexpected error occurred; quote the request id to the operator.",
         )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    routes = [*request.app.router.routes, *(r for router in ROUTERS for r in router.routes)]
+    for route in routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route.methods or ())
+    return sorted(methods)

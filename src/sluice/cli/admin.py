@@ -28,9 +28,11 @@ from sluice.store import tenants
 from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
 from sluice.store.models import ApiClient, Org, Sandbox
 
-app = typer.Typer(help="Manage orgs, sandboxes and API clients (direct database access; "
-                       "uses SLUICE_DATABASE_URL or the data dir's SQLite file).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Manage orgs, sandboxes and API clients (direct database access; "
+    "uses SLUICE_DATABASE_URL or the data dir's SQLite file).",
+    no_args_is_help=True,
+)
 orgs_app = typer.Typer(help="Organisations.", no_args_is_help=True)
 sandboxes_app = typer.Typer(help="Sandboxes of an org.", no_args_is_help=True)
 clients_app = typer.Typer(help="API clients (client id = x-api-key).", no_args_is_help=True)
@@ -65,13 +67,25 @@ def org_row(org: Org) -> dict[str, Any]:
 
 
 def sandbox_row(sandbox: Sandbox) -> dict[str, Any]:
-    return {"id": sandbox.id, "name": sandbox.name, "title": sandbox.title, "type": sandbox.type,
-            "state": sandbox.state, "isDefault": sandbox.is_default, "orgId": sandbox.org_id}
+    return {
+        "id": sandbox.id,
+        "name": sandbox.name,
+        "title": sandbox.title,
+        "type": sandbox.type,
+        "state": sandbox.state,
+        "isDefault": sandbox.is_default,
+        "orgId": sandbox.org_id,
+    }
 
 
 def client_row(client: ApiClient) -> dict[str, Any]:
-    return {"clientId": client.id, "orgId": client.org_id, "name": client.name,
-            "enabled": client.enabled, "createdAt": client.created_at}
+    return {
+        "clientId": client.id,
+        "orgId": client.org_id,
+        "name": client.name,
+        "enabled": client.enabled,
+        "createdAt": client.created_at,
+    }
 
 
 def require_org(session: Session, org_id: str) -> None:
@@ -108,14 +122,16 @@ def create_sandbox(
     org: OrgOption,
     title: Annotated[str | None, typer.Option(help="Display title.")] = None,
     sandbox_type: Annotated[str, typer.Option("--type", help="development or production.")] = (
-        "development"),
+        "development"
+    ),
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Create a sandbox in an org."""
     with database() as session:
         require_org(session, org)
-        row = sandbox_row(tenants.create_sandbox(session, org, name, title=title,
-                                                 sandbox_type=sandbox_type))
+        row = sandbox_row(
+            tenants.create_sandbox(session, org, name, title=title, sandbox_type=sandbox_type)
+        )
     if output is OutputFormat.json:
         print_json(row)
     else:
@@ -128,8 +144,17 @@ def list_sandboxes(org: OrgOption, output: OutputOption = OutputFormat.table) ->
     with database() as session:
         require_org(session, org)
         rows = [sandbox_row(s) for s in tenants.list_sandboxes(session, org)]
-    print_items(rows, (("Name", "name"), ("Title", "title"), ("Type", "type"),
-                       ("State", "state"), ("Default", "isDefault")), output)
+    print_items(
+        rows,
+        (
+            ("Name", "name"),
+            ("Title", "title"),
+            ("Type", "type"),
+            ("State", "state"),
+            ("Default", "isDefault"),
+        ),
+        output,
+    )
 
 
 @clients_app.command("create")
@@ -142,8 +167,13 @@ def create_client(
     with database() as session:
         issued = tenants.create_client(session, org, name)
     if output is OutputFormat.json:
-        print_json({"orgId": issued.org_id, "clientId": issued.client_id,
-                    "clientSecret": issued.client_secret})
+        print_json(
+            {
+                "orgId": issued.org_id,
+                "clientId": issued.client_id,
+                "clientSecret": issued.client_secret,
+            }
+        )
         return
     console.print(f"Client id (x-api-key): [bold]{issued.client_id}[/bold]")
     console.print(f"Org id:                {issued.org_id}")
@@ -161,8 +191,17 @@ def list_clients(
         if org:
             require_org(session, org)
         rows = [client_row(c) for c in tenants.list_clients(session, org)]
-    print_items(rows, (("Client id", "clientId"), ("Org", "orgId"), ("Name", "name"),
-                       ("Enabled", "enabled"), ("Created", "createdAt")), output)
+    print_items(
+        rows,
+        (
+            ("Client id", "clientId"),
+            ("Org", "orgId"),
+            ("Name", "name"),
+            ("Enabled", "enabled"),
+            ("Created", "createdAt"),
+        ),
+        output,
+    )
 
 
 def _set_enabled(client_id: str, org: str | None, enabled: bool, output: OutputFormat) -> None:
@@ -183,15 +222,21 @@ OptionalOrgOption = Annotated[str | None, typer.Option("--org", help="Org the cl
 
 
 @clients_app.command("disable")
-def disable_client(client_id: ClientArgument, org: OptionalOrgOption = None,
-                   output: OutputOption = OutputFormat.table) -> None:
+def disable_client(
+    client_id: ClientArgument,
+    org: OptionalOrgOption = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
     """Disable an API client: it can get no token, and its tokens are refused."""
     _set_enabled(client_id, org, False, output)
 
 
 @clients_app.command("enable")
-def enable_client(client_id: ClientArgument, org: OptionalOrgOption = None,
-                  output: OutputOption = OutputFormat.table) -> None:
+def enable_client(
+    client_id: ClientArgument,
+    org: OptionalOrgOption = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
     """Enable an API client again."""
     _set_enabled(client_id, org, True, output)
 
@@ -209,5 +254,7 @@ def rotate_keys(output: OutputOption = OutputFormat.table) -> None:
     if output is OutputFormat.json:
         print_json({"rotated": rotated})
     else:
-        console.print(f"Re-encrypted {rotated} connection secret(s) with the first key; "
-                      "older keys can now be removed from SLUICE_SECRET_KEYS.")
+        console.print(
+            f"Re-encrypted {rotated} connection secret(s) with the first key; "
+            "older keys can now be removed from SLUICE_SECRET_KEYS."
+        )

@@ -61,8 +61,12 @@ def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
 
 
-def print_items(items: Sequence[dict[str, Any]], columns: Columns, output: OutputFormat,
-                title: str | None = None) -> None:
+def print_items(
+    items: Sequence[dict[str, Any]],
+    columns: Columns,
+    output: OutputFormat,
+    title: str | None = None,
+) -> None:
     if output is OutputFormat.json:
         print_json(list(items))
         return

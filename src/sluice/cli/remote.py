@@ -18,8 +18,11 @@ UrlOption = Annotated[
 ]
 CredentialsOption = Annotated[
     Path | None,
-    typer.Option("--credentials", help="credentials.json to use (default: the one in "
-                 "SLUICE_DATA_DIR, which defaults to ./.sluice)."),
+    typer.Option(
+        "--credentials",
+        help="credentials.json to use (default: the one in "
+        "SLUICE_DATA_DIR, which defaults to ./.sluice).",
+    ),
 ]
 
 
@@ -32,7 +35,9 @@ def open_client(url: str, credentials: Path | None) -> SluiceClient:
     try:
         return SluiceClient.from_credentials_file(path, url)
     except FileNotFoundError:
-        fail(f"no credentials at {path}: start `sluice serve` once (it writes them), "
-             "or pass --credentials")
+        fail(
+            f"no credentials at {path}: start `sluice serve` once (it writes them), "
+            "or pass --credentials"
+        )
     except ValueError as error:  # bad JSON or missing keys
         fail(f"unreadable credentials file {path}: {error}")

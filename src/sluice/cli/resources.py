@@ -40,24 +40,61 @@ class Resource:
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("flows", "flows", "Dataflows",
-             (("ID", "id"), ("Name", "name"), ("State", "state"),
-              ("Frequency", "scheduleParams.frequency"), ("Last run", "lastRunDetails.state"))),
-    Resource("connections", "connections", "Base connections",
-             (("ID", "id"), ("Name", "name"), ("State", "state"), ("Created", "createdAt"))),
-    Resource("source-connections", "sourceConnections", "Source connections",
-             (("ID", "id"), ("Name", "name"), ("Base connection", "baseConnectionId"),
-              ("Format", "data.format"))),
-    Resource("target-connections", "targetConnections", "Target connections",
-             (("ID", "id"), ("Name", "name"), ("Dataset", "params.dataSetId"))),
-    Resource("datasets", f"{CATALOG_PATH}/dataSets", "Datasets",
-             (("ID", "id"), ("Name", "name"), ("Created", "createdAt"))),
-    Resource("connection-specs", "connectionSpecs", "Connection specs",
-             (("ID", "id"), ("Name", "name"), ("Category", "attributes.category.key"))),
+    Resource(
+        "flows",
+        "flows",
+        "Dataflows",
+        (
+            ("ID", "id"),
+            ("Name", "name"),
+            ("State", "state"),
+            ("Frequency", "scheduleParams.frequency"),
+            ("Last run", "lastRunDetails.state"),
+        ),
+    ),
+    Resource(
+        "connections",
+        "connections",
+        "Base connections",
+        (("ID", "id"), ("Name", "name"), ("State", "state"), ("Created", "createdAt")),
+    ),
+    Resource(
+        "source-connections",
+        "sourceConnections",
+        "Source connections",
+        (
+            ("ID", "id"),
+            ("Name", "name"),
+            ("Base connection", "baseConnectionId"),
+            ("Format", "data.format"),
+        ),
+    ),
+    Resource(
+        "target-connections",
+        "targetConnections",
+        "Target connections",
+        (("ID", "id"), ("Name", "name"), ("Dataset", "params.dataSetId")),
+    ),
+    Resource(
+        "datasets",
+        f"{CATALOG_PATH}/dataSets",
+        "Datasets",
+        (("ID", "id"), ("Name", "name"), ("Created", "createdAt")),
+    ),
+    Resource(
+        "connection-specs",
+        "connectionSpecs",
+        "Connection specs",
+        (("ID", "id"), ("Name", "name"), ("Category", "attributes.category.key")),
+    ),
     Resource("flow-specs", "flowSpecs", "Flow specs", (("ID", "id"), ("Name", "name"))),
-    Resource("sandboxes", SANDBOXES_PATH, "Sandboxes",
-             (("Name", "name"), ("Title", "title"), ("Type", "type"), ("State", "state")),
-             showable=False),
+    Resource(
+        "sandboxes",
+        SANDBOXES_PATH,
+        "Sandboxes",
+        (("Name", "name"), ("Title", "title"), ("Type", "type"), ("State", "state")),
+        showable=False,
+    ),
 )
 
 
@@ -72,8 +109,9 @@ def list_command(resource: Resource) -> Callable[..., None]:
     ) -> None:
         page_size = min(limit, MAX_PAGE_SIZE) if limit else None
         with api_errors(), open_client(url, credentials) as client:
-            items = list(islice(client.iter_list(resource.path, property or [], orderby,
-                                                 page_size), limit))
+            items = list(
+                islice(client.iter_list(resource.path, property or [], orderby, page_size), limit)
+            )
         print_items(items, resource.columns, output, title=resource.title)
 
     list_resource.__doc__ = f"List {resource.title.lower()}."
@@ -116,8 +154,7 @@ def test_connection(
 
 def register(app: typer.Typer) -> None:
     for resource in RESOURCES:
-        group = typer.Typer(help=f"{resource.title} (through the HTTP API).",
-                            no_args_is_help=True)
+        group = typer.Typer(help=f"{resource.title} (through the HTTP API).", no_args_is_help=True)
         group.command("list")(list_command(resource))
         if resource.showable:
             group.command("show")(show_command(resource))

@@ -46,11 +46,16 @@ def serve(
     with reported_errors():
         app = create_app(settings)
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
-                                           log_level=settings.log_level.lower()))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
+    )
     base_url = f"http://{client_host(host)}:{port}"
-    threading.Thread(target=after_start, name="sluice-ready", daemon=True,
-                     args=(server, settings, credentials, base_url, demo)).start()
+    threading.Thread(
+        target=after_start,
+        name="sluice-ready",
+        daemon=True,
+        args=(server, settings, credentials, base_url, demo),
+    ).start()
     server.run()
     if not server.started:
         raise typer.Exit(1)
@@ -78,8 +83,13 @@ def client_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def after_start(server: uvicorn.Server, settings: Settings, credentials: Credentials | None,
-                base_url: str, demo: bool) -> None:
+def after_start(
+    server: uvicorn.Server,
+    settings: Settings,
+    credentials: Credentials | None,
+    base_url: str,
+    demo: bool,
+) -> None:
     """Once the server answers: the demo (through the API, as a user would), then the panel."""
     while not server.started:
         if server.should_exit:
@@ -87,8 +97,13 @@ def after_start(server: uvicorn.Server, settings: Settings, credentials: Credent
         time.sleep(0.05)
     if credentials is not None and demo:
         try:
-            with SluiceClient(base_url, credentials.org_id, credentials.client_id,
-                              credentials.client_secret, credentials.sandbox_name) as client:
+            with SluiceClient(
+                base_url,
+                credentials.org_id,
+                credentials.client_id,
+                credentials.client_secret,
+                credentials.sandbox_name,
+            ) as client:
                 result = setup_demo(client, settings)
             if result.created:
                 log.info("demo: created %s", ", ".join(result.created))
@@ -103,9 +118,12 @@ def print_pasteable(panel: Panel) -> None:
     """Print the panel at its full width (Rich would wrap the command lines) and without the
     spaces Rich pads each line with (a pasted `\\` must be the last character of its line)."""
     buffer = io.StringIO()
-    Console(file=buffer, width=max(console.width, panel.width or 0),
-            force_terminal=console.is_terminal,
-            color_system=cast("ColorSystem | None", console.color_system)).print(panel)
+    Console(
+        file=buffer,
+        width=max(console.width, panel.width or 0),
+        force_terminal=console.is_terminal,
+        color_system=cast("ColorSystem | None", console.color_system),
+    ).print(panel)
     lines = (_TRAILING_PADDING.sub(r"\1", line) for line in buffer.getvalue().splitlines())
     console.file.write("\n".join(lines) + "\n")
     console.file.flush()
@@ -126,18 +144,21 @@ def curl_example(base_url: str, credentials_path: Path, credentials: Credentials
     never printed."""
     field_of_file = 'import json,sys; print(json.load(open(sys.argv[1]))["clientSecret"])'
     field_of_stdin = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
-    return "\n".join([
-        f"SECRET=$(python3 -c {shlex.quote(field_of_file)} {shlex.quote(str(credentials_path))})",
-        f"TOKEN=$(curl -s -X POST {base_url}{TOKEN_PATH} \\",
-        f"  -d grant_type=client_credentials -d client_id={credentials.client_id} \\",
-        '  --data-urlencode "client_secret=$SECRET" \\',
-        f"  | python3 -c {shlex.quote(field_of_stdin)})",
-        f"curl -s {base_url}{FLOW_SERVICE_PATH}/flows \\",
-        '  -H "Authorization: Bearer $TOKEN" \\',
-        f'  -H "x-api-key: {credentials.client_id}" \\',
-        f'  -H "x-gw-ims-org-id: {credentials.org_id}" \\',
-        f'  -H "x-sandbox-name: {credentials.sandbox_name}"',
-    ])
+    path = shlex.quote(str(credentials_path))
+    return "\n".join(
+        [
+            f"SECRET=$(python3 -c {shlex.quote(field_of_file)} {path})",
+            f"TOKEN=$(curl -s -X POST {base_url}{TOKEN_PATH} \\",
+            f"  -d grant_type=client_credentials -d client_id={credentials.client_id} \\",
+            '  --data-urlencode "client_secret=$SECRET" \\',
+            f"  | python3 -c {shlex.quote(field_of_stdin)})",
+            f"curl -s {base_url}{FLOW_SERVICE_PATH}/flows \\",
+            '  -H "Authorization: Bearer $TOKEN" \\',
+            f'  -H "x-api-key: {credentials.client_id}" \\',
+            f'  -H "x-gw-ims-org-id: {credentials.org_id}" \\',
+            f'  -H "x-sandbox-name: {credentials.sandbox_name}"',
+        ]
+    )
 
 
 def ready_panel(base_url: str, settings: Settings, credentials: Credentials | None) -> Panel:
@@ -155,5 +176,10 @@ def ready_panel(base_url: str, settings: Settings, credentials: Credentials | No
         ]
     width = max(len(line) for text in lines for line in text.plain.splitlines()) + 4
     # No side borders and no wrapping, so the command lines paste as they are.
-    return Panel(Group(*lines), title="Sluice is running", title_align="left",
-                 box=box.HORIZONTALS, width=max(width, 60))
+    return Panel(
+        Group(*lines),
+        title="Sluice is running",
+        title_align="left",
+        box=box.HORIZONTALS,
+        width=max(width, 60),
+    )

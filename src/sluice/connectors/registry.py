@@ -75,6 +75,9 @@ class ConnectionSpec:
     # Checks of auth params that need the service's settings (allowed folders), run when a
     # connection is created or patched; raises ConnectionTestFailed with a safe message.
     validate_auth: ConnectionTester | None = None
+    # Reading a window (sluice.connectors.reading); None for specs that cannot be read.
+    open_source: Any = None
+    check_delta_column: Any = None
 
     def auth_spec(self, name: str) -> AuthSpec | None:
         return next((a for a in self.auth_specs if a.name == name), None)

@@ -17,9 +17,21 @@ EVENT_DAYS = 3
 EVENTS_PER_FILE = 40
 
 CUSTOMERS = (
-    "Ada Lovelace", "Alan Turing", "Barbara Liskov", "Claude Shannon", "Donald Knuth",
-    "Edsger Dijkstra", "Frances Allen", "Grace Hopper", "John Backus", "Ken Thompson",
-    "Leslie Lamport", "Margaret Hamilton", "Niklaus Wirth", "Radia Perlman", "Tony Hoare",
+    "Ada Lovelace",
+    "Alan Turing",
+    "Barbara Liskov",
+    "Claude Shannon",
+    "Donald Knuth",
+    "Edsger Dijkstra",
+    "Frances Allen",
+    "Grace Hopper",
+    "John Backus",
+    "Ken Thompson",
+    "Leslie Lamport",
+    "Margaret Hamilton",
+    "Niklaus Wirth",
+    "Radia Perlman",
+    "Tony Hoare",
 )
 ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled")
 ORDER_STATUS_WEIGHTS = (10, 25, 25, 35, 5)
@@ -48,9 +60,13 @@ def write_shop_db(path: Path, now: datetime | None = None) -> bool:
     rng = random.Random(SEED)  # noqa: S311 - sample data, deterministic on purpose
     offsets = sorted(rng.uniform(0, 30 * 86_400) for _ in range(ORDER_COUNT))
     rows = [
-        (order_id, rng.choice(CUSTOMERS), round(rng.uniform(5, 500), 2),
-         rng.choices(ORDER_STATUSES, ORDER_STATUS_WEIGHTS)[0],
-         _sql_timestamp(now - timedelta(seconds=30 * 86_400 - offset)))
+        (
+            order_id,
+            rng.choice(CUSTOMERS),
+            round(rng.uniform(5, 500), 2),
+            rng.choices(ORDER_STATUSES, ORDER_STATUS_WEIGHTS)[0],
+            _sql_timestamp(now - timedelta(seconds=30 * 86_400 - offset)),
+        )
         for order_id, offset in enumerate(offsets, start=1)
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +97,9 @@ def write_event_files(folder: Path, now: datetime | None = None) -> bool:
     event_id = 0
     for days_ago in range(EVENT_DAYS, 0, -1):
         day = today - timedelta(days=days_ago)
-        moments = sorted(day + timedelta(seconds=rng.randrange(86_400))
-                         for _ in range(EVENTS_PER_FILE))
+        moments = sorted(
+            day + timedelta(seconds=rng.randrange(86_400)) for _ in range(EVENTS_PER_FILE)
+        )
         target = folder / f"events_{day:%Y-%m-%d}.csv"
         partial = folder / f".{target.name}.partial"
         with partial.open("w", newline="", encoding="utf-8") as handle:
@@ -90,9 +107,14 @@ def write_event_files(folder: Path, now: datetime | None = None) -> bool:
             writer.writerow(EVENT_COLUMNS)
             for moment in moments:
                 event_id += 1
-                writer.writerow((event_id, rng.randint(1, 50),
-                                 rng.choices(EVENT_TYPES, EVENT_TYPE_WEIGHTS)[0],
-                                 moment.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                writer.writerow(
+                    (
+                        event_id,
+                        rng.randint(1, 50),
+                        rng.choices(EVENT_TYPES, EVENT_TYPE_WEIGHTS)[0],
+                        moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    )
+                )
         end_of_day = (day + timedelta(days=1, seconds=-1)).timestamp()
         os.utime(partial, (end_of_day, end_of_day))
         os.replace(partial, target)

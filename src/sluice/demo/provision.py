@@ -88,30 +88,66 @@ def setup_demo(client: SluiceClient, settings: Settings) -> DemoResult:
     sqlite_spec, files_spec = p.spec_id("SQLite"), p.spec_id("Local Files")
     datasets = f"{CATALOG_PATH}/dataSets"
 
-    shop = p.ensure("connections", "Demo shop database", lambda: {
-        "description": "The demo's SQLite shop database.",
-        "auth": {"specName": "File Path Authentication", "params": {"path": str(files.shop_db)}},
-        "connectionSpec": _spec(sqlite_spec)})
-    events = p.ensure("connections", "Demo events folder", lambda: {
-        "description": "The demo's folder of event CSV files.",
-        "auth": {"specName": "Local Folder Authentication",
-                 "params": {"rootPath": str(files.events_dir)}},
-        "connectionSpec": _spec(files_spec)})
-    orders_ds = p.ensure(datasets, "Demo orders", lambda: {
-        "description": "Orders from the demo shop database."})
-    events_ds = p.ensure(datasets, "Demo events", lambda: {
-        "description": "Events from the demo CSV files."})
-    orders_src = p.ensure("sourceConnections", "Demo orders table", lambda: {
-        "baseConnectionId": shop, "connectionSpec": _spec(sqlite_spec),
-        "data": {"format": "tabular"}, "params": {"tableName": "orders"}})
-    events_src = p.ensure("sourceConnections", "Demo event files", lambda: {
-        "baseConnectionId": events, "connectionSpec": _spec(files_spec),
-        "data": {"format": "delimited", "columnDelimiter": ","},
-        "params": {"path": "*.csv", "recursive": False}})
-    orders_tgt = p.ensure("targetConnections", "Demo orders dataset", lambda: {
-        "connectionSpec": _spec(DATA_LAKE_SPEC_ID), "params": {"dataSetId": orders_ds}})
-    events_tgt = p.ensure("targetConnections", "Demo events dataset", lambda: {
-        "connectionSpec": _spec(DATA_LAKE_SPEC_ID), "params": {"dataSetId": events_ds}})
+    shop = p.ensure(
+        "connections",
+        "Demo shop database",
+        lambda: {
+            "description": "The demo's SQLite shop database.",
+            "auth": {
+                "specName": "File Path Authentication",
+                "params": {"path": str(files.shop_db)},
+            },
+            "connectionSpec": _spec(sqlite_spec),
+        },
+    )
+    events = p.ensure(
+        "connections",
+        "Demo events folder",
+        lambda: {
+            "description": "The demo's folder of event CSV files.",
+            "auth": {
+                "specName": "Local Folder Authentication",
+                "params": {"rootPath": str(files.events_dir)},
+            },
+            "connectionSpec": _spec(files_spec),
+        },
+    )
+    orders_ds = p.ensure(
+        datasets, "Demo orders", lambda: {"description": "Orders from the demo shop database."}
+    )
+    events_ds = p.ensure(
+        datasets, "Demo events", lambda: {"description": "Events from the demo CSV files."}
+    )
+    orders_src = p.ensure(
+        "sourceConnections",
+        "Demo orders table",
+        lambda: {
+            "baseConnectionId": shop,
+            "connectionSpec": _spec(sqlite_spec),
+            "data": {"format": "tabular"},
+            "params": {"tableName": "orders"},
+        },
+    )
+    events_src = p.ensure(
+        "sourceConnections",
+        "Demo event files",
+        lambda: {
+            "baseConnectionId": events,
+            "connectionSpec": _spec(files_spec),
+            "data": {"format": "delimited", "columnDelimiter": ","},
+            "params": {"path": "*.csv", "recursive": False},
+        },
+    )
+    orders_tgt = p.ensure(
+        "targetConnections",
+        "Demo orders dataset",
+        lambda: {"connectionSpec": _spec(DATA_LAKE_SPEC_ID), "params": {"dataSetId": orders_ds}},
+    )
+    events_tgt = p.ensure(
+        "targetConnections",
+        "Demo events dataset",
+        lambda: {"connectionSpec": _spec(DATA_LAKE_SPEC_ID), "params": {"dataSetId": events_ds}},
+    )
 
     def flow(spec_id: str, source: str, target: str, description: str) -> dict[str, Any]:
         return {
@@ -120,17 +156,33 @@ def setup_demo(client: SluiceClient, settings: Settings) -> DemoResult:
             "sourceConnectionIds": [source],
             "targetConnectionIds": [target],
             "transformations": [],
-            "scheduleParams": {"startTime": str(int(time.time()) + START_DELAY_SECONDS),
-                               "frequency": "once"},
+            "scheduleParams": {
+                "startTime": str(int(time.time()) + START_DELAY_SECONDS),
+                "frequency": "once",
+            },
         }
 
     flow_ids = {
-        ORDERS_FLOW: p.ensure("flows", ORDERS_FLOW, lambda: flow(
-            TABLE_FLOW_SPEC_ID, orders_src, orders_tgt,
-            "Full load of the demo orders; add windows with on-demand runs (deltaColumn "
-            "updated_at).")),
-        EVENTS_FLOW: p.ensure("flows", EVENTS_FLOW, lambda: flow(
-            FILE_FLOW_SPEC_ID, events_src, events_tgt,
-            "Full load of the demo event files; add windows with on-demand runs.")),
+        ORDERS_FLOW: p.ensure(
+            "flows",
+            ORDERS_FLOW,
+            lambda: flow(
+                TABLE_FLOW_SPEC_ID,
+                orders_src,
+                orders_tgt,
+                "Full load of the demo orders; add windows with on-demand runs (deltaColumn "
+                "updated_at).",
+            ),
+        ),
+        EVENTS_FLOW: p.ensure(
+            "flows",
+            EVENTS_FLOW,
+            lambda: flow(
+                FILE_FLOW_SPEC_ID,
+                events_src,
+                events_tgt,
+                "Full load of the demo event files; add windows with on-demand runs.",
+            ),
+        ),
     }
     return DemoResult(files=files, flow_ids=flow_ids, created=tuple(p.created))

@@ -76,7 +76,9 @@ def parse_filter(raw: str) -> PropertyFilter:
     if operator not in OPERATORS:
         raise bad_request(1450, f"Invalid operator '{operator or rest[:2]}' in property '{raw}'.")
     value_text = rest[len(operator) :]
-    values = tuple(_unquote(v.strip()) for v in value_text.split(","))
+    values = tuple(_unquote(v.strip()) for v in _split_values(value_text))
+    if not value_text.isprintable():
+        raise bad_request(1452, f"Invalid value for property '{path}': control characters.")
     if value_text.strip() == "" or any(v == "" for v in values):
         raise bad_request(1453, f"Empty value for property '{path}'.")
     if len(values) > 1 and operator not in ("==", "!="):
@@ -84,6 +86,25 @@ def parse_filter(raw: str) -> PropertyFilter:
             1443, f"Operator '{operator}' is not allowed with multiple values for '{path}'."
         )
     return PropertyFilter(path=path, operator=operator, values=values)
+
+
+def _split_values(text: str) -> list[str]:
+    """Splits on commas, except inside a value quoted from its start (`name=="a,b"`)."""
+    values: list[str] = []
+    current = ""
+    quote = ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'" and not current.strip():
+            quote = char
+        elif char == ",":
+            values.append(current)
+            current = ""
+            continue
+        current += char
+    values.append(current)
+    return values
 
 
 def _unquote(value: str) -> str:
@@ -96,7 +117,7 @@ def parse_order(raw: str) -> OrderBy:
     # A literal '+' arrives as a space when the client did not percent-encode it.
     text = raw.strip() if raw.startswith(" ") else raw
     descending = False
-    if text[:1] in "+-":
+    if text[:1] in ("+", "-"):
         descending = text[0] == "-"
         text = text[1:]
     if not text or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", text):
@@ -139,6 +160,7 @@ def parse_list_query(
             tokens[-1],
             explicit_limit=bool(limits),
             explicit_shape=bool(params.get("property")) or bool(orders),
+            max_limit=max_limit,
         )
     return query
 
@@ -157,7 +179,7 @@ def encode_token(query: ListQuery, last_value: Any, last_id: str) -> str:
 
 
 def _resume(
-    query: ListQuery, token: str, *, explicit_limit: bool, explicit_shape: bool
+    query: ListQuery, token: str, *, explicit_limit: bool, explicit_shape: bool, max_limit: int
 ) -> ListQuery:
     invalid = bad_request(1452, "Invalid continuationToken; start again from the first page.")
     try:
@@ -173,12 +195,17 @@ def _resume(
         signature = str(payload["s"])
     except (binascii.Error, ValueError, KeyError, TypeError, IndexError):
         raise invalid from None
+    # The token is client-held: anything it carries must be as valid as a fresh query.
+    if not 1 <= limit <= max_limit or not all(_is_valid_filter(f) for f in filters):
+        raise invalid
+    if not isinstance(last_id, str):
+        raise invalid
     resumed = ListQuery(
         filters=filters,
         order=order,
         limit=query.limit if explicit_limit else limit,
-        count_only=False,
-        after=(last_value, str(last_id)),
+        count_only=query.count_only,
+        after=(last_value, last_id),
     )
     if resumed.signature() != signature:
         raise invalid
@@ -187,3 +214,15 @@ def _resume(
             1452, "continuationToken was issued for different property or orderby parameters."
         )
     return resumed
+
+
+def _is_valid_filter(flt: PropertyFilter) -> bool:
+    path = _FIELD.match(flt.path)
+    return (
+        path is not None
+        and path.group(0) == flt.path
+        and flt.operator in OPERATORS
+        and bool(flt.values)
+        and all(flt.values)
+        and (len(flt.values) == 1 or flt.operator in ("==", "!="))
+    )

@@ -20,4 +20,4 @@ class Tenant:
 
 
 def is_valid_sandbox_name(name: str) -> bool:
-    return bool(SANDBOX_NAME_PATTERN.match(name))
+    return bool(SANDBOX_NAME_PATTERN.fullmatch(name))

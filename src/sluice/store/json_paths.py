@@ -7,14 +7,18 @@ Path segments are validated identifiers and always travel as bound parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, String, Text, and_, case, cast, exists, func, literal, select
+from sqlalchemy import Float, Numeric, String, Text, case, cast, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
-_NUMBER_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+# What counts as a number, JSON number or numeric string alike, with the same answer on both
+# databases (\A and \Z mean the same to Python's `re` and PostgreSQL). Bounded, so a cast
+# can never overflow.
+_NUMBER_PATTERN = r"\A-?[0-9]{1,100}(\.[0-9]{1,100})?([eE][-+]?[0-9]{1,2})?\Z"
 
 Json = ColumnElement[Any] | InstrumentedAttribute[Any]
 # Builds a condition on one JSON value: (reader, value, path inside the value) -> condition.
@@ -46,24 +50,16 @@ class JsonReader:
             else_=cast(func.json_extract(document, path), String),
         )
 
-    def number(self, document: Json, segments: Sequence[str]) -> ColumnElement[float]:
+    def number(self, document: Json, segments: Sequence[str]) -> ColumnElement[Any]:
         """The value as a number, NULL when it is not numeric (never an SQL error)."""
         as_text = self.text(document, segments)
-        if self.is_postgresql:
-            return case((as_text.op("~")(_NUMBER_PATTERN), cast(as_text, Float)), else_=None)
-        kind = func.json_type(document, literal(_sqlite_path(segments)))
-        return case(
-            (kind.in_(["integer", "real"]), cast(as_text, Float)),
-            (
-                and_(
-                    kind == "text",
-                    as_text.op("GLOB")("*[0-9]*"),
-                    as_text.op("NOT GLOB")("*[^0-9.eE+-]*"),
-                ),
-                cast(as_text, Float),
-            ),
-            else_=None,
-        )
+        # SQLAlchemy registers REGEXP (Python's re.search) on every SQLite connection.
+        numeric = as_text.regexp_match(_NUMBER_PATTERN)
+        return case((numeric, cast(as_text, Numeric if self.is_postgresql else Float)), else_=None)
+
+    def number_param(self, value: str) -> Decimal | float:
+        """A filter's numeric value, typed to compare exactly with `number`."""
+        return Decimal(value) if self.is_postgresql else float(value)
 
     def any_element(
         self,

@@ -6,8 +6,10 @@ other clients insert: a page never repeats or skips a row that existed when pagi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from sqlalchemy import Select, and_, false, func, not_, or_, select, true
@@ -21,6 +23,8 @@ from sluice.store.json_paths import Json, JsonReader
 from sluice.store.models import ResourceColumns
 
 ValueKind = Literal["string", "integer", "boolean"]
+# Integer columns are BIGINT: a bound outside this range decides the comparison by itself.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 SqlExpression = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
@@ -59,13 +63,14 @@ class ResourceFields:
     document_fields: frozenset[str]
 
 
-def _parse_number(value: str, path: str) -> float:
+def _parse_number(value: str, path: str) -> Decimal:
     try:
-        return float(value)
-    except ValueError:
-        raise bad_request(
-            1452, f"Invalid value '{value}' for '{path}'; a number is expected."
-        ) from None
+        number = Decimal(value)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
+        raise bad_request(1452, f"Invalid value '{value}' for '{path}'; a number is expected.")
+    return number
 
 
 def _compare(expr: SqlExpression, operator: str, value: Any) -> ColumnElement[bool]:
@@ -81,12 +86,25 @@ def _compare(expr: SqlExpression, operator: str, value: Any) -> ColumnElement[bo
     return result
 
 
+def _integer_condition(column: SqlExpression, flt: PropertyFilter) -> ColumnElement[bool]:
+    """The same comparison against a whole number, exact for fractional or huge bounds."""
+    if len(flt.values) > 1:
+        raise bad_request(1452, f"'{flt.path}' takes a single value, not a list.")
+    number, operator = _parse_number(flt.values[0], flt.path), flt.operator
+    if not _INT_MIN <= number <= _INT_MAX:
+        holds = ("<", "<=", "!=") if number > 0 else (">", ">=", "!=")
+        return true() if operator in holds else false()
+    low, high = math.floor(number), math.ceil(number)
+    if operator in ("==", "!="):
+        if low != high:
+            return true() if operator == "!=" else false()
+        return _compare(column, operator, low)
+    return _compare(column, operator, low if operator in (">", "<=") else high)
+
+
 def _column_condition(spec: ColumnField, flt: PropertyFilter) -> ColumnElement[bool]:
     if spec.kind == "integer":
-        if len(flt.values) > 1:
-            raise bad_request(1452, f"'{flt.path}' takes a single value, not a list.")
-        number = _parse_number(flt.values[0], flt.path)
-        return _compare(spec.column, flt.operator, int(number))
+        return _integer_condition(spec.column, flt)
     if spec.kind == "boolean":
         values: Sequence[Any] = [_parse_bool(v, flt.path) for v in flt.values]
         column: SqlExpression = spec.column
@@ -114,10 +132,9 @@ def _match_any(expr: SqlExpression, operator: str, values: Sequence[Any]) -> Col
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True
 
 
 def _json_value_condition(
@@ -129,31 +146,35 @@ def _json_value_condition(
         return or_(text.is_(None), not_(matched)) if flt.operator == "!=" else matched
     value = flt.values[0]
     if _is_number(value):
-        return _compare(reader.number(document, segments), flt.operator, float(value))
+        return _compare(reader.number(document, segments), flt.operator, reader.number_param(value))
     return _compare(reader.text(document, segments), flt.operator, value)
+
+
+def _path_condition(
+    reader: JsonReader, document: Json, segments: Sequence[str], flt: PropertyFilter
+) -> ColumnElement[bool]:
+    """`a.b[].c[].d`: some element of each `[]` array along the path satisfies the filter."""
+    array_at = next((i for i, s in enumerate(segments) if s.endswith("[]")), None)
+    if array_at is None:
+        return _json_value_condition(reader, document, segments, flt)
+    return reader.any_element(
+        document,
+        [s.removesuffix("[]") for s in segments[: array_at + 1]],
+        segments[array_at + 1 :],
+        lambda r, value, rest: _path_condition(r, value, rest, flt),
+    )
 
 
 def _document_condition(
     model: type[ResourceColumns], reader: JsonReader, flt: PropertyFilter
 ) -> ColumnElement[bool]:
     segments = flt.path.split(".")
-    array_at = next((i for i, s in enumerate(segments) if s.endswith("[]")), None)
-    if array_at is None:
+    if not any(s.endswith("[]") for s in segments):
         return _json_value_condition(reader, model.doc, segments, flt)
-    array_path = [s.removesuffix("[]") for s in segments[: array_at + 1]]
-    inner = [s.removesuffix("[]") for s in segments[array_at + 1 :]]
-    matched = reader.any_element(
-        model.doc,
-        array_path,
-        inner,
-        lambda r, value, path: _json_value_condition(
-            r,
-            value,
-            path,
-            PropertyFilter(flt.path, "==" if flt.operator == "!=" else flt.operator, flt.values),
-        ),
-    )
-    return not_(matched) if flt.operator == "!=" else matched
+    if flt.operator == "!=":
+        # Over arrays, `!=` means that no element equals any of the values.
+        return not_(_path_condition(reader, model.doc, segments, replace(flt, operator="==")))
+    return _path_condition(reader, model.doc, segments, flt)
 
 
 def filter_condition(
@@ -211,25 +232,54 @@ def count_rows(session: Session, fields: ResourceFields, tenant: Tenant, query: 
     return int(total or 0)
 
 
+def _valid_position(sort: ColumnField, value: Any) -> bool:
+    """Whether a continuation token's sort value fits the column (the token is client-held)."""
+    if value is None:
+        return _is_nullable(sort)
+    if sort.kind == "integer":
+        return type(value) is int and _INT_MIN <= value <= _INT_MAX
+    if sort.kind == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _is_nullable(sort: ColumnField) -> bool:
+    return bool(getattr(sort.column.expression, "nullable", True))
+
+
+def _after_condition(
+    sort: ColumnField, model: type[ResourceColumns], query: ListQuery
+) -> ColumnElement[bool]:
+    """Rows strictly after the token's (sort value, id), NULL sorting lowest on both databases."""
+    assert query.after is not None
+    last_value, last_id = query.after
+    if not _valid_position(sort, last_value) or not isinstance(last_id, str):
+        raise bad_request(1452, "Invalid continuationToken; start again from the first page.")
+    column = sort.column
+    if query.order.descending:
+        if last_value is None:
+            return and_(column.is_(None), model.id < last_id)
+        later = or_(column < last_value, and_(column == last_value, model.id < last_id))
+        return or_(later, column.is_(None)) if _is_nullable(sort) else later
+    if last_value is None:
+        return or_(column.is_not(None), and_(column.is_(None), model.id > last_id))
+    return or_(column > last_value, and_(column == last_value, model.id > last_id))
+
+
 def fetch_page(session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery) -> Page:
     sort = _sort_column(fields, query)
     model = fields.model
     statement = build_select(session, fields, tenant, query)
     column = sort.column
     if query.after is not None:
-        last_value, last_id = query.after
-        if query.order.descending:
-            statement = statement.where(
-                or_(column < last_value, and_(column == last_value, model.id < last_id))
-            )
-        else:
-            statement = statement.where(
-                or_(column > last_value, and_(column == last_value, model.id > last_id))
-            )
+        statement = statement.where(_after_condition(sort, model, query))
+    nullable = _is_nullable(sort)
     if query.order.descending:
-        statement = statement.order_by(column.desc(), model.id.desc())
+        order = column.desc().nulls_last() if nullable else column.desc()
+        statement = statement.order_by(order, model.id.desc())
     else:
-        statement = statement.order_by(column.asc(), model.id.asc())
+        order = column.asc().nulls_first() if nullable else column.asc()
+        statement = statement.order_by(order, model.id.asc())
     rows = list(session.scalars(statement.limit(query.limit + 1)))
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]

@@ -30,6 +30,8 @@ class ResourceRepository(Generic[Row]):
         self.fields = fields
 
     def find(self, session: Session, tenant: Tenant, resource_id: str) -> Row | None:
+        if not is_storable_id(resource_id):
+            return None
         statement = select(self.model).where(
             self.model.id == resource_id, tenant_scope(self.model, tenant)
         )
@@ -38,6 +40,8 @@ class ResourceRepository(Generic[Row]):
     def get(
         self, session: Session, tenant: Tenant, resource_id: str, *, for_update: bool = False
     ) -> Row:
+        if not is_storable_id(resource_id):
+            raise NotFoundError(self.resource_type, resource_id)
         statement = select(self.model).where(
             self.model.id == resource_id, tenant_scope(self.model, tenant)
         )
@@ -105,6 +109,11 @@ class ResourceRepository(Generic[Row]):
 
     def count(self, session: Session, tenant: Tenant, query: ListQuery) -> int:
         return count_rows(session, self.fields, tenant, query)
+
+
+def is_storable_id(resource_id: str) -> bool:
+    """Ids we could ever have issued; anything else (NUL, 10 kB) is simply not found."""
+    return 0 < len(resource_id) <= 64 and resource_id.isprintable()
 
 
 def system_view(row: ResourceColumns, tenant: Tenant) -> dict[str, Any]:

@@ -71,6 +71,8 @@ def create_sandbox(
         )
     if sandbox_type not in ("production", "development"):
         raise BadRequestError("Sandbox type must be 'production' or 'development'.", code=2107)
+    if session.get(Org, org_id) is None:
+        raise NotFoundError("orgs", org_id)
     if find_sandbox(session, org_id, name) is not None:
         raise BadRequestError(f"Sandbox '{name}' already exists.", code=2108)
     stamp = now_ms()
@@ -101,7 +103,7 @@ def list_sandboxes(session: Session, org_id: str) -> list[Sandbox]:
 
 
 def get_sandbox_or_404(session: Session, org_id: str, name: str) -> Sandbox:
-    sandbox = find_sandbox(session, org_id, name)
+    sandbox = find_sandbox(session, org_id, name) if is_valid_sandbox_name(name) else None
     if sandbox is None:
         raise SluiceError(
             f"Sandbox '{name}' is not found.", code=2101, status=404, title="Sandbox not found"

@@ -39,14 +39,17 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
     @router.get("")
     def list_resources(
         request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
-    ) -> dict[str, Any]:
-        return list_envelope(
-            request,
-            context.settings,
-            session,
-            tenant,
-            ops.repository,
-            lambda row: ops.render(row, tenant, context),
+    ) -> JSONResponse:
+        # Plain JSON, like the single GET: no response-model pass over free-form documents.
+        return JSONResponse(
+            list_envelope(
+                request,
+                context.settings,
+                session,
+                tenant,
+                ops.repository,
+                lambda row: ops.render(row, tenant, context),
+            )
         )
 
     @router.post("")

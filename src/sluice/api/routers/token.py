@@ -27,6 +27,8 @@ async def issue_token(request: Request, context: ContextDep, session: SessionDep
         form = await request.form()
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
     grant_type = fields.get("grant_type", "")
+    if not grant_type:
+        return _oauth_error(400, "invalid_request", "grant_type is required")
     if grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
     client_id, secret = fields.get("client_id", ""), fields.get("client_secret", "")
