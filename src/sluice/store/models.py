@@ -16,9 +16,11 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -181,10 +183,75 @@ class FlowTargetConnection(Base):
     )
 
 
-RESOURCE_MODELS: tuple[type[ResourceColumns], ...] = (
-    Dataset,
-    Connection,
-    SourceConnection,
-    TargetConnection,
-    Flow,
-)
+
+
+class Run(ResourceColumns, Base):
+    """One execution of a flow over a window. The row is also the work queue entry: workers
+    claim it with one guarded UPDATE (DESIGN §7), and every later write presents the claim
+    token, so a worker whose lease expired can no longer change it."""
+
+    __tablename__ = "runs"
+
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(16))
+    # When the run may begin (epoch seconds); due runs are found by (status, start_at).
+    start_at: Mapped[int] = mapped_column(BigInteger)
+    window_start: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    window_end: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    delta_column: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # Schedule tick index; unique per flow so no tick ever gets two runs.
+    tick: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    retry_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Epoch ms; past it another worker may take the run over (also the retry-at time).
+    lease_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    completed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output_records: Mapped[int] = mapped_column(BigInteger, default=0)
+    committed_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("flow_id", "tick"),
+        Index("ix_runs_due", "status", "start_at"),
+        Index("ix_runs_tenant_created", "org_id", "sandbox_id", "created_at", "id"),
+    )
+
+
+class RunBadRow(Base):
+    """A row a run could not parse or cast, with the reason (error diagnostics)."""
+
+    __tablename__ = "run_bad_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str] = mapped_column(String(1024))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SchedulerLease(Base):
+    """The one active scheduler holds this row's lease; the others stand by."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Worker(Base):
+    """A worker process and its last heartbeat (for monitoring and lease decisions)."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(256))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    heartbeat_at: Mapped[int] = mapped_column(BigInteger)
+    current_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
