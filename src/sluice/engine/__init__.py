@@ -1,0 +1,1 @@
+"""The engine: claiming due runs, executing them, scheduling ticks."""
