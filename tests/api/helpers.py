@@ -38,7 +38,9 @@ def postgres_connection(name: str = "pg", password: str = SECRET) -> dict[str, A
 def sqlite_file(root: Path, name: str = "shop.db") -> Path:
     path = root / name
     with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, updated_at TEXT)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, updated_at TIMESTAMP)"
+        )
     return path
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -21,6 +22,8 @@ class AppContext:
     sessions: sessionmaker[Session]
     signer: TokenSigner
     secret_box: SecretBox
+    # A hint to local workers that a run is ready (the database stays the source of truth).
+    notify_run_ready: Callable[[str], None] = field(default=lambda _run_id: None)
 
     @property
     def connector_context(self) -> ConnectorContext:

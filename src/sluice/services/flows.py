@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sluice.connectors.registry import find_spec
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import FlowSpec, find_flow_spec
 from sluice.domain.patching import apply_operations, normalize_operations
+from sluice.domain.run_states import IN_PROGRESS, SCHEDULED
 from sluice.domain.schedule import (
     Schedule,
     check_schedule_change,
@@ -25,7 +27,7 @@ from sluice.services.target_connections import target_connections
 from sluice.services.validation import validate_against
 from sluice.store.clock import now_ms
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
-from sluice.store.models import Flow, FlowSourceConnection, FlowTargetConnection
+from sluice.store.models import Flow, FlowSourceConnection, FlowTargetConnection, Run
 from sluice.store.resources import ResourceRepository, system_view
 
 FIELDS = ResourceFields(
@@ -174,8 +176,13 @@ def render_flow(row: Flow, tenant: Tenant) -> dict[str, Any]:
         "runs": f"/runs?property=flowId=={row.id}",
         "lastOperation": doc.get("lastOperation"),
     }
-    if doc.get("lastRunDetails"):
-        view["lastRunDetails"] = doc["lastRunDetails"]
+    if row.last_run_id:
+        view["lastRunDetails"] = {
+            "id": row.last_run_id,
+            "state": row.last_run_status,
+            "startedAtUTC": row.last_run_started_at,
+            "completedAtUTC": row.last_run_completed_at,
+        }
     return view
 
 
@@ -250,4 +257,16 @@ def change_state(
 
 
 def delete_flow(session: Session, tenant: Tenant, flow_id: str) -> None:
-    flows.delete(session, flows.get(session, tenant, flow_id, for_update=True))
+    row = flows.get(session, tenant, flow_id, for_update=True)
+    active = session.scalar(
+        select(func.count())
+        .select_from(Run)
+        .where(Run.flow_id == row.id, Run.status.in_((SCHEDULED, IN_PROGRESS)))
+    )
+    if active:
+        raise bad_request(
+            1444,
+            f"Flow {row.id} has {active} scheduled or in-progress run(s); cancel them "
+            "(POST /runs/{id}/action?op=cancel) or disable the flow and wait, then delete it.",
+        )
+    flows.delete(session, row)

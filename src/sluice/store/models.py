@@ -155,6 +155,12 @@ class Flow(ResourceColumns, Base):
 
     flow_spec_id: Mapped[str] = mapped_column(String(36))
     state: Mapped[str] = mapped_column(String(32), default="enabled")
+    # Written by the engine when a run ends, without touching the flow's etag: a run is not
+    # a change of the flow, and a client's PATCH must not collide with it.
+    last_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    last_run_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_run_started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_run_completed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class FlowSourceConnection(Base):

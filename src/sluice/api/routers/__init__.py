@@ -6,6 +6,7 @@ from sluice.api.routers import (
     connections,
     datasets,
     flows,
+    runs,
     sandboxes,
     source_connections,
     specs,
@@ -21,5 +22,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     target_connections.router,
     datasets.router,
     flows.router,
+    runs.router,
     sandboxes.router,
 )

@@ -1,0 +1,109 @@
+"""`/runs`: on-demand runs, reads, re-trigger and cancel, and a run's quarantined rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from sluice.api.body import JsonBody
+from sluice.api.deps import ContextDep, SessionDep, TenantDep
+from sluice.api.listing import list_envelope
+from sluice.api.routers.common import FLOW_SERVICE, one
+from sluice.domain.errors import bad_request
+from sluice.services import runs as service
+from sluice.store.models import RunBadRow
+
+RUNS = f"{FLOW_SERVICE}/runs"
+router = APIRouter(prefix=RUNS, tags=["runs"])
+
+
+@router.get("")
+def list_runs(
+    request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+) -> JSONResponse:
+    return JSONResponse(
+        list_envelope(
+            request,
+            context.settings,
+            session,
+            tenant,
+            service.runs,
+            lambda row: service.render_run(row, tenant),
+        )
+    )
+
+
+@router.post("")
+def create_run(
+    body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
+) -> JSONResponse:
+    row = service.create_run(session, tenant, context.secret_box, context.connector_context, body)
+    context.notify_run_ready(row.id)
+    # The tutorial's response wraps the new run in `items`.
+    return JSONResponse(
+        {"items": [{"id": row.id, "etag": row.etag}]},
+        status_code=201,
+        headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
+    )
+
+
+@router.get("/{run_id}")
+def get_run(run_id: str, session: SessionDep, tenant: TenantDep) -> JSONResponse:
+    row = service.runs.get(session, tenant, run_id)
+    return one(service.render_run(row, tenant), row.etag)
+
+
+@router.post("/{run_id}/action")
+def run_action(
+    run_id: str,
+    context: ContextDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    op: str = Query(..., min_length=1),
+) -> JSONResponse:
+    action = op.strip().lower().replace("_", "-")
+    if action == "re-trigger":
+        row = service.retrigger_run(session, tenant, run_id)
+        context.notify_run_ready(row.id)
+        return JSONResponse(
+            {"id": row.id, "etag": row.etag},
+            status_code=201,
+            headers={"Location": f"{RUNS}/{row.id}"},
+        )
+    if action == "cancel":
+        row = service.cancel_run(session, tenant, run_id)
+        return JSONResponse({"id": row.id, "etag": row.etag})
+    raise bad_request(
+        1333, f"Flow run action '{op}' is not supported; use op=re-trigger or op=cancel."
+    )
+
+
+@router.put("/{run_id}")
+def provider_update(run_id: str, _tenant: TenantDep) -> JSONResponse:
+    raise bad_request(
+        1427,
+        "User token is unauthorized to create/update flow runs: runs are "
+        "updated by Sluice's workers only.",
+    )
+
+
+@router.get("/{run_id}/badRows")
+def bad_rows(
+    run_id: str, session: SessionDep, tenant: TenantDep, limit: int = Query(100, ge=1, le=1000)
+) -> dict[str, Any]:
+    row = service.runs.get(session, tenant, run_id)
+    rows = session.scalars(
+        select(RunBadRow)
+        .where(RunBadRow.run_id == row.id)
+        .order_by(RunBadRow.position)
+        .limit(limit)
+    )
+    return {
+        "items": [
+            {"position": r.position, "location": r.location, "reason": r.reason, "raw": r.raw}
+            for r in rows
+        ]
+    }

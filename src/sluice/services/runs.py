@@ -1,0 +1,245 @@
+"""Flow runs: on-demand creation with the reference's rules, reads, re-trigger and cancel."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm import Session
+
+from sluice.connectors.reading import SourceReadError
+from sluice.connectors.registry import ConnectorContext
+from sluice.domain.errors import bad_request
+from sluice.domain.flow_specs import find_flow_spec
+from sluice.domain.run_params import parse_run_request
+from sluice.domain.run_states import CANCELLED, IN_PROGRESS, SCHEDULED, can_retrigger
+from sluice.domain.schedule import delta_column_of
+from sluice.domain.tenancy import Tenant
+from sluice.domain.windows import Window
+from sluice.security.encryption import SecretBox
+from sluice.services.flow_sources import resolve_endpoints
+from sluice.services.flows import flows
+from sluice.store.clock import new_etag, now_ms
+from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.models import Flow, Run
+from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.runs import NewRun, add_run
+
+FIELDS = ResourceFields(
+    model=Run,
+    columns={
+        **system_fields(Run),
+        "flowId": ColumnField(Run.flow_id),
+        "state": ColumnField(Run.status, case_insensitive=True),
+        "metrics.statusSummary.status": ColumnField(Run.status, case_insensitive=True),
+        "metrics.durationSummary.startedAtUTC": ColumnField(Run.started_at, "integer"),
+        "metrics.durationSummary.completedAtUTC": ColumnField(Run.completed_at, "integer"),
+        "params.windowStartTime": ColumnField(Run.window_start, "integer"),
+        "params.windowEndTime": ColumnField(Run.window_end, "integer"),
+    },
+    document_fields=frozenset({"params", "metrics", "activities", "providerRefId", "flowSpec"}),
+)
+runs = ResourceRepository(Run, "runs", FIELDS)
+
+
+def _enabled_flow(session: Session, tenant: Tenant, flow_id: str, *, code: int) -> Flow:
+    flow = flows.find(session, tenant, flow_id)
+    if flow is None:
+        raise bad_request(1430, f"Flow not found: {flow_id}. Verify the flow id.")
+    if flow.state != "enabled":
+        raise bad_request(
+            code,
+            f"Flow {flow_id} is {flow.state}; enable it with "
+            f"POST /flows/{flow_id}/action?op=enable first.",
+        )
+    return flow
+
+
+def _write_delta_column(flow: Flow, tenant: Tenant, column: str) -> None:
+    """The first run's delta column becomes the flow's Copy transformation (source of truth)."""
+    transformations = [dict(t) for t in flow.doc.get("transformations", [])]
+    copy = next((t for t in transformations if str(t.get("name", "")).lower() == "copy"), None)
+    if copy is None:
+        copy = {"name": "Copy", "params": {}}
+        transformations.insert(0, copy)
+    params = dict(copy.get("params") or {})
+    params["deltaColumn"] = {**dict(params.get("deltaColumn") or {}), "name": column}
+    copy["params"] = params
+    flow.doc = {**flow.doc, "transformations": transformations}
+    flows.touch(flow, tenant)
+
+
+def _delta_column_timezone(flow: Flow) -> str:
+    for item in flow.doc.get("transformations", []):
+        if str(item.get("name", "")).lower() == "copy":
+            delta = (item.get("params") or {}).get("deltaColumn") or {}
+            return str(delta.get("timezone") or "UTC")
+    return "UTC"
+
+
+def create_run(
+    session: Session, tenant: Tenant, box: SecretBox, context: ConnectorContext, payload: Any
+) -> Run:
+    request = parse_run_request(payload)
+    flow = _enabled_flow(session, tenant, request.flow_id, code=1444)
+    spec = find_flow_spec(flow.flow_spec_id)
+    assert spec is not None
+    delta = None
+    if spec.source_kind == "table":
+        held = delta_column_of(flow.doc.get("transformations", []))
+        if held is None and request.delta_column is None:
+            raise bad_request(
+                1383,
+                "The delta column is missing in the params received for "
+                "creating a flow run; give params.deltaColumn.name on the flow's "
+                "first run.",
+            )
+        if held is not None and request.delta_column not in (None, held):
+            raise bad_request(
+                1382,
+                f"The delta column should match the value present in the "
+                f"flow's Copy transformations ('{held}').",
+            )
+        delta = held or request.delta_column
+        assert delta is not None
+        if held is None:
+            _check_delta_column(session, tenant, box, context, flow, delta)
+            _write_delta_column(flow, tenant, delta)
+    elif request.delta_column is not None:
+        raise bad_request(
+            1384,
+            "params.deltaColumn applies to table-based flows only; remove it for file-based flows.",
+        )
+    start_at = request.start_time if request.start_time is not None else int(time.time())
+    window = Window(request.window_start, request.window_end)
+    params = request.params_view()
+    if delta is not None:
+        params["deltaColumn"] = {"name": delta}
+    return add_run(
+        session,
+        flow,
+        NewRun(
+            origin="onDemand", start_at=start_at, window=window, delta_column=delta, params=params
+        ),
+        actor=tenant.client_id,
+    )
+
+
+def _check_delta_column(
+    session: Session,
+    tenant: Tenant,
+    box: SecretBox,
+    context: ConnectorContext,
+    flow: Flow,
+    column: str,
+) -> None:
+    """A delta column missing from the source, or of a type that cannot be windowed, is a 400
+    now rather than a failed run later."""
+    endpoints = resolve_endpoints(session, tenant, flow, box)
+    checker = endpoints.spec.check_delta_column
+    if checker is None:
+        return
+    try:
+        checker(context, endpoints.auth_params, endpoints.source, column)
+    except SourceReadError as failure:
+        raise bad_request(
+            1380, f"Failed to create flow run. Error message: {failure.message}"
+        ) from None
+
+
+def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
+    view = system_view(row, tenant)
+    view.pop("name", None)
+    metrics = dict(row.doc.get("metrics") or {})
+    duration = dict(metrics.get("durationSummary") or {})
+    if row.started_at is not None:
+        duration["startedAtUTC"] = row.started_at
+    if row.completed_at is not None:
+        duration["completedAtUTC"] = row.completed_at
+    status = dict(metrics.get("statusSummary") or {})
+    status["status"] = row.status
+    metrics.update(durationSummary=duration, statusSummary=status)
+    return {
+        **view,
+        "flowId": row.flow_id,
+        "flowSpec": row.doc.get("flowSpec"),
+        "providerRefId": row.doc.get("providerRefId"),
+        "params": row.doc.get("params", {}),
+        "metrics": metrics,
+        "activities": row.doc.get("activities", []),
+    }
+
+
+def retrigger_run(session: Session, tenant: Tenant, run_id: str) -> Run:
+    """A new run over the same window (and, for files, the same files) as a failed run."""
+    original = runs.get(session, tenant, run_id)
+    if not can_retrigger(original.status, original.output_records):
+        raise bad_request(
+            1387,
+            f"Run {run_id} is {original.status}; only failed runs, and "
+            "successful runs that ingested no records, can be re-triggered.",
+        )
+    flow = _enabled_flow(session, tenant, original.flow_id, code=1388)
+    window = (
+        Window(original.window_start, original.window_end)
+        if original.window_start is not None and original.window_end is not None
+        else None
+    )
+    params = dict(original.doc.get("params") or {})
+    params["startTime"] = int(time.time())
+    return add_run(
+        session,
+        flow,
+        NewRun(
+            origin="retrigger",
+            start_at=int(time.time()),
+            window=window,
+            delta_column=original.delta_column,
+            retry_of=original.id,
+            params=params,
+            files=original.doc.get("files"),
+        ),
+        actor=tenant.client_id,
+    )
+
+
+def cancel_run(session: Session, tenant: Tenant, run_id: str) -> Run:
+    """A scheduled run is cancelled at once; an in-progress one is asked to stop, and its
+    worker ends it without committing. Both are single guarded UPDATEs, so a worker claiming
+    the run at the same moment cannot slip between the check and the write."""
+    row = runs.get(session, tenant, run_id)
+    stamp = now_ms()
+    cancelled: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Run)
+        .where(Run.id == row.id, Run.status == SCHEDULED)
+        .values(
+            status=CANCELLED,
+            completed_at=stamp,
+            updated_at=stamp,
+            etag=new_etag(),
+            updated_by=tenant.client_id,
+            updated_client=tenant.client_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount == 0:
+        requested: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Run)
+            .where(Run.id == row.id, Run.status == IN_PROGRESS)
+            .values(
+                cancel_requested=True,
+                updated_at=stamp,
+                etag=new_etag(),
+                updated_by=tenant.client_id,
+                updated_client=tenant.client_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if requested.rowcount == 0:
+            raise bad_request(
+                1387, f"Run {run_id} has already ended ({row.status}); nothing to cancel."
+            )
+    session.expire(row)
+    session.refresh(row)
+    return row
