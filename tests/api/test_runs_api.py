@@ -12,8 +12,11 @@ from helpers import FS, created_id
 
 from conftest import Caller, error_code
 
-SEED_TIMES = {"startTime": "1663735590", "windowStartTime": "1651584991",
-              "windowEndTime": "16515859567"}
+SEED_TIMES = {
+    "startTime": "1663735590",
+    "windowStartTime": "1651584991",
+    "windowEndTime": "16515859567",
+}
 
 
 @pytest.fixture
@@ -47,8 +50,12 @@ def test_seed_table_request_creates_a_run_and_sets_the_delta_column(
     assert len(items) == 1 and set(items[0]) == {"id", "etag"}
     run = caller.get(f"{FS}/runs/{items[0]['id']}").json()["items"][0]
     assert run["flowId"] == table_flow
-    assert run["params"] == {"startTime": 1663735590, "windowStartTime": 1651584991,
-                             "windowEndTime": 16515859567, "deltaColumn": {"name": "updated_at"}}
+    assert run["params"] == {
+        "startTime": 1663735590,
+        "windowStartTime": 1651584991,
+        "windowEndTime": 16515859567,
+        "deltaColumn": {"name": "updated_at"},
+    }
     assert run["metrics"]["statusSummary"]["status"] == "scheduled"
     assert run["activities"] == []
     assert run["etag"] == items[0]["etag"]
@@ -80,20 +87,28 @@ def test_later_runs_may_omit_the_delta_column_but_not_change_it(
     assert _run_count(caller, table_flow) == 3
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"params": SEED_TIMES}, "FLOW-1446-400"),
-    ({"flowId": "", "params": SEED_TIMES}, "FLOW-1446-400"),
-    ({"flowId": "FLOW", "params": {}}, "FLOW-1384-400"),
-    ({"flowId": "FLOW"}, "FLOW-1384-400"),
-    ({"flowId": "FLOW", "params": {**SEED_TIMES, "windowStartTime": "abc"}}, "FLOW-1384-400"),
-    ({"flowId": "FLOW", "params": {**SEED_TIMES, "extra": 1}}, "FLOW-1384-400"),
-    ({"flowId": "FLOW", "params": {"startTime": "1", "windowStartTime": "20",
-                                   "windowEndTime": "10"}}, "FLOW-1381-400"),
-    ({"flowId": "FLOW", "params": SEED_TIMES}, "FLOW-1383-400"),
-    ({"flowId": "FLOW", "params": {**SEED_TIMES, "deltaColumn": {}}}, "FLOW-1384-400"),
-    ({"flowId": "missing-flow", "params": SEED_TIMES}, "FLOW-1430-400"),
-    ({"flowId": "FLOW", "params": SEED_TIMES, "other": 1}, "FLOW-1000-400"),
-])
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"params": SEED_TIMES}, "FLOW-1446-400"),
+        ({"flowId": "", "params": SEED_TIMES}, "FLOW-1446-400"),
+        ({"flowId": "FLOW", "params": {}}, "FLOW-1384-400"),
+        ({"flowId": "FLOW"}, "FLOW-1384-400"),
+        ({"flowId": "FLOW", "params": {**SEED_TIMES, "windowStartTime": "abc"}}, "FLOW-1384-400"),
+        ({"flowId": "FLOW", "params": {**SEED_TIMES, "extra": 1}}, "FLOW-1384-400"),
+        (
+            {
+                "flowId": "FLOW",
+                "params": {"startTime": "1", "windowStartTime": "20", "windowEndTime": "10"},
+            },
+            "FLOW-1381-400",
+        ),
+        ({"flowId": "FLOW", "params": SEED_TIMES}, "FLOW-1383-400"),
+        ({"flowId": "FLOW", "params": {**SEED_TIMES, "deltaColumn": {}}}, "FLOW-1384-400"),
+        ({"flowId": "missing-flow", "params": SEED_TIMES}, "FLOW-1430-400"),
+        ({"flowId": "FLOW", "params": SEED_TIMES, "other": 1}, "FLOW-1000-400"),
+    ],
+)
 def test_invalid_run_requests_are_coded_and_create_nothing(
     caller: Caller, table_flow: str, body: dict[str, Any], code: str
 ) -> None:
@@ -107,11 +122,19 @@ def test_invalid_run_requests_are_coded_and_create_nothing(
     assert flow["transformations"] == []
 
 
-def test_window_end_before_start_message_is_the_reference_text(caller: Caller, file_flow: str) -> None:
-    response = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": {
-        "startTime": "1", "windowStartTime": "20", "windowEndTime": "10"}})
+def test_window_end_before_start_message_is_the_reference_text(
+    caller: Caller, file_flow: str
+) -> None:
+    response = caller.post(
+        f"{FS}/runs",
+        json={
+            "flowId": file_flow,
+            "params": {"startTime": "1", "windowStartTime": "20", "windowEndTime": "10"},
+        },
+    )
     assert response.json()["report"]["detailed-message"] == (
-        "WindowEndTime=10 cannot be before Window StartTime=20")
+        "WindowEndTime=10 cannot be before Window StartTime=20"
+    )
 
 
 def test_delta_column_on_a_file_flow_is_refused(caller: Caller, file_flow: str) -> None:
@@ -129,10 +152,15 @@ def test_disabled_flow_takes_no_runs(caller: Caller, file_flow: str) -> None:
 def test_other_tenant_cannot_run_or_see_runs(
     caller: Caller, other_caller: Caller, file_flow: str
 ) -> None:
-    run_id = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": SEED_TIMES}
-                         ).json()["items"][0]["id"]
-    assert error_code(other_caller.post(f"{FS}/runs", json={
-        "flowId": file_flow, "params": SEED_TIMES})) == "FLOW-1430-400"
+    run_id = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": SEED_TIMES}).json()[
+        "items"
+    ][0]["id"]
+    assert (
+        error_code(
+            other_caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": SEED_TIMES})
+        )
+        == "FLOW-1430-400"
+    )
     assert other_caller.get(f"{FS}/runs/{run_id}").status_code == 404
     assert other_caller.get(f"{FS}/runs").json()["items"] == []
     assert other_caller.post(f"{FS}/runs/{run_id}/action?op=cancel").status_code == 404
@@ -142,8 +170,9 @@ def test_cancel_a_scheduled_run_then_it_cannot_be_cancelled_again(
     caller: Caller, file_flow: str
 ) -> None:
     future = str(int(time.time()) + 3600)
-    run_id = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": {
-        **SEED_TIMES, "startTime": future}}).json()["items"][0]["id"]
+    run_id = caller.post(
+        f"{FS}/runs", json={"flowId": file_flow, "params": {**SEED_TIMES, "startTime": future}}
+    ).json()["items"][0]["id"]
     response = caller.post(f"{FS}/runs/{run_id}/action?op=cancel")
     assert response.status_code == 200
     run = caller.get(f"{FS}/runs/{run_id}").json()["items"][0]
@@ -155,8 +184,9 @@ def test_cancel_a_scheduled_run_then_it_cannot_be_cancelled_again(
 
 
 def test_retrigger_only_failed_or_empty_successful_runs(caller: Caller, file_flow: str) -> None:
-    run_id = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": SEED_TIMES}
-                         ).json()["items"][0]["id"]
+    run_id = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": SEED_TIMES}).json()[
+        "items"
+    ][0]["id"]
     for op in ("re-trigger", "RE_TRIGGER"):
         response = caller.post(f"{FS}/runs/{run_id}/action?op={op}")
         assert error_code(response) == "FLOW-1387-400"
@@ -165,8 +195,9 @@ def test_retrigger_only_failed_or_empty_successful_runs(caller: Caller, file_flo
 
 
 def test_flow_with_active_runs_cannot_be_deleted(caller: Caller, file_flow: str) -> None:
-    run_id = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": SEED_TIMES}
-                         ).json()["items"][0]["id"]
+    run_id = caller.post(f"{FS}/runs", json={"flowId": file_flow, "params": SEED_TIMES}).json()[
+        "items"
+    ][0]["id"]
     assert error_code(caller.delete(f"{FS}/flows/{file_flow}")) == "FLOW-1444-400"
     caller.post(f"{FS}/runs/{run_id}/action?op=cancel")
     assert caller.delete(f"{FS}/flows/{file_flow}").status_code == 204
