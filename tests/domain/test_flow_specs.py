@@ -74,7 +74,7 @@ def test_wire_shape(spec: FlowSpec) -> None:
     assert body["scheduleSpec"]["type"] == "Periodic"
     assert body["runSpec"]["name"] == "ProviderParams"
     assert set(body["optionSpec"]["spec"]["properties"]) \
-        == {"errorDiagnosticsEnabled", "partialIngestionPercent"}
+        == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey"}
     json.dumps(body)
 
 
@@ -142,6 +142,9 @@ def test_option_spec() -> None:
     assert options.is_valid({"errorDiagnosticsEnabled": True, "partialIngestionPercent": 12.5})
     assert options.is_valid({})
     assert not options.is_valid({"partialIngestionPercent": 101})
+    assert options.is_valid({"writeMode": "merge", "primaryKey": ["id"]})
+    assert not options.is_valid({"writeMode": "merge"})
+    assert not options.is_valid({"writeMode": "upsert"})
     assert not options.is_valid({"partialIngestionPercent": -1})
     assert not options.is_valid({"errorDiagnosticsEnabled": "yes"})
 

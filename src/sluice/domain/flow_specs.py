@@ -142,10 +142,35 @@ def _option_spec() -> dict[str, Any]:
                     "maximum": 100,
                     "description": "Share of failed rows (percent) allowed before the run fails.",
                 },
+                "writeMode": {
+                    "type": "string",
+                    "enum": list(WRITE_MODES),
+                    "description": "How a run's rows land: append; replaceWindow (the window's "
+                    "rows are replaced, the default for table sources); merge on primaryKey.",
+                },
+                "primaryKey": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "description": "Columns identifying a row, for writeMode merge.",
+                },
             },
             [],
+            **{
+                "if": {"properties": {"writeMode": {"const": "merge"}}, "required": ["writeMode"]},
+                "then": {"required": ["primaryKey"]},
+            },
         ),
     }
+
+
+WRITE_MODES = ("append", "replaceWindow", "merge")
+
+
+def default_write_mode(source_kind: str) -> str:
+    """Table windows are replaced (re-running one never duplicates); files are appended."""
+    return "replaceWindow" if source_kind == "table" else "append"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 
 
 def now_ms() -> int:
@@ -17,3 +18,12 @@ def new_id() -> str:
 def new_etag() -> str:
     # The reference's etags carry their double quotes inside the value.
     return f'"{uuid.uuid4()}"'
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def monotonic_seconds() -> float:
+    """For intervals: immune to wall-clock jumps."""
+    return time.monotonic()
