@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -287,3 +287,32 @@ def next_href(body: Any) -> str | None:
     nxt = links.get("next") if isinstance(links, dict) else None
     href = nxt.get("href") if isinstance(nxt, dict) else None
     return str(href) if href else None
+
+
+TERMINAL_RUN_STATUSES = frozenset({"success", "failed", "cancelled"})
+
+
+def run_status(run: JsonObject) -> str:
+    summary = (run.get("metrics") or {}).get("statusSummary") or {}
+    return str(summary.get("status", ""))
+
+
+def wait_for_run(
+    client: SluiceClient,
+    run_id: str,
+    *,
+    on_progress: Callable[[JsonObject], None] | None = None,
+    poll_seconds: float = 0.5,
+    timeout_seconds: float | None = None,
+) -> JsonObject:
+    """Poll a run until it ends; `on_progress` sees every version of it on the way."""
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    while True:
+        run = client.get_item(f"runs/{run_id}")
+        if on_progress is not None:
+            on_progress(run)
+        if run_status(run) in TERMINAL_RUN_STATUSES:
+            return run
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} still {run_status(run)} after {timeout_seconds}s")
+        time.sleep(poll_seconds)

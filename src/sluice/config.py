@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     default_page_limit: int = 50
     max_page_limit: int = 1000
     log_level: str = "info"
+    # Local workers inside `sluice serve` (0: none, runs go to `sluice worker` processes).
+    workers: int = Field(default=2, ge=0, le=64)
+    # Whether `sluice serve` also runs a scheduler (it stands by unless it is the leader).
+    scheduler: bool = True
+    scheduler_interval_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod

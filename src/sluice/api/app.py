@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +28,8 @@ from sluice.api.problems import GatewayError, gateway_response, problem_response
 from sluice.api.routers import ROUTERS, token
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
+from sluice.engine.context import engine_context
+from sluice.engine.services import EngineServices
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
 from sluice.security.tokens import TokenSigner
@@ -49,14 +53,29 @@ def build_context(settings: Settings) -> AppContext:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, run_engine: bool = False) -> FastAPI:
+    """The API; with `run_engine`, also the local workers and the scheduler of the settings."""
     settings = settings or load_settings()
     context = build_context(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        context.engine.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = None
+        if run_engine:
+            services = EngineServices(
+                engine_context(settings, context.sessions),
+                workers=settings.workers,
+                scheduler=settings.scheduler,
+                scheduler_interval_seconds=settings.scheduler_interval_seconds,
+            )
+            services.start()
+            app.state.context = replace(context, notify_run_ready=services.notify)
+        try:
+            yield
+        finally:
+            if services is not None:
+                await asyncio.to_thread(services.stop)
+            context.engine.dispose()
 
     app = FastAPI(
         title="Sluice", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sluice import __version__
-from sluice.cli import admin, resources
+from sluice.cli import admin, engine, resources, runs
 from sluice.cli.serve import serve
 
 app = typer.Typer(
@@ -32,7 +32,10 @@ def main(
 
 
 app.command()(serve)
+app.command()(engine.worker)
+app.command()(engine.scheduler)
 app.add_typer(admin.app, name="admin")
+app.add_typer(runs.app, name="runs")
 resources.register(app)
 
 if __name__ == "__main__":

@@ -37,14 +37,30 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
     demo: Annotated[bool, typer.Option(help="Set up the demo flows (embedded mode).")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=0, help="Local workers (default SLUICE_WORKERS or 2)."),
+    ] = None,
+    no_workers: Annotated[
+        bool, typer.Option("--no-workers", help="API only: runs go to `sluice worker`.")
+    ] = False,
+    scheduler: Annotated[
+        bool, typer.Option(help="Also run a scheduler (it stands by unless it leads).")
+    ] = True,
 ) -> None:
-    """Run the Sluice API (settings from SLUICE_* environment variables)."""
+    """Run the Sluice API with local workers and the scheduler (SLUICE_* settings)."""
     from sluice.api.app import create_app  # the API stack loads only for this command
 
     settings = Settings()
+    overrides: dict[str, object] = {"scheduler": scheduler and settings.scheduler}
+    if no_workers:
+        overrides["workers"] = 0
+    elif workers is not None:
+        overrides["workers"] = workers
+    settings = settings.model_copy(update=overrides)
     configure_logging(settings.log_level)
     with reported_errors():
-        app = create_app(settings)
+        app = create_app(settings, run_engine=True)
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())

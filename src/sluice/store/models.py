@@ -189,8 +189,6 @@ class FlowTargetConnection(Base):
     )
 
 
-
-
 class Run(ResourceColumns, Base):
     """One execution of a flow over a window. The row is also the work queue entry: workers
     claim it with one guarded UPDATE (DESIGN §7), and every later write presents the claim

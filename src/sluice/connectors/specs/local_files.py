@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.connectors.paths import PathOutsideRootsError, resolve_inside_roots
+from sluice.connectors.readers.files import open_source
 from sluice.connectors.registry import (
     AuthSpec,
     ConnectionSpec,
@@ -107,4 +108,5 @@ SPEC = ConnectionSpec(
     tester=check_connection,
     validate_auth=root_folder,
     data_schema=FILE_DATA_SCHEMA,
+    open_source=open_source,
 )

@@ -10,6 +10,7 @@ from urllib.parse import quote, quote_plus
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from sluice.connectors.readers.postgresql import check_delta_column, open_source
 from sluice.connectors.registry import (
     AuthSpec,
     ConnectionSpec,
@@ -220,4 +221,6 @@ SPEC = ConnectionSpec(
     auth_specs=(CONNECTION_STRING_AUTH, BASIC_AUTH),
     params_schema=TABLE_PARAMS_SCHEMA,
     tester=check_connection,
+    open_source=open_source,
+    check_delta_column=check_delta_column,
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.connectors.paths import PathOutsideRootsError, resolve_inside_roots
+from sluice.connectors.readers.sqlite import check_delta_column, open_source
 from sluice.connectors.registry import (
     AuthSpec,
     ConnectionSpec,
@@ -97,4 +98,6 @@ SPEC = ConnectionSpec(
     params_schema=TABLE_PARAMS_SCHEMA,
     tester=check_connection,
     validate_auth=database_path,
+    open_source=open_source,
+    check_delta_column=check_delta_column,
 )

@@ -1,0 +1,1 @@
+"""Source readers: PostgreSQL and SQLite tables through ADBC, local files through pyarrow."""

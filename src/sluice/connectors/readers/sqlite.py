@@ -1,0 +1,413 @@
+"""Reading SQLite tables through ADBC, read-only, typed by the columns' declared types.
+
+SQLite stores any value in any column; ADBC's SQLite driver guesses each column's Arrow type
+from the first batch (an all-NULL column becomes int64) and fails on a later value of another
+type (apache/arrow-adbc#581). So the reader decides the types from the declared ones:
+
+- a first sentinel row (`UNION ALL`, dropped from the output) carries a typed value for
+  every column, so the driver's guess is the declared storage class;
+- columns that may mix storage classes are selected through a CAST to one class;
+- each batch is then cast to the reflected Arrow schema (DATE text to date32, DATETIME and
+  TIMESTAMP text to timestamp[us], DECIMAL(p, s) to decimal128(p, s), BOOLEAN to bool).
+
+A value of another class where the declared type allows only one (text in an INTEGER column)
+fails the read with a terminal error naming the column, rather than being coerced.
+
+DATE, DATETIME and TIMESTAMP columns are assumed to hold ISO-8601 text without a zone
+('YYYY-MM-DD', 'YYYY-MM-DD HH:MM:SS[.ffffff]', or with 'T'). The window compares
+`date(col)` / `datetime(col)` (SQLite's canonical text of the value, seconds resolution,
+which is exact for whole-second bounds) with bounds formatted the same way, as text;
+DATETIME values are wall times in the request's timezone. Values SQLite cannot parse as a
+date are in no window. INTEGER delta columns hold epoch seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import adbc_driver_manager
+import adbc_driver_sqlite.dbapi as adbc_sqlite
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sluice.connectors.readers.batching import one_line, quote_identifier
+from sluice.connectors.readers.windowing import Bound, DeltaKind, window_bounds
+from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
+from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
+from sluice.domain.errors import bad_request
+
+_BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
+_SENTINEL = "__sluice_sentinel"
+_DECIMAL_TYPE = re.compile(r"\s*(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)\s*")
+
+
+class Storage(Enum):
+    """What a declared type reads as: (SQLite sentinel literal, driver's Arrow type)."""
+
+    INTEGER = ("0", pa.int64())
+    REAL = ("0.0", pa.float64())
+    TEXT = ("''", pa.string())
+    BLOB = ("x''", pa.binary())
+
+
+@dataclass(frozen=True)
+class SqliteColumn:
+    """A reflected column; its declared type decides its Arrow type and how it is selected."""
+
+    name: str
+    declared_type: str
+
+    @property
+    def _upper(self) -> str:
+        return self.declared_type.upper()
+
+    @property
+    def _decimal(self) -> tuple[int, int] | None:
+        found = _DECIMAL_TYPE.fullmatch(self._upper)
+        if found is None:
+            return None
+        precision, scale = int(found.group(1)), int(found.group(2) or 0)
+        return (precision, scale) if 1 <= precision <= 38 and scale <= precision else None
+
+    @property
+    def _base(self) -> str:
+        return self._upper.split("(", 1)[0].strip()
+
+    @property
+    def delta_kind(self) -> DeltaKind | None:
+        if self._base == "DATE":
+            return DeltaKind.DATE
+        if self._base in ("DATETIME", "TIMESTAMP"):
+            return DeltaKind.TIMESTAMP
+        if self.storage is Storage.INTEGER and self._base not in ("BOOLEAN", "BOOL"):
+            return DeltaKind.EPOCH
+        return None
+
+    @property
+    def storage(self) -> Storage:
+        """The one storage class selected for this column (SQLite's affinity rules, mostly)."""
+        upper = self._upper
+        if self._decimal or self._base in ("DATE", "DATETIME", "TIMESTAMP") or not upper:
+            return Storage.TEXT
+        if "INT" in upper or self._base in ("BOOLEAN", "BOOL"):
+            return Storage.INTEGER
+        if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+            return Storage.TEXT
+        if "BLOB" in upper:
+            return Storage.BLOB
+        # REAL affinity, and NUMERIC affinity without (p, s): integers read as doubles.
+        return Storage.REAL
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        decimal = self._decimal
+        if decimal:
+            return pa.decimal128(*decimal)
+        if self._base == "DATE":
+            return pa.date32()
+        if self._base in ("DATETIME", "TIMESTAMP"):
+            return pa.timestamp("us")
+        if self._base in ("BOOLEAN", "BOOL"):
+            return pa.bool_()
+        return self.storage.value[1]
+
+    @property
+    def select_expression(self) -> str:
+        column = quote_identifier(self.name)
+        decimal = self._decimal
+        if decimal:
+            # Doubles rounded to the declared scale; integers and text kept exact.
+            return (
+                f"CASE typeof({column}) WHEN 'real' THEN CAST(round({column}, {decimal[1]})"
+                f" AS TEXT) ELSE CAST({column} AS TEXT) END"
+            )
+        if self.storage is Storage.TEXT and not any(
+            word in self._upper for word in ("CHAR", "CLOB", "TEXT")
+        ):
+            return f"CAST({column} AS TEXT)"  # dates, and columns without a declared type
+        return column
+
+
+@dataclass(frozen=True)
+class SqliteTable:
+    """A reflected table or view: its stored name and its columns in order."""
+
+    name: str
+    columns: tuple[SqliteColumn, ...]
+
+    def column(self, name: str) -> SqliteColumn | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
+
+
+def _table_name(source: Mapping[str, Any]) -> str:
+    return str(source.get("params", {}).get("tableName", ""))
+
+
+def _connect(context: ConnectorContext, auth: Mapping[str, Any]) -> tuple[Any, Path]:
+    # Imported here: the spec module imports this one to set its `open_source`.
+    from sluice.connectors.specs.sqlite import database_path, read_only_uri
+
+    try:
+        path = database_path(context, auth)
+    except ConnectionTestFailed as error:
+        raise SourceReadError(str(error), transient=False) from None
+    if not path.is_file():
+        raise SourceReadError(
+            f"The SQLite file {str(path)!r} does not exist or is not a file.", transient=False
+        )
+    try:
+        return adbc_sqlite.connect(read_only_uri(path), autocommit=True), path
+    except adbc_driver_manager.Error as error:
+        raise _error(error, f"Could not open the SQLite file {str(path)!r}") from None
+
+
+def _error(error: BaseException, what: str) -> SourceReadError:
+    text = str(error)
+    lowered = text.lower()
+    transient = "locked" in lowered or "busy" in lowered
+    return SourceReadError(f"{what}: {one_line(text)}", transient=transient)
+
+
+def reflect(connection: Any, table_name: str) -> SqliteTable | None:
+    """The table as SQLite declares it, or None when there is no such table or view."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+            " AND name = ? COLLATE NOCASE",
+            (table_name,),
+        )
+        found = cursor.fetchall()
+        if not found:
+            return None
+        stored_name = str(found[0][0])
+        cursor.execute("SELECT name, type FROM pragma_table_info(?) ORDER BY cid", (stored_name,))
+        rows = cursor.fetchall()
+    except adbc_driver_manager.Error as error:
+        raise _error(error, f'Could not read the definition of table "{table_name}"') from None
+    finally:
+        cursor.close()
+    columns = tuple(SqliteColumn(str(name), str(declared or "")) for name, declared in rows)
+    return SqliteTable(name=stored_name, columns=columns)
+
+
+def check_delta_column(
+    context: ConnectorContext, auth: Mapping[str, Any], source: Mapping[str, Any], column: str
+) -> None:
+    """Raise BadRequestError (1000) unless `column` exists and can select a window."""
+    table_name = _table_name(source)
+    connection, _ = _connect(context, auth)
+    try:
+        table = reflect(connection, table_name)
+    finally:
+        connection.close()
+    if table is None:
+        raise bad_request(1000, f'table "{table_name}" does not exist')
+    found = table.column(column)
+    if found is None:
+        raise bad_request(1000, _missing_column_message(column, table_name, table.columns))
+    if found.delta_kind is None:
+        raise bad_request(1000, _unsupported_type_message(found, table_name))
+
+
+def _missing_column_message(column: str, table_name: str, columns: Sequence[SqliteColumn]) -> str:
+    names = ", ".join(c.name for c in columns)
+    return f'column "{column}" does not exist in table "{table_name}"; columns are {names}'
+
+
+def _unsupported_type_message(column: SqliteColumn, table_name: str) -> str:
+    declared = column.declared_type or "no declared type"
+    return (
+        f'column "{column.name}" of table "{table_name}" has type {declared}, which cannot'
+        " select a window; use a DATETIME, TIMESTAMP, DATE or INTEGER (epoch seconds) column"
+    )
+
+
+def open_source(
+    context: ConnectorContext,
+    auth: Mapping[str, Any],
+    source: Mapping[str, Any],
+    request: ReadRequest,
+) -> SourceRead:
+    """Start reading the rows of the table whose delta column lies in the request's window."""
+    table_name = _table_name(source)
+    connection, _ = _connect(context, auth)
+    try:
+        table = reflect(connection, table_name)
+        if table is None:
+            raise SourceReadError(f'Table "{table_name}" does not exist.', transient=False)
+        where, parameters = _where_clause(table, table_name, request)
+        sentinels = ", ".join(
+            f"{c.storage.value[0]} AS {quote_identifier(c.name)}" for c in table.columns
+        )
+        columns = ", ".join(c.select_expression for c in table.columns)
+        query = (
+            f"SELECT 1 AS {_SENTINEL}, {sentinels}"
+            f" UNION ALL SELECT 0, {columns} FROM {quote_identifier(table.name)}{where}"
+        )
+        cursor = connection.cursor()
+        try:
+            cursor.adbc_statement.set_options(**{_BATCH_ROWS_OPTION: str(request.batch_rows)})
+            cursor.execute(query, parameters or None)
+            reader = cursor.fetch_record_batch()
+        except adbc_driver_manager.Error as error:
+            cursor.close()
+            raise _error(error, f'Could not read table "{table_name}"') from None
+    except BaseException:
+        connection.close()
+        raise
+    return SqliteRead(connection, cursor, reader, table, table_name)
+
+
+def _where_clause(
+    table: SqliteTable, table_name: str, request: ReadRequest
+) -> tuple[str, tuple[Any, ...]]:
+    """(` WHERE ...` selecting the window with `?` placeholders, its bound values)."""
+    if request.window is None:
+        return "", ()
+    if request.delta_column is None:
+        raise SourceReadError(
+            f'A window of table "{table_name}" needs a delta column.', transient=False
+        )
+    column = table.column(request.delta_column)
+    if column is None:
+        message = _missing_column_message(request.delta_column, table_name, table.columns)
+        raise SourceReadError(message[0].upper() + message[1:] + ".", transient=False)
+    kind = column.delta_kind
+    if kind is None:
+        message = _unsupported_type_message(column, table_name)
+        raise SourceReadError(message[0].upper() + message[1:] + ".", transient=False)
+    try:
+        bounds = window_bounds(kind, request.window, request.timezone)
+    except ValueError as error:
+        raise SourceReadError(f"Cannot read the window: {error}.", transient=False) from None
+    quoted = quote_identifier(column.name)
+    value = {
+        DeltaKind.EPOCH: quoted,
+        DeltaKind.DATE: f"date({quoted})",
+        DeltaKind.TIMESTAMP: f"datetime({quoted})",
+    }[kind]
+    conditions = [f"{value} IS NOT NULL"]
+    parameters: list[Any] = []
+    if bounds.lower is not None:
+        conditions.append(f"{value} >= ?")
+        parameters.append(_sqlite_bound(bounds.lower))
+    if bounds.upper is not None:
+        conditions.append(f"{value} < ?")
+        parameters.append(_sqlite_bound(bounds.upper))
+    return " WHERE " + " AND ".join(conditions), tuple(parameters)
+
+
+def _sqlite_bound(bound: Bound) -> int | str:
+    """A bound in the canonical text of SQLite's date() and datetime(), or an integer."""
+    if isinstance(bound, datetime):
+        return bound.isoformat(sep=" ", timespec="seconds")
+    if isinstance(bound, date):
+        return bound.isoformat()
+    return bound
+
+
+class SqliteRead:
+    """An open read of one table: batches of the reflected schema, at most batch_rows each."""
+
+    def __init__(
+        self,
+        connection: Any,
+        cursor: Any,
+        reader: pa.RecordBatchReader,
+        table: SqliteTable,
+        table_name: str,
+    ) -> None:
+        self._connection = connection
+        self._cursor = cursor
+        self._reader: pa.RecordBatchReader | None = reader
+        self._table = table
+        self._table_name = table_name
+        self._schema = table.arrow_schema
+        self._progress = ReadProgress()
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    @property
+    def progress(self) -> ReadProgress:
+        return self._progress
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._batches()
+        finally:
+            self.close()
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        reader = self._reader
+        while reader is not None:
+            failure: SourceReadError | None = None
+            try:
+                raw = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (adbc_driver_manager.Error, OSError, pa.ArrowException) as error:
+                failure = self._read_error(error)
+            if failure is not None:
+                raise failure
+            batch = self._conform(raw)
+            if batch.num_rows:
+                self._progress.input_records += batch.num_rows
+                self._progress.input_bytes += batch.nbytes
+                yield batch
+
+    def _read_error(self, error: BaseException) -> SourceReadError:
+        found = re.search(r"Type mismatch in column (\d+)", str(error))
+        if found and 1 <= int(found.group(1)) <= len(self._table.columns):
+            column = self._table.columns[int(found.group(1)) - 1]
+            return SourceReadError(
+                f'Column "{column.name}" of table "{self._table_name}" holds a value that is'
+                f" not {column.declared_type or 'text'} (SQLite does not enforce declared"
+                f" types): {one_line(str(error))}",
+                transient=False,
+                code="CONNECTOR-2001-500",
+            )
+        return _error(error, f'Reading table "{self._table_name}" failed')
+
+    def _conform(self, raw: pa.RecordBatch) -> pa.RecordBatch:
+        """Drop the sentinel row; cast each column to the reflected schema."""
+        keep = pc.equal(raw.column(0), 0)
+        if not pc.all(keep).as_py():
+            raw = raw.filter(keep)
+        arrays = []
+        for array, field in zip(raw.columns[1:], self._schema, strict=True):
+            if array.type != field.type:
+                if field.type == pa.date32():
+                    array = pc.utf8_slice_codeunits(array, 0, 10)  # 'YYYY-MM-DD[ HH:MM:SS]'
+                try:
+                    array = pc.cast(array, field.type)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                    raise SourceReadError(
+                        f'Column "{field.name}" of table "{self._table_name}" holds a value'
+                        f" that cannot be read as {field.type}: {one_line(str(error))}",
+                        transient=False,
+                        code="CONNECTOR-2001-500",
+                    ) from None
+            arrays.append(array)
+        return pa.RecordBatch.from_arrays(arrays, schema=self._schema)
+
+    def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        for release in (reader.close, self._cursor.close, self._connection.close):
+            with contextlib.suppress(Exception):  # release everything even if one part fails
+                release()

@@ -1,0 +1,87 @@
+"""Executors: what keeps workers running, behind one small protocol.
+
+The database stays the source of truth (DESIGN section 1): `notify` is only a hint that a run
+is ready, and whoever acts on it still claims the run in the database first, so a hint
+delivered twice, late or never cannot make a window run twice or be lost (the workers poll).
+
+A Celery executor fits the same protocol without touching the run logic: its `notify` sends
+a task, and the task, in a `sluice worker` process, calls `Worker.run_once()` on a worker
+built once per process (which claims whatever is due, not necessarily `run_id`); its
+`start` / `stop` have nothing to do in the API process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+from sluice.engine.claims import Sessions
+from sluice.engine.worker import Execute, Worker, default_worker_id
+
+
+class Executor(Protocol):
+    def start(self) -> None:
+        """Begin taking runs."""
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop taking runs and let runs in hand finish; True when all finished in time."""
+
+    def notify(self, run_id: str) -> None:
+        """Hint that `run_id` is ready (created, due, or released for retry)."""
+
+
+class LocalExecutor:
+    """N workers in threads of this process (the embedded mode's executor)."""
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        execute: Execute,
+        *,
+        workers: int,
+        lease_ms: int = 60_000,
+        poll_seconds: float = 1.0,
+        heartbeat_seconds: float | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("A local executor needs at least one worker.")
+        prefix = default_worker_id()
+        self.workers = [
+            Worker(
+                sessions,
+                execute,
+                worker_id=f"{prefix}:{index}",
+                lease_ms=lease_ms,
+                poll_seconds=poll_seconds,
+                heartbeat_seconds=heartbeat_seconds,
+            )
+            for index in range(workers)
+        ]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("This executor was already started.")
+        for worker in self.workers:
+            thread = threading.Thread(
+                target=worker.run_forever, args=(self._stop,), name=f"worker-{worker.worker_id}"
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        self._stop.set()
+        for worker in self.workers:
+            worker.wake()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            thread.join(remaining)
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def notify(self, run_id: str) -> None:
+        # Every idle worker polls; exactly one of them wins the claim.
+        for worker in self.workers:
+            worker.wake()

@@ -1,0 +1,72 @@
+"""The engine's long-running parts, started and stopped together: local workers and the
+scheduler (each scheduler stands by unless it holds the leadership lease)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sluice.engine.context import EngineContext
+from sluice.engine.executors import LocalExecutor
+from sluice.engine.runner import execute_run
+from sluice.engine.scheduler import Scheduler
+
+log = logging.getLogger("sluice.engine")
+
+
+class EngineServices:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        *,
+        workers: int,
+        scheduler: bool,
+        scheduler_interval_seconds: float = 5.0,
+    ) -> None:
+        self.executor = (
+            LocalExecutor(
+                ctx.sessions, lambda _claim, guard: execute_run(ctx, guard), workers=workers
+            )
+            if workers > 0
+            else None
+        )
+        self.scheduler = (
+            Scheduler(ctx.sessions, interval_seconds=scheduler_interval_seconds)
+            if scheduler
+            else None
+        )
+        self._stop = threading.Event()
+        self._scheduler_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.executor is not None:
+            self.executor.start()
+        if self.scheduler is not None:
+            self._scheduler_thread = threading.Thread(
+                target=self.scheduler.run_forever,
+                args=(self._stop,),
+                name="sluice-scheduler",
+                daemon=True,
+            )
+            self._scheduler_thread.start()
+        log.info(
+            "engine started: %s worker(s), scheduler %s",
+            self.executor_workers,
+            "on" if self.scheduler else "off",
+        )
+
+    @property
+    def executor_workers(self) -> int:
+        return len(self.executor.workers) if self.executor is not None else 0
+
+    def notify(self, run_id: str) -> None:
+        if self.executor is not None:
+            self.executor.notify(run_id)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Graceful: no new claims; runs in hand may finish within `timeout`."""
+        self._stop.set()
+        if self.executor is not None:
+            self.executor.stop(timeout)
+        if self._scheduler_thread is not None:
+            self._scheduler_thread.join(timeout)

@@ -1,0 +1,1 @@
+"""Datasets as Delta tables: Arrow schemas, window predicates, exactly-once writer, reader."""

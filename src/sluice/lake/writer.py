@@ -1,0 +1,276 @@
+"""Exactly-once Delta commits of one run: append, replace a window, or merge on a key.
+
+Every commit of a run carries a Delta transaction identifier (`txn` action, app id
+`sluice-run-{run_id}`, version 1) and the run id in its commit info. Before writing, the run's
+identifier is looked up in the table snapshot the write is then based on, so an attempt that
+crashed after committing is recognised and nothing is written twice; delta-rs refuses the
+commit if another commit carrying the same identifier lands in between (checked in tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from sluice.lake.predicates import quote_identifier
+
+WriteMode = Literal["append", "replaceWindow", "merge"]
+RUN_ID_KEY = "sluice.runId"
+TXN_VERSION = 1
+_HISTORY_PAGE = 32
+
+
+@dataclass(frozen=True)
+class WritePlan:
+    table_uri: str  # local path for now (S3 later via storage_options)
+    run_id: str
+    mode: WriteMode
+    replace_predicate: str | None = None  # replaceWindow: from window_predicate(); None = full
+    merge_keys: tuple[str, ...] = ()  # merge: primary key columns
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    version: int | None  # Delta version this run committed; None if nothing was committed
+    rows_written: int
+    files_added: int
+    bytes_written: int
+    already_committed: bool  # an earlier attempt of this run had committed; nothing written now
+
+
+@dataclass(frozen=True)
+class WriteFaults:
+    """Failure points for tests: raise `InjectedFault` just before writing / after the commit."""
+
+    fail_before_write: bool = False
+    fail_after_commit: bool = False
+
+
+class InjectedFault(RuntimeError):  # noqa: N818 - the name engine tests use
+    """Raised at a `WriteFaults` point (simulates a worker dying there)."""
+
+
+class BatchSchemaError(ValueError):
+    """A batch's schema differs from the run's schema; nothing was committed."""
+
+
+class ConcurrentWriteError(RuntimeError):
+    """Another commit conflicted with this run's; nothing was committed. Retry the attempt."""
+
+
+def app_id(run_id: str) -> str:
+    """The Delta transaction app id of a run."""
+    return f"sluice-run-{run_id}"
+
+
+def _open(table_uri: str) -> DeltaTable | None:
+    try:
+        return DeltaTable(table_uri)
+    except TableNotFoundError:
+        return None
+
+
+def _version_of_commit(table: DeltaTable, run_id: str) -> int:
+    """The version whose commit info names `run_id`, searching the history newest first.
+
+    If that commit's log entry is gone (log cleanup after the retention period) while its
+    transaction identifier survives in a checkpoint, the table's current version is returned.
+    """
+    latest = table.version()
+    limit = _HISTORY_PAGE
+    while True:
+        commits = table.history(limit)
+        for commit in commits:
+            if commit.get(RUN_ID_KEY) == run_id:
+                return int(commit["version"])
+        if len(commits) < limit or limit > latest:
+            return latest
+        limit *= 8
+
+
+def _committed_in(table: DeltaTable, run_id: str) -> int | None:
+    if table.transaction_version(app_id(run_id)) is None:
+        return None
+    return _version_of_commit(table, run_id)
+
+
+def committed_version(table_uri: str, run_id: str) -> int | None:
+    """The Delta version at which `run_id` committed, or None if it has not committed."""
+    table = _open(table_uri)
+    return None if table is None else _committed_in(table, run_id)
+
+
+class _Stream:
+    """The run's batches, checked against the schema and counted as deltalake pulls them."""
+
+    def __init__(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> None:
+        self.schema = schema
+        self.rows = 0
+        self.error: BaseException | None = None
+        self._batches = iter(batches)
+        self._first: pa.RecordBatch | None = None
+
+    def _next_nonempty(self) -> pa.RecordBatch | None:
+        for batch in self._batches:
+            # deltalake trusts the stream's schema: a mismatching batch would crash the process.
+            if not batch.schema.equals(self.schema):
+                raise BatchSchemaError(
+                    f"Batch schema does not match the run's schema.\n"
+                    f"expected: {self.schema}\ngot: {batch.schema}"
+                )
+            if batch.num_rows:
+                return batch
+        return None
+
+    def has_rows(self) -> bool:
+        """Pull up to the first non-empty batch (kept for the stream); False if there is none."""
+        if self._first is None:
+            self._first = self._next_nonempty()
+        return self._first is not None
+
+    def _iterate(self) -> Iterator[pa.RecordBatch]:
+        try:
+            batch = self._first if self._first is not None else self._next_nonempty()
+            self._first = None
+            while batch is not None:
+                self.rows += batch.num_rows
+                yield batch
+                batch = self._next_nonempty()
+        except Exception as error:  # re-raised as itself once deltalake gives up
+            self.error = error
+            raise
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self._iterate())
+
+
+def _commit_properties(run_id: str) -> CommitProperties:
+    return CommitProperties(
+        custom_metadata={RUN_ID_KEY: run_id},
+        app_transactions=[Transaction(app_id=app_id(run_id), version=TXN_VERSION)],
+    )
+
+
+def _merge(table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader) -> None:
+    """Upsert on the merge keys.
+
+    deltalake's merge takes the stream itself (no `pa.Table` needed) but its join may hold
+    a good part of the source in memory. Source rows must be unique on the keys: two rows
+    matching one target row make the merge fail (nothing committed).
+    """
+    on = " AND ".join(
+        f"target.{quote_identifier(k)} = source.{quote_identifier(k)}" for k in plan.merge_keys
+    )
+    (
+        table.merge(
+            source,
+            predicate=on,
+            source_alias="source",
+            target_alias="target",
+            commit_properties=_commit_properties(plan.run_id),
+        )
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
+
+
+def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchReader) -> None:
+    if plan.mode == "merge" and table is not None:
+        _merge(table, plan, source)
+        return
+    target = table if table is not None else plan.table_uri
+    properties = _commit_properties(plan.run_id)
+    if plan.mode == "replaceWindow":
+        write_deltalake(
+            target,
+            source,
+            mode="overwrite",
+            predicate=plan.replace_predicate,
+            commit_properties=properties,
+        )
+    else:  # append; or a merge into a table not there yet, which inserts every row
+        write_deltalake(target, source, mode="append", commit_properties=properties)
+
+
+def _added_files(table_uri: str, version: int) -> tuple[int, int]:
+    """Files and bytes the commit at `version` added (live files there but not before)."""
+    after = pa.table(DeltaTable(table_uri, version=version).get_add_actions())
+    before: set[str] = set()
+    if version > 0:
+        previous = pa.table(DeltaTable(table_uri, version=version - 1).get_add_actions())
+        before = set(previous.column("path").to_pylist())
+    sizes = [
+        size
+        for path, size in zip(
+            after.column("path").to_pylist(), after.column("size_bytes").to_pylist(), strict=True
+        )
+        if path not in before
+    ]
+    return len(sizes), sum(sizes)
+
+
+def _check(plan: WritePlan, schema: pa.Schema) -> None:
+    if plan.mode == "merge":
+        if not plan.merge_keys:
+            raise ValueError("A merge needs at least one key column.")
+        missing = [k for k in plan.merge_keys if k not in schema.names]
+        if missing:
+            raise ValueError(f"Merge keys not in the schema: {', '.join(missing)}.")
+    elif plan.merge_keys:
+        raise ValueError("Merge keys are only for the merge mode.")
+    if plan.replace_predicate is not None and plan.mode != "replaceWindow":
+        raise ValueError("A replace predicate is only for the replaceWindow mode.")
+
+
+def write_run(
+    plan: WritePlan,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    faults: WriteFaults | None = None,
+) -> CommitResult:
+    """Write one run's batches to the Delta table in one commit (or none), exactly once.
+
+    `schema` (system columns included) creates the table on first write; every batch must
+    have exactly this schema. Batches are streamed to deltalake through a
+    `RecordBatchReader`, never collected. `append` and `merge` with no rows commit nothing;
+    `replaceWindow` with no rows still commits, deleting the window's old rows. For
+    `replaceWindow` every new row must satisfy the predicate, else deltalake refuses the write.
+    A failing write leaves the table as it was: the source's own exception is re-raised,
+    a conflicting concurrent commit raises `ConcurrentWriteError`.
+    """
+    _check(plan, schema)
+    table = _open(plan.table_uri)
+    if table is not None:
+        done = _committed_in(table, plan.run_id)
+        if done is not None:
+            return CommitResult(done, 0, 0, 0, already_committed=True)
+    if faults is not None and faults.fail_before_write:
+        raise InjectedFault("injected fault before the write")
+    stream = _Stream(schema, batches)
+    if plan.mode != "replaceWindow" and not stream.has_rows():
+        return CommitResult(None, 0, 0, 0, already_committed=False)
+    try:
+        _write(table, plan, stream.reader())
+    except CommitFailedError as error:
+        done = committed_version(plan.table_uri, plan.run_id)
+        if done is not None:  # another attempt of this run won the race
+            return CommitResult(done, 0, 0, 0, already_committed=True)
+        raise ConcurrentWriteError(f"Concurrent commit to {plan.table_uri}: {error}") from error
+    except Exception as error:  # deltalake wraps a source's error in its own
+        if stream.error is not None and stream.error is not error:
+            raise stream.error from error
+        raise
+    version = committed_version(plan.table_uri, plan.run_id)
+    if version is None:  # pragma: no cover - deltalake returned without committing
+        raise RuntimeError(f"Run {plan.run_id} wrote to {plan.table_uri} but no commit is found.")
+    files, size = _added_files(plan.table_uri, version)
+    if faults is not None and faults.fail_after_commit:
+        raise InjectedFault("injected fault after the commit")
+    return CommitResult(version, stream.rows, files, size, already_committed=False)

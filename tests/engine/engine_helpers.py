@@ -1,0 +1,86 @@
+"""Flows and runs written straight to the store, for engine tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from sluice.domain.tenancy import Tenant
+from sluice.domain.windows import Window
+from sluice.services.flows import flows
+from sluice.store.db import transaction
+from sluice.store.models import Flow, Run
+from sluice.store.runs import NewRun, add_run
+
+Sessions = sessionmaker[Session]
+TABLE_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
+START = 1_700_000_000  # a schedule's startTime, epoch seconds
+COPY_UPDATED_AT = [{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}}}]
+
+
+def make_flow(
+    sessions: Sessions,
+    tenant: Tenant,
+    *,
+    schedule: dict[str, Any] | None = None,
+    transformations: list[dict[str, Any]] | None = None,
+    state: str = "enabled",
+) -> str:
+    doc: dict[str, Any] = {
+        "flowSpec": {"id": TABLE_FLOW_SPEC, "version": "1.0"},
+        "scheduleParams": schedule or {"startTime": START, "frequency": "once"},
+        "transformations": transformations or [],
+    }
+    with transaction(sessions) as session:
+        return flows.add(session, tenant, "flow", doc, flow_spec_id=TABLE_FLOW_SPEC, state=state).id
+
+
+def add_runs(sessions: Sessions, flow_id: str, count: int, *, start_at: int = 0) -> list[str]:
+    with transaction(sessions) as session:
+        flow = session.get_one(Flow, flow_id)
+        return [
+            add_run(
+                session,
+                flow,
+                NewRun(origin="onDemand", start_at=start_at + i, window=Window(0, 10)),
+                actor="tests",
+            ).id
+            for i in range(count)
+        ]
+
+
+def get_run(sessions: Sessions, run_id: str) -> Run:
+    with sessions() as session:
+        return session.get_one(Run, run_id)
+
+
+def set_run(sessions: Sessions, run_id: str, **values: Any) -> None:
+    with transaction(sessions) as session:
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def set_flow_state(sessions: Sessions, flow_id: str, state: str) -> None:
+    with transaction(sessions) as session:
+        session.execute(
+            update(Flow)
+            .where(Flow.id == flow_id)
+            .values(state=state)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def runs_of(sessions: Sessions, flow_id: str) -> list[Run]:
+    with sessions() as session:
+        return list(session.scalars(select(Run).where(Run.flow_id == flow_id).order_by(Run.tick)))
+
+
+def count_runs(sessions: Sessions) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Run)) or 0
