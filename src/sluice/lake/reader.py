@@ -1,4 +1,9 @@
-"""Reading datasets back: table statistics and a JSON-safe preview of a few rows."""
+"""Reading datasets back: table statistics and a JSON-safe preview of a few rows.
+
+Scans run without pyarrow's thread pool: a threaded pyarrow scan in a process that also
+writes with deltalake intermittently aborts that process at exit (std::terminate, exit 134;
+delta-io/delta-rs#2184, apache/arrow#34314).
+"""
 
 from __future__ import annotations
 
@@ -43,7 +48,9 @@ def table_stats(table_uri: str) -> TableStats | None:
     actions = pa.table(table.get_add_actions())
     records = actions.column("num_records").to_pylist()
     exact = None not in records
-    row_count = sum(records) if exact else int(table.to_pyarrow_dataset().count_rows())
+    row_count = (
+        sum(records) if exact else int(table.to_pyarrow_dataset().count_rows(use_threads=False))
+    )
     return TableStats(
         version=table.version(),
         row_count=row_count,
@@ -90,7 +97,7 @@ def preview_rows(table_uri: str, limit: int) -> tuple[list[dict[str, str]], list
     remaining = max(limit, 0)
     for fragment in dataset.get_fragments() if remaining else ():
         # One file at a time, and within it only the row groups needed.
-        part = fragment.scanner(schema=dataset.schema).head(remaining)
+        part = fragment.scanner(schema=dataset.schema, use_threads=False).head(remaining)
         parts.append(part)
         remaining -= part.num_rows
         if remaining <= 0:

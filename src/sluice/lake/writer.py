@@ -37,7 +37,7 @@ class WritePlan:
 @dataclass(frozen=True)
 class CommitResult:
     version: int | None  # Delta version this run committed; None if nothing was committed
-    rows_written: int
+    rows_written: int  # rows this attempt fed to the table (merge: source rows)
     files_added: int
     bytes_written: int
     already_committed: bool  # an earlier attempt of this run had committed; nothing written now

@@ -225,6 +225,7 @@ class FilesRead:
         self._batch_rows = batch_rows
         self._progress = ReadProgress(files=[f for _, f in files])
         self._closed = False
+        self._open_reader: Any = None  # the file being read, closed by close()
         self._data_schema = self._infer_schema()
         self._schema = self._data_schema.append(pa.field(SOURCE_FILE_COLUMN, pa.string()))
 
@@ -238,12 +239,18 @@ class FilesRead:
 
     def close(self) -> None:
         self._closed = True
+        reader, self._open_reader = self._open_reader, None
+        if reader is not None:
+            with contextlib.suppress(Exception):
+                reader.close()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         for path, described in self._files:
             if self._closed:
                 return
             for batch in bounded(self._read_file(path, described), self._batch_rows):
+                if self._closed:
+                    return
                 source = pa.repeat(described.path, batch.num_rows)
                 self._progress.input_records += batch.num_rows
                 yield pa.RecordBatch.from_arrays([*batch.columns, source], schema=self._schema)
@@ -363,10 +370,11 @@ class FilesRead:
         reader = self._guarded(described, open_reader)
         if reader is None:
             return
+        self._open_reader = reader
         with contextlib.closing(reader):
             if reader.schema.names != self._data_schema.names:
                 raise self._mismatch(described, reader.schema.names)
-            while True:
+            while not self._closed:
                 batch = self._guarded(described, lambda: _next_or_none(reader))
                 if batch is None:
                     return
@@ -374,12 +382,13 @@ class FilesRead:
 
     def _read_parquet(self, path: Path, described: SourceFile) -> Iterator[pa.RecordBatch]:
         parquet = self._guarded(described, lambda: pq.ParquetFile(path))
+        self._open_reader = parquet
         with contextlib.closing(parquet):
             file_schema = parquet.schema_arrow
             if file_schema.names != self._data_schema.names:
                 raise self._mismatch(described, file_schema.names)
             batches = parquet.iter_batches(batch_size=self._batch_rows, use_threads=False)
-            while True:
+            while not self._closed:
                 batch = self._guarded(described, lambda: _next_or_none(batches))
                 if batch is None:
                     return

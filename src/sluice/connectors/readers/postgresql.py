@@ -6,10 +6,11 @@ reflection, quoted. Window values are bound parameters too, but not of the read 
 itself: ADBC's PostgreSQL driver materialises the whole result of a parameterised query in
 one batch (measured with adbc-driver-postgresql 1.13: 2M rows, one batch, ~1 GB RSS), while
 a query without parameters streams through `COPY (...) TO STDOUT (FORMAT binary)` (~16 MB
-batches, flat memory). So the bounds are bound into two session settings with
-`set_config('sluice.window_lower', $1, false)`, and the read query takes them back once, in
-init-plans `(SELECT current_setting('sluice.window_lower')::<column type>)`, which an index
-on the delta column can use.
+batches, flat memory). So the bounds are bound into two transaction-local settings with
+`set_config('sluice.window_lower', $1, true)`, and the read query, in the same transaction,
+takes them back once, in init-plans `(SELECT current_setting('sluice.window_lower')::<column
+type>)`, which an index on the delta column can use. Being transaction-local, the settings
+never outlive the read, even behind a transaction-pooling proxy.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ WITH rel AS (
     WHERE c.relname = $1
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
       AND (n.nspname = $2 OR ($2 = '' AND n.nspname = ANY (pg_catalog.current_schemas(false))))
-    ORDER BY pg_catalog.array_position(pg_catalog.current_schemas(false), n.nspname::text)
+    ORDER BY pg_catalog.array_position(pg_catalog.current_schemas(false), n.nspname)
     LIMIT 1
 )
 SELECT rel.nspname::text, rel.relname::text, a.attname::text,
@@ -189,7 +190,8 @@ class _Session:
         )
         failure: tuple[str, bool] | None = None
         try:
-            self.connection = adbc_pg.connect(conninfo, autocommit=True)
+            # Not autocommit: the window's settings and the read share one transaction.
+            self.connection = adbc_pg.connect(conninfo, autocommit=False)
         except adbc_driver_manager.Error as error:
             # Build the message outside the handler: the driver error may hold the password.
             failure = (_without_status(str(error)), _is_transient(error, str(error)))
@@ -205,9 +207,10 @@ class _Session:
         return SourceReadError(f"{what}: {detail}", transient=_is_transient(error, text))
 
     def close(self) -> None:
-        # Closing after a failure must not hide the failure.
-        with contextlib.suppress(Exception):
-            self.connection.close()
+        # Only reads happened: roll back. Closing after a failure must not hide the failure.
+        for release in (self.connection.rollback, self.connection.close):
+            with contextlib.suppress(Exception):
+                release()
 
 
 _TERMINAL_MARKERS = (
@@ -380,8 +383,8 @@ def _bind_bounds(session: _Session, bounds: Bounds) -> None:
     cursor = session.connection.cursor()
     try:
         cursor.execute(
-            f"SELECT pg_catalog.set_config('{_LOWER_SETTING}', $1, false),"
-            f" pg_catalog.set_config('{_UPPER_SETTING}', $2, false)",
+            f"SELECT pg_catalog.set_config('{_LOWER_SETTING}', $1, true),"
+            f" pg_catalog.set_config('{_UPPER_SETTING}', $2, true)",
             values,
         )
         cursor.fetchall()
