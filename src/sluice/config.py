@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # Whether `sluice serve` also runs a scheduler (it stands by unless it is the leader).
     scheduler: bool = True
     scheduler_interval_seconds: float = Field(default=5.0, gt=0)
+    # How long a worker's claim on a run lasts without a heartbeat; after it, another worker
+    # takes the run over (a worker that died mid-run is detected this fast).
+    lease_seconds: float = Field(default=60.0, ge=1)
+    # Test-only fault injection: "kill-after-commit" makes a worker process kill itself right
+    # after a run's Delta commit, before recording the run (proves crash recovery).
+    fault_injection: str | None = None
 
     @field_validator("data_dir")
     @classmethod

@@ -102,7 +102,7 @@ def _report_end(run: dict[str, Any], output: OutputFormat) -> None:
         first = errors[0] if errors else {"code": "?", "message": "no reason recorded"}
         fail(f"run {run.get('id')} failed: {first.get('code')}: {first.get('message')}")
     if output is OutputFormat.table:
-        console.print(f"Run {run.get('id')} ended: {status}")
+        console.print(f"\nRun {run.get('id')} ended: {status}")
 
 
 @app.command("create")

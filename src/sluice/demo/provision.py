@@ -21,7 +21,7 @@ FILE_FLOW_SPEC_ID = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"  # CloudStorageToAEP
 ORDERS_FLOW = "Demo orders (SQLite)"
 EVENTS_FLOW = "Demo events (CSV)"
 # The flows run once, this long after they are created (the API refuses a start in the past).
-START_DELAY_SECONDS = 60
+START_DELAY_SECONDS = 5
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ class EngineContext:
     progress_interval_seconds: float = 1.0
     # Bad rows kept per run with their reason (all of them are counted).
     max_bad_rows_kept: int = 1000
+    lease_ms: int = 60_000
+    fault_injection: str | None = None
 
 
 def engine_context(
@@ -44,4 +46,6 @@ def engine_context(
             metadata_database_url=settings.resolved_database_url,
         ),
         lake_dir=settings.lake_dir,
+        lease_ms=int(settings.lease_seconds * 1000),
+        fault_injection=settings.fault_injection,
     )

@@ -9,6 +9,8 @@ fails the run with a `CONNECTOR-...` code and a message a person can act on.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +37,7 @@ from sluice.engine.metrics import RunMetrics
 from sluice.engine.target_schema import target_schema
 from sluice.lake.predicates import window_predicate
 from sluice.lake.schema import add_system_columns, with_system_columns
-from sluice.lake.writer import CommitResult, WritePlan, write_run
+from sluice.lake.writer import CommitResult, ConcurrentWriteError, WritePlan, write_run
 from sluice.services.datasets import table_location
 from sluice.services.flow_sources import FlowEndpoints, resolve_endpoints
 from sluice.store import clock
@@ -127,6 +129,14 @@ def execute_run(ctx: EngineContext, guard: claims.ClaimGuard) -> None:
         return
     except RunFailedError as failure:
         _fail(ctx, guard, plan, metrics, failure.code, failure.message)
+        return
+    except ConcurrentWriteError as error:
+        # Another run committed to the dataset meanwhile: retrying the attempt is safe.
+        transient = SourceReadError(str(error), transient=True, code="CONNECTOR-3001-500")
+        if claim.attempt < claims.MAX_ATTEMPTS:
+            _retry_later(ctx, claim, plan, metrics, transient)
+        else:
+            _fail(ctx, guard, plan, metrics, transient.code, transient.message)
         return
     except Exception as error:
         log.exception("run %s failed while writing", plan.run_id)
@@ -225,6 +235,9 @@ def _move_data(
         mapper = BatchMapper(target, location_column=SOURCE_FILE_COLUMN)
         batches = _stream(ctx, guard, plan, read, mapper, metrics, full_schema)
         commit = write_run(write_plan, full_schema, batches)
+        if ctx.fault_injection == "kill-after-commit" and commit.version is not None:
+            # Die like a SIGKILLed worker: committed, not recorded (crash-recovery tests).
+            os.kill(os.getpid(), signal.SIGKILL)
     finally:
         read.close()
     metrics.record_commit(commit, files=read.progress.files)
