@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
 import sqlite3
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from helpers import CATALOG, FILE_FLOW_SPEC, FS, LOCAL_FILES_SPEC, TABLE_FLOW_SPEC, created_id
+from sqlalchemy import update
 
 from conftest import Caller, error_code
 from sluice.config import Settings
 from sluice.engine.context import engine_context
 from sluice.engine.runner import execute_run
 from sluice.engine.worker import Worker
+from sluice.store.db import make_engine
+from sluice.store.models import Run
 
 BASE = datetime(2024, 5, 1, tzinfo=UTC)
 DAY = 86_400
@@ -257,3 +263,85 @@ def test_failed_share_above_the_threshold_fails_and_commits_nothing(
     new_run = get_run(caller, retried.json()["id"])
     assert new_run["params"]["windowStartTime"] == epoch(BASE)
     assert new_run["metrics"]["statusSummary"]["status"] == "scheduled"
+
+
+def test_target_failing_mid_write_fails_the_run_and_leaves_no_data(
+    caller: Caller, settings: Settings, worker: Worker
+) -> None:
+    db = make_orders(Path(settings.allowed_file_roots[0]))
+    flow, dataset_id = table_flow(caller, db)
+    run_id = start_run(caller, flow, BASE, BASE + timedelta(hours=5))
+    # The dataset's table folder is taken by a file: the Delta write cannot happen.
+    dataset = caller.get(f"{CATALOG}/dataSets/{dataset_id}").json()["items"][0]
+    table_dir = Path(settings.lake_dir) / dataset["imsOrgId"] / dataset["sandboxId"] / dataset_id
+    table_dir.parent.mkdir(parents=True)
+    table_dir.write_text("not a folder")
+    run_all(worker)
+    run = get_run(caller, run_id)
+    assert run["metrics"]["statusSummary"]["status"] == "failed"
+    assert run["metrics"]["statusSummary"]["errors"][0]["code"] == "CONNECTOR-3001-500"
+    table_dir.unlink()
+    assert preview(caller, dataset_id)["rows"] == []
+
+
+def test_unreachable_source_is_retried_then_fails_with_a_coded_safe_message(
+    caller: Caller, settings: Settings, worker: Worker
+) -> None:
+    table = f"rx_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id int, updated_at timestamptz)")  # type: ignore[arg-type]
+        conn.execute(f"INSERT INTO {table} VALUES (1, '2024-05-01T01:00:00Z')")  # type: ignore[arg-type]
+    try:
+        base = created_id(caller.post(f"{FS}/connections", json={
+            "name": "pg", "connectionSpec": {"id": "1bed8a75-0487-4216-85f5-94ddf2058992"},
+            "auth": {"specName": "Basic Authentication", "params": {
+                "host": "127.0.0.1", "port": 5432, "database": "test", "username": "postgres",
+                "password": "Never-Logged-99"}}}))
+        source = created_id(caller.post(f"{FS}/sourceConnections", json={
+            "name": "t", "baseConnectionId": base, "data": {"format": "tabular"},
+            "params": {"tableName": table},
+            "connectionSpec": {"id": "1bed8a75-0487-4216-85f5-94ddf2058992"}}))
+        dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": "t"}))
+        target = created_id(caller.post(f"{FS}/targetConnections", json={
+            "name": "lake", "params": {"dataSetId": dataset_id},
+            "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c"}}))
+        flow = created_id(caller.post(f"{FS}/flows", json={
+            "name": "pg flow", "flowSpec": {"id": TABLE_FLOW_SPEC},
+            "sourceConnectionIds": [source], "targetConnectionIds": [target],
+            "scheduleParams": {"startTime": str(epoch(datetime.now(UTC)) + 3600),
+                               "frequency": "once"}}))
+        run_id = start_run(caller, flow, BASE, BASE + timedelta(hours=5))
+        etag = caller.get(f"{FS}/connections/{base}").json()["items"][0]["etag"]
+        closed_port = free_port()
+        patched = caller.patch(f"{FS}/connections/{base}", headers={"If-Match": etag}, json=[
+            {"op": "replace", "path": "/auth/params/port", "value": closed_port}])
+        assert patched.status_code == 200
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            for attempt in range(1, 4):
+                assert worker.run_once(), f"attempt {attempt} was not claimed"
+                run = get_run(caller, run_id)
+                if attempt < 3:
+                    assert run["metrics"]["statusSummary"]["status"] == "inProgress"
+                    # Skip the backoff wait: the retry becomes due now.
+                    with engine.begin() as conn:
+                        conn.execute(update(Run).where(Run.id == run_id)
+                                     .values(lease_expires_at=0))
+        finally:
+            engine.dispose()
+        run = get_run(caller, run_id)
+        assert run["metrics"]["statusSummary"]["status"] == "failed"
+        error = run["metrics"]["statusSummary"]["errors"][0]
+        assert error["code"] == "CONNECTOR-1001-500"
+        assert "Never-Logged-99" not in str(run)
+        assert preview(caller, dataset_id)["rows"] == []
+    finally:
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
+                             autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
