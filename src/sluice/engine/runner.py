@@ -239,6 +239,8 @@ def _move_data(
             # Die like a SIGKILLed worker: committed, not recorded (crash-recovery tests).
             os.kill(os.getpid(), signal.SIGKILL)
     finally:
+        # Recorded even when the run fails: a re-trigger must read exactly these files.
+        metrics.input_files = list(read.progress.files)
         read.close()
     metrics.record_commit(commit, files=read.progress.files)
     return commit
