@@ -263,6 +263,13 @@ def test_failed_share_above_the_threshold_fails_and_commits_nothing(
     new_run = get_run(caller, retried.json()["id"])
     assert new_run["params"]["windowStartTime"] == epoch(BASE)
     assert new_run["metrics"]["statusSummary"]["status"] == "scheduled"
+    # A file that arrived in the window since is not read by the re-trigger: same files only.
+    write_csv(folder / "late.csv", [["9", "click", "9.00"]], BASE + timedelta(hours=2))
+    run_all(worker)
+    retried_run = get_run(caller, retried.json()["id"])
+    copy = retried_run["activities"][0]
+    assert copy["fileSummary"]["extensions"]["files"] == ["a.csv"]
+    assert retried_run["metrics"]["recordSummary"]["inputRecordCount"] == 2
 
 
 def test_target_failing_mid_write_fails_the_run_and_leaves_no_data(
