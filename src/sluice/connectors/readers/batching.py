@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -25,3 +26,33 @@ def one_line(text: str, limit: int = 500) -> str:
     text = text.split("Query was:", 1)[0]
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ReflectedColumn(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def delta_kind(self) -> object: ...
+
+
+def windowability_problem(
+    table_name: str,
+    columns: Sequence[ReflectedColumn],
+    column: str,
+    *,
+    type_of: Callable[[Any], str],
+    accepted_types: str,
+) -> str | None:
+    """Why `column` cannot select a window of the table (missing, or of another type); None
+    when it can."""
+    found = next((c for c in columns if c.name == column), None)
+    if found is None:
+        names = ", ".join(c.name for c in columns)
+        return f'column "{column}" does not exist in table "{table_name}"; columns are {names}'
+    if found.delta_kind is None:
+        return (
+            f'column "{found.name}" of table "{table_name}" has type {type_of(found)}, which '
+            f"cannot select a window; use a {accepted_types} column"
+        )
+    return None

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -37,7 +37,7 @@ import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.readers.batching import one_line, quote_identifier
+from sluice.connectors.readers.batching import one_line, quote_identifier, windowability_problem
 from sluice.connectors.readers.windowing import Bound, DeltaKind, window_bounds
 from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
 from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
@@ -214,24 +214,9 @@ def check_delta_column(
         connection.close()
     if table is None:
         raise bad_request(1000, f'table "{table_name}" does not exist')
-    found = table.column(column)
-    if found is None:
-        raise bad_request(1000, _missing_column_message(column, table_name, table.columns))
-    if found.delta_kind is None:
-        raise bad_request(1000, _unsupported_type_message(found, table_name))
-
-
-def _missing_column_message(column: str, table_name: str, columns: Sequence[SqliteColumn]) -> str:
-    names = ", ".join(c.name for c in columns)
-    return f'column "{column}" does not exist in table "{table_name}"; columns are {names}'
-
-
-def _unsupported_type_message(column: SqliteColumn, table_name: str) -> str:
-    declared = column.declared_type or "no declared type"
-    return (
-        f'column "{column.name}" of table "{table_name}" has type {declared}, which cannot'
-        " select a window; use a DATETIME, TIMESTAMP, DATE or INTEGER (epoch seconds) column"
-    )
+    problem = _windowability_problem(table_name, table, column)
+    if problem is not None:
+        raise bad_request(1000, problem)
 
 
 def open_source(
@@ -280,14 +265,12 @@ def _where_clause(
         raise SourceReadError(
             f'A window of table "{table_name}" needs a delta column.', transient=False
         )
+    problem = _windowability_problem(table_name, table, request.delta_column)
+    if problem is not None:
+        raise SourceReadError(problem[0].upper() + problem[1:] + ".", transient=False)
     column = table.column(request.delta_column)
-    if column is None:
-        message = _missing_column_message(request.delta_column, table_name, table.columns)
-        raise SourceReadError(message[0].upper() + message[1:] + ".", transient=False)
+    assert column is not None and column.delta_kind is not None
     kind = column.delta_kind
-    if kind is None:
-        message = _unsupported_type_message(column, table_name)
-        raise SourceReadError(message[0].upper() + message[1:] + ".", transient=False)
     try:
         bounds = window_bounds(kind, request.window, request.timezone)
     except ValueError as error:
@@ -411,3 +394,13 @@ class SqliteRead:
         for release in (reader.close, self._cursor.close, self._connection.close):
             with contextlib.suppress(Exception):  # release everything even if one part fails
                 release()
+
+
+def _windowability_problem(table_name: str, table: Any, column: str) -> str | None:
+    return windowability_problem(
+        table_name,
+        table.columns,
+        column,
+        type_of=lambda c: str(c.declared_type or "no declared type"),
+        accepted_types="DATETIME, TIMESTAMP, DATE or INTEGER (epoch seconds)",
+    )
