@@ -210,36 +210,31 @@ def cancel_run(session: Session, tenant: Tenant, run_id: str) -> Run:
     the run at the same moment cannot slip between the check and the write."""
     row = runs.get(session, tenant, run_id)
     stamp = now_ms()
-    cancelled: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    if not _update_if_status(
+        session, tenant, row, SCHEDULED, status=CANCELLED, completed_at=stamp
+    ) and not _update_if_status(session, tenant, row, IN_PROGRESS, cancel_requested=True):
+        raise bad_request(
+            1387, f"Run {run_id} has already ended ({row.status}); nothing to cancel."
+        )
+    session.expire(row)
+    session.refresh(row)
+    return row
+
+
+def _update_if_status(
+    session: Session, tenant: Tenant, row: Run, status: str, **values: Any
+) -> bool:
+    """Write `values` only while the run is still in `status`; False when it no longer is."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Run)
-        .where(Run.id == row.id, Run.status == SCHEDULED)
+        .where(Run.id == row.id, Run.status == status)
         .values(
-            status=CANCELLED,
-            completed_at=stamp,
-            updated_at=stamp,
+            **values,
+            updated_at=now_ms(),
             etag=new_etag(),
             updated_by=tenant.client_id,
             updated_client=tenant.client_id,
         )
         .execution_options(synchronize_session=False)
     )
-    if cancelled.rowcount == 0:
-        requested: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            update(Run)
-            .where(Run.id == row.id, Run.status == IN_PROGRESS)
-            .values(
-                cancel_requested=True,
-                updated_at=stamp,
-                etag=new_etag(),
-                updated_by=tenant.client_id,
-                updated_client=tenant.client_id,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if requested.rowcount == 0:
-            raise bad_request(
-                1387, f"Run {run_id} has already ended ({row.status}); nothing to cancel."
-            )
-    session.expire(row)
-    session.refresh(row)
-    return row
+    return bool(result.rowcount)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sluice.connectors.registry import ConnectionSpec
-from sluice.domain.errors import ConflictError, bad_request
-from sluice.domain.patching import apply_operations, normalize_operations
+from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import SourceConnectionCreate
-from sluice.schemas.parsing import parse_model
+from sluice.services.connection_ends import delete_unless_used, patched_body, render_end
 from sluice.services.connections import connections, require_spec
 from sluice.services.validation import validate_against
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowSourceConnection, SourceConnection
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 FIELDS = ResourceFields(
     model=SourceConnection,
@@ -104,39 +102,20 @@ def create_source_connection(
 
 
 def render_source_connection(row: SourceConnection, tenant: Tenant) -> dict[str, Any]:
-    view = {
-        **system_view(row, tenant),
-        "description": row.doc.get("description", ""),
-        "baseConnectionId": row.base_connection_id,
-        "data": row.doc.get("data", {}),
-        "params": row.doc.get("params", {}),
-        "connectionSpec": row.doc["connectionSpec"],
-        "state": "enabled",
-        "version": row.etag,
-    }
-    return view
+    return render_end(row, tenant)
 
 
 def patch_source_connection(
     session: Session, tenant: Tenant, source_id: str, operations: object, if_match: str | None
 ) -> SourceConnection:
-    row = source_connections.get(session, tenant, source_id, for_update=True)
-    source_connections.check_version(row, if_match)
-    patch = normalize_operations(
-        operations, PATCHABLE, {"connectionSpec": 1414, "baseConnectionId": 1414}
-    )
-    patched = apply_operations(render_source_connection(row, tenant), patch)
-    body = parse_model(
+    row, body = patched_body(
+        session,
+        tenant,
+        source_connections,
         SourceConnectionCreate,
-        {
-            "name": patched.get("name"),
-            "description": patched.get("description"),
-            "baseConnectionId": row.base_connection_id,
-            "data": patched.get("data") or {},
-            "params": patched.get("params") or {},
-            "connectionSpec": row.doc["connectionSpec"],
-        },
-        code=1455,
+        source_id,
+        operations,
+        if_match,
     )
     _spec, _base, doc = _validated(session, tenant, body)
     row.name = body.name
@@ -148,17 +127,11 @@ def patch_source_connection(
 
 def delete_source_connection(session: Session, tenant: Tenant, source_id: str) -> None:
     row = source_connections.get(session, tenant, source_id, for_update=True)
-    flows = list(
-        session.scalars(
-            select(FlowSourceConnection.flow_id).where(
-                FlowSourceConnection.source_connection_id == row.id
-            )
-        )
+    delete_unless_used(
+        session,
+        source_connections,
+        row,
+        FlowSourceConnection.source_connection_id,
+        FlowSourceConnection.flow_id,
+        "read from",
     )
-    if flows:
-        raise ConflictError(
-            f"Source connection {row.id} cannot be deleted: flows "
-            f"{', '.join(flows)} read from it. Delete those flows first.",
-            code=1447,
-        )
-    source_connections.delete(session, row)

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sluice.domain.errors import ConflictError, bad_request
-from sluice.domain.patching import apply_operations, normalize_operations
+from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import TargetConnectionCreate
-from sluice.schemas.parsing import parse_model
+from sluice.services.connection_ends import delete_unless_used, patched_body, render_end
 from sluice.services.connections import require_spec
 from sluice.services.datasets import datasets
 from sluice.services.source_connections import validated_base_connection
 from sluice.services.validation import validate_against
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowTargetConnection, TargetConnection
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 FIELDS = ResourceFields(
@@ -75,38 +73,20 @@ def create_target_connection(
 
 
 def render_target_connection(row: TargetConnection, tenant: Tenant) -> dict[str, Any]:
-    return {
-        **system_view(row, tenant),
-        "description": row.doc.get("description", ""),
-        "baseConnectionId": row.base_connection_id,
-        "data": row.doc.get("data", {}),
-        "params": row.doc.get("params", {}),
-        "connectionSpec": row.doc["connectionSpec"],
-        "state": "enabled",
-        "version": row.etag,
-    }
+    return render_end(row, tenant)
 
 
 def patch_target_connection(
     session: Session, tenant: Tenant, target_id: str, operations: object, if_match: str | None
 ) -> TargetConnection:
-    row = target_connections.get(session, tenant, target_id, for_update=True)
-    target_connections.check_version(row, if_match)
-    patch = normalize_operations(
-        operations, PATCHABLE, {"connectionSpec": 1414, "baseConnectionId": 1414}
-    )
-    patched = apply_operations(render_target_connection(row, tenant), patch)
-    body = parse_model(
+    row, body = patched_body(
+        session,
+        tenant,
+        target_connections,
         TargetConnectionCreate,
-        {
-            "name": patched.get("name"),
-            "description": patched.get("description"),
-            "baseConnectionId": row.base_connection_id,
-            "data": patched.get("data") or {},
-            "params": patched.get("params") or {},
-            "connectionSpec": row.doc["connectionSpec"],
-        },
-        code=1455,
+        target_id,
+        operations,
+        if_match,
     )
     _base, dataset_id, doc = _validated(session, tenant, body)
     row.name = body.name
@@ -119,17 +99,11 @@ def patch_target_connection(
 
 def delete_target_connection(session: Session, tenant: Tenant, target_id: str) -> None:
     row = target_connections.get(session, tenant, target_id, for_update=True)
-    flows = list(
-        session.scalars(
-            select(FlowTargetConnection.flow_id).where(
-                FlowTargetConnection.target_connection_id == row.id
-            )
-        )
+    delete_unless_used(
+        session,
+        target_connections,
+        row,
+        FlowTargetConnection.target_connection_id,
+        FlowTargetConnection.flow_id,
+        "write to",
     )
-    if flows:
-        raise ConflictError(
-            f"Target connection {row.id} cannot be deleted: flows "
-            f"{', '.join(flows)} write to it. Delete those flows first.",
-            code=1447,
-        )
-    target_connections.delete(session, row)

@@ -1,0 +1,83 @@
+"""What source and target connections share: their wire view, PATCH and guarded delete."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from sluice.domain.errors import ConflictError
+from sluice.domain.patching import apply_operations, normalize_operations
+from sluice.domain.tenancy import Tenant
+from sluice.schemas.parsing import parse_model
+from sluice.store.models import SourceConnection, TargetConnection
+from sluice.store.resources import ResourceRepository, system_view
+
+EndRow = TypeVar("EndRow", SourceConnection, TargetConnection)
+Body = TypeVar("Body", bound=BaseModel)
+PATCHABLE = frozenset({"name", "description", "data", "params"})
+# The spec and base connection are fixed: create a new connection instead.
+FIXED = {"connectionSpec": 1414, "baseConnectionId": 1414}
+
+
+def render_end(row: SourceConnection | TargetConnection, tenant: Tenant) -> dict[str, Any]:
+    return {
+        **system_view(row, tenant),
+        "description": row.doc.get("description", ""),
+        "baseConnectionId": row.base_connection_id,
+        "data": row.doc.get("data", {}),
+        "params": row.doc.get("params", {}),
+        "connectionSpec": row.doc["connectionSpec"],
+        "state": "enabled",
+        "version": row.etag,
+    }
+
+
+def patched_body(
+    session: Session,
+    tenant: Tenant,
+    repository: ResourceRepository[EndRow],
+    body_model: type[Body],
+    resource_id: str,
+    operations: object,
+    if_match: str | None,
+) -> tuple[EndRow, Body]:
+    """The row (locked, version-checked) and the create body the patch turns it into."""
+    row = repository.get(session, tenant, resource_id, for_update=True)
+    repository.check_version(row, if_match)
+    patch = normalize_operations(operations, PATCHABLE, FIXED)
+    patched = apply_operations(render_end(row, tenant), patch)
+    body = parse_model(
+        body_model,
+        {
+            "name": patched.get("name"),
+            "description": patched.get("description"),
+            "baseConnectionId": row.base_connection_id,
+            "data": patched.get("data") or {},
+            "params": patched.get("params") or {},
+            "connectionSpec": row.doc["connectionSpec"],
+        },
+        code=1455,
+    )
+    return row, body
+
+
+def delete_unless_used(
+    session: Session,
+    repository: ResourceRepository[EndRow],
+    row: EndRow,
+    link: InstrumentedAttribute[str],
+    flow_column: InstrumentedAttribute[str],
+    usage: str,
+) -> None:
+    """Delete, unless flows use the connection (1447, naming them)."""
+    flows = list(session.scalars(select(flow_column).where(link == row.id)))
+    if flows:
+        raise ConflictError(
+            f"{repository.resource_type} {row.id} cannot be deleted: flows "
+            f"{', '.join(flows)} {usage} it. Delete those flows first.",
+            code=1447,
+        )
+    repository.delete(session, row)
