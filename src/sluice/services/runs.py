@@ -222,12 +222,12 @@ def cancel_run(session: Session, tenant: Tenant, run_id: str) -> Run:
 
 
 def _update_if_status(
-    session: Session, tenant: Tenant, row: Run, status: str, **values: Any
+    session: Session, tenant: Tenant, row: Run, current: str, **values: Any
 ) -> bool:
-    """Write `values` only while the run is still in `status`; False when it no longer is."""
+    """Write `values` only while the run is still `current`; False when it no longer is."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Run)
-        .where(Run.id == row.id, Run.status == status)
+        .where(Run.id == row.id, Run.status == current)
         .values(
             **values,
             updated_at=now_ms(),
