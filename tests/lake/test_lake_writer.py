@@ -101,7 +101,9 @@ def test_the_same_run_twice_writes_one_copy(table_uri: str) -> None:
     assert first.files_added == 1 and first.bytes_written > 0
     assert_commit_facts(table_uri, first)
     again = append(table_uri, "r1", rows(range(5)))
-    assert again == writer.CommitResult(0, 0, 0, 0, already_committed=True)
+    # Nothing is written again; the earlier commit is reported with what it added.
+    assert again == writer.CommitResult(0, 5, first.files_added, first.bytes_written,
+                                        already_committed=True)
     assert version(table_uri) == 0
     assert len(data_rows(table_uri, "id")) == 5
 
@@ -143,7 +145,8 @@ def test_an_attempt_that_loses_the_race_to_its_own_run_writes_nothing(
     real_open = writer._open
     monkeypatch.setattr(writer, "_open", lambda uri: next(opens, None) or real_open(uri))
     result = append(table_uri, "r1", rows([1]))
-    assert result == writer.CommitResult(1, 0, 0, 0, already_committed=True)
+    assert result.version == 1 and result.already_committed
+    assert (result.rows_written, result.files_added) == (1, 1)
     assert version(table_uri) == 1
     assert [r["id"] for r in data_rows(table_uri, "id")] == [0, 1]
 
@@ -170,7 +173,8 @@ def test_fault_after_commit_then_retry_is_recognised(table_uri: str) -> None:
                   faults=WriteFaults(fail_after_commit=True))
     assert version(table_uri) == 0  # the commit happened before the "crash"
     retry = write_run(plan, SCHEMA, run_batches(DATA, rows(range(3)), "r1"))
-    assert retry == writer.CommitResult(0, 0, 0, 0, already_committed=True)
+    assert retry.version == 0 and retry.already_committed
+    assert (retry.rows_written, retry.files_added) == (3, 1) and retry.bytes_written > 0
     assert len(data_rows(table_uri, "id")) == 3
 
 

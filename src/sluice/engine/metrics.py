@@ -64,8 +64,10 @@ class RunMetrics:
     def record_commit(self, commit: CommitResult, *, files: list[SourceFile]) -> None:
         self.input_files = list(files)
         if commit.already_committed:
-            # An earlier attempt committed this run; its commit is the run's output.
-            self.output_records = commit.rows_written or self.output_records
+            # An earlier attempt committed this run and died before recording it: that commit
+            # is the run's output (this attempt read nothing).
+            self.output_records = commit.rows_written
+            self.input_records = max(self.input_records, commit.rows_written)
         self.output_bytes = commit.bytes_written
         self.output_files = commit.files_added
 

@@ -1,5 +1,6 @@
-"""The engine's long-running parts, started and stopped together: local workers and the
-scheduler (each scheduler stands by unless it holds the leadership lease)."""
+"""The engine's long-running parts, started and stopped together: local workers, the
+scheduler (each scheduler stands by unless it holds the leadership lease) and the webhook
+dispatcher."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sluice.engine.context import EngineContext
 from sluice.engine.executors import LocalExecutor
 from sluice.engine.runner import execute_run
 from sluice.engine.scheduler import Scheduler
+from sluice.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("sluice.engine")
 
@@ -22,10 +24,14 @@ class EngineServices:
         workers: int,
         scheduler: bool,
         scheduler_interval_seconds: float = 5.0,
+        dispatcher: WebhookDispatcher | None = None,
     ) -> None:
         self.executor = (
             LocalExecutor(
-                ctx.sessions, lambda _claim, guard: execute_run(ctx, guard), workers=workers
+                ctx.sessions,
+                lambda _claim, guard: execute_run(ctx, guard),
+                workers=workers,
+                lease_ms=ctx.lease_ms,
             )
             if workers > 0
             else None
@@ -35,6 +41,7 @@ class EngineServices:
             if scheduler
             else None
         )
+        self.dispatcher = dispatcher
         self._stop = threading.Event()
         self._scheduler_thread: threading.Thread | None = None
 
@@ -49,10 +56,13 @@ class EngineServices:
                 daemon=True,
             )
             self._scheduler_thread.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
         log.info(
-            "engine started: %s worker(s), scheduler %s",
+            "engine started: %s worker(s), scheduler %s, webhook delivery %s",
             self.executor_workers,
             "on" if self.scheduler else "off",
+            "on" if self.dispatcher else "off",
         )
 
     @property
@@ -70,3 +80,5 @@ class EngineServices:
             self.executor.stop(timeout)
         if self._scheduler_thread is not None:
             self._scheduler_thread.join(timeout)
+        if self.dispatcher is not None:
+            self.dispatcher.stop(timeout)

@@ -17,12 +17,11 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from sluice.lake.commits import RUN_ID_KEY, CommitFacts, find_commit
 from sluice.lake.predicates import quote_identifier
 
 WriteMode = Literal["append", "replaceWindow", "merge"]
-RUN_ID_KEY = "sluice.runId"
 TXN_VERSION = 1
-_HISTORY_PAGE = 32
 
 
 @dataclass(frozen=True)
@@ -75,34 +74,35 @@ def _open(table_uri: str) -> DeltaTable | None:
         return None
 
 
-def _version_of_commit(table: DeltaTable, run_id: str) -> int:
-    """The version whose commit info names `run_id`, searching the history newest first.
+def _committed_in(table: DeltaTable, table_uri: str, run_id: str) -> CommitFacts | None:
+    """The run's commit, if its transaction identifier is in this snapshot.
 
-    If that commit's log entry is gone (log cleanup after the retention period) while its
-    transaction identifier survives in a checkpoint, the table's current version is returned.
+    If the log entry is gone (log cleanup after the retention period) while the identifier
+    survives in a checkpoint, the facts of the snapshot's version stand in (counts unknown).
     """
-    latest = table.version()
-    limit = _HISTORY_PAGE
-    while True:
-        commits = table.history(limit)
-        for commit in commits:
-            if commit.get(RUN_ID_KEY) == run_id:
-                return int(commit["version"])
-        if len(commits) < limit or limit > latest:
-            return latest
-        limit *= 8
-
-
-def _committed_in(table: DeltaTable, run_id: str) -> int | None:
     if table.transaction_version(app_id(run_id)) is None:
         return None
-    return _version_of_commit(table, run_id)
+    latest = table.version()
+    found = find_commit(table_uri, run_id, newest=latest)
+    return found if found is not None else CommitFacts(latest, 0, 0, 0)
 
 
 def committed_version(table_uri: str, run_id: str) -> int | None:
     """The Delta version at which `run_id` committed, or None if it has not committed."""
     table = _open(table_uri)
-    return None if table is None else _committed_in(table, run_id)
+    facts = None if table is None else _committed_in(table, table_uri, run_id)
+    return facts.version if facts is not None else None
+
+
+def _already(facts: CommitFacts) -> CommitResult:
+    """An earlier attempt's commit, reported with what it added."""
+    return CommitResult(
+        facts.version,
+        facts.rows_added,
+        facts.files_added,
+        facts.bytes_added,
+        already_committed=True,
+    )
 
 
 class _Stream:
@@ -198,23 +198,6 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
         write_deltalake(target, source, mode="append", commit_properties=properties)
 
 
-def _added_files(table_uri: str, version: int) -> tuple[int, int]:
-    """Files and bytes the commit at `version` added (live files there but not before)."""
-    after = pa.table(DeltaTable(table_uri, version=version).get_add_actions())
-    before: set[str] = set()
-    if version > 0:
-        previous = pa.table(DeltaTable(table_uri, version=version - 1).get_add_actions())
-        before = set(previous.column("path").to_pylist())
-    sizes = [
-        size
-        for path, size in zip(
-            after.column("path").to_pylist(), after.column("size_bytes").to_pylist(), strict=True
-        )
-        if path not in before
-    ]
-    return len(sizes), sum(sizes)
-
-
 def _check(plan: WritePlan, schema: pa.Schema) -> None:
     if plan.mode == "merge":
         if not plan.merge_keys:
@@ -247,10 +230,11 @@ def write_run(
     """
     _check(plan, schema)
     table = _open(plan.table_uri)
+    before = table.version() if table is not None else -1
     if table is not None:
-        done = _committed_in(table, plan.run_id)
+        done = _committed_in(table, plan.table_uri, plan.run_id)
         if done is not None:
-            return CommitResult(done, 0, 0, 0, already_committed=True)
+            return _already(done)
     if faults is not None and faults.fail_before_write:
         raise InjectedFault("injected fault before the write")
     stream = _Stream(schema, batches)
@@ -259,18 +243,23 @@ def write_run(
     try:
         _write(table, plan, stream.reader())
     except CommitFailedError as error:
-        done = committed_version(plan.table_uri, plan.run_id)
+        latest = _open(plan.table_uri)
+        done = _committed_in(latest, plan.table_uri, plan.run_id) if latest is not None else None
         if done is not None:  # another attempt of this run won the race
-            return CommitResult(done, 0, 0, 0, already_committed=True)
+            return _already(done)
         raise ConcurrentWriteError(f"Concurrent commit to {plan.table_uri}: {error}") from error
     except Exception as error:  # deltalake wraps a source's error in its own
         if stream.error is not None and stream.error is not error:
             raise stream.error from error
         raise
-    version = committed_version(plan.table_uri, plan.run_id)
-    if version is None:  # pragma: no cover - deltalake returned without committing
+    # Our commit is one of the versions that appeared since `before` (others may have too).
+    facts = find_commit(
+        plan.table_uri, plan.run_id, newest=DeltaTable(plan.table_uri).version(), oldest=before + 1
+    )
+    if facts is None:  # pragma: no cover - deltalake returned without committing
         raise RuntimeError(f"Run {plan.run_id} wrote to {plan.table_uri} but no commit is found.")
-    files, size = _added_files(plan.table_uri, version)
     if faults is not None and faults.fail_after_commit:
         raise InjectedFault("injected fault after the commit")
-    return CommitResult(version, stream.rows, files, size, already_committed=False)
+    return CommitResult(
+        facts.version, stream.rows, facts.files_added, facts.bytes_added, already_committed=False
+    )
