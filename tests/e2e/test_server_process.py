@@ -6,68 +6,20 @@ import json
 import os
 import shlex
 import shutil
-import signal
-import socket
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
+from processes import FLOW_SERVICE, ServerProcess, answers, free_port, stop, wait_for
 
 pytestmark = pytest.mark.e2e
 
-FLOW_SERVICE = "/data/foundation/flowservice"
 DEMO_FLOWS = {"Demo orders (SQLite)", "Demo events (CSV)"}
-T = TypeVar("T")
-
-
-@dataclass
-class ServerProcess:
-    process: subprocess.Popen[bytes]
-    url: str
-    data_dir: Path
-    stdout_path: Path
-    stderr_path: Path
-
-    def output(self) -> str:
-        return (self.stdout_path.read_text(errors="replace") + "\n"
-                + self.stderr_path.read_text(errors="replace"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(what: str, probe: Callable[[], T | None], server: ServerProcess,
-             timeout: float = 90.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"sluice serve exited ({server.process.returncode}) while waiting for "
-                        f"{what}:\n{server.output()}")
-        value = probe()
-        if value is not None:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}:\n{server.output()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.fixture
@@ -82,18 +34,10 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
             cwd=tmp_path, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
         )
         try:
-            yield ServerProcess(process, f"http://127.0.0.1:{port}", tmp_path / "data",
-                                stdout_path, stderr_path)
+            yield ServerProcess(process, stdout_path, stderr_path, "sluice serve",
+                                f"http://127.0.0.1:{port}", tmp_path / "data")
         finally:
             stop(process)
-
-
-def answers(url: str) -> bool | None:
-    try:
-        httpx.get(f"{url}{FLOW_SERVICE}/flows", timeout=2)
-    except httpx.TransportError:
-        return None
-    return True
 
 
 def test_first_start_serves_the_demo_without_leaking_the_secret(server: ServerProcess) -> None:

@@ -214,9 +214,15 @@ def test_missing_delta_column_names_the_columns(events: str) -> None:
     )
 
 
-def test_delta_column_match_is_exact(events: str) -> None:
+def test_delta_column_matches_exactly_else_ignoring_case(
+    events: str, pg_table: MakeTable
+) -> None:
+    # `DOB` in a request finds an unquoted column stored as `dob`.
+    check_delta_column(None, pg_auth(), source(events), "EPOCH")
+    ambiguous = pg_table('"At" timestamptz, "at" timestamptz')
+    check_delta_column(None, pg_auth(), source(ambiguous), "at")
     with pytest.raises(BadRequestError):
-        check_delta_column(None, pg_auth(), source(events), "EPOCH")
+        check_delta_column(None, pg_auth(), source(ambiguous), "AT")
 
 
 def test_delta_column_of_an_unsupported_type(pg_table: MakeTable) -> None:

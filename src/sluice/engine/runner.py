@@ -43,6 +43,8 @@ from sluice.services.flow_sources import FlowEndpoints, resolve_endpoints
 from sluice.store import clock
 from sluice.store.models import Flow, Run, RunBadRow
 from sluice.store.runs import SCHEDULER_CLIENT
+from sluice.webhooks import outbox
+from sluice.webhooks.events import FLOW_RUN_FAILED, end_event
 
 log = logging.getLogger("sluice.runner")
 SOURCE_FILE_COLUMN = "_sluice_source_file"
@@ -250,13 +252,19 @@ def _replace_predicate(plan: RunPlan, target: pa.Schema) -> str | None:
     if plan.write_mode != "replaceWindow" or plan.window is None or not plan.delta_column:
         return None
     index = target.get_field_index(plan.delta_column)
+    if index < 0:  # the request may name `DOB` for a column stored as `dob`
+        folded = [
+            i for i, f in enumerate(target) if f.name.casefold() == plan.delta_column.casefold()
+        ]
+        index = folded[0] if len(folded) == 1 else -1
     if index < 0:
         raise RunFailedError(
             "CONNECTOR-2001-500",
             f"The dataset has no column '{plan.delta_column}' to replace the window on; add it "
             "to the dataset schema or use writeMode append.",
         )
-    return window_predicate(plan.delta_column, target.field(index).type, plan.window, plan.timezone)
+    field = target.field(index)
+    return window_predicate(field.name, field.type, plan.window, plan.timezone)
 
 
 def _stream(
@@ -387,9 +395,13 @@ def _finish(ctx: EngineContext, guard: claims.ClaimGuard, plan: RunPlan, outcome
                 completed_at_ms=completed,
                 doc=doc,
                 output_records=metrics.output_records,
+                output_bytes=metrics.output_bytes,
                 committed_version=version,
             )
             _record_last_run(session, plan, outcome.status, completed)
+            event = end_event(outcome.status)
+            if event is not None:
+                outbox.record_run_event(session, plan.run_id, event, now_ms=completed)
             if plan.error_diagnostics:
                 _store_bad_rows(session, plan.run_id, metrics.bad_rows[: ctx.max_bad_rows_kept])
     except claims.StaleClaimError:
@@ -405,15 +417,17 @@ def _finish_without_plan(ctx: EngineContext, claim: claims.Claim, failure: RunFa
     metrics = dict(doc.get("metrics") or {})
     metrics["statusSummary"] = {"status": FAILED, "errors": errors, "activityRefs": []}
     try:
-        claims.finish_run(
-            ctx.sessions,
-            claim,
-            status=FAILED,
-            completed_at_ms=completed,
-            doc={**doc, "metrics": metrics},
-            output_records=0,
-            committed_version=None,
-        )
+        with claims.write_transaction(ctx.sessions) as session:
+            claims.finish_run(
+                session,
+                claim,
+                status=FAILED,
+                completed_at_ms=completed,
+                doc={**doc, "metrics": metrics},
+                output_records=0,
+                committed_version=None,
+            )
+            outbox.record_run_event(session, claim.run_id, FLOW_RUN_FAILED, now_ms=completed)
     except claims.StaleClaimError:
         return
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -36,6 +36,19 @@ class ReflectedColumn(Protocol):
     def delta_kind(self) -> object: ...
 
 
+ColumnT = TypeVar("ColumnT", bound=ReflectedColumn)
+
+
+def find_column(columns: Sequence[ColumnT], name: str) -> ColumnT | None:
+    """The column named exactly `name`, else the only one equal to it ignoring case (a request
+    may say `DOB` for an unquoted PostgreSQL column stored as `dob`)."""
+    exact = next((c for c in columns if c.name == name), None)
+    if exact is not None:
+        return exact
+    folded = [c for c in columns if c.name.casefold() == name.casefold()]
+    return folded[0] if len(folded) == 1 else None
+
+
 def windowability_problem(
     table_name: str,
     columns: Sequence[ReflectedColumn],
@@ -46,7 +59,7 @@ def windowability_problem(
 ) -> str | None:
     """Why `column` cannot select a window of the table (missing, or of another type); None
     when it can."""
-    found = next((c for c in columns if c.name == column), None)
+    found = find_column(columns, column)
     if found is None:
         names = ", ".join(c.name for c in columns)
         return f'column "{column}" does not exist in table "{table_name}"; columns are {names}'

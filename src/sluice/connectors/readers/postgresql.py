@@ -30,6 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from sluice.connectors.readers.batching import (
     bounded,
+    find_column,
     one_line,
     quote_identifier,
     windowability_problem,
@@ -167,7 +168,7 @@ class PgTable:
         return f"{quote_identifier(self.schema_name)}.{quote_identifier(self.name)}"
 
     def column(self, name: str) -> PgColumn | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return find_column(self.columns, name)
 
     @property
     def arrow_schema(self) -> pa.Schema:

@@ -37,7 +37,12 @@ import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.readers.batching import one_line, quote_identifier, windowability_problem
+from sluice.connectors.readers.batching import (
+    find_column,
+    one_line,
+    quote_identifier,
+    windowability_problem,
+)
 from sluice.connectors.readers.windowing import Bound, DeltaKind, window_bounds
 from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
 from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
@@ -143,7 +148,7 @@ class SqliteTable:
     columns: tuple[SqliteColumn, ...]
 
     def column(self, name: str) -> SqliteColumn | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return find_column(self.columns, name)
 
     @property
     def arrow_schema(self) -> pa.Schema:

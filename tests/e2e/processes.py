@@ -1,0 +1,256 @@
+"""Real Sluice processes for the end-to-end tests: `sluice serve`, `sluice worker`, the CLI.
+
+Every process started through `Processes` is stopped when the test ends (SIGINT, then
+SIGKILL if it does not exit), whatever the test's outcome. Waits are bounded by generous
+timeouts that fail the test with the processes' output; nothing asserts on wall time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import psycopg
+import pytest
+
+from sluice.client import SluiceClient, run_status
+
+FLOW_SERVICE = "/data/foundation/flowservice"
+# The `sluice` console script of the interpreter running the tests (the venv's).
+SLUICE = str(Path(sys.executable).with_name("sluice"))
+PG_ADMIN_DSN = os.environ.get(
+    "SLUICE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
+PG_URL_BASE = os.environ.get("SLUICE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
+T = TypeVar("T")
+
+
+@dataclass
+class SluiceProcess:
+    """A started process whose stdout and stderr go to files (read back on failure)."""
+
+    process: subprocess.Popen[bytes]
+    stdout_path: Path
+    stderr_path: Path
+    name: str = "sluice"
+
+    def output(self) -> str:
+        return (self.stdout_path.read_text(errors="replace") + "\n"
+                + self.stderr_path.read_text(errors="replace"))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashing machine would: no cleanup, no graceful shutdown."""
+        if self.alive():
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+@dataclass
+class ServerProcess(SluiceProcess):
+    url: str = ""
+    data_dir: Path = field(default_factory=Path)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _report(watched: Sequence[SluiceProcess]) -> str:
+    return "\n".join(f"--- {p.name} (pid {p.process.pid}) ---\n{p.output()}" for p in watched)
+
+
+def wait_for(what: str, probe: Callable[[], T | None],
+             watched: SluiceProcess | Sequence[SluiceProcess], timeout: float = 90.0) -> T:
+    """Poll `probe` until it returns a value; fail if a watched process exits or time runs out."""
+    processes = [watched] if isinstance(watched, SluiceProcess) else list(watched)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if not process.alive():
+                pytest.fail(f"{process.name} exited ({process.process.returncode}) while waiting "
+                            f"for {what}:\n{_report(processes)}")
+        value = probe()
+        if value is not None:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what}:\n{_report(processes)}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Graceful stop (SIGINT), then SIGKILL if the process is still there after 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def answers(url: str) -> bool | None:
+    try:
+        httpx.get(f"{url}{FLOW_SERVICE}/flows", timeout=2)
+    except httpx.TransportError:
+        return None
+    return True
+
+
+def sluice_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The test's environment without any SLUICE_* of its own, plus the given settings
+    (`lease_seconds="3"` becomes SLUICE_LEASE_SECONDS=3)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    env["SLUICE_DATA_DIR"] = str(data_dir)
+    env.update({f"SLUICE_{key.upper()}": value for key, value in settings.items()})
+    return env
+
+
+class Processes:
+    """Starts Sluice processes for one test and stops every one of them at the end."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: list[SluiceProcess] = []
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        for started in reversed(self.started):
+            try:
+                stop(started.process)
+            except Exception:  # keep stopping the others
+                started.process.kill()
+
+    def _spawn(self, name: str, args: Sequence[str], env: Mapping[str, str]) -> tuple[
+            subprocess.Popen[bytes], Path, Path]:
+        tag = f"{name}-{len(self.started)}"
+        stdout_path, stderr_path = self.workdir / f"{tag}.out", self.workdir / f"{tag}.err"
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            process = subprocess.Popen([SLUICE, *args], cwd=self.workdir, env=dict(env),
+                                       stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        return process, stdout_path, stderr_path
+
+    def serve(self, env: Mapping[str, str], *options: str) -> ServerProcess:
+        """`sluice serve --port <free> *options`, once it answers HTTP."""
+        port = free_port()
+        process, out, err = self._spawn("serve", ["serve", "--port", str(port), *options], env)
+        server = ServerProcess(process, out, err, "sluice serve", f"http://127.0.0.1:{port}",
+                               Path(env["SLUICE_DATA_DIR"]))
+        self.started.append(server)
+        wait_for("the server to answer", lambda: answers(server.url), server)
+        return server
+
+    def worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
+        """`sluice worker *options`, once it has started polling for runs."""
+        (worker,) = self.workers(1, env, *options)
+        return worker
+
+    def workers(self, count: int, env: Mapping[str, str], *options: str) -> list[SluiceProcess]:
+        """`count` processes of `sluice worker *options`, started together."""
+        started = []
+        for _ in range(count):
+            process, out, err = self._spawn("worker", ["worker", *options], env)
+            worker = SluiceProcess(process, out, err, f"sluice worker #{len(self.started)}")
+            self.started.append(worker)
+            started.append(worker)
+        for worker in started:
+            wait_for("the worker to start", partial(_is_running, worker), started)
+        return started
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """One `sluice ...` command to its end (killed, and the test failed, after `timeout`)."""
+    try:
+        return subprocess.run([SLUICE, *args], capture_output=True, text=True, timeout=timeout,
+                              check=False, env=dict(env) if env is not None else None,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"`sluice {' '.join(args)}` did not end within {timeout:g}s: "
+                    f"{expired.stdout!r} {expired.stderr!r}")
+
+
+def _is_running(worker: SluiceProcess) -> bool | None:
+    return "worker running" in worker.output() or None
+
+
+def client_for(server: ServerProcess, credentials: Path | None = None) -> SluiceClient:
+    """An API client with the embedded credentials (or the given credentials file)."""
+    path = credentials or server.data_dir / "credentials.json"
+    return SluiceClient.from_credentials_file(path, server.url, timeout=60)
+
+
+def await_run(client: SluiceClient, run_id: str, watched: Sequence[SluiceProcess],
+              timeout: float = 180.0) -> dict[str, Any]:
+    """The run once it has ended (success, failed or cancelled)."""
+    def ended() -> dict[str, Any] | None:
+        run = client.get_item(f"runs/{run_id}")
+        return run if run_status(run) in ("success", "failed", "cancelled") else None
+    return wait_for(f"run {run_id} to end", ended, watched, timeout)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+
+def pg_source(sql: str, params: Sequence[Any] | None = None) -> None:
+    """Run SQL on the source database `test`."""
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                         autocommit=True) as conn:
+        conn.execute(sql, params)
+
+
+def pg_query(sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test") as conn:
+        return list(conn.execute(sql, params).fetchall())
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def metadata_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for Sluice's metadata; its SQLAlchemy URL."""
+    name = unique_name("sluice_e2e")
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_URL_BASE}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def provision_client(env: Mapping[str, str], path: Path) -> Path:
+    """An org and an API client made with `sluice admin` (scaled-out mode has no embedded
+    credentials), written as a credentials.json the client and the CLI read."""
+    org = run_cli("admin", "orgs", "create", "e2e", "--output", "json", env=env)
+    assert org.returncode == 0, org.stdout + org.stderr
+    org_id = json.loads(org.stdout)["id"]
+    issued = run_cli("admin", "clients", "create", "--org", org_id, "--output", "json", env=env)
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    creds = json.loads(issued.stdout)
+    path.write_text(json.dumps({**creds, "sandboxName": "prod"}))
+    path.chmod(0o600)
+    return path
