@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from sluice.api.app import create_app
 from sluice.bootstrap import ensure_default_tenant
-from sluice.client import Credentials, SluiceApiError, SluiceClient
+from sluice.client import Credentials, SluiceApiError, SluiceClient, run_status, wait_for_run
 from sluice.config import Settings
 from sluice.store.db import make_engine, make_session_factory
 
@@ -161,3 +161,135 @@ def test_gateway_and_plain_errors_are_parsed() -> None:
         "403010", "Oauth token is missing.", "r2")
     plain = SluiceApiError.from_response(response(502, text="Bad Gateway"))
     assert (plain.code, plain.message) == ("HTTP-502", "Bad Gateway")
+
+
+# -- typed resource methods --------------------------------------------------------------
+
+FILES_FLOW_NAME = "Demo events (CSV)"
+
+
+def test_the_package_keeps_its_public_names() -> None:
+    import sluice.client as package
+
+    for name in ("SluiceClient", "SluiceApiError", "wait_for_run", "Credentials", "run_status",
+                 "CATALOG_PATH", "FLOW_SERVICE_PATH", "SANDBOXES_PATH", "TOKEN_PATH", "Created"):
+        assert hasattr(package, name), name
+
+
+def test_datasets_create_read_update_count_delete(server: Server) -> None:
+    datasets = server.client().datasets
+    created = datasets.create({"name": "typed"})
+    assert created.id and created.etag.startswith('"')
+    assert datasets.get(created.id)["name"] == "typed"
+    updated = datasets.update(created.id, [{"op": "replace", "path": "/name", "value": "v2"}])
+    assert updated.id == created.id and updated.etag != created.etag
+    with pytest.raises(SluiceApiError) as stale:
+        datasets.update(created.id, [{"op": "replace", "path": "/name", "value": "x"}],
+                        etag=created.etag)
+    assert stale.value.code == "FLOW-1404-412"
+    assert datasets.count(property=['name=="v2"']) == 1
+    assert [d["name"] for d in datasets.list(property=['name=="v2"'])] == ["v2"]
+    preview = datasets.preview(created.id, limit=5)
+    assert preview["dataSetId"] == created.id and preview["rows"] == []
+    datasets.delete(created.id)
+    assert datasets.count() == 0
+
+
+def test_iter_pages_lazily_and_list_stops_at_the_limit(server: Server) -> None:
+    client = server.client()
+    for n in range(5):
+        client.datasets.create({"name": f"ds {n}"})
+    before = server.count(f"GET {DATASETS}")
+    pages = client.datasets.iter(orderby="name", page_size=2)
+    assert [next(pages)["name"], next(pages)["name"]] == ["ds 0", "ds 1"]
+    assert server.count(f"GET {DATASETS}") - before == 1  # the second page is not fetched yet
+    assert [d["name"] for d in pages] == ["ds 2", "ds 3", "ds 4"]
+    assert [d["name"] for d in client.datasets.list(orderby="-name", limit=3)] == [
+        "ds 4", "ds 3", "ds 2"]
+
+
+def test_specs_sandboxes_and_connections(server: Server, tmp_path: Path) -> None:
+    client = server.client()
+    assert client.connection_specs.get(SQLITE_SPEC)["name"] == "SQLite"
+    assert len(client.flow_specs.list()) == 2
+    assert [s["name"] for s in client.sandboxes.list()] == ["prod"]
+    assert client.sandboxes.create("dev-1")["name"] == "dev-1"
+    assert client.sandboxes.get("dev-1")["type"] == "development"
+    files = server.settings.allowed_file_roots[0]
+    files.mkdir(parents=True, exist_ok=True)
+    (files / "x.db").touch()
+    connection = client.connections.create({
+        "name": "db", "connectionSpec": {"id": SQLITE_SPEC},
+        "auth": {"specName": "File Path Authentication", "params": {"path": str(files / "x.db")}}})
+    assert client.connections.test(connection.id) == {"result": True}
+    source = client.source_connections.create({
+        "name": "t", "baseConnectionId": connection.id, "data": {"format": "tabular"},
+        "params": {"tableName": "t"}, "connectionSpec": {"id": SQLITE_SPEC}})
+    assert client.source_connections.get(source.id)["baseConnectionId"] == connection.id
+    assert client.target_connections.list() == []
+
+
+def _files_flow(client: SluiceClient, server: Server) -> str:
+    from sluice.demo import setup_demo
+
+    return setup_demo(client, server.settings).flow_ids[FILES_FLOW_NAME]
+
+
+def test_flows_enable_disable_and_runs_create_cancel_retrigger(server: Server) -> None:
+    client = server.client()
+    flow_id = _files_flow(client, server)
+    disabled = client.flows.disable(flow_id)
+    assert client.flows.get(flow_id)["state"] == "disabled"
+    with pytest.raises(SluiceApiError) as refused:
+        client.runs.create(flow_id, window_start=0, window_end=10)
+    assert refused.value.code == "FLOW-1444-400"
+    enabled = client.flows.enable(flow_id, etag=disabled.etag)
+    assert enabled.etag != disabled.etag and client.flows.get(flow_id)["state"] == "enabled"
+
+    run = client.runs.create(flow_id, window_start=0, window_end=10, start_time=2_000_000_000)
+    assert client.runs.get(run.id)["flowId"] == flow_id
+    assert [r["id"] for r in client.runs.for_flow(flow_id)] == [run.id]
+    assert list(client.runs.for_flow(flow_id, status="failed")) == []
+    assert client.runs.bad_rows(run.id) == []
+    client.runs.cancel(run.id)
+    assert run_status(client.runs.get(run.id)) == "cancelled"
+    with pytest.raises(SluiceApiError) as not_failed:
+        client.runs.retrigger(run.id)
+    assert not_failed.value.code == "FLOW-1387-400"
+
+
+def test_wait_for_run_reports_progress_until_the_end(server: Server) -> None:
+    from sluice.engine.context import engine_context
+    from sluice.engine.runner import execute_run
+    from sluice.engine.worker import Worker
+
+    client = server.client()
+    flow_id = _files_flow(client, server)
+    run = client.runs.create(flow_id, window_start=0, window_end=4_000_000_000)
+    ctx = engine_context(server.settings)
+    worker = Worker(ctx.sessions, lambda _claim, guard: execute_run(ctx, guard))
+    seen: list[str] = []
+
+    def progress(version: dict[str, object]) -> None:
+        seen.append(run_status(version))
+        if len(seen) == 1:
+            assert worker.run_once()  # the run moves between two polls
+
+    finished = client.wait_for_run(run.id, on_progress=progress, poll_seconds=0.01)
+    assert seen == ["scheduled", "success"]
+    assert finished["metrics"]["recordSummary"]["outputRecordCount"] > 0
+    assert wait_for_run(client, run.id)["id"] == run.id  # the function form still works
+    assert client.runs.wait(run.id)["id"] == run.id
+
+
+def test_webhooks_are_typed_too(server: Server) -> None:
+    webhooks = server.client().webhooks
+    created = webhooks.create(name="ops", url="https://hooks.example.com/x",
+                              events=["flow_run_failed"], secret="s" * 20)
+    item = webhooks.get(created.id)
+    assert item["events"] == ["flow_run_failed"] and "secret" not in item
+    assert list(webhooks.deliveries(created.id)) == []
+    webhooks.update(created.id, [{"op": "replace", "path": "/enabled", "value": False}])
+    assert webhooks.get(created.id)["enabled"] is False
+    webhooks.delete(created.id)
+    assert webhooks.list() == []

@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     # How long a worker's claim on a run lasts without a heartbeat; after it, another worker
     # takes the run over (a worker that died mid-run is detected this fast).
     lease_seconds: float = Field(default=60.0, ge=1)
+    # Prometheus metrics at GET /metrics, unauthenticated like most exporters: keep the port
+    # on an internal network, or turn them off.
+    metrics_enabled: bool = True
+    # Whether this process delivers webhooks (`sluice serve` and `sluice scheduler`); any
+    # number of processes may, they share the deliveries through claims.
+    webhook_delivery: bool = True
+    # A receiver must answer within this; a slower one counts as a failed attempt.
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Attempts per delivery before it is marked failed; retries wait backoff, 2x, 4x, ...
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=10.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # Finished deliveries (and their events) are kept this long for the delivery log.
+    webhook_retention_days: float = Field(default=7.0, gt=0)
     # Test-only fault injection: "kill-after-commit" makes a worker process kill itself right
     # after a run's Delta commit, before recording the run (proves crash recovery).
     fault_injection: str | None = None

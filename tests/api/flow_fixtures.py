@@ -20,7 +20,7 @@ from helpers import (
     target,
 )
 
-from conftest import Caller
+from support.callers import Caller
 
 
 def table_flow_parts(caller: Caller, root: Path) -> tuple[str, str, str]:

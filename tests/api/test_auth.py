@@ -7,11 +7,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from helpers import CATALOG, FS, created_id, dataset
 
-from conftest import TOKEN_PATH, Caller, error_code
 from sluice.config import Settings
 from sluice.security.tokens import TokenSigner
 from sluice.store import tenants
 from sluice.store.db import make_engine, make_session_factory, transaction
+from support.callers import TOKEN_PATH, Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"
 

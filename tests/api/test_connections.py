@@ -14,7 +14,7 @@ from helpers import (
     table_source,
 )
 
-from conftest import Caller, error_code
+from support.callers import Caller, error_code
 
 
 def test_create_returns_201_with_id_etag_and_location(caller: Caller) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 from helpers import CATALOG, FS, created_id, dataset, postgres_connection, target
 
-from conftest import Caller, error_code
 from sluice.config import Settings
+from support.callers import Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"
 DATASETS = f"{CATALOG}/dataSets"

@@ -23,9 +23,9 @@ from helpers import (
     target,
 )
 
-from conftest import Caller, error_code
 from sluice.config import Settings
 from sluice.domain.listing import ListQuery, OrderBy, PropertyFilter, encode_token
+from support.callers import Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"
 DATASETS = f"{CATALOG}/dataSets"

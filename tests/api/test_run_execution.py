@@ -20,13 +20,13 @@ import pytest
 from helpers import CATALOG, FILE_FLOW_SPEC, FS, LOCAL_FILES_SPEC, TABLE_FLOW_SPEC, created_id
 from sqlalchemy import update
 
-from conftest import Caller, error_code
 from sluice.config import Settings
 from sluice.engine.context import engine_context
 from sluice.engine.runner import execute_run
 from sluice.engine.worker import Worker
 from sluice.store.db import make_engine
 from sluice.store.models import Run
+from support.callers import Caller, error_code
 
 BASE = datetime(2024, 5, 1, tzinfo=UTC)
 DAY = 86_400

@@ -10,7 +10,7 @@ import pytest
 from flow_fixtures import FILE_SPEC, file_flow_parts, flow_body, table_flow_parts
 from helpers import FS, created_id
 
-from conftest import Caller, error_code
+from support.callers import Caller, error_code
 
 SEED_TIMES = {
     "startTime": "1663735590",

@@ -22,10 +22,10 @@ from helpers import (
     target,
 )
 
-from conftest import Caller, error_code
 from sluice.config import Settings
 from sluice.store import tenants
 from sluice.store.db import make_engine, make_session_factory, transaction
+from support.callers import Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"
 DATASETS = f"{CATALOG}/dataSets"

@@ -74,7 +74,8 @@ def test_wire_shape(spec: FlowSpec) -> None:
     assert body["scheduleSpec"]["type"] == "Periodic"
     assert body["runSpec"]["name"] == "ProviderParams"
     assert set(body["optionSpec"]["spec"]["properties"]) \
-        == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey"}
+        == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey",
+           "delayAlertMinutes"}
     json.dumps(body)
 
 
@@ -144,6 +145,9 @@ def test_option_spec() -> None:
     assert not options.is_valid({"partialIngestionPercent": 101})
     assert options.is_valid({"writeMode": "merge", "primaryKey": ["id"]})
     assert not options.is_valid({"writeMode": "merge"})
+    assert options.is_valid({"delayAlertMinutes": 30})
+    assert not options.is_valid({"delayAlertMinutes": 0})
+    assert not options.is_valid({"delayAlertMinutes": "30"})
     assert not options.is_valid({"writeMode": "upsert"})
     assert not options.is_valid({"partialIngestionPercent": -1})
     assert not options.is_valid({"errorDiagnosticsEnabled": "yes"})

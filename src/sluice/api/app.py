@@ -30,10 +30,13 @@ from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
 from sluice.engine.context import engine_context
 from sluice.engine.services import EngineServices
+from sluice.observability.endpoint import install_metrics
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
 from sluice.security.tokens import TokenSigner
 from sluice.store.db import make_engine, make_session_factory, upgrade_schema
+from sluice.ui import install_dashboard
+from sluice.webhooks.dispatcher import dispatcher_from_settings
 
 log = logging.getLogger("sluice.api")
 
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
                 workers=settings.workers,
                 scheduler=settings.scheduler,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
+                dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
             )
             services.start()
             app.state.context = replace(context, notify_run_ready=services.notify)
@@ -86,8 +90,13 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
         # dependencies are solved first, and cached for the routes' own CallerDep.
         guard = [] if router is token.router else [Depends(authenticate)]
         app.include_router(router, dependencies=guard)
+    # The dashboard at /ui has its own login (a session cookie), not bearer tokens.
+    install_dashboard(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.metrics_enabled:
+        # Inside the trailing-slash rewrite, so that it sees the scope the router fills in.
+        install_metrics(app, context.sessions)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -23,7 +23,7 @@ from sluice.config import Settings
 from sluice.domain.errors import NotFoundError
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
-from sluice.services.key_rotation import rotate_connection_secrets
+from sluice.services.key_rotation import rotate_all_secrets
 from sluice.store import tenants
 from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
 from sluice.store.models import ApiClient, Org, Sandbox
@@ -243,18 +243,18 @@ def enable_client(
 
 @keys_app.command("rotate")
 def rotate_keys(output: OutputOption = OutputFormat.table) -> None:
-    """Re-encrypt every connection secret with the first key of SLUICE_SECRET_KEYS.
+    """Re-encrypt every connection and webhook secret with the first key of SLUICE_SECRET_KEYS.
 
     Put the new key first and keep the old ones after it while this runs; afterwards the
     old keys can be dropped. All or nothing: a secret no key opens changes nothing."""
     settings = Settings()
     with database(settings) as session:
         box = SecretBox(load_key_ring(settings).fernet_keys)
-        rotated = rotate_connection_secrets(session, box)
+        rotated = rotate_all_secrets(session, box)
     if output is OutputFormat.json:
         print_json({"rotated": rotated})
     else:
         console.print(
-            f"Re-encrypted {rotated} connection secret(s) with the first key; "
+            f"Re-encrypted {rotated} secret(s) with the first key; "
             "older keys can now be removed from SLUICE_SECRET_KEYS."
         )

@@ -14,6 +14,7 @@ from sluice.cli.serve import configure_logging
 from sluice.config import Settings
 from sluice.engine.context import engine_context
 from sluice.engine.services import EngineServices
+from sluice.webhooks.dispatcher import dispatcher_from_settings
 
 
 def _run_until_signalled(services: EngineServices, what: str) -> None:
@@ -43,14 +44,17 @@ def worker(
 
 
 def scheduler() -> None:
-    """Create the runs of scheduled flows; one scheduler leads, the others stand by."""
+    """Create the runs of scheduled flows (one scheduler leads, the others stand by), and
+    deliver webhooks."""
     settings = Settings()
     configure_logging(settings.log_level)
     with reported_errors():
+        ctx = engine_context(settings)
         services = EngineServices(
-            engine_context(settings),
+            ctx,
             workers=0,
             scheduler=True,
             scheduler_interval_seconds=settings.scheduler_interval_seconds,
+            dispatcher=dispatcher_from_settings(settings, ctx.sessions, ctx.secret_box),
         )
     _run_until_signalled(services, "scheduler")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import typer
 
 from sluice import __version__
-from sluice.cli import admin, engine, resources, runs
+from sluice.cli import admin, engine, resources, runs, webhooks
+from sluice.cli.output import GuardedTyper
 from sluice.cli.serve import serve
 
-app = typer.Typer(
+app = GuardedTyper(
     name="sluice",
     help="Sluice: an open-source flow service for batch ingestion into Delta Lake.",
     no_args_is_help=True,
@@ -36,6 +37,7 @@ app.command()(engine.worker)
 app.command()(engine.scheduler)
 app.add_typer(admin.app, name="admin")
 app.add_typer(runs.app, name="runs")
+app.add_typer(webhooks.app, name="webhooks")
 resources.register(app)
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from sluice.client import SluiceApiError
 from sluice.domain.errors import SluiceError
@@ -115,6 +117,31 @@ def reported_errors() -> Iterator[None]:
     except httpx.TransportError as error:
         url = error.request.url if _has_request(error) else "the server"
         fail(f"cannot reach {url}: {error}. Is `sluice serve` running? (see --url / SLUICE_URL)")
+    except httpx.InvalidURL as error:
+        fail(f"invalid URL: {error} (see --url / SLUICE_URL)")
+    except httpx.HTTPError as error:
+        fail(f"HTTP error: {type(error).__name__}: {error}")
+    except OperationalError as error:
+        fail(f"cannot use the metadata database: {error.orig} (see SLUICE_DATABASE_URL)")
+
+
+class GuardedTyper(typer.Typer):
+    """The `sluice` command: whatever goes wrong ends as one line on stderr and exit code 1,
+    never a traceback (SLUICE_DEBUG=1 lets it through, for bug reports)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:
+            if os.environ.get("SLUICE_DEBUG"):
+                raise
+            err_console.print(
+                f"[bold red]Error:[/bold red] unexpected {type(error).__name__}: {error} "
+                "(set SLUICE_DEBUG=1 to see the traceback)",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise SystemExit(1) from None
 
 
 def _has_request(error: httpx.TransportError) -> bool:

@@ -1,9 +1,8 @@
-"""`sluice runs ...`: create on-demand runs, watch them, list, show, retry and cancel."""
+"""`sluice runs ...`: create on-demand runs, follow and watch them, list, show, retry, cancel."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from itertools import islice
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +20,8 @@ from sluice.cli.output import (
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
-from sluice.client import SluiceClient, run_status, wait_for_run
+from sluice.cli.watch import watch_runs
+from sluice.client import SluiceClient, run_status
 
 app = typer.Typer(help="On-demand runs and their monitoring.", no_args_is_help=True)
 
@@ -41,7 +41,7 @@ RunId = Annotated[str, typer.Argument(help="Run id.")]
 
 def parse_time(text: str) -> int:
     """Epoch seconds from epoch seconds, an ISO date (midnight UTC) or an ISO date-time
-    (UTC unless it carries an offset)."""
+    (UTC unless it carries an offset); ValueError otherwise."""
     value = text.strip()
     if value.isdigit():
         return int(value)
@@ -51,13 +51,21 @@ def parse_time(text: str) -> int:
         else:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(
+        raise ValueError(
             f"'{text}' is not epoch seconds, an ISO date (2024-05-01) or date-time "
             "(2024-05-01T12:00:00Z)"
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return int(parsed.timestamp())
+
+
+def time_option(option: str, text: str) -> int:
+    """`parse_time`, failing with one line that names the option."""
+    try:
+        return parse_time(text)
+    except ValueError as error:
+        fail(f"{option}: {error}")
 
 
 def _progress_table(run: dict[str, Any]) -> Table:
@@ -84,12 +92,10 @@ def _progress_table(run: dict[str, Any]) -> Table:
 
 def _follow(client: SluiceClient, run_id: str, output: OutputFormat) -> None:
     if output is OutputFormat.json:
-        run = wait_for_run(client, run_id)
+        run = client.wait_for_run(run_id)
     else:
         with Live(console=console, refresh_per_second=4) as live:
-            run = wait_for_run(
-                client, run_id, on_progress=lambda r: live.update(_progress_table(r))
-            )
+            run = client.wait_for_run(run_id, on_progress=lambda r: live.update(_progress_table(r)))
     _report_end(run, output)
 
 
@@ -122,25 +128,20 @@ def create_run(
     credentials: CredentialsOption = None,
 ) -> None:
     """Create an on-demand run of a flow over [window-start, window-end)."""
-    params: dict[str, Any] = {
-        "windowStartTime": str(parse_time(window_start)),
-        "windowEndTime": str(parse_time(window_end)),
-        "startTime": str(parse_time(start_time))
-        if start_time
-        else str(int(datetime.now(UTC).timestamp())),
-    }
-    if delta_column:
-        params["deltaColumn"] = {"name": delta_column}
+    start = time_option("--window-start", window_start)
+    end = time_option("--window-end", window_end)
+    begin = time_option("--start-time", start_time) if start_time else None
     with api_errors(), open_client(url, credentials) as client:
-        created = client.post("runs", {"flowId": flow, "params": params})
-        run_id = str(created["items"][0]["id"])
+        created = client.runs.create(
+            flow, window_start=start, window_end=end, start_time=begin, delta_column=delta_column
+        )
         if not wait:
             if output is OutputFormat.json:
-                print_json(created)
+                print_json({"items": [{"id": created.id, "etag": created.etag}]})
             else:
-                console.print(f"Created run {run_id}")
+                console.print(f"Created run {created.id}")
             return
-        _follow(client, run_id, output)
+        _follow(client, created.id, output)
 
 
 @app.command("list")
@@ -159,9 +160,7 @@ def list_runs(
     if status:
         filters.append(f"state=={status}")
     with api_errors(), open_client(url, credentials) as client:
-        items = list(
-            islice(client.iter_list("runs", filters, "-createdAt", min(limit, 100)), limit)
-        )
+        items = client.runs.list(property=filters, orderby="-createdAt", limit=limit)
     print_items(items, RUN_COLUMNS, output, title="Runs")
 
 
@@ -174,7 +173,7 @@ def show_run(
 ) -> None:
     """Show one run with its metrics and activities."""
     with api_errors(), open_client(url, credentials) as client:
-        print_item(client.get_item(f"runs/{run_id}"), output)
+        print_item(client.runs.get(run_id), output)
 
 
 @app.command("retry")
@@ -187,14 +186,13 @@ def retry_run(
 ) -> None:
     """Re-trigger a failed run (same window, same files) as a new run."""
     with api_errors(), open_client(url, credentials) as client:
-        created = client.post(f"runs/{run_id}/action", params={"op": "re-trigger"})
-        new_id = str(created["id"])
+        created = client.runs.retrigger(run_id)
         if wait:
-            _follow(client, new_id, output)
+            _follow(client, created.id, output)
         elif output is OutputFormat.json:
-            print_json(created)
+            print_json({"id": created.id, "etag": created.etag})
         else:
-            console.print(f"Created run {new_id} (re-trigger of {run_id})")
+            console.print(f"Created run {created.id} (re-trigger of {run_id})")
 
 
 @app.command("cancel")
@@ -205,5 +203,27 @@ def cancel_run(
 ) -> None:
     """Cancel a scheduled run, or ask an in-progress run to stop without committing."""
     with api_errors(), open_client(url, credentials) as client:
-        client.post(f"runs/{run_id}/action", params={"op": "cancel"})
+        client.runs.cancel(run_id)
     console.print(f"Cancel requested for run {run_id}")
+
+
+@app.command("bad-rows")
+def bad_rows(
+    run_id: RunId,
+    limit: Annotated[int, typer.Option("--limit", "-l", min=1, max=1000)] = 100,
+    output: OutputOption = OutputFormat.table,
+    url: UrlOption = DEFAULT_URL,
+    credentials: CredentialsOption = None,
+) -> None:
+    """List the rows a run quarantined, with the reason (flows with errorDiagnosticsEnabled)."""
+    with api_errors(), open_client(url, credentials) as client:
+        items = client.runs.bad_rows(run_id, limit=limit)
+    print_items(
+        items,
+        (("#", "position"), ("Location", "location"), ("Reason", "reason"), ("Raw", "raw")),
+        output,
+        title=f"Bad rows of run {run_id}",
+    )
+
+
+app.command("watch")(watch_runs)

@@ -155,6 +155,14 @@ def _option_spec() -> dict[str, Any]:
                     "uniqueItems": True,
                     "description": "Columns identifying a row, for writeMode merge.",
                 },
+                "delayAlertMinutes": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_DELAY_ALERT_MINUTES,
+                    "default": DEFAULT_DELAY_ALERT_MINUTES,
+                    "description": "A run still in progress this many minutes after it "
+                    "started sends the flow_run_delayed webhook event.",
+                },
             },
             [],
             **{
@@ -166,6 +174,14 @@ def _option_spec() -> dict[str, Any]:
 
 
 WRITE_MODES = ("append", "replaceWindow", "merge")
+DEFAULT_DELAY_ALERT_MINUTES = 150
+MAX_DELAY_ALERT_MINUTES = 7 * 24 * 60
+
+
+def delay_alert_minutes(options: dict[str, Any] | None) -> int:
+    """A flow's `delayAlertMinutes` option (validated at flow creation), or the default."""
+    value = (options or {}).get("delayAlertMinutes")
+    return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_DELAY_ALERT_MINUTES
 
 
 def default_write_mode(source_kind: str) -> str:

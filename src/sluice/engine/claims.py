@@ -18,13 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.domain.errors import SluiceError
 from sluice.domain.run_states import CANCELLED, IN_PROGRESS, SCHEDULED, TERMINAL
 from sluice.store import clock
+from sluice.store.db import dialect_insert as dialect_insert
+from sluice.store.db import write_transaction as write_transaction
 from sluice.store.models import Flow, Run
+from sluice.webhooks import outbox
+from sluice.webhooks.events import FLOW_RUN_STARTED
 
 MAX_ATTEMPTS = 3
 _BACKOFF_BASE_MS = 10_000
@@ -108,27 +111,6 @@ def backoff_ms(attempt: int) -> int:
 
 
 @contextmanager
-def write_transaction(sessions: Sessions) -> Iterator[Session]:
-    """A transaction that holds the write lock from its first statement.
-
-    On SQLite, `BEGIN IMMEDIATE` makes concurrent writers queue on the busy timeout; a
-    deferred transaction that read first could instead fail to upgrade its snapshot
-    ("database is locked"). PostgreSQL needs nothing special: row locks do the work.
-    """
-    with sessions() as session, session.begin():
-        if session.get_bind().dialect.name == "sqlite":
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-        yield session
-
-
-def dialect_insert(session: Session) -> Any:
-    """The dialect's INSERT construct, which knows ON CONFLICT on both databases."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
-
-
-@contextmanager
 def _in_transaction(target: Session | Sessions) -> Iterator[Session]:
     """Join the caller's session (its transaction), or run in a transaction of our own."""
     if isinstance(target, Session):
@@ -198,6 +180,9 @@ def claim_due_run(
             .execution_options(synchronize_session=False)
         )
         row = session.execute(statement).first()
+        if row is not None and row.attempt == 1:
+            # The first claim is the run's start: its event commits or rolls back with it.
+            outbox.record_run_event(session, row.id, FLOW_RUN_STARTED, now_ms=now)
     if row is None:
         return None
     return Claim(run_id=row.id, token=token, attempt=row.attempt, worker_id=worker_id)
@@ -303,6 +288,7 @@ def finish_run(
     doc: dict[str, Any],
     output_records: int,
     committed_version: int | None,
+    output_bytes: int = 0,
 ) -> None:
     """Record the run's end; the token is cleared so nothing can write to it afterwards."""
     if status not in TERMINAL:
@@ -315,6 +301,7 @@ def finish_run(
             "completed_at": completed_at_ms,
             "doc": doc,
             "output_records": output_records,
+            "output_bytes": output_bytes,
             "committed_version": committed_version,
             "claim_token": None,
             "lease_expires_at": None,

@@ -33,6 +33,7 @@ from sluice.engine.claims import Sessions, dialect_insert, write_transaction
 from sluice.store import clock
 from sluice.store.models import Flow, Run, SchedulerLease
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, run_row
+from sluice.webhooks import outbox
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,8 @@ def default_holder() -> str:
 
 
 class Scheduler:
-    """Leadership, then runs for due ticks, then abandoned cancels; every `interval_seconds`.
+    """Leadership, then runs for due ticks, abandoned cancels and delayed-run events; every
+    `interval_seconds`.
 
     Standby schedulers loop too and take over within `lease_ms` of the leader's last pass.
     """
@@ -238,6 +240,7 @@ class Scheduler:
         if created:
             log.info("Scheduler %s created %d run(s).", self.holder, created)
         claims.cancel_abandoned(self.sessions, now_ms=now)
+        outbox.record_delayed_runs(self.sessions, now_ms=now)
         return True
 
     def run_forever(self, stop: threading.Event) -> None:

@@ -1,4 +1,9 @@
-"""Signed, expiring bearer tokens bound to an org and an API client (JWT, HS256)."""
+"""Signed, expiring tokens bound to an org and an API client (JWT, HS256).
+
+API bearer tokens carry no audience; other uses (the dashboard's session cookie) name theirs,
+and a token is only accepted where its audience is expected, so a session cookie is never a
+valid bearer token and the reverse.
+"""
 
 from __future__ import annotations
 
@@ -27,9 +32,9 @@ class TokenSigner:
         self._key = signing_key
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, org_id: str, client_id: str) -> str:
+    def issue(self, org_id: str, client_id: str, *, audience: str | None = None) -> str:
         now = int(time.time())
-        payload = {
+        payload: dict[str, str | int] = {
             "iss": ISSUER,
             "sub": client_id,
             "org": org_id,
@@ -37,16 +42,24 @@ class TokenSigner:
             "exp": now + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
         }
+        if audience is not None:
+            payload["aud"] = audience
         return jwt.encode(payload, self._key, algorithm="HS256")
 
-    def verify(self, token: str) -> TokenClaims:
+    def verify(self, token: str, *, audience: str | None = None) -> TokenClaims:
+        """The claims of a token of ours for `audience` (None: an API bearer token).
+
+        PyJWT refuses a token that names an audience when none is expected, and one that
+        lacks the expected audience."""
+        required = ["exp", "iat", "sub", "iss"] + (["aud"] if audience is not None else [])
         try:
             payload = jwt.decode(
                 token,
                 self._key,
                 algorithms=["HS256"],
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss"]},
+                audience=audience,
+                options={"require": required},
             )
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(str(exc)) from exc

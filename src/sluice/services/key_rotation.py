@@ -1,4 +1,4 @@
-"""Re-encrypts every stored connection secret with the newest key (key rotation)."""
+"""Re-encrypts every stored secret (connections, webhooks) with the newest key (key rotation)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sluice.security.encryption import SecretBox
-from sluice.store.models import Connection
+from sluice.store.models import Connection, Webhook
 
 
 def rotate_connection_secrets(session: Session, box: SecretBox) -> int:
@@ -22,3 +22,18 @@ def rotate_connection_secrets(session: Session, box: SecretBox) -> int:
         rotated += 1
     session.flush()
     return rotated
+
+
+def rotate_webhook_secrets(session: Session, box: SecretBox) -> int:
+    """The same for the signing secrets of webhook subscriptions."""
+    rotated = 0
+    for row in session.scalars(select(Webhook)):
+        row.sealed_secret = box.rotate(row.sealed_secret)
+        rotated += 1
+    session.flush()
+    return rotated
+
+
+def rotate_all_secrets(session: Session, box: SecretBox) -> int:
+    """Every sealed secret, in the caller's transaction: all of them or none."""
+    return rotate_connection_secrets(session, box) + rotate_webhook_secrets(session, box)

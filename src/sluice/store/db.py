@@ -10,6 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -55,4 +56,25 @@ def upgrade_schema(engine: Engine) -> None:
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
+        yield session
+
+
+def dialect_insert(session: Session) -> Any:
+    """The dialect's INSERT construct, which knows ON CONFLICT on both databases."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
+
+@contextmanager
+def write_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that holds the write lock from its first statement.
+
+    On SQLite, `BEGIN IMMEDIATE` makes concurrent writers queue on the busy timeout; a
+    deferred transaction that read first could instead fail to upgrade its snapshot
+    ("database is locked"). PostgreSQL needs nothing special: row locks do the work.
+    """
+    with sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         yield session

@@ -216,6 +216,8 @@ class Run(ResourceColumns, Base):
     started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     completed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     output_records: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bytes the run committed (metrics read it in one grouped query, without the JSON doc).
+    output_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     committed_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
@@ -259,3 +261,72 @@ class Worker(Base):
     started_at: Mapped[int] = mapped_column(BigInteger)
     heartbeat_at: Mapped[int] = mapped_column(BigInteger)
     current_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class Webhook(ResourceColumns, Base):
+    """A URL subscribed to run events (the event names live in `doc`). The signing secret is
+    sealed like connection secrets and never leaves the service."""
+
+    __tablename__ = "webhooks"
+
+    url: Mapped[str] = mapped_column(String(2048))
+    # Only this flow's events when set. No foreign key: a deleted flow leaves a filter that
+    # simply matches nothing, rather than deleting or widening the subscription.
+    flow_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class WebhookEvent(Base):
+    """The outbox: a run event, written in the same transaction as the run change it reports.
+
+    One event per (run, event type): the unique constraint, not the callers, guarantees that
+    a retried transaction or a second scheduler cannot report a run's start or end twice.
+    """
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("run_id", "event_type"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"))
+    sandbox_id: Mapped[str] = mapped_column(ForeignKey("sandboxes.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    # No foreign keys to flows and runs: an event outlives a deleted flow until delivered.
+    flow_id: Mapped[str] = mapped_column(String(36))
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: the dispatcher's queue entry and its delivery log.
+
+    Claimed like runs: `claim_token` is stamped with a lease in `next_attempt_at`, so two
+    dispatchers never post the same delivery at once, and a dispatcher that died mid-post
+    leaves a delivery that becomes due again when its lease runs out (at least once).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_log", "webhook_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Epoch ms: when the next attempt is due (while claimed, when the claim's lease ends).
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    claim_token: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Every attempt: when, the receiver's status code or the error, and how long it took.
+    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)

@@ -12,6 +12,7 @@ from sluice.api.routers import (
     specs,
     target_connections,
     token,
+    webhooks,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -24,4 +25,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     flows.router,
     runs.router,
     sandboxes.router,
+    webhooks.router,
 )

@@ -1,0 +1,2 @@
+"""Prometheus metrics: run, queue, worker and webhook state read from the metadata database
+at scrape time, and the API's own request latency."""

@@ -1,0 +1,217 @@
+"""Metrics read from the metadata database when Prometheus scrapes.
+
+The database is the single source of truth for runs (DESIGN section 1), so whichever process
+answers the scrape reports the same numbers, however many workers and API processes there
+are, and a restart resets nothing. Runs are summarised by one grouped query; queue, workers,
+flows and webhook deliveries add one small query each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.registry import Collector
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sluice.domain.run_states import SCHEDULED, SUCCESS, TERMINAL
+from sluice.store import clock
+from sluice.store.models import Flow, Run, WebhookDelivery, Worker
+
+log = logging.getLogger(__name__)
+
+# Run duration buckets, in seconds: from quick windows to the day-long backfill.
+DURATION_BUCKETS: tuple[float, ...] = (
+    1,
+    5,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1800,
+    3600,
+    7200,
+    14400,
+    28800,
+    86400,
+)
+
+
+def _runs_summary(session: Session) -> list[Any]:
+    """Per (flow, status): count, ingested records and bytes, and duration buckets."""
+    duration_ms = Run.completed_at - Run.started_at
+    finished = Run.status.in_(TERMINAL) & Run.started_at.is_not(None)
+    finished = finished & Run.completed_at.is_not(None)
+    succeeded = Run.status == SUCCESS
+    buckets = [
+        func.sum(case((finished & (duration_ms <= int(le * 1000)), 1), else_=0)).label(f"le{i}")
+        for i, le in enumerate(DURATION_BUCKETS)
+    ]
+    statement = select(
+        Run.flow_id,
+        Run.status,
+        func.count().label("runs"),
+        func.sum(case((succeeded, Run.output_records), else_=0)).label("records"),
+        func.sum(case((succeeded, Run.output_bytes), else_=0)).label("bytes"),
+        func.sum(case((finished, 1), else_=0)).label("finished"),
+        func.sum(case((finished, duration_ms), else_=0)).label("duration_ms"),
+        *buckets,
+    ).group_by(Run.flow_id, Run.status)
+    return list(session.execute(statement))
+
+
+class StoreCollector(Collector):
+    """A Prometheus collector over the metadata database (one session per scrape)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def describe(self) -> Iterable[Any]:
+        # Nothing at registration: describing would query the database before it is needed.
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        up = GaugeMetricFamily(
+            "sluice_metadata_database_up",
+            "1 when the last scrape could read the metadata database, else 0.",
+        )
+        try:
+            with self.sessions() as session:
+                families = list(self._families(session, clock.now_ms()))
+        except Exception:
+            log.exception("Metrics could not read the metadata database.")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _families(self, session: Session, now_ms: int) -> Iterator[Any]:
+        yield from _run_families(_runs_summary(session))
+        yield from _flow_families(session)
+        yield from _queue_families(session, now_ms)
+        yield from _worker_families(session)
+        yield from _webhook_families(session)
+
+
+def _run_families(rows: list[Any]) -> Iterator[Any]:
+    runs = GaugeMetricFamily(
+        "sluice_runs", "Runs by flow and status.", labels=["flow_id", "status"]
+    )
+    records = CounterMetricFamily(
+        "sluice_ingested_records",
+        "Records committed to datasets by successful runs.",
+        labels=["flow_id"],
+    )
+    written = CounterMetricFamily(
+        "sluice_ingested_bytes",
+        "Bytes committed to datasets by successful runs.",
+        labels=["flow_id"],
+        unit="bytes",
+    )
+    durations = HistogramMetricFamily(
+        "sluice_run_duration_seconds",
+        "Duration of finished runs, from their first claim to their end.",
+        labels=["flow_id", "status"],
+    )
+    totals: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        runs.add_metric([row.flow_id, row.status], int(row.runs))
+        count, size = totals.get(row.flow_id, (0, 0))
+        totals[row.flow_id] = (count + int(row.records or 0), size + int(row.bytes or 0))
+        if row.finished:
+            cumulative = [
+                (_le(le), int(getattr(row, f"le{i}") or 0)) for i, le in enumerate(DURATION_BUCKETS)
+            ]
+            cumulative.append(("+Inf", int(row.finished)))
+            durations.add_metric(
+                [row.flow_id, row.status], cumulative, sum_value=int(row.duration_ms or 0) / 1000
+            )
+    for flow_id, (count, size) in sorted(totals.items()):
+        records.add_metric([flow_id], count)
+        written.add_metric([flow_id], size)
+    yield from (runs, records, written, durations)
+
+
+def _le(bound: float) -> str:
+    return f"{bound:g}" if bound != int(bound) else f"{int(bound)}.0"
+
+
+def _flow_families(session: Session) -> Iterator[Any]:
+    info = GaugeMetricFamily(
+        "sluice_flow_info",
+        "One series per flow, to join flow ids with names and states.",
+        labels=["flow_id", "flow_name", "state", "org_id", "sandbox_id"],
+    )
+    for flow_id, name, state, org_id, sandbox_id in session.execute(
+        select(Flow.id, Flow.name, Flow.state, Flow.org_id, Flow.sandbox_id)
+    ):
+        info.add_metric([flow_id, name, state, org_id, sandbox_id], 1)
+    yield info
+
+
+def _queue_families(session: Session, now_ms: int) -> Iterator[Any]:
+    depth, oldest = session.execute(
+        select(func.count(), func.min(Run.start_at)).where(
+            Run.status == SCHEDULED,
+            Run.start_at <= now_ms // 1000,
+            Run.cancel_requested.is_(False),
+        )
+    ).one()
+    yield GaugeMetricFamily(
+        "sluice_queue_depth", "Scheduled runs whose start time has come.", value=int(depth)
+    )
+    age = max(now_ms / 1000 - oldest, 0) if oldest is not None else 0
+    yield GaugeMetricFamily(
+        "sluice_queue_oldest_due_age_seconds",
+        "How long the oldest due scheduled run has waited for a worker (0 when none).",
+        value=age,
+    )
+
+
+def _worker_families(session: Session) -> Iterator[Any]:
+    heartbeat = GaugeMetricFamily(
+        "sluice_worker_last_heartbeat_timestamp_seconds",
+        "When each registered worker last reported (unix time).",
+        labels=["worker_id", "hostname"],
+    )
+    busy = GaugeMetricFamily(
+        "sluice_worker_busy", "1 while the worker executes a run.", labels=["worker_id"]
+    )
+    workers = list(
+        session.execute(
+            select(Worker.id, Worker.hostname, Worker.heartbeat_at, Worker.current_run_id)
+        )
+    )
+    for worker_id, hostname, heartbeat_at, current_run_id in workers:
+        heartbeat.add_metric([worker_id, hostname], heartbeat_at / 1000)
+        busy.add_metric([worker_id], 1 if current_run_id else 0)
+    yield GaugeMetricFamily("sluice_workers", "Registered workers.", value=len(workers))
+    yield heartbeat
+    yield busy
+
+
+def _webhook_families(session: Session) -> Iterator[Any]:
+    deliveries = GaugeMetricFamily(
+        "sluice_webhook_deliveries",
+        "Webhook deliveries kept in the delivery log, by status.",
+        labels=["status"],
+    )
+    counts = dict(
+        session.execute(
+            select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+        ).all()
+    )
+    for status in ("pending", "delivered", "failed"):
+        deliveries.add_metric([status], int(counts.get(status, 0)))
+    yield deliveries

@@ -1,0 +1,131 @@
+"""What the dashboard shows of flows: state, schedule, last run and recent success rate."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from sluice.domain.flow_specs import find_flow_spec
+from sluice.domain.run_states import FAILED, IN_PROGRESS, SCHEDULED, SUCCESS
+from sluice.domain.schedule import delta_column_of
+from sluice.domain.tenancy import Tenant
+from sluice.services.target_connections import target_connections
+from sluice.store.listing import tenant_scope
+from sluice.store.models import Flow, Run
+
+RECENT_RUNS = 20
+FLOWS_SHOWN = 500
+
+
+@dataclass(frozen=True)
+class RecentRuns:
+    """A flow's latest runs: the newest one, and how many of the finished ones succeeded."""
+
+    last_run_id: str | None = None
+    last_status: str | None = None
+    last_created_at: int | None = None
+    succeeded: int = 0
+    failed: int = 0
+    active: int = 0
+
+    @property
+    def success_rate(self) -> float | None:
+        """Percent of the recent runs that finished and succeeded (cancelled ones left out)."""
+        finished = self.succeeded + self.failed
+        return 100.0 * self.succeeded / finished if finished else None
+
+
+@dataclass(frozen=True)
+class FlowSummary:
+    id: str
+    name: str
+    description: str
+    state: str
+    source_kind: str  # "table" | "file"
+    schedule: dict[str, Any]
+    delta_column: str | None
+    recent: RecentRuns
+
+    @property
+    def needs_delta_column(self) -> bool:
+        """A table flow takes its delta column from its first windowed run."""
+        return self.source_kind == "table" and self.delta_column is None
+
+
+def _summarize(runs: list[tuple[str, str, int]]) -> RecentRuns:
+    """`runs` as (id, status, created_at), newest first."""
+    statuses = [status for _id, status, _at in runs]
+    last_id, last_status, last_at = runs[0]
+    return RecentRuns(
+        last_run_id=last_id,
+        last_status=last_status,
+        last_created_at=last_at,
+        succeeded=statuses.count(SUCCESS),
+        failed=statuses.count(FAILED),
+        active=statuses.count(SCHEDULED) + statuses.count(IN_PROGRESS),
+    )
+
+
+def recent_runs(
+    session: Session, tenant: Tenant, flow_id: str | None = None
+) -> dict[str, RecentRuns]:
+    """The last RECENT_RUNS runs of every flow of the tenant (or of one), in one query."""
+    rank = (
+        func.row_number()
+        .over(partition_by=Run.flow_id, order_by=(Run.created_at.desc(), Run.id.desc()))
+        .label("rank")
+    )
+    scope = tenant_scope(Run, tenant)
+    if flow_id is not None:
+        scope = and_(scope, Run.flow_id == flow_id)
+    ranked = select(Run.flow_id, Run.id, Run.status, Run.created_at, rank).where(scope).subquery()
+    rows = session.execute(
+        select(ranked.c.flow_id, ranked.c.id, ranked.c.status, ranked.c.created_at)
+        .where(ranked.c.rank <= RECENT_RUNS)
+        .order_by(ranked.c.flow_id, ranked.c.rank)
+    )
+    by_flow: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for row_flow_id, run_id, status, created_at in rows:
+        by_flow[row_flow_id].append((run_id, status, created_at))
+    return {key: _summarize(runs) for key, runs in by_flow.items()}
+
+
+def dataset_of(session: Session, tenant: Tenant, flow: Flow) -> str | None:
+    for target_id in flow.doc.get("targetConnectionIds", []):
+        target = target_connections.find(session, tenant, str(target_id))
+        if target is not None and target.dataset_id:
+            return target.dataset_id
+    return None
+
+
+def flow_summary(
+    session: Session, tenant: Tenant, flow: Flow, recent: RecentRuns | None = None
+) -> FlowSummary:
+    spec = find_flow_spec(flow.flow_spec_id)
+    if recent is None:
+        recent = recent_runs(session, tenant, flow.id).get(flow.id, RecentRuns())
+    return FlowSummary(
+        id=flow.id,
+        name=flow.name,
+        description=str(flow.doc.get("description") or ""),
+        state=flow.state,
+        source_kind=spec.source_kind if spec else "table",
+        schedule=dict(flow.doc.get("scheduleParams") or {}),
+        delta_column=delta_column_of(flow.doc.get("transformations", [])),
+        recent=recent,
+    )
+
+
+def flow_summaries(session: Session, tenant: Tenant) -> list[FlowSummary]:
+    recent = recent_runs(session, tenant)
+    rows = session.scalars(
+        select(Flow)
+        .where(tenant_scope(Flow, tenant))
+        .order_by(Flow.name, Flow.id)
+        .limit(FLOWS_SHOWN)
+    )
+    return [flow_summary(session, tenant, row, recent.get(row.id, RecentRuns())) for row in rows]

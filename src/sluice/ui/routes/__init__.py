@@ -1,0 +1,13 @@
+"""The dashboard's routers, mounted under `/ui` by `sluice.ui.install_dashboard`."""
+
+from fastapi import APIRouter
+
+from sluice.ui.routes import auth, catalog, flows, live, runs
+
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    flows.router,
+    runs.router,
+    catalog.router,
+    live.router,
+)

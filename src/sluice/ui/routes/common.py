@@ -1,0 +1,80 @@
+"""Pieces the dashboard's routes share: redirects, coded errors as messages, notices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from fastapi.responses import RedirectResponse
+from starlette.status import HTTP_303_SEE_OTHER
+
+from sluice.domain.errors import SluiceError
+from sluice.ui.formatting import parse_input_value
+from sluice.ui.runs_view import DEFAULT_RUN_LIMIT, MAX_RUN_LIMIT, STATUSES, RunFilter
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A refused action, shown as the API would answer it: code and message."""
+
+    code: str
+    message: str
+
+
+def problem_of(error: SluiceError) -> Problem:
+    return Problem(code=f"FLOW-{error.code}-{error.status}", message=error.message)
+
+
+# Fixed texts only: a notice key in the URL cannot inject anything of its own.
+NOTICES = {
+    "run-started": "Run created: it starts at its start time, as soon as a worker is free.",
+    "run-retriggered": "A new run was created over the same window.",
+    "run-cancelled": "Cancellation requested.",
+    "flow-enabled": "Flow enabled.",
+    "flow-disabled": "Flow disabled: no new runs start until it is enabled again.",
+}
+
+
+def notice_text(key: str | None) -> str | None:
+    return NOTICES.get(key or "")
+
+
+def redirect(path: str, **query: str) -> RedirectResponse:
+    target = f"{path}?{urlencode(query)}" if query else path
+    return RedirectResponse(target, status_code=HTTP_303_SEE_OTHER)
+
+
+@dataclass(frozen=True)
+class RunFilterForm:
+    """The runs page's filter form: what was typed, and the filter it means."""
+
+    status: str = ""
+    created_from: str = ""
+    created_to: str = ""
+    limit: int = DEFAULT_RUN_LIMIT
+
+    @property
+    def query(self) -> RunFilter:
+        return RunFilter(
+            status=self.status or None,
+            created_from=parse_input_value(self.created_from),
+            created_to=parse_input_value(self.created_to),
+            limit=self.limit,
+        )
+
+    def as_params(self) -> dict[str, str]:
+        params = {"status": self.status, "from": self.created_from, "to": self.created_to}
+        if self.limit != DEFAULT_RUN_LIMIT:
+            params["limit"] = str(self.limit)
+        return {key: value for key, value in params.items() if value}
+
+
+def run_filter_form(
+    status: str | None, created_from: str | None, created_to: str | None, limit: int | None
+) -> RunFilterForm:
+    return RunFilterForm(
+        status=status if status in STATUSES else "",
+        created_from=(created_from or "").strip()[:32],
+        created_to=(created_to or "").strip()[:32],
+        limit=min(max(limit or DEFAULT_RUN_LIMIT, 1), MAX_RUN_LIMIT),
+    )

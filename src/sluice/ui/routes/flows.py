@@ -1,0 +1,202 @@
+"""The flows list and a flow's runs page, with its actions: run now, enable, disable."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from sluice.api.context import AppContext
+from sluice.api.deps import ContextDep, SessionDep
+from sluice.domain.errors import SluiceError
+from sluice.services.flows import change_state, flows
+from sluice.services.runs import create_run
+from sluice.store.db import transaction
+from sluice.ui.charts import runs_chart
+from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep, form_text
+from sluice.ui.flows_view import dataset_of, flow_summaries, flow_summary
+from sluice.ui.formatting import input_value, parse_input_value
+from sluice.ui.routes.common import (
+    Problem,
+    RunFilterForm,
+    notice_text,
+    problem_of,
+    redirect,
+    run_filter_form,
+)
+from sluice.ui.runs_view import flow_runs
+from sluice.ui.templating import render_page
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class RunForm:
+    """The "run now" form as typed (UTC `datetime-local` values)."""
+
+    window_start: str
+    window_end: str
+    delta_column: str = ""
+    # Empty: as soon as a worker is free; else the run waits `scheduled` until then.
+    start_at: str = ""
+
+    @classmethod
+    def default(cls) -> RunForm:
+        now = int(time.time()) // 60 * 60
+        return cls(window_start=input_value(now - 86_400), window_end=input_value(now))
+
+    def payload(self, flow_id: str) -> dict[str, Any]:
+        """The body of `POST /runs` this form means; empty fields are left out, so the
+        service names what is missing with its usual code."""
+        params: dict[str, Any] = {}
+        typed = {
+            "windowStartTime": self.window_start,
+            "windowEndTime": self.window_end,
+            "startTime": self.start_at,
+        }
+        for key, text in typed.items():
+            seconds = parse_input_value(text)
+            if seconds is not None:
+                params[key] = seconds
+        if self.delta_column:
+            params["deltaColumn"] = {"name": self.delta_column}
+        return {"flowId": flow_id, "params": params}
+
+
+def flow_context(
+    context: AppContext, viewer: Viewer, flow_id: str, filters: RunFilterForm
+) -> dict[str, Any]:
+    """Everything the flow page and its live endpoint show."""
+    with transaction(context.sessions) as session:
+        row = flows.find(session, viewer.tenant, flow_id)
+        if row is None:
+            raise PageNotFoundError(flow_id)
+        runs = flow_runs(session, viewer.tenant, row.id, filters.query)
+        return {
+            "flow": flow_summary(session, viewer.tenant, row),
+            "dataset_id": dataset_of(session, viewer.tenant, row),
+            "runs": runs,
+            "chart": runs_chart(runs),
+            "filters": filters,
+        }
+
+
+@router.get("/ui/flows")
+def flows_page(
+    request: Request, viewer: ViewerDep, session: SessionDep, notice: str | None = None
+) -> Response:
+    return render_page(
+        request,
+        "flows.html",
+        viewer,
+        flows=flow_summaries(session, viewer.tenant),
+        notice=notice_text(notice),
+    )
+
+
+def _flow_page(
+    request: Request,
+    context: AppContext,
+    viewer: Viewer,
+    flow_id: str,
+    filters: RunFilterForm,
+    *,
+    notice: str | None = None,
+    problem: Problem | None = None,
+    run_form: RunForm | None = None,
+    highlight: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render_page(
+        request,
+        "flow.html",
+        viewer,
+        status_code=status_code,
+        notice=notice_text(notice),
+        problem=problem,
+        run_form=run_form or RunForm.default(),
+        highlight=highlight,
+        **flow_context(context, viewer, flow_id, filters),
+    )
+
+
+@router.get("/ui/flows/{flow_id}")
+def flow_page(
+    request: Request,
+    flow_id: str,
+    context: ContextDep,
+    viewer: ViewerDep,
+    status: str | None = None,
+    created_from: Annotated[str | None, Query(alias="from")] = None,
+    created_to: Annotated[str | None, Query(alias="to")] = None,
+    limit: int | None = None,
+    notice: str | None = None,
+    run: str | None = None,
+) -> Response:
+    filters = run_filter_form(status, created_from, created_to, limit)
+    return _flow_page(request, context, viewer, flow_id, filters, notice=notice, highlight=run)
+
+
+@router.post("/ui/flows/{flow_id}/runs")
+def run_now(
+    request: Request, flow_id: str, context: ContextDep, viewer: ViewerDep, form: FormDep
+) -> Response:
+    run_form = RunForm(
+        window_start=form_text(form, "window_start"),
+        window_end=form_text(form, "window_end"),
+        delta_column=form_text(form, "delta_column"),
+        start_at=form_text(form, "start_at"),
+    )
+    try:
+        with transaction(context.sessions) as session:
+            if flows.find(session, viewer.tenant, flow_id) is None:
+                raise PageNotFoundError(flow_id)
+            run = create_run(
+                session,
+                viewer.tenant,
+                context.secret_box,
+                context.connector_context,
+                run_form.payload(flow_id),
+            )
+            run_id = run.id
+    except SluiceError as error:
+        return _flow_page(
+            request,
+            context,
+            viewer,
+            flow_id,
+            RunFilterForm(),
+            problem=problem_of(error),
+            run_form=run_form,
+            status_code=error.status,
+        )
+    # After the commit: a worker woken earlier would not see the run yet.
+    context.notify_run_ready(run_id)
+    return redirect(f"/ui/flows/{flow_id}", notice="run-started", run=run_id)
+
+
+@router.post("/ui/flows/{flow_id}/state")
+def set_flow_state(
+    request: Request, flow_id: str, context: ContextDep, viewer: ViewerDep, form: FormDep
+) -> Response:
+    op = form_text(form, "op")
+    try:
+        with transaction(context.sessions) as session:
+            if flows.find(session, viewer.tenant, flow_id) is None:
+                raise PageNotFoundError(flow_id)
+            row = change_state(session, viewer.tenant, flow_id, op, None)
+            state = row.state
+    except SluiceError as error:
+        return _flow_page(
+            request,
+            context,
+            viewer,
+            flow_id,
+            RunFilterForm(),
+            problem=problem_of(error),
+            status_code=error.status,
+        )
+    return redirect(f"/ui/flows/{flow_id}", notice=f"flow-{state}")

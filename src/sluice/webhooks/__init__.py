@@ -1,0 +1,1 @@
+"""Run-event webhooks: subscriptions, the outbox written with run changes, signed delivery."""
