@@ -43,7 +43,7 @@ from sluice.connectors.readers.batching import (
     quote_identifier,
     windowability_problem,
 )
-from sluice.connectors.readers.windowing import Bound, DeltaKind, window_bounds
+from sluice.connectors.readers.windowing import Bound, DeltaKind, select_window
 from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
 from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
 from sluice.domain.errors import bad_request
@@ -266,20 +266,14 @@ def _where_clause(
     """(` WHERE ...` selecting the window with `?` placeholders, its bound values)."""
     if request.window is None:
         return "", ()
-    if request.delta_column is None:
-        raise SourceReadError(
-            f'A window of table "{table_name}" needs a delta column.', transient=False
-        )
-    problem = _windowability_problem(table_name, table, request.delta_column)
-    if problem is not None:
-        raise SourceReadError(problem[0].upper() + problem[1:] + ".", transient=False)
-    column = table.column(request.delta_column)
-    assert column is not None and column.delta_kind is not None
-    kind = column.delta_kind
-    try:
-        bounds = window_bounds(kind, request.window, request.timezone)
-    except ValueError as error:
-        raise SourceReadError(f"Cannot read the window: {error}.", transient=False) from None
+    selected = select_window(
+        table_name,
+        request,
+        table.column,
+        lambda name: _windowability_problem(table_name, table, name),
+    )
+    assert selected is not None
+    column, kind, bounds = selected
     quoted = quote_identifier(column.name)
     value = {
         DeltaKind.EPOCH: quoted,

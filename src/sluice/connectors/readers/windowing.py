@@ -16,11 +16,14 @@ the window is open.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sluice.connectors.reading import ReadRequest, SourceReadError
 from sluice.domain.windows import Window
 
 # A day inside each end of datetime's range, so converting to any zone cannot overflow.
@@ -87,3 +90,43 @@ def _convert(kind: DeltaKind, epoch: int, tz: ZoneInfo) -> Bound:
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The instant `day` starts in `tz` (aware)."""
     return datetime.combine(day, time(), tzinfo=tz)
+
+
+class WindowedColumn(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def delta_kind(self) -> DeltaKind | None: ...
+
+
+ColumnT = TypeVar("ColumnT", bound=WindowedColumn)
+
+
+def select_window(
+    table_name: str,
+    request: ReadRequest,
+    find: Callable[[str], ColumnT | None],
+    problem: Callable[[str], str | None],
+) -> tuple[ColumnT, DeltaKind, Bounds] | None:
+    """The delta column, its kind and the bounds a read's window selects; None for a full read.
+
+    Raises a terminal SourceReadError when the window cannot be applied (no delta column, a
+    column that disappeared or changed type since the run was created, a bad time zone).
+    """
+    if request.window is None:
+        return None
+    if request.delta_column is None:
+        raise SourceReadError(
+            f'A window of table "{table_name}" needs a delta column.', transient=False
+        )
+    found = problem(request.delta_column)
+    if found is not None:
+        raise SourceReadError(found[0].upper() + found[1:] + ".", transient=False)
+    column = find(request.delta_column)
+    assert column is not None and column.delta_kind is not None
+    try:
+        bounds = window_bounds(column.delta_kind, request.window, request.timezone)
+    except ValueError as error:
+        raise SourceReadError(f"Cannot read the window: {error}.", transient=False) from None
+    return column, column.delta_kind, bounds
