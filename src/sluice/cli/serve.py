@@ -178,7 +178,12 @@ def curl_example(base_url: str, credentials_path: Path, credentials: Credentials
 
 
 def ready_panel(base_url: str, settings: Settings, credentials: Credentials | None) -> Panel:
-    lines: list[Text] = [Text.assemble(("API       ", "bold"), base_url)]
+    lines: list[Text] = [
+        Text.assemble(("API       ", "bold"), base_url),
+        Text.assemble(
+            ("Dashboard ", "bold"), f"{base_url}/ui (log in with the client id and secret)"
+        ),
+    ]
     if credentials is None:
         lines.append(Text("Create an API client with `sluice admin clients create --org ORG`."))
     else:
