@@ -361,3 +361,16 @@ def delta_column_of(transformations: object) -> str | None:
             if isinstance(name, str) and name:
                 return name
     return None
+
+
+def delta_column_timezone(transformations: object) -> str:
+    """The zone of zone-less timestamp delta columns (the Copy transformation's, else UTC)."""
+    if isinstance(transformations, list):
+        for item in transformations:
+            if isinstance(item, Mapping) and _is_copy(item):
+                params = item.get("params")
+                delta = params.get("deltaColumn") if isinstance(params, Mapping) else None
+                zone = delta.get("timezone") if isinstance(delta, Mapping) else None
+                if isinstance(zone, str) and zone:
+                    return zone
+    return "UTC"

@@ -70,14 +70,6 @@ def _write_delta_column(flow: Flow, tenant: Tenant, column: str) -> None:
     flows.touch(flow, tenant)
 
 
-def _delta_column_timezone(flow: Flow) -> str:
-    for item in flow.doc.get("transformations", []):
-        if str(item.get("name", "")).lower() == "copy":
-            delta = (item.get("params") or {}).get("deltaColumn") or {}
-            return str(delta.get("timezone") or "UTC")
-    return "UTC"
-
-
 def create_run(
     session: Session, tenant: Tenant, box: SecretBox, context: ConnectorContext, payload: Any
 ) -> Run:

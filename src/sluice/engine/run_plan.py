@@ -1,0 +1,93 @@
+"""What a claimed run will do, read from the database before any data moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.connectors.reading import SourceFile
+from sluice.domain.errors import SluiceError
+from sluice.domain.flow_specs import default_write_mode, find_flow_spec
+from sluice.domain.schedule import delta_column_timezone
+from sluice.domain.tenancy import Tenant
+from sluice.domain.windows import Window
+from sluice.engine import claims
+from sluice.engine.context import EngineContext
+from sluice.services.datasets import table_location
+from sluice.services.flow_sources import FlowEndpoints, resolve_endpoints
+from sluice.store import clock
+from sluice.store.models import Flow, Run
+from sluice.store.runs import SCHEDULER_CLIENT
+
+
+class RunFailedError(Exception):
+    """Ends the run as failed with a coded error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class RunPlan:
+    """Everything about the run read from the database before any data moves."""
+
+    run_id: str
+    flow_id: str
+    window: Window | None
+    delta_column: str | None
+    timezone: str
+    write_mode: str
+    primary_key: tuple[str, ...]
+    error_diagnostics: bool
+    partial_percent: float
+    files: tuple[SourceFile, ...] | None
+    doc: dict[str, Any]
+    endpoints: FlowEndpoints
+    table_uri: str
+    started_at: int
+    target_connection_id: str
+    is_file_source: bool
+    cancel_requested: bool
+
+
+def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
+    with ctx.sessions() as session:
+        run = session.get(Run, claim.run_id)
+        flow = session.get(Flow, run.flow_id) if run is not None else None
+        if run is None or flow is None:
+            raise RunFailedError("CONNECTOR-1001-500", "The run or its flow no longer exists.")
+        tenant = Tenant(run.org_id, run.sandbox_id, "", SCHEDULER_CLIENT)
+        try:
+            endpoints = resolve_endpoints(session, tenant, flow, ctx.secret_box)
+        except SluiceError as error:
+            raise RunFailedError("CONNECTOR-1001-500", error.message) from None
+        spec = find_flow_spec(flow.flow_spec_id)
+        options = dict(flow.doc.get("options") or {})
+        source_kind = spec.source_kind if spec else "table"
+        window = (
+            Window(run.window_start, run.window_end)
+            if run.window_start is not None and run.window_end is not None
+            else None
+        )
+        files = run.doc.get("files")
+        return RunPlan(
+            run_id=run.id,
+            flow_id=flow.id,
+            window=window,
+            delta_column=run.delta_column,
+            timezone=delta_column_timezone(flow.doc.get("transformations", [])),
+            write_mode=str(options.get("writeMode") or default_write_mode(source_kind)),
+            primary_key=tuple(options.get("primaryKey") or ()),
+            error_diagnostics=bool(options.get("errorDiagnosticsEnabled", False)),
+            partial_percent=float(options.get("partialIngestionPercent", 0) or 0),
+            files=tuple(SourceFile(**f) for f in files) if files is not None else None,
+            doc=dict(run.doc),
+            endpoints=endpoints,
+            table_uri=str(table_location(ctx.lake_dir, endpoints.dataset)),
+            started_at=run.started_at or clock.now_ms(),
+            target_connection_id=flow.doc["targetConnectionIds"][0],
+            is_file_source=source_kind == "file",
+            cancel_requested=run.cancel_requested,
+        )
