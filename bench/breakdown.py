@@ -1,0 +1,186 @@
+"""Where Sluice's table-window time goes beyond the bare pipeline: the same stages timed one
+by one in this process, Sluice's own code against the bare libraries.
+
+Usage: python bench/breakdown.py [ROWS] [--files]
+
+Stages (each read of the whole window, to nowhere unless it says Delta):
+  A  ADBC, literal bounds (the bare pipeline's query)            read only
+  B  ADBC, Sluice's query form (bounds in init-plans)            read only
+  C  Sluice's PostgresRead.batches() (B + conform + bounded)     read only
+  D  C + BatchMapper.map + add_system_columns (the runner's map) read only
+  E  D into write_run, writeMode append                          Delta
+  F  D into write_run, writeMode replaceWindow (Sluice's default) Delta
+With --files, the same for the file window: pyarrow dataset vs Sluice's FilesRead.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import adbc_driver_postgresql.dbapi as adbc_pg
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from common import (
+    CSV_WINDOW,
+    DATA_DIR,
+    PG_DB,
+    PG_HOST,
+    PG_PORT,
+    PG_URI,
+    PG_USER,
+    SCALES,
+    csv_dir,
+    table_name,
+    window_epochs,
+    window_sql,
+)
+from sluice.connectors.readers import files as file_reader
+from sluice.connectors.readers import postgresql as pg_reader
+from sluice.connectors.reading import ReadRequest
+from sluice.connectors.registry import ConnectorContext
+from sluice.domain.windows import Window
+from sluice.engine.mapping import BatchMapper
+from sluice.engine.target_schema import target_schema
+from sluice.lake.predicates import window_predicate
+from sluice.lake.schema import add_system_columns, with_system_columns
+from sluice.lake.writer import WritePlan, write_run
+
+OUT = DATA_DIR / "work" / "breakdown"
+AUTH = {"host": PG_HOST, "port": PG_PORT, "database": PG_DB, "username": PG_USER,
+        "password": "unused"}
+
+
+def timed(name: str, action: Callable[[], int]) -> float:
+    started = time.perf_counter()
+    rows = action()
+    seconds = time.perf_counter() - started
+    print(f"  {name:<62} {seconds:7.2f} s  {rows:>11,} rows", flush=True)
+    return seconds
+
+
+def drain(batches: Iterator[pa.RecordBatch]) -> int:
+    return sum(b.num_rows for b in batches)
+
+
+def adbc_read(query: str, settings: tuple[str, str] | None = None) -> int:
+    conn = adbc_pg.connect(PG_URI, autocommit=False)
+    cursor = conn.cursor()
+    if settings:
+        cursor.execute("SELECT set_config('sluice.window_lower', $1, true), "
+                       "set_config('sluice.window_upper', $2, true)", settings)
+        cursor.fetchall()
+    cursor.adbc_statement.set_options(
+        **{"adbc.postgresql.batch_size_hint_bytes": str(16 * 1024 * 1024)})
+    cursor.execute(query)
+    rows = drain(iter(cursor.fetch_record_batch()))
+    cursor.close()
+    conn.rollback()
+    conn.close()
+    return rows
+
+
+def table(rows: int) -> None:
+    name = table_name(rows)
+    start, end = window_epochs(rows)
+    window = Window(start, end)
+    lower = datetime.fromtimestamp(start, UTC).isoformat()
+    upper = datetime.fromtimestamp(end, UTC).isoformat()
+    print(f"Table window, {rows:,} rows")
+    timed("A ADBC, literal bounds", lambda: adbc_read(
+        f"SELECT * FROM {name} WHERE {window_sql(rows)}"))
+    timed("B ADBC, bounds in init-plans (Sluice's query)", lambda: adbc_read(
+        f"SELECT * FROM {name} WHERE event_at IS NOT NULL AND event_at >= "
+        "(SELECT current_setting('sluice.window_lower')::pg_catalog.timestamptz) AND event_at < "
+        "(SELECT current_setting('sluice.window_upper')::pg_catalog.timestamptz)",
+        (lower, upper)))
+    request = ReadRequest(window=window, delta_column="event_at")
+    source = {"params": {"tableName": name}}
+
+    def sluice_read() -> int:
+        read = pg_reader.open_source(None, AUTH, source, request)
+        return drain(read.batches())
+
+    timed("C Sluice PostgresRead.batches()", sluice_read)
+
+    def mapped(read: pg_reader.PostgresRead, run_id: str, out: Path) -> tuple[
+            Iterator[pa.RecordBatch], pa.Schema]:
+        target = target_schema(str(out), None, read.schema)
+        schema = with_system_columns(target, file_source=False)
+        mapper = BatchMapper(target)
+        ingested = datetime.now(UTC)
+
+        def stream() -> Iterator[pa.RecordBatch]:
+            seen = 0
+            for batch in read.batches():
+                result = mapper.map(batch, seen)
+                seen += batch.num_rows
+                tagged = add_system_columns(result.batch, run_id, ingested, None)
+                yield tagged if tagged.schema.equals(schema) else \
+                    tagged.select(schema.names).cast(schema)
+        return stream(), schema
+
+    def map_only() -> int:
+        read = pg_reader.open_source(None, AUTH, source, request)
+        batches, _schema = mapped(read, str(uuid.uuid4()), OUT / "none")
+        return drain(batches)
+
+    timed("D C + BatchMapper.map + add_system_columns", map_only)
+
+    def write(mode: str) -> int:
+        out = OUT / f"table-{mode}"
+        shutil.rmtree(out, ignore_errors=True)
+        read = pg_reader.open_source(None, AUTH, source, request)
+        run_id = str(uuid.uuid4())
+        batches, schema = mapped(read, run_id, out)
+        predicate = window_predicate("event_at", pa.timestamp("us", tz="UTC"), window, "UTC") \
+            if mode == "replaceWindow" else None
+        plan = WritePlan(table_uri=str(out), run_id=run_id, mode=mode,  # type: ignore[arg-type]
+                         replace_predicate=predicate)
+        return write_run(plan, schema, batches).rows_written
+
+    timed("E D into write_run, append", lambda: write("append"))
+    timed("F D into write_run, replaceWindow (Sluice's default)", lambda: write("replaceWindow"))
+
+
+def files(count: int, rows: int) -> None:
+    folder = csv_dir(count, rows)
+    print(f"File window, {count} files, {rows:,} rows")
+    paths = sorted(str(p) for p in folder.glob("*.csv"))
+    timed("A pyarrow CSV dataset, to_batches (threads)", lambda: drain(
+        ds.dataset(paths, format="csv").to_batches()))
+    timed("A' pyarrow CSV dataset, to_batches(use_threads=False)", lambda: drain(
+        ds.dataset(paths, format="csv").to_batches(use_threads=False)))
+
+    def sluice_read() -> int:
+        context = ConnectorContext(allowed_file_roots=(DATA_DIR,), lake_dir=OUT,
+                                   metadata_database_url="sqlite://")
+        read = file_reader.open_source(
+            context, {"rootPath": str(folder)},
+            {"data": {"format": "delimited", "columnDelimiter": ","}, "params": {"path": "*.csv"}},
+            ReadRequest(window=Window(*CSV_WINDOW)))
+        return drain(read.batches())
+
+    timed("C Sluice FilesRead.batches()", sluice_read)
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    scale = SCALES["full"]
+    if "--files" in sys.argv:
+        files(int(scale["csv_files"]), int(scale["csv_rows"]))
+    else:
+        table(int(args[0]) if args else int(scale["table_rows"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Control plane: POST /runs and GET /runs?property=flowId==X with many runs stored, driven by
+wrk from a second process, on SQLite and on PostgreSQL metadata; and one scheduler tick.
+
+The server runs with `--no-workers --no-scheduler`: the API alone is measured (created runs
+stay scheduled). The stored runs, the extra flows and the scheduler's flows are inserted
+straight into the metadata store (rows built by `sluice.store.runs.run_row`, as the API and
+the scheduler build them), which is much faster than creating them over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from cryptography.fernet import Fernet
+from sqlalchemy import Table, insert, select, text
+from sqlalchemy.orm import Session
+
+import data
+from common import BASE_EPOCH, PG_DSN, PG_URI
+from sluice.domain.windows import Window
+from sluice.store.db import make_engine, make_session_factory
+from sluice.store.models import Flow, Run
+from sluice.store.runs import NewRun, run_row
+from sluice_proc import postgres_flow, provision_client, run_body, sluice_env, start_server
+
+PG_SCHEMA = "sluice_meta"  # inside the benchmark's own database; recreated per measurement
+FLOWS_WITH_RUNS = 100
+WRK_SECONDS = 10
+WRK_CONNECTIONS = 4
+MINUTE_INTERVAL = 15  # the smallest interval of a `minute` schedule
+_FLOWS = Table  # for type checkers
+
+
+def database_url(store: str, home: Path) -> str:
+    if store == "sqlite":
+        return f"sqlite:///{home / 'sluice.db'}"
+    return (PG_URI.replace("postgresql://", "postgresql+psycopg://")
+            + f"?options=-csearch_path%3D{PG_SCHEMA}")
+
+
+def fresh_pg_schema() -> None:
+    data.ensure_database()
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")  # type: ignore[arg-type]
+        conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")  # type: ignore[arg-type]
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def clone_flows(session: Session, flow: Flow, count: int,
+                schedule: dict[str, Any] | None = None) -> list[Flow]:
+    """`count` copies of `flow` (new ids), optionally with another schedule."""
+    template = _columns(flow)
+    rows = []
+    for index in range(count):
+        row = dict(template)
+        row["id"] = str(uuid.uuid4())
+        row["name"] = f"{flow.name} #{index}"
+        row["etag"] = uuid.uuid4().hex
+        row["last_run_id"] = row["last_run_status"] = None
+        row["last_run_started_at"] = row["last_run_completed_at"] = None
+        if schedule is not None:
+            row["doc"] = {**row["doc"], "scheduleParams": schedule}
+        rows.append(row)
+    for start in range(0, len(rows), 1000):
+        session.execute(insert(Flow), rows[start:start + 1000])
+    return [Flow(**row) for row in rows]
+
+
+def store_runs(session: Session, flows: list[Flow], total: int) -> None:
+    """`total` finished-looking runs spread evenly over `flows`, created over past days."""
+    now_ms = int(time.time() * 1000)
+    rows = []
+    for index in range(total):
+        flow = flows[index % len(flows)]
+        lower = BASE_EPOCH + index * 60
+        row = run_row(flow, NewRun(origin="onDemand", start_at=lower // 1,
+                                   window=Window(lower, lower + 60), delta_column="event_at"),
+                      actor="bench")
+        row["created_at"] = row["updated_at"] = now_ms - (total - index) * 1000
+        rows.append(row)
+        if len(rows) == 2000:
+            session.execute(insert(Run), rows)
+            rows = []
+    if rows:
+        session.execute(insert(Run), rows)
+
+
+# -- wrk ----------------------------------------------------------------------------------
+
+_LUA = """
+wrk.method = "{method}"
+{body}
+{headers}
+"""
+
+
+def wrk(url: str, headers: dict[str, str], work: Path, name: str, *, method: str = "GET",
+        body: dict[str, Any] | None = None, connections: int = WRK_CONNECTIONS,
+        seconds: int = WRK_SECONDS) -> dict[str, float]:
+    """One bounded wrk run (1 thread, `connections` connections, `seconds` s, loopback)."""
+    script = work / f"{name}.lua"
+    lines = "\n".join(f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in headers.items())
+    payload = "" if body is None else f"wrk.body = {json.dumps(json.dumps(body))}"
+    if body is not None:
+        lines += '\nwrk.headers["Content-Type"] = "application/json"'
+    script.write_text(_LUA.format(method=method, body=payload, headers=lines))
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    )
+    (work / f"{name}.txt").write_text(done.stdout + done.stderr)
+    return parse_wrk(done.stdout)
+
+
+def _ms(value: str) -> float:
+    number = float(re.match(r"[\d.]+", value).group(0))  # type: ignore[union-attr]
+    unit = value[len(re.match(r"[\d.]+", value).group(0)):]  # type: ignore[union-attr]
+    return number * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    result: dict[str, float] = {}
+    found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    result["rps"] = float(found.group(1)) if found else 0.0
+    for pct in ("50", "90", "99"):
+        found = re.search(rf"^\s+{pct}%\s+(\S+)", output, re.MULTILINE)
+        if found:
+            result[f"p{pct}_ms"] = _ms(found.group(1))
+    found = re.search(r"(\d+) requests in", output)
+    result["requests"] = float(found.group(1)) if found else 0.0
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    result["errors"] = float(errors.group(1)) if errors else 0.0
+    return result
+
+
+# -- one store ----------------------------------------------------------------------------
+
+
+def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: int,
+                  log: Callable[[str], None]) -> dict[str, Any]:
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    url = database_url(store, home)
+    settings: dict[str, str] = {}
+    credentials = None
+    if store == "postgresql":
+        fresh_pg_schema()
+        settings = {"database_url": url, "secret_keys": Fernet.generate_key().decode(),
+                    "token_signing_key": secrets.token_hex(32)}
+        env = sluice_env(home, **settings)
+        credentials = provision_client(env, home / "credentials.json")
+    env = sluice_env(home, **settings)
+    server = start_server(home, env, "--no-workers", "--no-scheduler")
+    engine = None
+    try:
+        client = server.client(credentials)
+        flow_id, _dataset = postgres_flow(client, data.ensure_overhead_table())
+        client.post("runs", run_body(flow_id, BASE_EPOCH, BASE_EPOCH + 60, "event_at"))
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        started = time.perf_counter()
+        with sessions.begin() as session:
+            flow = session.get(Flow, flow_id)
+            assert flow is not None
+            others = clone_flows(session, flow, FLOWS_WITH_RUNS - 1)
+        with sessions.begin() as session:
+            store_runs(session, [flow, *others], stored_runs - 1)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+            stored = conn.execute(select(text("count(*)")).select_from(Run.__table__)).scalar()
+        log(f"  stored {stored:,} runs over {FLOWS_WITH_RUNS} flows in "
+            f"{time.perf_counter() - started:.1f} s")
+        headers = client._headers(client.fetch_token(), None)
+        runs_url = f"{server.url}/data/foundation/flowservice/runs"
+        post = wrk(runs_url, headers, home, "post", method="POST",
+                   body=run_body(flow_id, BASE_EPOCH, BASE_EPOCH + 60, None))
+        log(f"  POST /runs: {post['rps']:.0f} req/s, p50 {post['p50_ms']:.1f} ms "
+            f"({WRK_CONNECTIONS} connections, {post['errors']:.0f} errors)")
+        post_wide = wrk(runs_url, headers, home, "post-c16", method="POST", connections=16,
+                        body=run_body(flow_id, BASE_EPOCH, BASE_EPOCH + 60, None))
+        log(f"  POST /runs: {post_wide['rps']:.0f} req/s, p50 {post_wide['p50_ms']:.1f} ms "
+            f"(16 connections, {post_wide['errors']:.0f} errors)")
+        list_url = f"{runs_url}?property=flowId=={flow_id}"
+        listed = wrk(list_url, headers, home, "list", connections=1)
+        listed_loaded = wrk(list_url, headers, home, "list-c4")
+        log(f"  GET /runs?property=flowId==X: p50 {listed['p50_ms']:.1f} ms (1 connection), "
+            f"{listed_loaded['rps']:.0f} req/s, p50 {listed_loaded['p50_ms']:.1f} ms "
+            f"({WRK_CONNECTIONS} connections)")
+        body = client.get("runs", {"property": f"flowId=={flow_id}"})
+        listed["items"] = float(len(body.get("items", [])))
+        client.close()
+    finally:
+        server.stop()
+    try:
+        tick = scheduler_tick(url, sessions, flow_id, scheduler_flows, home, log)
+    finally:
+        engine.dispose()
+    return {"store": store, "stored_runs": stored, "post": post, "post_wide": post_wide,
+            "list": listed,
+            "list_loaded": listed_loaded, "tick": tick}
+
+
+def scheduler_tick(url: str, sessions: Any, flow_id: str, flows: int, home: Path,
+                   log: Callable[[str], None]) -> dict[str, Any]:
+    """`flows` minute-frequency flows (interval 15, the smallest Sluice accepts), each with
+    exactly one tick due; one `materialize_due_runs` in its own process, then a second
+    (nothing due any more)."""
+    now = int(time.time())
+    period = MINUTE_INTERVAL * 60
+    schedule = {"startTime": now - period - 30, "frequency": "minute",
+                "interval": MINUTE_INTERVAL, "backfill": False}
+    with sessions.begin() as session:
+        flow = session.get(Flow, flow_id)
+        clone_flows(session, flow, flows, schedule)
+    result = home / "tick.json"
+    subprocess.run([sys.executable, str(Path(__file__).with_name("scheduler_tick.py")), url,
+                    str(now), str(result)], check=True, timeout=600)
+    tick = json.loads(result.read_text())
+    if tick["created"] != flows or tick["idle_created"] != 0:
+        raise RuntimeError(f"the tick created {tick['created']} runs for {flows} flows")
+    log(f"  scheduler tick, {flows:,} minute flows: created {tick['created']:,} runs in "
+        f"{tick['seconds']:.2f} s; next tick (nothing due) {tick['idle_seconds']:.2f} s")
+    return tick
