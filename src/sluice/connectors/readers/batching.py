@@ -7,6 +7,8 @@ from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
+from sluice.domain.errors import bad_request
+
 
 def bounded(batches: Iterable[pa.RecordBatch], max_rows: int) -> Iterator[pa.RecordBatch]:
     """The same rows in batches of at most `max_rows` rows (zero-copy slices), none empty."""
@@ -69,3 +71,11 @@ def windowability_problem(
             f"cannot select a window; use a {accepted_types} column"
         )
     return None
+
+
+def require_windowable(table_name: str, table: object | None, problem: str | None) -> None:
+    """BadRequestError (1000) when the table is missing or its delta column cannot window."""
+    if table is None:
+        raise bad_request(1000, f'table "{table_name}" does not exist')
+    if problem is not None:
+        raise bad_request(1000, problem)

@@ -31,6 +31,7 @@ from sluice.connectors.readers.batching import (
     bounded,
     one_line,
     quote_identifier,
+    require_windowable,
     windowability_problem,
 )
 from sluice.connectors.readers.pg_catalog import (
@@ -42,7 +43,6 @@ from sluice.connectors.readers.pg_catalog import (
 from sluice.connectors.readers.windowing import Bounds, DeltaKind, select_window
 from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
 from sluice.connectors.registry import ConnectionTestFailed
-from sluice.domain.errors import bad_request
 
 # Rows per Arrow batch are bounded by ReadRequest.batch_rows (slicing); bytes per batch the
 # driver builds from COPY are bounded by this hint.
@@ -162,11 +162,8 @@ def check_delta_column(
         table = reflect(session, table_name)
     finally:
         session.close()
-    if table is None:
-        raise bad_request(1000, f'table "{table_name}" does not exist')
-    problem = _windowability_problem(table_name, table, column)
-    if problem is not None:
-        raise bad_request(1000, problem)
+    problem = None if table is None else _windowability_problem(table_name, table, column)
+    require_windowable(table_name, table, problem)
 
 
 def open_source(

@@ -41,12 +41,12 @@ from sluice.connectors.readers.batching import (
     find_column,
     one_line,
     quote_identifier,
+    require_windowable,
     windowability_problem,
 )
 from sluice.connectors.readers.windowing import Bound, DeltaKind, select_window
 from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
 from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
-from sluice.domain.errors import bad_request
 
 _BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
 _SENTINEL = "__sluice_sentinel"
@@ -217,11 +217,8 @@ def check_delta_column(
         table = reflect(connection, table_name)
     finally:
         connection.close()
-    if table is None:
-        raise bad_request(1000, f'table "{table_name}" does not exist')
-    problem = _windowability_problem(table_name, table, column)
-    if problem is not None:
-        raise bad_request(1000, problem)
+    problem = None if table is None else _windowability_problem(table_name, table, column)
+    require_windowable(table_name, table, problem)
 
 
 def open_source(
