@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 86_400
     # Folders that local-file connections may read from (comma-separated).
     local_file_roots: str | None = None
+    # Comma-separated hosts, addresses or CIDR networks that connections may reach although
+    # the host guard refuses them by default (link-local, cloud metadata, Sluice's own
+    # metadata database). Example: "169.254.0.0/16,db.internal".
+    connector_allowed_hosts: str | None = None
     max_body_bytes: int = 1_048_576
     default_page_limit: int = 50
     max_page_limit: int = 1000
@@ -75,6 +79,11 @@ class Settings(BaseSettings):
         if self.local_file_roots:
             return [Path(p).expanduser().resolve() for p in self.local_file_roots.split(",") if p]
         return [self.data_dir / "files"]
+
+    @property
+    def connector_allowed_host_list(self) -> tuple[str, ...]:
+        raw = self.connector_allowed_hosts or ""
+        return tuple(h.strip() for h in raw.split(",") if h.strip())
 
     @property
     def lake_dir(self) -> Path:

@@ -31,4 +31,5 @@ class AppContext:
             allowed_file_roots=tuple(Path(p) for p in self.settings.allowed_file_roots),
             lake_dir=self.settings.lake_dir,
             metadata_database_url=self.settings.resolved_database_url,
+            allowed_hosts=self.settings.connector_allowed_host_list,
         )

@@ -37,6 +37,9 @@ class ReadRequest:
     batch_rows: int = DEFAULT_BATCH_ROWS
     # File sources: exactly these files (a re-trigger), instead of selecting by mtime.
     files: tuple[SourceFile, ...] | None = None
+    # At most this many rows in all (previews); None reads the whole window. Readers push it
+    # down (LIMIT, stop after the first file) so a preview never scans a whole table.
+    limit: int | None = None
 
 
 @dataclass

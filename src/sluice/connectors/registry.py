@@ -25,6 +25,9 @@ class ConnectorContext:
     allowed_file_roots: tuple[Path, ...]
     lake_dir: Path
     metadata_database_url: str
+    # Hosts, addresses or networks (CIDR) the operator allows even though the host guard
+    # would refuse them (`SLUICE_CONNECTOR_ALLOWED_HOSTS`); see sluice.connectors.host_guard.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class ConnectionTestFailed(Exception):  # noqa: N818 - reads as a sentence at raise sites
@@ -78,6 +81,9 @@ class ConnectionSpec:
     # Reading a window (sluice.connectors.reading); None for specs that cannot be read.
     open_source: Any = None
     check_delta_column: Any = None
+    # Listing what a connection can reach (sluice.connectors.exploring.ObjectLister); None
+    # for specs that cannot be explored (the data-lake target).
+    list_objects: Any = None
 
     def auth_spec(self, name: str) -> AuthSpec | None:
         return next((a for a in self.auth_specs if a.name == name), None)

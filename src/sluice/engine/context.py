@@ -44,6 +44,7 @@ def engine_context(
             allowed_file_roots=tuple(settings.allowed_file_roots),
             lake_dir=settings.lake_dir,
             metadata_database_url=settings.resolved_database_url,
+            allowed_hosts=settings.connector_allowed_host_list,
         ),
         lake_dir=settings.lake_dir,
         lease_ms=int(settings.lease_seconds * 1000),

@@ -1,0 +1,67 @@
+"""What exploring a connection is: listing what it reaches, and previewing one object.
+
+`GET /connections/{id}/explore` (reference section 1.1) lists the objects under a place
+(`objectType=root` for the top; `folder` / `schema` for what is inside one) and, with
+`preview=true`, returns sample rows and column types of one table or file.
+
+Each source spec sets `ConnectionSpec.list_objects` to an `ObjectLister`. Previews need
+nothing more: they open the spec's reader (`open_source`) with `ReadRequest(window=None,
+limit=n)` on a source built from the explored object, so a preview reads exactly as a run
+would, types included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ObjectType = Literal["root", "schema", "table", "folder", "file", "rest"]
+ItemType = Literal["schema", "table", "folder", "file", "endpoint"]
+
+# Listing stops after this many objects (a bucket may hold millions of files).
+MAX_LISTED_OBJECTS = 1000
+
+
+@dataclass(frozen=True)
+class ExploreItem:
+    """One object under the explored place, in the reference's explore shape."""
+
+    type: ItemType
+    name: str
+    # What to pass back as `object` to explore or preview this item: a table name
+    # (`schema.table`), a path relative to the connection's root, or an endpoint path.
+    path: str
+    can_preview: bool
+    can_fetch_schema: bool
+    size: int | None = None
+    modified_at: float | None = None  # epoch seconds
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "type": self.type,
+            "name": self.name,
+            "path": self.path,
+            "canPreview": self.can_preview,
+            "canFetchSchema": self.can_fetch_schema,
+        }
+        if self.size is not None:
+            wire["size"] = self.size
+        if self.modified_at is not None:
+            wire["lastModifiedTime"] = int(self.modified_at * 1000)
+        return wire
+
+
+class ExploreError(Exception):
+    """Exploring failed for a reason the user can act on (unknown folder, no such schema)."""
+
+    def __init__(self, message: str, *, code: str = "CONNECTOR-1001-400") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# (connector context, full auth params incl. secrets, object type, object or None for the
+#  root) -> the items there, at most MAX_LISTED_OBJECTS. Raises ExploreError for a place that
+# does not exist, ConnectionTestFailed / SourceReadError when the source cannot be reached.
+ObjectLister = Callable[[Any, Mapping[str, Any], ObjectType, str | None], list[ExploreItem]]
