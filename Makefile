@@ -10,7 +10,7 @@ INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev lint typecheck unit constraints clean
+.PHONY: demo test install install-dev lint typecheck unit azurite constraints clean
 
 demo: $(VENV)/.installed  ## Start Sluice on http://127.0.0.1:8080 with the demo flows
 	$(BIN)/sluice serve $(SERVE_ARGS)
@@ -23,8 +23,19 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
 
-unit: $(VENV)/.installed-dev
+unit: $(VENV)/.installed-dev azurite
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+# The Azure Blob Storage emulator the Azure tests start: installed from the npm registry,
+# pinned by tests/emulators/package-lock.json, once (never at test time).
+AZURITE_DIR := .cache/azurite
+AZURITE := $(AZURITE_DIR)/node_modules/.bin/azurite-blob
+azurite: $(AZURITE)
+$(AZURITE): tests/emulators/package.json tests/emulators/package-lock.json
+	mkdir -p $(AZURITE_DIR)
+	cp tests/emulators/package.json tests/emulators/package-lock.json $(AZURITE_DIR)/
+	cd $(AZURITE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

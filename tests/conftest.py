@@ -1,4 +1,5 @@
-"""Shared fixtures: a metadata store on SQLite or PostgreSQL, the app, authenticated callers."""
+"""Shared fixtures: a metadata store on SQLite or PostgreSQL, the app, authenticated callers,
+and the test process's S3 server and Azurite emulator (started on first use)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -16,6 +18,10 @@ from sluice.api.app import create_app
 from sluice.config import Settings
 from sluice.store.db import make_engine, upgrade_schema
 from support.callers import TOKEN_PATH, Caller, error_code, make_caller  # noqa: F401
+
+if TYPE_CHECKING:  # the servers' modules are imported by the tests that use them only
+    from support.azurite import Azurite
+    from support.s3_server import S3Server
 
 PG_ADMIN_DSN = os.environ.get(
     "SLUICE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -86,3 +92,20 @@ def caller(app_client: TestClient, settings: Settings) -> Caller:
 @pytest.fixture
 def other_caller(app_client: TestClient, settings: Settings) -> Caller:
     return make_caller(app_client, settings, "Org B")
+
+
+@pytest.fixture(scope="session")
+def s3() -> S3Server:
+    """The S3-compatible server (moto, on loopback); each test makes its own buckets."""
+    from support.s3_server import s3_server
+
+    return s3_server()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Azurite:
+    """The Azure Blob Storage emulator (Azurite, on loopback); each test makes its own
+    containers."""
+    from support.azurite import azurite as started_azurite
+
+    return started_azurite()

@@ -21,32 +21,19 @@ from helpers import CATALOG, FILE_FLOW_SPEC, FS, LOCAL_FILES_SPEC, TABLE_FLOW_SP
 from sqlalchemy import update
 
 from sluice.config import Settings
-from sluice.engine.context import engine_context
-from sluice.engine.runner import execute_run
 from sluice.engine.worker import Worker
 from sluice.store.db import make_engine
 from sluice.store.models import Run
+from support.api_runs import epoch, make_worker, run_all, start_run
 from support.callers import Caller, error_code
 
 BASE = datetime(2024, 5, 1, tzinfo=UTC)
 DAY = 86_400
 
 
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 @pytest.fixture
 def worker(settings: Settings) -> Worker:
-    ctx = engine_context(settings)
-    return Worker(ctx.sessions, lambda _claim, guard: execute_run(ctx, guard), lease_ms=60_000)
-
-
-def run_all(worker: Worker) -> int:
-    executed = 0
-    while worker.run_once():
-        executed += 1
-    return executed
+    return make_worker(settings)
 
 
 def make_orders(root: Path, count: int = 48) -> Path:
@@ -81,17 +68,6 @@ def table_flow(caller: Caller, db: Path, **options: Any) -> tuple[str, str]:
                            "frequency": "once"},
         "options": options}))
     return flow, dataset_id
-
-
-def start_run(caller: Caller, flow: str, start: datetime, end: datetime,
-              delta: str | None = "updated_at") -> str:
-    params: dict[str, Any] = {"startTime": "0", "windowStartTime": str(epoch(start)),
-                              "windowEndTime": str(epoch(end))}
-    if delta:
-        params["deltaColumn"] = {"name": delta}
-    response = caller.post(f"{FS}/runs", json={"flowId": flow, "params": params})
-    assert response.status_code == 201, response.text
-    return str(response.json()["items"][0]["id"])
 
 
 def get_run(caller: Caller, run_id: str) -> dict[str, Any]:

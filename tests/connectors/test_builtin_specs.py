@@ -23,11 +23,32 @@ def is_valid(schema: Any, instance: Any) -> bool:
 
 def test_every_module_in_the_registry_loads_with_a_unique_uuid() -> None:
     specs = all_specs()
-    assert [s.name for s in specs] == ["PostgreSQL", "SQLite", "Local Files", "Data Lake"]
+    assert [s.name for s in specs] == [
+        "PostgreSQL", "SQLite", "Local Files", "MySQL", "SQL Database (SQLAlchemy)", "Amazon S3",
+        "SFTP", "Azure Blob Storage", "Data Lake", "Generic REST API"]
     assert len({s.id for s in specs}) == len(specs)
     for spec in specs:
         assert str(uuid.UUID(spec.id)) == spec.id
         assert find_spec(spec.id) is spec
+
+
+@pytest.mark.parametrize(("name", "reference_id"), [
+    ("Amazon S3", "ecadc60c-7455-4d87-84dc-2a0e293d997b"),
+    ("Azure Blob Storage", "4c10e202-c428-4796-9208-5f1f5732b1cf"),
+])
+def test_cloud_storage_specs_keep_the_reference_ids(name: str, reference_id: str) -> None:
+    spec = find_spec(reference_id)
+    assert spec is not None and spec.name == name and spec.source_kind == "file"
+
+
+def test_every_source_spec_can_be_read_and_explored() -> None:
+    for spec in all_specs():
+        if spec.source_kind == "target":
+            assert spec.open_source is None and spec.list_objects is None
+            continue
+        assert callable(spec.open_source), spec.name
+        assert callable(spec.list_objects), spec.name
+        assert (spec.check_delta_column is not None) == (spec.source_kind == "table"), spec.name
 
 
 def test_data_lake_keeps_the_reference_id() -> None:

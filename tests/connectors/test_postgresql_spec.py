@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 from typing import Any
 
 import pytest
 
 from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
 from sluice.connectors.specs.postgresql import SPEC, build_conninfo
+from support.net import closed_port
 
 HOST = os.environ.get("SLUICE_TEST_PG_HOST", "127.0.0.1")
 PORT = int(os.environ.get("SLUICE_TEST_PG_PORT", "5432"))
@@ -17,12 +17,6 @@ USER = os.environ.get("SLUICE_TEST_PG_USER", "postgres")
 DATABASE = os.environ.get("SLUICE_TEST_PG_DATABASE", "test")
 # Recognizable, so a leak into any message is caught; URL-special characters on purpose.
 FAKE_PASSWORD = "Fake-Pa55:w@rd/Sluice"
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def basic(**overrides: Any) -> dict[str, Any]:

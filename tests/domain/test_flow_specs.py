@@ -75,7 +75,7 @@ def test_wire_shape(spec: FlowSpec) -> None:
     assert body["runSpec"]["name"] == "ProviderParams"
     assert set(body["optionSpec"]["spec"]["properties"]) \
         == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey",
-           "delayAlertMinutes"}
+           "delayAlertMinutes", "schemaEvolution"}
     json.dumps(body)
 
 
@@ -149,6 +149,8 @@ def test_option_spec() -> None:
     assert not options.is_valid({"delayAlertMinutes": 0})
     assert not options.is_valid({"delayAlertMinutes": "30"})
     assert not options.is_valid({"writeMode": "upsert"})
+    assert all(options.is_valid({"schemaEvolution": v}) for v in ("addColumns", "frozen", "fail"))
+    assert not options.is_valid({"schemaEvolution": "merge"})
     assert not options.is_valid({"partialIngestionPercent": -1})
     assert not options.is_valid({"errorDiagnosticsEnabled": "yes"})
 

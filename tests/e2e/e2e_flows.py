@@ -13,6 +13,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from sluice.client import SluiceClient
+from sluice.lake.schema import SYSTEM_COLUMN_NAMES
 
 CATALOG = "/data/foundation/catalog"
 POSTGRES_SPEC = "1bed8a75-0487-4216-85f5-94ddf2058992"
@@ -39,8 +40,26 @@ def _once_later() -> dict[str, str]:
     return {"startTime": str(int(time.time()) + DAY), "frequency": "once"}
 
 
-def _flow(client: SluiceClient, name: str, spec: str, source: str,
-          dataset_schema: Sequence[dict[str, str]] | None, options: dict[str, Any]) -> BuiltFlow:
+def create_connection(client: SluiceClient, name: str, spec_id: str,
+                      auth: dict[str, Any]) -> str:
+    """A base connection (`auth` is `{"specName": ..., "params": {...}}`); its id."""
+    return _id(client.post("connections", {
+        "name": name, "auth": auth, "connectionSpec": {"id": spec_id, "version": "1.0"}}))
+
+
+def create_source_connection(client: SluiceClient, name: str, spec_id: str, base_id: str,
+                             source: dict[str, Any]) -> str:
+    """A source connection on `base_id` (`source` is `{"data": {...}, "params": {...}}`)."""
+    return _id(client.post("sourceConnections", {
+        "name": name, "baseConnectionId": base_id, "data": source.get("data", {}),
+        "params": source.get("params", {}),
+        "connectionSpec": {"id": spec_id, "version": "1.0"}}))
+
+
+def flow_to_new_dataset(client: SluiceClient, name: str, spec: str, source: str,
+                        dataset_schema: Sequence[dict[str, str]] | None,
+                        options: dict[str, Any]) -> BuiltFlow:
+    """A new dataset, a data-lake target on it, and a `once` flow (`spec`) from `source`."""
     dataset_body: dict[str, Any] = {"name": name}
     if dataset_schema is not None:
         dataset_body["schema"] = {"fields": list(dataset_schema)}
@@ -59,32 +78,34 @@ def postgres_table_flow(client: SluiceClient, table: str, *,
                         dataset_schema: Sequence[dict[str, str]] | None = None,
                         **options: Any) -> BuiltFlow:
     """PostgreSQL `test` database (Basic Authentication) -> `table` -> a new dataset."""
-    base = _id(client.post("connections", {
-        "name": f"pg {table}",
-        "auth": {"specName": "Basic Authentication", "params": {
+    base = create_connection(client, f"pg {table}", POSTGRES_SPEC, {
+        "specName": "Basic Authentication", "params": {
             "host": "127.0.0.1", "port": 5432, "database": "test",
-            "username": "postgres", "password": "unused-with-trust"}},
-        "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"}}))
-    source = _id(client.post("sourceConnections", {
-        "name": f"source {table}", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": table}, "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"}}))
-    return _flow(client, table, TABLE_FLOW_SPEC, source, dataset_schema, options)
+            "username": "postgres", "password": "unused-with-trust"}})
+    source = create_source_connection(client, f"source {table}", POSTGRES_SPEC, base, {
+        "data": {"format": "tabular"}, "params": {"tableName": table}})
+    return flow_to_new_dataset(client, table, TABLE_FLOW_SPEC, source, dataset_schema, options)
 
 
 def csv_folder_flow(client: SluiceClient, folder: Path, *,
                     dataset_schema: Sequence[dict[str, str]] | None = None,
                     **options: Any) -> BuiltFlow:
     """The CSV files of a local folder -> a new dataset."""
-    base = _id(client.post("connections", {
-        "name": f"folder {folder.name}",
-        "auth": {"specName": "Local Folder Authentication",
-                 "params": {"rootPath": str(folder)}},
-        "connectionSpec": {"id": LOCAL_FILES_SPEC, "version": "1.0"}}))
-    source = _id(client.post("sourceConnections", {
-        "name": f"csv {folder.name}", "baseConnectionId": base,
-        "data": {"format": "delimited", "columnDelimiter": ","},
-        "params": {"path": "*.csv"}, "connectionSpec": {"id": LOCAL_FILES_SPEC, "version": "1.0"}}))
-    return _flow(client, folder.name, FILE_FLOW_SPEC, source, dataset_schema, options)
+    base = create_connection(client, f"folder {folder.name}", LOCAL_FILES_SPEC, {
+        "specName": "Local Folder Authentication", "params": {"rootPath": str(folder)}})
+    source = create_source_connection(client, f"csv {folder.name}", LOCAL_FILES_SPEC, base, {
+        "data": {"format": "delimited", "columnDelimiter": ","}, "params": {"path": "*.csv"}})
+    return flow_to_new_dataset(client, folder.name, FILE_FLOW_SPEC, source, dataset_schema,
+                               options)
+
+
+def source_flow(client: SluiceClient, name: str, spec_id: str, auth: dict[str, Any],
+                source: dict[str, Any], flow_spec: str = FILE_FLOW_SPEC) -> BuiltFlow:
+    """A base connection (`auth`), a source connection on it (`source`) and a `once` flow
+    (`flow_spec`) to a new dataset."""
+    base = create_connection(client, f"{name} connection", spec_id, auth)
+    source_id = create_source_connection(client, f"{name} source", spec_id, base, source)
+    return flow_to_new_dataset(client, name, flow_spec, source_id, None, {})
 
 
 def create_run(client: SluiceClient, flow_id: str, start: int, end: int,
@@ -114,6 +135,13 @@ def read_table(data_dir: Path, dataset_id: str, columns: Sequence[str]) -> pa.Ta
     a threaded pyarrow scan can abort the process at exit, see sluice.lake.reader)."""
     dataset = DeltaTable(str(delta_path(data_dir, dataset_id))).to_pyarrow_dataset()
     return dataset.to_table(columns=list(columns), use_threads=False)
+
+
+def read_dataset(data_dir: Path, dataset_id: str) -> pa.Table:
+    """All the dataset's current rows, without the `_sluice_*` system columns."""
+    dataset = DeltaTable(str(delta_path(data_dir, dataset_id))).to_pyarrow_dataset()
+    columns = [name for name in dataset.schema.names if name not in SYSTEM_COLUMN_NAMES]
+    return read_table(data_dir, dataset_id, columns)
 
 
 def delta_version(data_dir: Path, dataset_id: str) -> int:

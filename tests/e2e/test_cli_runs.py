@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from e2e_flows import create_run, postgres_table_flow
 from processes import (
-    Processes,
     ServerProcess,
     await_run,
     client_for,
@@ -49,12 +47,6 @@ def tables() -> Iterator[tuple[str, str]]:
     finally:
         for name in names:
             pg_source(f"DROP TABLE IF EXISTS {name}")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with Processes(tmp_path) as processes:
-        yield processes.serve(sluice_env(tmp_path / "data"), "--no-demo")
 
 
 def test_runs_create_wait_succeeds_fails_with_a_code_and_runs_list_shows_them(

@@ -12,44 +12,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reader_support import read_all
+from reader_support import T0, file_source, files_of, read_all, read_folder, write_file
 
-from sluice.connectors.readers.files import SOURCE_FILE_COLUMN, open_source
+from sluice.connectors.exploring import ExploreError
+from sluice.connectors.readers.files import SOURCE_FILE_COLUMN
 from sluice.connectors.reading import ReadRequest, SourceFile, SourceReadError
 from sluice.connectors.registry import ConnectorContext, find_spec
+from sluice.connectors.specs.local_files import open_source
 from sluice.domain.windows import Window
 
-T0 = 1_700_000_000
-
-
-def write(root: Path, relative: str, content: bytes | str, mtime: float = T0) -> Path:
-    path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content.encode() if isinstance(content, str) else content)
-    os.utime(path, (mtime, mtime))
-    return path
-
-
-def source(
-    path: str, fmt: str = "delimited", recursive: Any = False, **data: Any
-) -> dict[str, Any]:
-    return {"data": {"format": fmt, **data}, "params": {"path": path, "recursive": recursive}}
+read, source, write = read_folder, file_source, write_file
 
 
 def auth(root: Path) -> dict[str, Any]:
     return {"rootPath": str(root)}
-
-
-def read(
-    context: ConnectorContext, root: Path, src: dict[str, Any], request: ReadRequest | None = None
-) -> tuple[pa.Table, Any]:
-    opened = open_source(context, auth(root), src, request or ReadRequest(window=None))
-    table, _ = read_all(opened)
-    return table, opened
-
-
-def files_of(table: pa.Table) -> list[str]:
-    return sorted(set(table.column(SOURCE_FILE_COLUMN).to_pylist()))
 
 
 def test_glob_and_recursive(context: ConnectorContext, allowed_root: Path) -> None:
@@ -160,10 +136,10 @@ def test_truncated_gzip_is_terminal(context: ConnectorContext, allowed_root: Pat
 
 
 def test_unsupported_compression(context: ConnectorContext, allowed_root: Path) -> None:
-    write(allowed_root, "a.zip", b"PK")
-    with pytest.raises(SourceReadError, match="not supported yet") as caught:
+    write(allowed_root, "a.sz", b"PK")
+    with pytest.raises(SourceReadError, match="not supported") as caught:
         open_source(context, auth(allowed_root),
-                    source("*.zip", properties={"compressionType": "zipDeflate"}),
+                    source("*.sz", properties={"compressionType": "snappy"}),
                     ReadRequest(window=None))
     assert caught.value.transient is False
 
@@ -285,3 +261,26 @@ def test_spec_sets_the_reader() -> None:
     spec = find_spec("bc3ffdcf-1b46-41ec-b156-a8c195929f8a")
     assert spec is not None
     assert spec.open_source is open_source
+
+
+def test_listing_a_local_folder(
+    context: ConnectorContext, allowed_root: Path, tmp_path: Path
+) -> None:
+    spec = find_spec("bc3ffdcf-1b46-41ec-b156-a8c195929f8a")
+    assert spec is not None and spec.list_objects is not None
+    write(allowed_root, "b.csv", "id\n1\n", T0)
+    write(allowed_root, "sub/c.csv", "id\n2\n")
+    write(allowed_root, ".hidden.csv", "id\n3\n")
+    outside = write(tmp_path, "outside/secret.csv", "s\n1\n")
+    (allowed_root / "link.csv").symlink_to(outside)
+    (allowed_root / "linkdir").symlink_to(outside.parent, target_is_directory=True)
+    (allowed_root / "inner.csv").symlink_to(allowed_root / "b.csv")
+    listed = spec.list_objects(context, auth(allowed_root), "root", None)
+    assert [(i.type, i.path) for i in listed] == [
+        ("folder", "sub"), ("file", "b.csv"), ("file", "inner.csv")]
+    assert listed[1].size == 5 and listed[1].modified_at == T0 and listed[1].can_preview
+    inside = spec.list_objects(context, auth(allowed_root), "folder", "sub")
+    assert [(i.name, i.path) for i in inside] == [("c.csv", "sub/c.csv")]
+    for place in ("linkdir", "nope", "../outside", "sub/../../outside"):
+        with pytest.raises(ExploreError):
+            spec.list_objects(context, auth(allowed_root), "folder", place)

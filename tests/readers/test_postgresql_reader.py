@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -28,13 +29,17 @@ from reader_support import (
 
 from sluice.connectors.readers.postgresql import check_delta_column, open_source
 from sluice.connectors.reading import ReadRequest, SourceReadError
-from sluice.connectors.registry import find_spec
+from sluice.connectors.registry import ConnectorContext, find_spec
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
 
 MakeTable = Callable[..., str]
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
 DAY = 86_400
+# The reader checks its host against the guard, which needs the service's context.
+CONTEXT = ConnectorContext(
+    allowed_file_roots=(), lake_dir=Path("unused-lake"), metadata_database_url="sqlite:///x.db"
+)
 
 
 def source(table: str) -> dict[str, Any]:
@@ -42,7 +47,7 @@ def source(table: str) -> dict[str, Any]:
 
 
 def read_ids(table: str, request: ReadRequest, auth: dict[str, Any] | None = None) -> list[int]:
-    result, _ = read_all(open_source(None, auth or pg_auth(), source(table), request))
+    result, _ = read_all(open_source(CONTEXT, auth or pg_auth(), source(table), request))
     return sorted(result.column("id").to_pylist())
 
 
@@ -132,7 +137,7 @@ def test_types_are_preserved(pg_table: MakeTable) -> None:
         " (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
         " NULL, NULL, NULL, NULL, NULL)"
     )
-    result, _ = read_all(open_source(None, pg_auth(), source(table), ReadRequest(window=None)))
+    result, _ = read_all(open_source(CONTEXT, pg_auth(), source(table), ReadRequest(window=None)))
     assert result.schema == pa.schema([
         ("id", pa.int64()), ("small", pa.int16()), ("flag", pa.bool_()),
         ("price", pa.decimal128(12, 3)), ("big", pa.decimal128(38, 10)),
@@ -163,7 +168,7 @@ def test_large_table_streams_in_bounded_batches(pg_table: MakeTable) -> None:
         " FROM generate_series(1, 200000) g"
     )
     request = ReadRequest(window=None, batch_rows=30_000)
-    read = open_source(None, pg_auth(), source(table), request)
+    read = open_source(CONTEXT, pg_auth(), source(table), request)
     result, batches = read_all(read)
     assert result.num_rows == 200_000
     assert len(batches) > 1
@@ -173,7 +178,7 @@ def test_large_table_streams_in_bounded_batches(pg_table: MakeTable) -> None:
     # A window streams too (its bounds are not parameters of the COPY query).
     windowed = ReadRequest(window=Window(T0 + 1, T0 + 150_001), delta_column="at",
                            batch_rows=40_000)
-    result, batches = read_all(open_source(None, pg_auth(), source(table), windowed))
+    result, batches = read_all(open_source(CONTEXT, pg_auth(), source(table), windowed))
     assert result.num_rows == 150_000
     assert len(batches) > 1 and all(b.num_rows <= 40_000 for b in batches)
     assert pa.compute.min(result.column("id")).as_py() == 1
@@ -184,8 +189,8 @@ def test_identifiers_are_quoted_from_the_reflection(pg_table: MakeTable) -> None
     table = pg_table('id int, "Event Time" timestamptz, "we""ird" text', name=name)
     pg_execute(f"INSERT INTO \"{table}\" VALUES (1, to_timestamp({T0}), 'q')")
     request = window(T0, T0 + 1, "Event Time")
-    check_delta_column(None, pg_auth(), source(table), "Event Time")
-    result, _ = read_all(open_source(None, pg_auth(), source(table), request))
+    check_delta_column(CONTEXT, pg_auth(), source(table), "Event Time")
+    result, _ = read_all(open_source(CONTEXT, pg_auth(), source(table), request))
     assert result.column_names == ["id", "Event Time", 'we"ird']
     assert result.num_rows == 1
     # `schema.table` names the schema explicitly.
@@ -195,17 +200,17 @@ def test_identifiers_are_quoted_from_the_reflection(pg_table: MakeTable) -> None
 def test_delta_column_is_never_pasted_into_sql(events: str) -> None:
     hostile = 'epoch" >= 0; DROP TABLE "' + events
     with pytest.raises(BadRequestError) as caught:
-        check_delta_column(None, pg_auth(), source(events), hostile)
+        check_delta_column(CONTEXT, pg_auth(), source(events), hostile)
     assert caught.value.code == 1000
     with pytest.raises(SourceReadError) as read_failure:
-        open_source(None, pg_auth(), source(events), window(0, 1, hostile))
+        open_source(CONTEXT, pg_auth(), source(events), window(0, 1, hostile))
     assert read_failure.value.transient is False
     assert read_ids(events, ReadRequest(window=None)) == [1, 2, 3, 4, 5, 6]
 
 
 def test_missing_delta_column_names_the_columns(events: str) -> None:
     with pytest.raises(BadRequestError) as caught:
-        check_delta_column(None, pg_auth(), source(events), "updated")
+        check_delta_column(CONTEXT, pg_auth(), source(events), "updated")
     assert caught.value.code == 1000
     assert caught.value.status == 400
     assert caught.value.message == (
@@ -218,18 +223,18 @@ def test_delta_column_matches_exactly_else_ignoring_case(
     events: str, pg_table: MakeTable
 ) -> None:
     # `DOB` in a request finds an unquoted column stored as `dob`.
-    check_delta_column(None, pg_auth(), source(events), "EPOCH")
+    check_delta_column(CONTEXT, pg_auth(), source(events), "EPOCH")
     ambiguous = pg_table('"At" timestamptz, "at" timestamptz')
-    check_delta_column(None, pg_auth(), source(ambiguous), "at")
+    check_delta_column(CONTEXT, pg_auth(), source(ambiguous), "at")
     with pytest.raises(BadRequestError):
-        check_delta_column(None, pg_auth(), source(ambiguous), "AT")
+        check_delta_column(CONTEXT, pg_auth(), source(ambiguous), "AT")
 
 
 def test_delta_column_of_an_unsupported_type(pg_table: MakeTable) -> None:
     table = pg_table("id int, label text, amount numeric(10,2)")
     for column, shown in (("label", "text"), ("amount", "numeric(10,2)")):
         with pytest.raises(BadRequestError) as caught:
-            check_delta_column(None, pg_auth(), source(table), column)
+            check_delta_column(CONTEXT, pg_auth(), source(table), column)
         assert caught.value.code == 1000
         assert f'column "{column}"' in caught.value.message
         assert f"has type {shown}" in caught.value.message
@@ -237,27 +242,27 @@ def test_delta_column_of_an_unsupported_type(pg_table: MakeTable) -> None:
 
 def test_missing_table() -> None:
     with pytest.raises(BadRequestError) as caught:
-        check_delta_column(None, pg_auth(), source("rd_no_such_table"), "at")
+        check_delta_column(CONTEXT, pg_auth(), source("rd_no_such_table"), "at")
     assert caught.value.code == 1000
     assert "rd_no_such_table" in caught.value.message
     with pytest.raises(SourceReadError) as read_failure:
-        open_source(None, pg_auth(), source("rd_no_such_table"), ReadRequest(window=None))
+        open_source(CONTEXT, pg_auth(), source("rd_no_such_table"), ReadRequest(window=None))
     assert read_failure.value.transient is False
 
 
 def test_table_dropped_between_check_and_read_is_terminal(pg_table: MakeTable) -> None:
     table = pg_table("id int, at timestamptz")
-    check_delta_column(None, pg_auth(), source(table), "at")
+    check_delta_column(CONTEXT, pg_auth(), source(table), "at")
     pg_execute(f'DROP TABLE "{table}"')
     with pytest.raises(SourceReadError) as caught:
-        open_source(None, pg_auth(), source(table), window(T0, T0 + 1, "at"))
+        open_source(CONTEXT, pg_auth(), source(table), window(T0, T0 + 1, "at"))
     assert caught.value.transient is False
     assert table in caught.value.message
 
 
 def test_window_without_delta_column_is_refused(events: str) -> None:
     with pytest.raises(SourceReadError) as caught:
-        open_source(None, pg_auth(), source(events), ReadRequest(window=Window(0, 1)))
+        open_source(CONTEXT, pg_auth(), source(events), ReadRequest(window=Window(0, 1)))
     assert caught.value.transient is False
 
 
@@ -266,7 +271,7 @@ def test_permission_denied_is_terminal(events: str) -> None:
     pg_execute(f'CREATE ROLE "{role}" LOGIN')
     try:
         with pytest.raises(SourceReadError) as caught:
-            open_source(None, pg_auth(username=role), source(events), ReadRequest(window=None))
+            open_source(CONTEXT, pg_auth(username=role), source(events), ReadRequest(window=None))
         assert caught.value.transient is False
         assert "permission denied" in caught.value.message
     finally:
@@ -275,7 +280,7 @@ def test_permission_denied_is_terminal(events: str) -> None:
 
 def test_unknown_role_is_terminal(events: str) -> None:
     with pytest.raises(SourceReadError) as caught:
-        check_delta_column(None, pg_auth(username="rd_nobody"), source(events), "at")
+        check_delta_column(CONTEXT, pg_auth(username="rd_nobody"), source(events), "at")
     assert caught.value.transient is False
     assert FAKE_PASSWORD not in caught.value.message
 
@@ -291,8 +296,8 @@ def test_unreachable_server_is_transient_and_hides_the_password(style: str) -> N
                                          f" user={PG_USER} password='{FAKE_PASSWORD}'"},
     }[style]
     for attempt in (
-        lambda: check_delta_column(None, auth, source("t"), "at"),
-        lambda: open_source(None, auth, source("t"), ReadRequest(window=None)),
+        lambda: check_delta_column(CONTEXT, auth, source("t"), "at"),
+        lambda: open_source(CONTEXT, auth, source("t"), ReadRequest(window=None)),
     ):
         with pytest.raises(SourceReadError) as caught:
             attempt()
@@ -313,7 +318,7 @@ def test_connection_lost_mid_read_is_transient(pg_table: MakeTable) -> None:
     app = f"rd_{uuid.uuid4().hex[:10]}"
     auth = {"connectionString": f"host={PG_HOST} port={PG_PORT} dbname={PG_DATABASE}"
                                 f" user={PG_USER} application_name={app}"}
-    read = open_source(None, auth, source(table), ReadRequest(window=None, batch_rows=1000))
+    read = open_source(CONTEXT, auth, source(table), ReadRequest(window=None, batch_rows=1000))
     batches = read.batches()
     next(batches)
     killer = threading.Thread(target=pg_execute, args=(
@@ -334,3 +339,12 @@ def test_spec_sets_the_reader() -> None:
     assert spec is not None
     assert spec.open_source is open_source
     assert spec.check_delta_column is check_delta_column
+
+
+def test_limit_is_pushed_into_the_query(events: str) -> None:
+    # The reader itself never truncates: exactly `limit` rows means the query said LIMIT.
+    assert len(read_ids(events, ReadRequest(window=None, limit=2))) == 2
+    windowed = ReadRequest(window=Window(T0, T0 + DAY), delta_column="at_tz", limit=2)
+    assert set(read_ids(events, windowed)) < {2, 3, 4}
+    assert len(read_ids(events, windowed)) == 2
+    assert read_ids(events, ReadRequest(window=None, limit=0)) == []

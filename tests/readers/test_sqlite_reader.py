@@ -248,3 +248,16 @@ def test_spec_sets_the_reader() -> None:
     assert spec is not None
     assert spec.open_source is open_source
     assert spec.check_delta_column is check_delta_column
+
+
+def test_limit_is_pushed_into_the_query(
+    context: ConnectorContext, events: dict[str, Any]
+) -> None:
+    # The reader itself never truncates: exactly `limit` rows means the query said LIMIT (and
+    # the sentinel row, outside the limited subquery, is still dropped).
+    assert len(ids(context, events, ReadRequest(window=None, limit=2))) == 2
+    windowed = ReadRequest(window=Window(T0, T0 + DAY), delta_column="epoch", limit=2)
+    assert set(ids(context, events, windowed)) < {2, 3, 4}
+    assert len(ids(context, events, windowed)) == 2
+    empty, _ = read(context, events, ReadRequest(window=None, limit=0))
+    assert empty.num_rows == 0 and empty.schema.names == ["id", "epoch", "at", "at_ms", "day"]

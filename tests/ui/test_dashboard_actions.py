@@ -12,16 +12,15 @@ from ui_support import (
     FS,
     ORIGIN,
     login,
-    make_worker,
     orders_flow,
     post_form,
-    run_all,
     run_status,
     start_api_run,
     utc_input,
 )
 
 from sluice.config import Settings
+from support.api_runs import make_worker, run_all
 from support.callers import Caller
 
 

@@ -13,10 +13,8 @@ from ui_support import (
     created_id,
     events_flow,
     login,
-    make_worker,
     orders_flow,
     post_form,
-    run_all,
     start_api_run,
     utc_input,
 )
@@ -24,6 +22,7 @@ from ui_support import (
 from sluice.config import Settings
 from sluice.store import tenants
 from sluice.store.db import make_engine, make_session_factory, transaction
+from support.api_runs import make_worker, run_all
 from support.callers import Caller
 
 XSS = "<script>alert(1)</script>"

@@ -15,19 +15,19 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from sluice.config import Settings
-from sluice.engine.context import engine_context
-from sluice.engine.runner import execute_run
-from sluice.engine.worker import Worker
+from support.api_runs import (
+    CATALOG,
+    DATA_LAKE_SPEC,
+    FILE_FLOW_SPEC,
+    FS,
+    LOCAL_FILES_SPEC,
+    SQLITE_SPEC,
+    TABLE_FLOW_SPEC,
+    created_id,
+)
 from support.callers import Caller
 
 ORIGIN = "http://testserver"
-FS = "/data/foundation/flowservice"
-CATALOG = "/data/foundation/catalog"
-SQLITE_SPEC = "40a2e097-51aa-4ded-91a4-482c06367e24"
-LOCAL_FILES_SPEC = "bc3ffdcf-1b46-41ec-b156-a8c195929f8a"
-DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-TABLE_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
-FILE_FLOW_SPEC = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"
 BASE = datetime(2024, 5, 1, tzinfo=UTC)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
@@ -61,11 +61,6 @@ def post_form(http: TestClient, path: str, csrf: str | None, **fields: str) -> A
 
 def utc_input(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-
-
-def created_id(response: Any) -> str:
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def make_orders(root: Path, count: int = 48) -> Path:
@@ -150,18 +145,6 @@ def start_api_run(caller: Caller, flow_id: str, start: datetime, end: datetime,
     response = caller.post(f"{FS}/runs", json={"flowId": flow_id, "params": params})
     assert response.status_code == 201, response.text
     return str(response.json()["items"][0]["id"])
-
-
-def make_worker(settings: Settings) -> Worker:
-    ctx = engine_context(settings)
-    return Worker(ctx.sessions, lambda _claim, guard: execute_run(ctx, guard), lease_ms=60_000)
-
-
-def run_all(worker: Worker) -> int:
-    executed = 0
-    while worker.run_once():
-        executed += 1
-    return executed
 
 
 def run_status(caller: Caller, run_id: str) -> str:

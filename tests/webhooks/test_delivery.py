@@ -17,6 +17,7 @@ from webhook_helpers import (
     SECRET,
     Caller,
     deliveries,
+    flow_with_run,
     make_dispatcher,
     make_orders,
     start_run,
@@ -35,12 +36,6 @@ from sluice.webhooks import signing
 from sluice.webhooks.dispatcher import WebhookDispatcher
 
 LATER = 3_600_000  # an hour: past any backoff of these tests
-
-
-def flow_with_run(caller: Caller, settings: Settings, **options: Any) -> tuple[str, str]:
-    db = make_orders(Path(settings.allowed_file_roots[0]))
-    flow = table_flow(caller, db, **options)
-    return flow, start_run(caller, flow)
 
 
 def bodies(receiver: Receiver) -> list[dict[str, Any]]:

@@ -7,24 +7,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sluice.config import Settings
 from sluice.engine.context import EngineContext
 from sluice.webhooks.dispatcher import DeliveryPolicy, WebhookDispatcher
+from support.api_runs import CATALOG, DATA_LAKE_SPEC, FS, SQLITE_SPEC, TABLE_FLOW_SPEC, created_id
 
 Caller = Any  # tests/conftest.py's Caller: the API as one org's client
 
-FS = "/data/foundation/flowservice"
 WEBHOOKS = f"{FS}/webhooks"
-CATALOG = "/data/foundation/catalog"
-SQLITE_SPEC = "40a2e097-51aa-4ded-91a4-482c06367e24"
-DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-TABLE_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
 SECRET = "whsec-0123456789-abcdef-never-shown"
 BASE = datetime(2024, 5, 1, tzinfo=UTC)
-
-
-def created_id(response: Any) -> str:
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def make_orders(root: Path, count: int = 24, name: str = "orders.db") -> Path:
@@ -63,6 +55,13 @@ def start_run(caller: Caller, flow: str, hours: tuple[int, int] = (0, 12)) -> st
         "deltaColumn": {"name": "updated_at"}}})
     assert response.status_code == 201, response.text
     return str(response.json()["items"][0]["id"])
+
+
+def flow_with_run(caller: Caller, settings: Settings, **options: Any) -> tuple[str, str]:
+    """A flow over a new orders table in the allowed root, and a run of it; their ids."""
+    db = make_orders(Path(settings.allowed_file_roots[0]))
+    flow = table_flow(caller, db, **options)
+    return flow, start_run(caller, flow)
 
 
 def subscribe(caller: Caller, url: str, events: list[str] | None = None, **fields: Any) -> str:

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from sluice.cli.output import Columns, OutputFormat, OutputOption, fail, print_item, print_items
+from sluice.cli.output import (
+    Columns,
+    OutputFormat,
+    OutputOption,
+    fail,
+    print_item,
+    print_items,
+    print_json,
+)
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
 from sluice.client import CATALOG_PATH, SANDBOXES_PATH
@@ -152,6 +160,39 @@ def test_connection(
         typer.echo(f"Connection {connection_id} works.")
 
 
+def explore_connection(
+    connection_id: IdArgument,
+    object_type: Annotated[
+        str, typer.Option("--type", "-t", help="root, schema, folder, table, file or rest.")
+    ] = "root",
+    object: Annotated[
+        str | None, typer.Option("--object", help="The schema, folder, table or file.")
+    ] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Show sample rows too.")] = False,
+    output: OutputOption = OutputFormat.table,
+    url: UrlOption = DEFAULT_URL,
+    credentials: CredentialsOption = None,
+) -> None:
+    """List what a base connection reaches, or show a table's or file's columns (and rows)."""
+    with api_errors(), open_client(url, credentials) as client:
+        result = client.connections.explore(connection_id, object_type, object, preview=preview)
+    if output is OutputFormat.json:
+        print_json(result)
+    elif isinstance(result, list):
+        print_items(result, (("Type", "type"), ("Name", "name"), ("Path", "path")), output)
+    else:
+        columns = result["schema"]["columns"]
+        print_items(columns, (("Column", "name"), ("Type", "type")), output, title=object)
+        if preview:
+            # Keyed by position: a column name may hold a dot, which `lookup` reads as a path.
+            rows = [
+                {str(i): row.get(c["name"]) for i, c in enumerate(columns)}
+                for row in result["data"]
+            ]
+            headers = tuple((c["name"], str(i)) for i, c in enumerate(columns))
+            print_items(rows, headers, output, title="Sample rows")
+
+
 def register(app: typer.Typer) -> None:
     for resource in RESOURCES:
         group = typer.Typer(help=f"{resource.title} (through the HTTP API).", no_args_is_help=True)
@@ -160,4 +201,5 @@ def register(app: typer.Typer) -> None:
             group.command("show")(show_command(resource))
         if resource.command == "connections":
             group.command("test")(test_connection)
+            group.command("explore")(explore_connection)
         app.add_typer(group, name=resource.command)

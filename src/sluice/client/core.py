@@ -8,6 +8,7 @@ from typing import Any, Self
 import httpx
 
 from sluice.client.credentials import Credentials
+from sluice.client.mapping_sets import MappingSets
 from sluice.client.resources import (
     Collection,
     Connections,
@@ -51,6 +52,7 @@ class SluiceClient(ApiTransport):
         self.flows = Flows(self, "flows")
         self.runs = Runs(self, "runs")
         self.datasets = Datasets(self)
+        self.mapping_sets = MappingSets(self)
         self.webhooks = Webhooks(self, "webhooks")
         self.connection_specs = ReadableCollection(self, "connectionSpecs")
         self.flow_specs = ReadableCollection(self, "flowSpecs")

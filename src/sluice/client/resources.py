@@ -97,6 +97,28 @@ class Connections(Collection):
         result: JsonObject = self.api.get(f"{self.path}/{connection_id}/test")
         return result
 
+    def explore(
+        self,
+        connection_id: str,
+        object_type: str = "root",
+        object: str | None = None,
+        *,
+        preview: bool = False,
+        preview_rows: int | None = None,
+        **options: str,
+    ) -> Any:
+        """The objects under a place (a list of items) or, for a table or file, its columns
+        and with `preview=True` sample rows (`{"format": "flat", "schema", "data"}`).
+        `options` are further query parameters: fileType, columnDelimiter, ..."""
+        params: dict[str, str] = {"objectType": object_type, **options}
+        if object is not None:
+            params["object"] = object
+        if preview:
+            params["preview"] = "true"
+        if preview_rows is not None:
+            params["previewRows"] = str(preview_rows)
+        return self.api.get(f"{self.path}/{connection_id}/explore", params)
+
 
 class Flows(Collection):
     def enable(self, flow_id: str, *, etag: str | None = None) -> Created:

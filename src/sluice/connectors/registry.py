@@ -124,7 +124,13 @@ SPEC_MODULES: tuple[str, ...] = (
     "postgresql",
     "sqlite",
     "local_files",
+    "mysql",
+    "sql_database",
+    "s3",
+    "sftp",
+    "azure_blob",
     "data_lake",
+    "rest_api",
 )
 
 

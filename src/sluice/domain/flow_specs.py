@@ -155,6 +155,14 @@ def _option_spec() -> dict[str, Any]:
                     "uniqueItems": True,
                     "description": "Columns identifying a row, for writeMode merge.",
                 },
+                "schemaEvolution": {
+                    "type": "string",
+                    "enum": list(SCHEMA_EVOLUTIONS),
+                    "default": ADD_COLUMNS,
+                    "description": "Source columns the dataset does not have: addColumns "
+                    "adds them to the dataset, frozen drops them, fail fails the run. A type "
+                    "change that would lose data always fails the run.",
+                },
                 "delayAlertMinutes": {
                     "type": "integer",
                     "minimum": 1,
@@ -174,6 +182,8 @@ def _option_spec() -> dict[str, Any]:
 
 
 WRITE_MODES = ("append", "replaceWindow", "merge")
+ADD_COLUMNS, FROZEN, FAIL_ON_NEW_COLUMNS = "addColumns", "frozen", "fail"
+SCHEMA_EVOLUTIONS = (ADD_COLUMNS, FROZEN, FAIL_ON_NEW_COLUMNS)
 DEFAULT_DELAY_ALERT_MINUTES = 150
 MAX_DELAY_ALERT_MINUTES = 7 * 24 * 60
 
@@ -182,6 +192,12 @@ def delay_alert_minutes(options: dict[str, Any] | None) -> int:
     """A flow's `delayAlertMinutes` option (validated at flow creation), or the default."""
     value = (options or {}).get("delayAlertMinutes")
     return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_DELAY_ALERT_MINUTES
+
+
+def schema_evolution(options: dict[str, Any] | None) -> str:
+    """A flow's `schemaEvolution` option (validated at flow creation), or `addColumns`."""
+    value = (options or {}).get("schemaEvolution")
+    return value if value in SCHEMA_EVOLUTIONS else ADD_COLUMNS
 
 
 def default_write_mode(source_kind: str) -> str:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from sluice.connectors.reading import SourceFile
 from sluice.domain.errors import SluiceError
-from sluice.domain.flow_specs import default_write_mode, find_flow_spec
+from sluice.domain.flow_specs import default_write_mode, find_flow_spec, schema_evolution
+from sluice.domain.mapping_sets import MappingRule, mapping_reference, rules_of
 from sluice.domain.schedule import delta_column_timezone
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
@@ -15,9 +18,15 @@ from sluice.engine import claims
 from sluice.engine.context import EngineContext
 from sluice.services.datasets import table_location
 from sluice.services.flow_sources import FlowEndpoints, resolve_endpoints
+from sluice.services.mapping_sets import find_version, mapping_sets
 from sluice.store import clock
 from sluice.store.models import Flow, Run
 from sluice.store.runs import SCHEDULER_CLIENT
+
+MAPPING_UNAVAILABLE = "CONNECTOR-2004-400"
+# File formats whose column types are guessed from text: a cast of them is parsing, checked
+# value by value, never a schema change.
+_TEXT_FORMATS = frozenset({"delimited", "json"})
 
 
 class RunFailedError(Exception):
@@ -50,6 +59,11 @@ class RunPlan:
     target_connection_id: str
     is_file_source: bool
     cancel_requested: bool
+    # The pinned mapping set version's rules; None maps source columns by name.
+    mapping: tuple[MappingRule, ...] | None = None
+    schema_evolution: str = "addColumns"
+    # False when the source's column types are guesses from text (CSV, JSON lines).
+    typed_source: bool = True
 
 
 def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
@@ -72,6 +86,8 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             else None
         )
         files = run.doc.get("files")
+        mapping = _mapping_rules(session, tenant, flow)
+        file_format = str((endpoints.source.get("data") or {}).get("format", "")).lower()
         return RunPlan(
             run_id=run.id,
             flow_id=flow.id,
@@ -90,4 +106,32 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             target_connection_id=flow.doc["targetConnectionIds"][0],
             is_file_source=source_kind == "file",
             cancel_requested=run.cancel_requested,
+            mapping=mapping,
+            schema_evolution=schema_evolution(options),
+            typed_source=not (source_kind == "file" and file_format in _TEXT_FORMATS),
         )
+
+
+def _mapping_rules(session: Session, tenant: Tenant, flow: Flow) -> tuple[MappingRule, ...] | None:
+    """The rules of the mapping set version the flow pins (the latest if it pins none)."""
+    try:
+        reference = mapping_reference(list(flow.doc.get("transformations") or []))
+    except SluiceError as error:
+        raise RunFailedError(MAPPING_UNAVAILABLE, error.message) from None
+    if reference is None:
+        return None
+    version = reference.version
+    if version is None:
+        row = mapping_sets.find(session, tenant, reference.mapping_id)
+        version = row.version if row is not None else 0
+    stored = find_version(session, tenant, reference.mapping_id, version)
+    if stored is None:
+        raise RunFailedError(
+            MAPPING_UNAVAILABLE,
+            f"Mapping set {reference.mapping_id} version {version} no longer exists; point the "
+            "flow's Mapping transformation at an existing version.",
+        )
+    try:
+        return rules_of(stored.doc)
+    except SluiceError as error:  # stored versions were validated; this guards old data
+        raise RunFailedError(MAPPING_UNAVAILABLE, error.message) from None

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 
 import pyarrow as pa
+from sqlalchemy.exc import SQLAlchemyError
 
 from sluice.connectors.reading import (
     ReadRequest,
@@ -21,9 +22,18 @@ from sluice.connectors.reading import (
     SourceReadError,
 )
 from sluice.domain.run_states import CANCELLED, FAILED, SUCCESS
+from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
 from sluice.engine.context import EngineContext
-from sluice.engine.mapping import BatchMapper
+from sluice.engine.mapping import (
+    MAPPING_FAILED,
+    BatchMapper,
+    MappedColumn,
+    MappingError,
+    by_name,
+    from_rules,
+    incoming_schema,
+)
 from sluice.engine.metrics import RunMetrics
 from sluice.engine.recording import (
     Outcome,
@@ -34,11 +44,15 @@ from sluice.engine.recording import (
     retry_later,
 )
 from sluice.engine.run_plan import RunFailedError, RunPlan, load_plan
-from sluice.engine.target_schema import target_schema
+from sluice.engine.schema_evolution import Evolution, SchemaEvolutionError, evolve
+from sluice.engine.target_schema import DatasetSchema, dataset_schema, existing_table_schema
 from sluice.lake.predicates import window_predicate
-from sluice.lake.schema import add_system_columns, with_system_columns
+from sluice.lake.schema import SYSTEM_COLUMN_NAMES, add_system_columns, dataset_type
 from sluice.lake.writer import CommitResult, ConcurrentWriteError, WritePlan, write_run
+from sluice.services.datasets import declare_new_columns
 from sluice.store import clock
+from sluice.store.db import transaction
+from sluice.store.runs import SCHEDULER_CLIENT
 
 log = logging.getLogger("sluice.runner")
 SOURCE_FILE_COLUMN = "_sluice_source_file"
@@ -125,23 +139,27 @@ def _move_data(
         ctx.connectors, plan.endpoints.auth_params, plan.endpoints.source, request
     )
     try:
-        target = target_schema(
-            plan.table_uri,
-            plan.endpoints.dataset.doc.get("schema"),
-            read.schema,
-            drop=(SOURCE_FILE_COLUMN,),
-        )
-        full_schema = with_system_columns(target, file_source=plan.is_file_source)
+        # Everything that can refuse the run is decided here, before anything is written.
+        dataset = dataset_schema(plan.table_uri, plan.endpoints.dataset.doc.get("schema"))
+        columns = _mapped_columns(plan, read.schema, dataset)
+        evolution = _evolve(plan, columns, dataset)
+        target = evolution.data_schema
         write_plan = WritePlan(
             table_uri=plan.table_uri,
             run_id=plan.run_id,
             mode=plan.write_mode,  # type: ignore[arg-type]
             replace_predicate=_replace_predicate(plan, target),
             merge_keys=plan.primary_key,
+            merge_schema=evolution.merge_schema,
         )
-        mapper = BatchMapper(target, location_column=SOURCE_FILE_COLUMN)
-        batches = _stream(ctx, guard, plan, read, mapper, metrics, full_schema)
-        commit = write_run(write_plan, full_schema, batches)
+        try:
+            mapper = BatchMapper(target, location_column=SOURCE_FILE_COLUMN, columns=columns)
+        except MappingError as error:
+            raise RunFailedError(
+                MAPPING_FAILED, f"The mapping set cannot be applied: {error}."
+            ) from None
+        batches = _stream(ctx, guard, plan, read, mapper, metrics, evolution.write_schema)
+        commit = write_run(write_plan, evolution.write_schema, batches)
         if ctx.fault_injection == "kill-after-commit" and commit.version is not None:
             # Die like a SIGKILLed worker: committed, not recorded (crash-recovery tests).
             os.kill(os.getpid(), signal.SIGKILL)
@@ -150,7 +168,62 @@ def _move_data(
         metrics.input_files = list(read.progress.files)
         read.close()
     metrics.record_commit(commit, files=read.progress.files)
+    _declare_new_columns(ctx, plan, evolution, commit)
     return commit
+
+
+def _mapped_columns(plan: RunPlan, source: pa.Schema, dataset: DatasetSchema) -> list[MappedColumn]:
+    if plan.mapping is None:
+        return by_name(source, typed=plan.typed_source, skip=(SOURCE_FILE_COLUMN,))
+    try:
+        return from_rules(source, plan.mapping, dataset.column_type, typed=plan.typed_source)
+    except MappingError as error:
+        raise RunFailedError(
+            MAPPING_FAILED, f"The mapping set cannot be applied: {error}."
+        ) from None
+
+
+def _evolve(plan: RunPlan, columns: list[MappedColumn], dataset: DatasetSchema) -> Evolution:
+    try:
+        return evolve(
+            incoming_schema(columns),
+            table=dataset.table,
+            catalog=dataset.catalog,
+            option=plan.schema_evolution,
+            untyped={c.name for c in columns if not c.typed},
+            file_source=plan.is_file_source,
+        )
+    except SchemaEvolutionError as error:
+        raise RunFailedError(error.code, error.message) from None
+
+
+def _declare_new_columns(
+    ctx: EngineContext, plan: RunPlan, evolution: Evolution, commit: CommitResult
+) -> None:
+    """After the commit: columns the table gained join the dataset's declared schema.
+
+    An attempt that finds its run already committed (the previous one died before getting
+    here) declares whatever the table has that the catalog lacks.
+    """
+    if commit.version is None or not (evolution.added or commit.already_committed):
+        return
+    table = existing_table_schema(plan.table_uri)
+    if table is None:
+        return
+    wanted = {f.name for f in evolution.added}
+    columns = [
+        (f.name, dataset_type(f.type))
+        for f in table
+        if f.name not in SYSTEM_COLUMN_NAMES and (commit.already_committed or f.name in wanted)
+    ]
+    dataset = plan.endpoints.dataset
+    tenant = Tenant(dataset.org_id, dataset.sandbox_id, "", SCHEDULER_CLIENT)
+    try:
+        with transaction(ctx.sessions) as session:
+            declare_new_columns(session, tenant, dataset.id, columns)
+    except SQLAlchemyError:
+        # The data is committed; the catalog catches up with the table's next new column.
+        log.exception("run %s: could not declare the dataset's new columns", plan.run_id)
 
 
 def _replace_predicate(plan: RunPlan, target: pa.Schema) -> str | None:

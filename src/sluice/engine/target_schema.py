@@ -1,43 +1,50 @@
-"""Which columns and types a run writes: the table's, else the catalog's, else the source's."""
+"""The dataset's schema as a run finds it: its Delta table's, and its catalog declaration.
+
+How the run's columns meet them is `engine.schema_evolution`'s job.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from sluice.lake.schema import SYSTEM_COLUMNS, catalog_schema_to_arrow
-
-_SYSTEM_NAMES = {f.name for f in SYSTEM_COLUMNS}
-
-
-def _delta_compatible(field: pa.Field) -> pa.Field:
-    """Source types Delta cannot store as such become their nearest Delta type."""
-    kind = field.type
-    if pa.types.is_timestamp(kind) and kind.unit != "us":
-        return field.with_type(pa.timestamp("us", tz=kind.tz))
-    if pa.types.is_large_string(kind):
-        return field.with_type(pa.string())
-    if pa.types.is_large_binary(kind):
-        return field.with_type(pa.binary())
-    if pa.types.is_uint32(kind) or pa.types.is_uint64(kind):
-        return field.with_type(pa.int64())
-    if pa.types.is_uint8(kind) or pa.types.is_uint16(kind):
-        return field.with_type(pa.int32())
-    if pa.types.is_null(kind):
-        return field.with_type(pa.string())
-    return field
+from sluice.domain.flow_specs import ADD_COLUMNS
+from sluice.engine.column_sources import find_field
+from sluice.engine.schema_evolution import evolve, known_columns
+from sluice.lake.schema import catalog_schema_to_arrow
 
 
 def existing_table_schema(table_uri: str) -> pa.Schema | None:
+    """The Delta table's full schema (system columns included); None when there is no table."""
     try:
         table = DeltaTable(table_uri)
     except TableNotFoundError:
         return None
     return pa.schema(table.schema().to_arrow())
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    table: pa.Schema | None  # the Delta table's, system columns included
+    catalog: pa.Schema | None  # the declared columns
+
+    def column_type(self, name: str) -> pa.DataType | None:
+        """The type of the dataset column `name` (table first), if it has one."""
+        fields = known_columns(self.table, self.catalog)
+        index = find_field(fields, name)
+        return fields[index].type if index is not None else None
+
+
+def dataset_schema(table_uri: str, catalog_schema: dict[str, Any] | None) -> DatasetSchema:
+    declared = None
+    if catalog_schema and catalog_schema.get("fields"):
+        declared = catalog_schema_to_arrow(list(catalog_schema["fields"]))
+    return DatasetSchema(existing_table_schema(table_uri), declared)
 
 
 def target_schema(
@@ -47,16 +54,11 @@ def target_schema(
     *,
     drop: Sequence[str] = (),
 ) -> pa.Schema:
-    """The dataset columns a run maps its source onto (system columns excluded)."""
-    existing = existing_table_schema(table_uri)
-    if existing is not None:
-        return _without(existing, _SYSTEM_NAMES)
-    if catalog_schema and catalog_schema.get("fields"):
-        return catalog_schema_to_arrow(list(catalog_schema["fields"]))
-    fields = [_delta_compatible(f) for f in source_schema if f.name not in set(drop)]
-    return pa.schema(fields)
-
-
-def _without(schema: pa.Schema, names: Iterable[str]) -> pa.Schema:
-    excluded = set(names)
-    return pa.schema([f for f in schema if f.name not in excluded])
+    """The columns a by-name run of `source_schema` writes (system columns excluded), new
+    source columns added: what the runner decides without a mapping set, for callers that
+    map batches themselves (benchmarks)."""
+    dataset = dataset_schema(table_uri, catalog_schema)
+    incoming = pa.schema([f for f in source_schema if f.name not in set(drop)])
+    return evolve(
+        incoming, table=dataset.table, catalog=dataset.catalog, option=ADD_COLUMNS
+    ).data_schema

@@ -35,6 +35,9 @@ class WritePlan:
     mode: WriteMode
     replace_predicate: str | None = None  # replaceWindow: from window_predicate(); None = full
     merge_keys: tuple[str, ...] = ()  # merge: primary key columns
+    # The run adds columns to an existing table (schema evolution): Delta merges the schemas
+    # in the same commit, older rows read null in the new columns.
+    merge_schema: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ def _merge(table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader) -> 
             predicate=on,
             source_alias="source",
             target_alias="target",
+            merge_schema=plan.merge_schema,
             commit_properties=_commit_properties(plan.run_id),
         )
         .when_matched_update_all()
@@ -190,12 +194,17 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
         return
     target = table if table is not None else plan.table_uri
     properties = _commit_properties(plan.run_id)
+    # A new table takes the stream's schema as it is; only an existing one merges.
+    schema_mode: Literal["merge"] | None = (
+        "merge" if plan.merge_schema and table is not None else None
+    )
     if plan.mode == "replaceWindow":
         write_deltalake(
             target,
             source,
             mode="overwrite",
             predicate=plan.replace_predicate,
+            schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
         )
@@ -204,6 +213,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             target,
             source,
             mode="append",
+            schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
         )

@@ -20,8 +20,10 @@ from sluice.domain.schedule import (
     validate_copy_transformation,
 )
 from sluice.domain.tenancy import Tenant
+from sluice.engine.scheduler import next_tick_at, reschedule
 from sluice.schemas.flows import FlowCreate
 from sluice.schemas.parsing import parse_model
+from sluice.services.mapping_sets import check_flow_mapping, link_flow
 from sluice.services.source_connections import source_connections
 from sluice.services.target_connections import target_connections
 from sluice.services.validation import validate_against
@@ -139,22 +141,34 @@ def create_flow(session: Session, tenant: Tenant, payload: Any) -> Flow:
     inherited = _inherited_attributes(session, tenant, spec, source_id, target_id)
     schedule = parse_schedule(body.schedule_params, now=int(time.time()))
     _validated_settings(spec, body, schedule)
+    transformations, mapping_set_id = check_flow_mapping(
+        session, tenant, body.transformations, target_id, body.options
+    )
     doc = {
         "description": body.description or "",
         "flowSpec": {"id": spec.id, "version": body.flow_spec.version or "1.0"},
         "sourceConnectionIds": [source_id],
         "targetConnectionIds": [target_id],
         "inheritedAttributes": inherited,
-        "transformations": body.transformations,
+        "transformations": transformations,
         "scheduleParams": schedule.to_wire(),
         "options": body.options,
         "labels": body.labels,
         "lastOperation": _operation("create", []),
     }
-    row = flows.add(session, tenant, body.name, doc, flow_spec_id=spec.id, state="enabled")
+    row = flows.add(
+        session,
+        tenant,
+        body.name,
+        doc,
+        flow_spec_id=spec.id,
+        state="enabled",
+        next_tick_at=next_tick_at(schedule, last_created=None),
+    )
     session.add(FlowSourceConnection(flow_id=row.id, source_connection_id=source_id))
     session.add(FlowTargetConnection(flow_id=row.id, target_connection_id=target_id))
     session.flush()
+    link_flow(session, row.id, mapping_set_id)
     return row
 
 
@@ -216,16 +230,21 @@ def patch_flow(
     )
     check_schedule_change(old_schedule, schedule, now=now)
     _validated_settings(spec, body, schedule)
+    transformations, mapping_set_id = check_flow_mapping(
+        session, tenant, body.transformations, row.doc["targetConnectionIds"][0], body.options
+    )
+    link_flow(session, row.id, mapping_set_id)
     row.name = body.name
     row.doc = {
         **row.doc,
         "description": body.description or "",
-        "transformations": body.transformations,
+        "transformations": transformations,
         "scheduleParams": schedule.to_wire(),
         "options": body.options,
         "labels": body.labels,
         "lastOperation": _operation("update", patch),
     }
+    reschedule(session, row)  # the schedule may have changed; the row is locked
     flows.touch(row, tenant)
     session.flush()
     return row
@@ -245,6 +264,8 @@ def change_state(
     target_state = "enabled" if action == "enable" else "disabled"
     if row.state != target_state:
         row.state = target_state
+        if target_state == "enabled":
+            reschedule(session, row)  # ticks missed while disabled are due at once
         row.doc = {
             **row.doc,
             "lastOperation": _operation(

@@ -161,6 +161,15 @@ class Flow(ResourceColumns, Base):
     last_run_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_run_started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_run_completed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Epoch seconds of the schedule's next tick without a run, so a scheduler pass reads only
+    # the due flows (engine/scheduler.py keeps it). 0: not known yet, worked out on the next
+    # pass. The scheduler moves it on without a new etag: that is not a change of the flow.
+    next_tick_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+    __table_args__ = (
+        Index("ix_flows_tenant_created", "org_id", "sandbox_id", "created_at", "id"),
+        Index("ix_flows_due", "state", "next_tick_at"),
+    )
 
 
 class FlowSourceConnection(Base):
@@ -189,6 +198,42 @@ class FlowTargetConnection(Base):
     )
 
 
+class MappingSet(ResourceColumns, Base):
+    """A mapping set; `doc` mirrors its latest version, older versions stay readable."""
+
+    __tablename__ = "mapping_sets"
+
+    # The latest version; every PUT adds a `MappingSetVersion` and moves this on.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MappingSetVersion(Base):
+    """One immutable version of a mapping set: flows pin (id, version) and runs load it."""
+
+    __tablename__ = "mapping_set_versions"
+
+    mapping_set_id: Mapped[str] = mapped_column(
+        ForeignKey("mapping_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(256))
+    doc: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+class FlowMappingSet(Base):
+    """Which mapping set a flow's Mapping transformation names; refuses deleting one in use."""
+
+    __tablename__ = "flow_mapping_sets"
+
+    flow_id: Mapped[str] = mapped_column(
+        ForeignKey("flows.id", ondelete="CASCADE"), primary_key=True
+    )
+    mapping_set_id: Mapped[str] = mapped_column(
+        ForeignKey("mapping_sets.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+
 class Run(ResourceColumns, Base):
     """One execution of a flow over a window. The row is also the work queue entry: workers
     claim it with one guarded UPDATE (DESIGN §7), and every later write presents the claim
@@ -196,7 +241,7 @@ class Run(ResourceColumns, Base):
 
     __tablename__ = "runs"
 
-    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), index=True)
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16))
     origin: Mapped[str] = mapped_column(String(16))
     # When the run may begin (epoch seconds); due runs are found by (status, start_at).
@@ -224,6 +269,8 @@ class Run(ResourceColumns, Base):
         UniqueConstraint("flow_id", "tick"),
         Index("ix_runs_due", "status", "start_at"),
         Index("ix_runs_tenant_created", "org_id", "sandbox_id", "created_at", "id"),
+        # A flow's runs newest first (its runs page) without walking other flows' runs.
+        Index("ix_runs_flow_created", "flow_id", "created_at", "id"),
     )
 
 

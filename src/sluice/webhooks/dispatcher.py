@@ -11,14 +11,17 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from sluice import __version__
 from sluice.config import Settings
+from sluice.connectors.host_guard import HostRefusedError, guard_url
+from sluice.connectors.registry import ConnectorContext
 from sluice.domain.errors import ConfigurationError
 from sluice.security.encryption import SecretBox
 from sluice.store import clock
@@ -83,6 +86,7 @@ class WebhookDispatcher:
         concurrency: int = 4,
         retention_ms: int = 7 * 86_400_000,
         post: Post = post_with_httpx,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         self.sessions = sessions
         self.secret_box = secret_box
@@ -92,6 +96,14 @@ class WebhookDispatcher:
         self.concurrency = concurrency
         self.retention_ms = retention_ms
         self._post = post
+        # Checked again before every post: a name may resolve elsewhere than when the
+        # subscription was saved. Only the allow list matters for URLs (no database).
+        self._guard_context = ConnectorContext(
+            allowed_file_roots=(),
+            lake_dir=Path(),
+            metadata_database_url="",
+            allowed_hosts=tuple(allowed_hosts),
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -141,6 +153,10 @@ class WebhookDispatcher:
             secret = str(self.secret_box.open(claimed.sealed_secret).get("secret", ""))
         except ConfigurationError as error:
             return AttemptResult(started_ms, 0, error=error.message)
+        try:
+            guard_url(self._guard_context, claimed.url)
+        except HostRefusedError as refused:
+            return AttemptResult(started_ms, 0, error=f"refused: {refused}"[:_ERROR_TEXT_LIMIT])
         body = canonical_body(claimed.payload)
         timestamp = str(started_ms // 1000)
         headers = {
@@ -221,4 +237,5 @@ def dispatcher_from_settings(
         ),
         poll_seconds=settings.webhook_poll_seconds,
         retention_ms=int(settings.webhook_retention_days * 86_400_000),
+        allowed_hosts=settings.connector_allowed_host_list,
     )

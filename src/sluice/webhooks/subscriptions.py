@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sluice.connectors.host_guard import HostRefusedError, guard_url
+from sluice.connectors.registry import ConnectorContext
 from sluice.domain.errors import bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant
@@ -37,8 +39,9 @@ webhooks = ResourceRepository(Webhook, "webhooks", FIELDS)
 PATCHABLE = frozenset({"name", "description", "url", "events", "flowId", "enabled", "secret"})
 
 
-def _checked_url(url: str) -> str:
-    """Absolute http(s) URLs only; credentials belong in the signature, not in a readable URL."""
+def _checked_url(url: str, context: ConnectorContext) -> str:
+    """Absolute http(s) URLs only, on a host the connector guard allows (no cloud metadata or
+    link-local address); credentials belong in the signature, not in a readable URL."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a malformed port
@@ -52,6 +55,10 @@ def _checked_url(url: str) -> str:
             "url must not carry a user or password (it is shown on every read); receivers "
             "authenticate deliveries by their signature.",
         )
+    try:
+        guard_url(context, url)
+    except HostRefusedError as refused:
+        raise bad_request(1000, f"url is refused: {refused}") from None
     return url
 
 
@@ -72,11 +79,13 @@ def _checked_flow(session: Session, tenant: Tenant, flow_id: str | None) -> str 
     return flow_id
 
 
-def _validated(session: Session, tenant: Tenant, body: WebhookFields) -> dict[str, Any]:
+def _validated(
+    session: Session, tenant: Tenant, body: WebhookFields, context: ConnectorContext
+) -> dict[str, Any]:
     """Column values of a subscription (with its `doc`), once every field is checked."""
     return {
         "name": body.name,
-        "url": _checked_url(body.url),
+        "url": _checked_url(body.url, context),
         "flow_id": _checked_flow(session, tenant, body.flow_id),
         "enabled": body.enabled,
         "doc": {"description": body.description or "", "events": _checked_events(body.events)},
@@ -87,9 +96,11 @@ def _seal(box: SecretBox, secret: str) -> bytes:
     return box.seal({"secret": secret})
 
 
-def create_webhook(session: Session, tenant: Tenant, box: SecretBox, payload: Any) -> Webhook:
+def create_webhook(
+    session: Session, tenant: Tenant, box: SecretBox, context: ConnectorContext, payload: Any
+) -> Webhook:
     body = parse_model(WebhookCreate, payload)
-    values = _validated(session, tenant, body)
+    values = _validated(session, tenant, body, context)
     return webhooks.add(
         session,
         tenant,
@@ -117,6 +128,7 @@ def patch_webhook(
     session: Session,
     tenant: Tenant,
     box: SecretBox,
+    context: ConnectorContext,
     webhook_id: str,
     operations: object,
     if_match: str | None,
@@ -128,7 +140,7 @@ def patch_webhook(
     patched = apply_operations(current, patch)
     fields = {k: patched.get(k) for k in ("name", "description", "url", "events", "flowId")}
     body = parse_model(WebhookFields, {**fields, "enabled": patched.get("enabled")}, code=1455)
-    values = _validated(session, tenant, body)
+    values = _validated(session, tenant, body, context)
     row.name = values["name"]
     row.url = values["url"]
     row.flow_id = values["flow_id"]

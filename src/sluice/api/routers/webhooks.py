@@ -15,10 +15,10 @@ router = resource_router(
         repository=service.webhooks,
         render=lambda row, tenant, _ctx: service.render_webhook(row, tenant),
         create=lambda session, tenant, ctx, body: service.create_webhook(
-            session, tenant, ctx.secret_box, body
+            session, tenant, ctx.secret_box, ctx.connector_context, body
         ),
         patch=lambda session, tenant, ctx, rid, ops, if_match: service.patch_webhook(
-            session, tenant, ctx.secret_box, rid, ops, if_match
+            session, tenant, ctx.secret_box, ctx.connector_context, rid, ops, if_match
         ),
         delete=lambda session, tenant, _ctx, rid: service.delete_webhook(session, tenant, rid),
     ),

@@ -9,7 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from sluice.connectors.readers.batching import find_column, quote_identifier
+from sluice.connectors.readers.batching import quote_identifier
+from sluice.connectors.readers.table_read import ReflectedTable
 from sluice.connectors.readers.windowing import DeltaKind
 
 # Base types read as their own Arrow type; any other type (uuid, json, interval, arrays,
@@ -115,7 +116,7 @@ def _numeric_type(typmod: int) -> pa.DataType | None:
 
 
 @dataclass(frozen=True)
-class PgTable:
+class PgTable(ReflectedTable[PgColumn]):
     """A reflected table (or view): its real schema and name, and its columns in order."""
 
     schema_name: str
@@ -125,13 +126,6 @@ class PgTable:
     @property
     def quoted_name(self) -> str:
         return f"{quote_identifier(self.schema_name)}.{quote_identifier(self.name)}"
-
-    def column(self, name: str) -> PgColumn | None:
-        return find_column(self.columns, name)
-
-    @property
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
 
 
 def parse_table_name(table_name: str) -> tuple[str, str]:
@@ -156,3 +150,29 @@ def table_from_rows(rows: Sequence[Sequence[Any]]) -> PgTable | None:
         if row[2] is not None
     )
     return PgTable(schema_name=rows[0][0], name=rows[0][1], columns=columns)
+
+
+# What explore lists: the schemas a user can see (not PostgreSQL's own, nor temporary ones),
+# and the tables, views and foreign tables of one schema (partitions only via their parent).
+# psycopg placeholders (`%s`, so a literal `%` is `%%`); names and the row cap are bound.
+LIST_SCHEMAS_SQL = """
+SELECT n.nspname::text
+FROM pg_catalog.pg_namespace n
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg\\_temp\\_%%'
+  AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
+  AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+ORDER BY n.nspname
+LIMIT %s
+"""
+SCHEMA_EXISTS_SQL = "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = %s"
+LIST_TABLES_SQL = """
+SELECT c.relname::text, c.relkind::text
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND NOT c.relispartition
+ORDER BY c.relname
+LIMIT %s
+"""

@@ -27,21 +27,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg.conninfo import conninfo_to_dict
 
-from sluice.connectors.readers.batching import (
-    bounded,
-    one_line,
-    quote_identifier,
-    require_windowable,
-    windowability_problem,
-)
+from sluice.connectors.readers.adbc_read import AdbcRead
+from sluice.connectors.readers.batching import bounded, one_line, quote_identifier
 from sluice.connectors.readers.pg_catalog import (
     REFLECT_SQL,
     PgTable,
     parse_table_name,
     table_from_rows,
 )
-from sluice.connectors.readers.windowing import Bounds, DeltaKind, select_window
-from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
+from sluice.connectors.readers.table_read import (
+    DeltaTypes,
+    delta_column_checker,
+    existing_table,
+    table_name_of,
+)
+from sluice.connectors.readers.windowing import Bounds, DeltaKind
+from sluice.connectors.reading import ReadRequest, SourceRead, SourceReadError
 from sluice.connectors.registry import ConnectionTestFailed
 
 # Rows per Arrow batch are bounded by ReadRequest.batch_rows (slicing); bytes per batch the
@@ -58,15 +59,21 @@ _BOUND_CASTS = {
     DeltaKind.EPOCH: "pg_catalog.int8",
 }
 
+DELTA_TYPES = DeltaTypes(
+    accepted="timestamptz, timestamp, date or integer (epoch seconds)",
+    type_of=lambda c: str(c.display_type),
+)
+
 
 class _Session:
     """An ADBC connection with the connection's secrets, to keep them out of messages."""
 
-    def __init__(self, auth: Mapping[str, Any]) -> None:
+    def __init__(self, context: Any, auth: Mapping[str, Any]) -> None:
         # Imported here: the spec module imports this one to set its `open_source`.
-        from sluice.connectors.specs.postgresql import _explain, build_conninfo
+        from sluice.connectors.specs.postgresql import _explain, build_conninfo, guard_hosts
 
         try:
+            guard_hosts(context, auth)
             conninfo = build_conninfo(auth)
         except ConnectionTestFailed as error:
             raise SourceReadError(str(error), transient=False) from None
@@ -84,7 +91,7 @@ class _Session:
             self.connection = adbc_pg.connect(conninfo, autocommit=False)
         except adbc_driver_manager.Error as error:
             # Build the message outside the handler: the driver error may hold the password.
-            failure = (_without_status(str(error)), _is_transient(error, str(error)))
+            failure = (_without_status(str(error)), is_transient(error, str(error)))
         if failure is not None:
             raise SourceReadError(_explain(failure[0], self.secrets), transient=failure[1])
 
@@ -94,7 +101,7 @@ class _Session:
 
         text = str(error)
         detail = _redact(one_line(_without_status(text)), self.secrets)
-        return SourceReadError(f"{what}: {detail}", transient=_is_transient(error, text))
+        return SourceReadError(f"{what}: {detail}", transient=is_transient(error, text))
 
     def close(self) -> None:
         # Only reads happened: roll back. Closing after a failure must not hide the failure.
@@ -117,7 +124,8 @@ _TERMINAL_MARKERS = (
 _TRANSIENT_STATES = ("08", "53", "57", "40", "58", "55P03")
 
 
-def _is_transient(error: BaseException, message: str) -> bool:
+def is_transient(error: BaseException, message: str) -> bool:
+    """Whether retrying may succeed: by SQLSTATE class, else by the message."""
     state = getattr(error, "sqlstate", None)
     if not state:
         found = re.search(r"SQLSTATE: ([0-9A-Z]{5})", message)
@@ -148,41 +156,24 @@ def reflect(session: _Session, table_name: str) -> PgTable | None:
     return table_from_rows(rows)
 
 
-def _table_name(source: Mapping[str, Any]) -> str:
-    return str(source.get("params", {}).get("tableName", ""))
-
-
-def check_delta_column(
-    context: Any, auth: Mapping[str, Any], source: Mapping[str, Any], column: str
-) -> None:
-    """Raise BadRequestError (1000) unless `column` exists and can select a window."""
-    table_name = _table_name(source)
-    session = _Session(auth)
-    try:
-        table = reflect(session, table_name)
-    finally:
-        session.close()
-    problem = None if table is None else _windowability_problem(table_name, table, column)
-    require_windowable(table_name, table, problem)
+check_delta_column = delta_column_checker(_Session, reflect, DELTA_TYPES)
 
 
 def open_source(
     context: Any, auth: Mapping[str, Any], source: Mapping[str, Any], request: ReadRequest
 ) -> SourceRead:
     """Start reading the rows of the table whose delta column lies in the request's window."""
-    table_name = _table_name(source)
-    session = _Session(auth)
+    table_name = table_name_of(source)
+    session = _Session(context, auth)
     try:
-        table = reflect(session, table_name)
-        if table is None:
-            raise SourceReadError(f'Table "{table_name}" does not exist.', transient=False)
+        table = existing_table(table_name, reflect(session, table_name))
         if not table.columns:
             raise SourceReadError(f'Table "{table_name}" has no columns.', transient=False)
         where = _where_clause(session, table, table_name, request)
         columns = ", ".join(
             f"{c.select_expression} AS {quote_identifier(c.name)}" for c in table.columns
         )
-        query = f"SELECT {columns} FROM {table.quoted_name}{where}"
+        query = f"SELECT {columns} FROM {table.quoted_name}{where}{_limit_clause(request)}"
         cursor = session.connection.cursor()
         try:
             cursor.adbc_statement.set_options(**{_BATCH_HINT_OPTION: str(BATCH_HINT_BYTES)})
@@ -201,12 +192,7 @@ def _where_clause(session: _Session, table: PgTable, table_name: str, request: R
     """` WHERE ...` selecting the window, its bounds bound into session settings; or ''."""
     if request.window is None:
         return ""
-    selected = select_window(
-        table_name,
-        request,
-        table.column,
-        lambda name: _windowability_problem(table_name, table, name),
-    )
+    selected = DELTA_TYPES.select(table_name, table, request)
     assert selected is not None
     column, kind, bounds = selected
     _bind_bounds(session, bounds)
@@ -218,6 +204,13 @@ def _where_clause(session: _Session, table: PgTable, table_name: str, request: R
     if bounds.upper is not None:
         conditions.append(f"{delta} < (SELECT current_setting('{_UPPER_SETTING}')::{cast})")
     return " WHERE " + " AND ".join(conditions)
+
+
+def _limit_clause(request: ReadRequest) -> str:
+    """` LIMIT n` for a preview: an integer literal Sluice formats (COPY takes no parameters)."""
+    if request.limit is None:
+        return ""
+    return f" LIMIT {max(int(request.limit), 0):d}"
 
 
 def _bind_bounds(session: _Session, bounds: Bounds) -> None:
@@ -239,7 +232,7 @@ def _bind_bounds(session: _Session, bounds: Bounds) -> None:
         cursor.close()
 
 
-class PostgresRead:
+class PostgresRead(AdbcRead):
     """An open read of one table: batches of the reflected schema, at most batch_rows each."""
 
     def __init__(
@@ -251,55 +244,24 @@ class PostgresRead:
         table_name: str,
         batch_rows: int,
     ) -> None:
+        super().__init__(table.arrow_schema, reader, cursor, session)
         self._session = session
-        self._cursor = cursor
-        self._reader: pa.RecordBatchReader | None = reader
         self._table_name = table_name
-        self._schema = table.arrow_schema
         self._batch_rows = batch_rows
-        self._progress = ReadProgress()
 
-    @property
-    def schema(self) -> pa.Schema:
-        return self._schema
-
-    @property
-    def progress(self) -> ReadProgress:
-        return self._progress
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        try:
-            for batch in bounded(self._conformed(), self._batch_rows):
-                self._progress.input_records += batch.num_rows
-                yield batch
-        finally:
-            self.close()
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        for batch in bounded(self._conformed(), self._batch_rows):
+            self._progress.input_records += batch.num_rows
+            yield batch
 
     def _conformed(self) -> Iterator[pa.RecordBatch]:
-        reader = self._reader
-        if reader is None:
-            return
-        while True:
-            failure: SourceReadError | None = None
-            try:
-                raw = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (adbc_driver_manager.Error, OSError, pa.ArrowException) as error:
-                failure = self._session.error(error, f'Reading table "{self._table_name}" failed')
-            if failure is not None:
-                raise failure
+        for raw in self._raw_batches():
             batch = conform(raw, self._schema, self._table_name)
             self._progress.input_bytes += batch.nbytes
             yield batch
 
-    def close(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is None:
-            return
-        for release in (reader.close, self._cursor.close, self._session.close):
-            with contextlib.suppress(Exception):  # release everything even if one part fails
-                release()
+    def _read_error(self, error: BaseException) -> SourceReadError:
+        return self._session.error(error, f'Reading table "{self._table_name}" failed')
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, table_name: str) -> pa.RecordBatch:
@@ -320,13 +282,3 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema, table_name: str) -> pa.Rec
                 ) from None
         arrays.append(array)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _windowability_problem(table_name: str, table: Any, column: str) -> str | None:
-    return windowability_problem(
-        table_name,
-        table.columns,
-        column,
-        type_of=lambda c: str(c.display_type),
-        accepted_types="timestamptz, timestamp, date or integer (epoch seconds)",
-    )

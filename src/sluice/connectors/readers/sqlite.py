@@ -23,7 +23,6 @@ date are in no window. INTEGER delta columns hold epoch seconds.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -37,20 +36,27 @@ import adbc_driver_sqlite.dbapi as adbc_sqlite
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.readers.batching import (
-    find_column,
-    one_line,
-    quote_identifier,
-    require_windowable,
-    windowability_problem,
+from sluice.connectors.readers.adbc_read import AdbcRead
+from sluice.connectors.readers.batching import one_line, quote_identifier
+from sluice.connectors.readers.table_read import (
+    DeltaTypes,
+    ReflectedTable,
+    delta_column_checker,
+    existing_table,
+    table_name_of,
 )
-from sluice.connectors.readers.windowing import Bound, DeltaKind, select_window
-from sluice.connectors.reading import ReadProgress, ReadRequest, SourceRead, SourceReadError
+from sluice.connectors.readers.windowing import Bound, DeltaKind
+from sluice.connectors.reading import ReadRequest, SourceRead, SourceReadError
 from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
 
 _BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
 _SENTINEL = "__sluice_sentinel"
 _DECIMAL_TYPE = re.compile(r"\s*(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)\s*")
+
+DELTA_TYPES = DeltaTypes(
+    accepted="DATETIME, TIMESTAMP, DATE or INTEGER (epoch seconds)",
+    type_of=lambda c: str(c.declared_type or "no declared type"),
+)
 
 
 class Storage(Enum):
@@ -141,22 +147,11 @@ class SqliteColumn:
 
 
 @dataclass(frozen=True)
-class SqliteTable:
+class SqliteTable(ReflectedTable[SqliteColumn]):
     """A reflected table or view: its stored name and its columns in order."""
 
     name: str
     columns: tuple[SqliteColumn, ...]
-
-    def column(self, name: str) -> SqliteColumn | None:
-        return find_column(self.columns, name)
-
-    @property
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
-
-
-def _table_name(source: Mapping[str, Any]) -> str:
-    return str(source.get("params", {}).get("tableName", ""))
 
 
 def _connect(context: ConnectorContext, auth: Mapping[str, Any]) -> tuple[Any, Path]:
@@ -207,18 +202,9 @@ def reflect(connection: Any, table_name: str) -> SqliteTable | None:
     return SqliteTable(name=stored_name, columns=columns)
 
 
-def check_delta_column(
-    context: ConnectorContext, auth: Mapping[str, Any], source: Mapping[str, Any], column: str
-) -> None:
-    """Raise BadRequestError (1000) unless `column` exists and can select a window."""
-    table_name = _table_name(source)
-    connection, _ = _connect(context, auth)
-    try:
-        table = reflect(connection, table_name)
-    finally:
-        connection.close()
-    problem = None if table is None else _windowability_problem(table_name, table, column)
-    require_windowable(table_name, table, problem)
+check_delta_column = delta_column_checker(
+    lambda context, auth: _connect(context, auth)[0], reflect, DELTA_TYPES
+)
 
 
 def open_source(
@@ -228,21 +214,21 @@ def open_source(
     request: ReadRequest,
 ) -> SourceRead:
     """Start reading the rows of the table whose delta column lies in the request's window."""
-    table_name = _table_name(source)
+    table_name = table_name_of(source)
     connection, _ = _connect(context, auth)
     try:
-        table = reflect(connection, table_name)
-        if table is None:
-            raise SourceReadError(f'Table "{table_name}" does not exist.', transient=False)
+        table = existing_table(table_name, reflect(connection, table_name))
         where, parameters = _where_clause(table, table_name, request)
         sentinels = ", ".join(
             f"{c.storage.value[0]} AS {quote_identifier(c.name)}" for c in table.columns
         )
         columns = ", ".join(c.select_expression for c in table.columns)
-        query = (
-            f"SELECT 1 AS {_SENTINEL}, {sentinels}"
-            f" UNION ALL SELECT 0, {columns} FROM {quote_identifier(table.name)}{where}"
-        )
+        rows = f"SELECT 0, {columns} FROM {quote_identifier(table.name)}{where}"
+        if request.limit is not None:
+            # Inside a subquery: a LIMIT on the compound would count the sentinel row too.
+            rows = f"SELECT * FROM ({rows} LIMIT ?)"
+            parameters = (*parameters, max(int(request.limit), 0))
+        query = f"SELECT 1 AS {_SENTINEL}, {sentinels} UNION ALL {rows}"
         cursor = connection.cursor()
         try:
             cursor.adbc_statement.set_options(**{_BATCH_ROWS_OPTION: str(request.batch_rows)})
@@ -257,18 +243,36 @@ def open_source(
     return SqliteRead(connection, cursor, reader, table, table_name)
 
 
+# What explore lists: the tables and views, not SQLite's own (`sqlite_%`).
+LIST_TABLES_SQL = (
+    "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view')"
+    " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name LIMIT ?"
+)
+
+
+def list_tables(context: ConnectorContext, auth: Mapping[str, Any], cap: int) -> list[str]:
+    """The names of the database's tables and views, at most `cap`, in name order."""
+    connection, path = _connect(context, auth)
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(LIST_TABLES_SQL, (cap,))
+            return [str(name) for name, _type in cursor.fetchall()]
+        finally:
+            cursor.close()
+    except adbc_driver_manager.Error as error:
+        raise _error(error, f"Could not list the tables of {str(path)!r}") from None
+    finally:
+        connection.close()
+
+
 def _where_clause(
     table: SqliteTable, table_name: str, request: ReadRequest
 ) -> tuple[str, tuple[Any, ...]]:
     """(` WHERE ...` selecting the window with `?` placeholders, its bound values)."""
     if request.window is None:
         return "", ()
-    selected = select_window(
-        table_name,
-        request,
-        table.column,
-        lambda name: _windowability_problem(table_name, table, name),
-    )
+    selected = DELTA_TYPES.select(table_name, table, request)
     assert selected is not None
     column, kind, bounds = selected
     quoted = quote_identifier(column.name)
@@ -297,7 +301,7 @@ def _sqlite_bound(bound: Bound) -> int | str:
     return bound
 
 
-class SqliteRead:
+class SqliteRead(AdbcRead):
     """An open read of one table: batches of the reflected schema, at most batch_rows each."""
 
     def __init__(
@@ -308,40 +312,12 @@ class SqliteRead:
         table: SqliteTable,
         table_name: str,
     ) -> None:
-        self._connection = connection
-        self._cursor = cursor
-        self._reader: pa.RecordBatchReader | None = reader
+        super().__init__(table.arrow_schema, reader, cursor, connection)
         self._table = table
         self._table_name = table_name
-        self._schema = table.arrow_schema
-        self._progress = ReadProgress()
-
-    @property
-    def schema(self) -> pa.Schema:
-        return self._schema
-
-    @property
-    def progress(self) -> ReadProgress:
-        return self._progress
-
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        try:
-            yield from self._batches()
-        finally:
-            self.close()
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        reader = self._reader
-        while reader is not None:
-            failure: SourceReadError | None = None
-            try:
-                raw = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (adbc_driver_manager.Error, OSError, pa.ArrowException) as error:
-                failure = self._read_error(error)
-            if failure is not None:
-                raise failure
+        for raw in self._raw_batches():
             batch = self._conform(raw)
             if batch.num_rows:
                 self._progress.input_records += batch.num_rows
@@ -382,21 +358,3 @@ class SqliteRead:
                     ) from None
             arrays.append(array)
         return pa.RecordBatch.from_arrays(arrays, schema=self._schema)
-
-    def close(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is None:
-            return
-        for release in (reader.close, self._cursor.close, self._connection.close):
-            with contextlib.suppress(Exception):  # release everything even if one part fails
-                release()
-
-
-def _windowability_problem(table_name: str, table: Any, column: str) -> str | None:
-    return windowability_problem(
-        table_name,
-        table.columns,
-        column,
-        type_of=lambda c: str(c.declared_type or "no declared type"),
-        accepted_types="DATETIME, TIMESTAMP, DATE or INTEGER (epoch seconds)",
-    )

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from sluice.connectors.readers.postgresql import check_delta_column, open_source
-from sluice.connectors.registry import (
-    AuthSpec,
-    ConnectionSpec,
-    ConnectionTestFailed,
-    ConnectorContext,
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreError, ExploreItem, ObjectType
+from sluice.connectors.host_guard import guard_host
+from sluice.connectors.readers.pg_catalog import (
+    LIST_SCHEMAS_SQL,
+    LIST_TABLES_SQL,
+    SCHEMA_EXISTS_SQL,
+)
+from sluice.connectors.readers.postgresql import check_delta_column, is_transient, open_source
+from sluice.connectors.reading import SourceReadError
+from sluice.connectors.registry import ConnectionSpec, ConnectionTestFailed, ConnectorContext
+from sluice.connectors.specs.common import (
+    database_basic_auth,
+    database_connection_string_auth,
+    table_params_schema,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -43,73 +51,19 @@ _NO_PASSFILE = "/nonexistent/sluice-has-no-passfile"
 
 _TABLE_NAME = r'^[^.\x00-\x1f"]+(\.[^.\x00-\x1f"]+)?$'
 
-CONNECTION_STRING_AUTH = AuthSpec(
-    name="Connection String Based Authentication",
-    type="ConnectionString",
-    schema={
-        "$schema": "http://json-schema.org/draft-07/schema#",
-        "type": "object",
-        "description": "A libpq connection string: postgresql://user:password@host:5432/dbname"
-        " or host=... port=... dbname=... user=... password=...",
-        "properties": {
-            "connectionString": {
-                "type": "string",
-                "format": "password",
-                "minLength": 1,
-                "description": "Must set host, dbname and user.",
-            },
-        },
-        "required": ["connectionString"],
-        "additionalProperties": False,
-    },
+CONNECTION_STRING_AUTH = database_connection_string_auth(
+    "A libpq connection string: postgresql://user:password@host:5432/dbname"
+    " or host=... port=... dbname=... user=... password=...",
+    "Must set host, dbname and user.",
 )
 
-BASIC_AUTH = AuthSpec(
-    name="Basic Authentication",
-    type="Basic",
-    schema={
-        "$schema": "http://json-schema.org/draft-07/schema#",
-        "type": "object",
-        "properties": {
-            "host": {"type": "string", "minLength": 1, "description": "Server host name or IP."},
-            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 5432},
-            "database": {"type": "string", "minLength": 1},
-            "username": {"type": "string", "minLength": 1},
-            "password": {"type": "string", "format": "password"},
-            "sslMode": {
-                "type": "string",
-                "default": "prefer",
-                "enum": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-            },
-        },
-        "required": ["host", "database", "username"],
-        "additionalProperties": False,
-    },
+BASIC_AUTH = database_basic_auth(
+    5432, ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"), "prefer"
 )
 
-TABLE_PARAMS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "tableName": {
-            "type": "string",
-            "pattern": _TABLE_NAME,
-            "description": "`table` or `schema.table`, each part taken literally.",
-        },
-        "columns": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "type": {"type": "string"},
-                },
-            },
-        },
-        "cdcEnabled": {"type": "boolean", "default": False},
-    },
-    "required": ["tableName"],
-}
+TABLE_PARAMS_SCHEMA = table_params_schema(
+    _TABLE_NAME, "`table` or `schema.table`, each part taken literally."
+)
 
 
 def _connection_settings(params: Mapping[str, Any]) -> dict[str, str]:
@@ -190,26 +144,82 @@ def _explain(driver_message: str, secrets: Iterable[str]) -> str:
     return f"Could not connect to PostgreSQL: {detail} {hint}".strip()
 
 
-def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
-    """Connect and run `SELECT 1`; the failure message never holds the password."""
-    conninfo = build_conninfo(params)
+def guard_hosts(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Refuse, before connecting, any host the host guard refuses (each of a multi-host
+    string's hosts, and `hostaddr`, which libpq connects to instead of `host`)."""
+    settings = conninfo_to_dict(build_conninfo(params))
+    hosts = str(settings.get("hostaddr") or settings["host"]).split(",")
+    ports = str(settings.get("port") or "5432").split(",")
+    for index, host in enumerate(hosts):
+        port = ports[index] if index < len(ports) else ports[-1]
+        guard_host(
+            context,
+            host,
+            int(port) if port.strip().isdigit() else 5432,
+            str(settings.get("dbname", "")),
+        )
+
+
+def _secrets(params: Mapping[str, Any], conninfo: str) -> list[str]:
     password = str(params.get("password") or conninfo_to_dict(conninfo).get("password") or "")
-    secrets = [
+    return [
         password,
         quote(password, safe=""),
         quote_plus(password),
         str(params.get("connectionString", "")),
         conninfo,
     ]
-    failure: str | None = None
+
+
+def _fetch(
+    context: ConnectorContext, params: Mapping[str, Any], sql: str, args: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """The rows of one catalog query (bound `args`), on a connection closed afterwards.
+
+    Raises HostRefusedError for a refused host, SourceReadError (transient or not, no secret
+    in its message) when the query cannot be run.
+    """
+    guard_hosts(context, params)
+    conninfo = build_conninfo(params)
+    failure: tuple[str, bool]
     try:
         with psycopg.connect(conninfo) as connection:
-            connection.execute("SELECT 1")
+            return list(connection.execute(sql, args).fetchall())
     except psycopg.Error as error:
         # Build the message outside the handler: the driver error keeps the password.
-        failure = str(error)
-    if failure is not None:
-        raise ConnectionTestFailed(_explain(failure, secrets))
+        failure = (str(error), is_transient(error, str(error)))
+    message = _explain(failure[0], _secrets(params, conninfo))
+    raise SourceReadError(message, transient=failure[1])
+
+
+def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Connect and run `SELECT 1`; the failure message never holds the password."""
+    try:
+        _fetch(context, params, "SELECT 1")
+    except SourceReadError as error:
+        raise ConnectionTestFailed(error.message) from None
+
+
+def list_objects(
+    context: ConnectorContext,
+    params: Mapping[str, Any],
+    object_type: ObjectType,
+    place: str | None,
+) -> list[ExploreItem]:
+    """Root: the schemas; `schema`: its tables and views (`path` is `schema.table`)."""
+    if object_type == "root":
+        rows = _fetch(context, params, LIST_SCHEMAS_SQL, (MAX_LISTED_OBJECTS,))
+        return [ExploreItem("schema", name, name, False, False) for (name,) in rows]
+    if object_type != "schema":
+        raise ExploreError(
+            f"PostgreSQL connections list schemas (objectType=root) and their tables"
+            f" (objectType=schema), not objectType={object_type}."
+        )
+    schema = place or ""
+    rows = _fetch(context, params, LIST_TABLES_SQL, (schema, MAX_LISTED_OBJECTS))
+    if not rows and not _fetch(context, params, SCHEMA_EXISTS_SQL, (schema,)):
+        raise ExploreError(f"The schema {schema!r} does not exist.")
+    return [ExploreItem("table", name, f"{schema}.{name}", True, True) for name, _kind in rows]
 
 
 SPEC = ConnectionSpec(
@@ -223,4 +233,5 @@ SPEC = ConnectionSpec(
     tester=check_connection,
     open_source=open_source,
     check_delta_column=check_delta_column,
+    list_objects=list_objects,
 )

@@ -8,56 +8,26 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreError, ExploreItem, ObjectType
 from sluice.connectors.paths import PathOutsideRootsError, resolve_inside_roots
-from sluice.connectors.readers.sqlite import check_delta_column, open_source
-from sluice.connectors.registry import (
-    AuthSpec,
-    ConnectionSpec,
-    ConnectionTestFailed,
-    ConnectorContext,
-)
+from sluice.connectors.readers.sqlite import check_delta_column, list_tables, open_source
+from sluice.connectors.registry import ConnectionSpec, ConnectionTestFailed, ConnectorContext
+from sluice.connectors.specs.common import auth_spec, table_params_schema
 
-FILE_PATH_AUTH = AuthSpec(
-    name="File Path Authentication",
-    type="FilePath",
-    schema={
-        "$schema": "http://json-schema.org/draft-07/schema#",
-        "type": "object",
-        "properties": {
-            "path": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Absolute path of the file, inside an allowed folder.",
-            },
-        },
-        "required": ["path"],
-        "additionalProperties": False,
-    },
-)
-
-TABLE_PARAMS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "tableName": {
+FILE_PATH_AUTH = auth_spec(
+    "File Path Authentication",
+    "FilePath",
+    {
+        "path": {
             "type": "string",
-            "pattern": r"^[^\x00-\x1f]+$",
-            "description": "Table name, taken literally.",
+            "minLength": 1,
+            "description": "Absolute path of the file, inside an allowed folder.",
         },
-        "columns": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "type": {"type": "string"},
-                },
-            },
-        },
-        "cdcEnabled": {"type": "boolean", "default": False},
     },
-    "required": ["tableName"],
-}
+    ["path"],
+)
+
+TABLE_PARAMS_SCHEMA = table_params_schema(r"^[^\x00-\x1f]+$", "Table name, taken literally.")
 
 
 def database_path(context: ConnectorContext, params: Mapping[str, Any]) -> Path:
@@ -88,6 +58,23 @@ def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> No
         raise ConnectionTestFailed(f"Could not open the SQLite file {shown}: {error}.") from None
 
 
+def list_objects(
+    context: ConnectorContext,
+    params: Mapping[str, Any],
+    object_type: ObjectType,
+    place: str | None,
+) -> list[ExploreItem]:
+    """Root: the database's tables and views (SQLite has no schemas or folders)."""
+    if object_type != "root":
+        raise ExploreError(
+            f"A SQLite database lists its tables at objectType=root; it has no {object_type}s."
+        )
+    return [
+        ExploreItem("table", name, name, True, True)
+        for name in list_tables(context, params, MAX_LISTED_OBJECTS)
+    ]
+
+
 SPEC = ConnectionSpec(
     id="40a2e097-51aa-4ded-91a4-482c06367e24",
     name="SQLite",
@@ -100,4 +87,5 @@ SPEC = ConnectionSpec(
     validate_auth=database_path,
     open_source=open_source,
     check_delta_column=check_delta_column,
+    list_objects=list_objects,
 )

@@ -1,0 +1,89 @@
+"""`/data/foundation/conversion/mappingSets`: versioned mapping sets (Data Prep's API shape).
+
+Creating answers `{id, etag, version: 0}`; PUT (with If-Match) replaces the rules as version
+N+1; GET shows the latest version, or `?version=N`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from sluice.api.body import JsonBody
+from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
+from sluice.api.listing import list_envelope
+from sluice.api.routers.common import no_content, one
+from sluice.domain.errors import bad_request
+from sluice.services import mapping_sets as service
+from sluice.store.models import MappingSet
+
+PATH = "/data/foundation/conversion/mappingSets"
+router = APIRouter(prefix=PATH, tags=["mappingSets"])
+
+
+def _written(row: MappingSet, status_code: int) -> JSONResponse:
+    headers = {"ETag": row.etag}
+    if status_code == 201:
+        headers["Location"] = f"{PATH}/{row.id}"
+    return JSONResponse(
+        {"id": row.id, "etag": row.etag, "version": row.version},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def _version(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}", text.strip()):
+        raise bad_request(1412, f"Invalid mapping version '{text[:20]}'; use a number from 0.")
+    return int(text.strip())
+
+
+@router.get("")
+def list_mapping_sets(
+    request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+) -> JSONResponse:
+    return JSONResponse(
+        list_envelope(
+            request,
+            context.settings,
+            session,
+            tenant,
+            service.mapping_sets,
+            lambda row: service.render_mapping_set(row, tenant),
+        )
+    )
+
+
+@router.post("")
+def create_mapping_set(body: JsonBody, session: SessionDep, tenant: TenantDep) -> JSONResponse:
+    return _written(service.create_mapping_set(session, tenant, body), 201)
+
+
+@router.get("/{mapping_id}")
+def get_mapping_set(
+    mapping_id: str,
+    session: SessionDep,
+    tenant: TenantDep,
+    version: Annotated[str | None, Query()] = None,
+) -> JSONResponse:
+    row, stored = service.get_version(session, tenant, mapping_id, _version(version))
+    return one(service.render_mapping_set(row, tenant, stored), row.etag)
+
+
+@router.put("/{mapping_id}")
+def replace_mapping_set(
+    mapping_id: str, body: JsonBody, if_match: IfMatchDep, session: SessionDep, tenant: TenantDep
+) -> JSONResponse:
+    row = service.replace_mapping_set(session, tenant, mapping_id, body, if_match)
+    return _written(row, 200)
+
+
+@router.delete("/{mapping_id}")
+def delete_mapping_set(mapping_id: str, session: SessionDep, tenant: TenantDep) -> Response:
+    service.delete_mapping_set(session, tenant, mapping_id)
+    return no_content()

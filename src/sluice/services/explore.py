@@ -1,0 +1,213 @@
+"""Exploring a connection: listing what it reaches, and previewing one table or file.
+
+Listings call the spec's `list_objects`. Previews (and schema-only requests) open the spec's
+reader on a source built from the explored object with `ReadRequest(window=None, limit=n)`,
+so a preview reads exactly as a run would, and name the column types as the dataset catalog
+does. Everything here does blocking I/O: call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreError, ObjectType
+from sluice.connectors.reading import ReadRequest, SourceRead, SourceReadError
+from sluice.connectors.registry import ConnectionSpec, ConnectionTestFailed, ConnectorContext
+from sluice.domain.errors import bad_request
+from sluice.domain.tenancy import Tenant
+from sluice.lake.reader import json_value
+from sluice.lake.schema import SOURCE_FILE_COLUMN, dataset_type
+from sluice.security.encryption import SecretBox
+from sluice.services.connections import connections, full_auth_params, require_spec
+
+DEFAULT_PREVIEW_ROWS = 100
+MAX_PREVIEW_ROWS = 1000
+_LISTED_TYPES = ("root", "schema", "folder")
+_OBJECT_TYPES = (*_LISTED_TYPES, "table", "file", "rest")
+_FILE_TYPES = ("delimited", "json", "parquet")
+_SUFFIX_FILE_TYPES = {".parquet": "parquet", ".json": "json", ".jsonl": "json"}
+
+
+@dataclass(frozen=True)
+class ExploreQuery:
+    """The query parameters of `GET /connections/{id}/explore`, as sent."""
+
+    object_type: str | None = None
+    object: str | None = None
+    preview: bool = False
+    preview_rows: int = DEFAULT_PREVIEW_ROWS
+    file_type: str | None = None
+    column_delimiter: str | None = None
+    compression_type: str | None = None
+    header: bool | None = None
+
+
+class ConnectorProblem(Exception):  # noqa: N818 - reads as what the caller gets back
+    """The source said no (or could not be reached): a problem document whose `type` ends in
+    the connector code `CONNECTOR-{n}-{status}`. The message holds no secret."""
+
+    def __init__(self, code: str, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+def explore(
+    session: Session,
+    tenant: Tenant,
+    box: SecretBox,
+    context: ConnectorContext,
+    connection_id: str,
+    query: ExploreQuery,
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """The listing (a list of items) or the flat preview document the query asks for."""
+    row = connections.get(session, tenant, connection_id)
+    spec = require_spec(row.connection_spec_id)
+    object_type = _object_type(query)
+    if spec.list_objects is None or spec.open_source is None:
+        raise bad_request(
+            1000, f"Connections of spec '{spec.name}' cannot be explored.", id=connection_id
+        )
+    auth = full_auth_params(row, box)
+    secrets = [str(v) for v in box.open(row.sealed_secrets).values() if v]
+    try:
+        if object_type in _LISTED_TYPES:
+            place = None if object_type == "root" else query.object
+            items = spec.list_objects(context, auth, object_type, place)
+            return [item.to_wire() for item in items[:MAX_LISTED_OBJECTS]]
+        return _flat_preview(spec, context, auth, object_type, query)
+    except ExploreError as error:
+        message = _redact(error.message, secrets)
+        raise ConnectorProblem(error.code, 400, "Bad request", message) from None
+    except ConnectionTestFailed as error:
+        raise ConnectorProblem(
+            "CONNECTOR-1001-400", 400, "Connection failed", _redact(str(error), secrets)
+        ) from None
+    except SourceReadError as error:
+        raise _read_problem(error, secrets) from None
+
+
+def _object_type(query: ExploreQuery) -> ObjectType:
+    """The query's objectType (any case; root when absent), checked against its object."""
+    object_type = (query.object_type or "root").strip().lower()
+    if object_type not in _OBJECT_TYPES:
+        raise bad_request(
+            1000,
+            f"Unknown objectType '{query.object_type}'; use one of {', '.join(_OBJECT_TYPES)}.",
+        )
+    if object_type != "root" and not (query.object or "").strip():
+        raise bad_request(1000, f"objectType={object_type} needs the object to explore.")
+    if query.preview and object_type in _LISTED_TYPES:
+        raise bad_request(1000, "preview=true needs objectType table, file or rest.")
+    if not 1 <= query.preview_rows <= MAX_PREVIEW_ROWS:
+        raise bad_request(1000, f"previewRows must be between 1 and {MAX_PREVIEW_ROWS}.")
+    return cast(ObjectType, object_type)
+
+
+def _flat_preview(
+    spec: ConnectionSpec,
+    context: ConnectorContext,
+    auth: dict[str, Any],
+    object_type: ObjectType,
+    query: ExploreQuery,
+) -> dict[str, Any]:
+    """Columns and (with preview=true) up to `preview_rows` rows of one table or file."""
+    limit = query.preview_rows if query.preview else 1
+    source = _source_of(object_type, query)
+    read: SourceRead = spec.open_source(
+        context, auth, source, ReadRequest(window=None, limit=limit)
+    )
+    try:
+        # File readers tag rows with their file; a preview is of one object: leave it out.
+        schema = [f for f in read.schema if f.name != SOURCE_FILE_COLUMN]
+        rows = _first_rows(read, limit) if query.preview else []
+    finally:
+        read.close()
+    names = [f.name for f in schema]
+    return {
+        "format": "flat",
+        "schema": {"columns": [{"name": f.name, "type": catalog_type(f.type)} for f in schema]},
+        "data": [{name: json_value(row.get(name)) for name in names} for row in rows],
+    }
+
+
+def _first_rows(read: SourceRead, limit: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    batches = read.batches()
+    try:
+        for batch in batches:
+            rows.extend(batch.slice(0, limit - len(rows)).to_pylist())
+            if len(rows) >= limit:
+                break
+    finally:
+        # Close the generator now rather than when it is garbage-collected: its cleanup
+        # releases the reader's connection.
+        if isinstance(batches, Generator):
+            batches.close()
+    return rows
+
+
+def _source_of(object_type: ObjectType, query: ExploreQuery) -> dict[str, Any]:
+    """The source connection `{data, params}` a run of this object would read."""
+    name = str(query.object)
+    if object_type != "file":
+        return {"data": {"format": "tabular"}, "params": {"tableName": name}}
+    file_type = (query.file_type or _file_type_of(name)).strip().lower()
+    if file_type not in _FILE_TYPES:
+        raise bad_request(
+            1000, f"Unknown fileType '{query.file_type}'; use one of {', '.join(_FILE_TYPES)}."
+        )
+    data: dict[str, Any] = {"format": file_type}
+    if query.column_delimiter is not None:
+        data["columnDelimiter"] = query.column_delimiter
+    if query.header is not None:
+        data["header"] = query.header
+    if query.compression_type:
+        data["properties"] = {"compressionType": query.compression_type}
+    return {"data": data, "params": {"path": name}}
+
+
+def _file_type_of(path: str) -> str:
+    """The format a file's name suggests (`.parquet`, `.json[l]`), else delimited."""
+    stem = path.lower()
+    for compressed in (".gz", ".bz2", ".zip"):
+        stem = stem.removesuffix(compressed)
+    suffix = stem[stem.rfind(".") :] if "." in stem else ""
+    return _SUFFIX_FILE_TYPES.get(suffix, "delimited")
+
+
+def catalog_type(arrow: pa.DataType) -> str:
+    """The dataset type a run would store a source column as (see engine.target_schema:
+    unsigned integers widen, an all-null column is a string), named as the catalog names it."""
+    if pa.types.is_uint32(arrow) or pa.types.is_uint64(arrow):
+        return "long"
+    if pa.types.is_uint8(arrow) or pa.types.is_uint16(arrow):
+        return "integer"
+    if pa.types.is_null(arrow):
+        return "string"
+    return dataset_type(arrow)
+
+
+def _read_problem(error: SourceReadError, secrets: Iterable[str]) -> ConnectorProblem:
+    """A transient failure (unreachable, busy) is the source's: 502; any other is 400."""
+    number = error.code.split("-")[1] if error.code.count("-") == 2 else "1001"
+    status = 502 if error.transient else 400
+    title = "Source unreachable" if error.transient else "Source read failed"
+    return ConnectorProblem(
+        f"CONNECTOR-{number}-{status}", status, title, _redact(error.message, secrets)
+    )
+
+
+def _redact(message: str, secrets: Iterable[str]) -> str:
+    """Connectors keep secrets out of their messages; this makes sure of it (secrets too short
+    to be told apart from ordinary words are the connectors' own care)."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
