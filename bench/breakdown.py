@@ -44,10 +44,10 @@ from common import (
     window_epochs,
     window_sql,
 )
-from sluice.connectors.readers import files as file_reader
 from sluice.connectors.readers import postgresql as pg_reader
 from sluice.connectors.reading import ReadRequest
 from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.specs import local_files as file_reader
 from sluice.domain.windows import Window
 from sluice.engine.mapping import BatchMapper
 from sluice.engine.target_schema import target_schema

@@ -13,11 +13,12 @@ import json
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,19 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 import data
-from common import BASE_EPOCH, PG_DSN, PG_URI
+from common import BASE_EPOCH, PG_ADMIN_DSN, PG_HOST, PG_PORT, PG_USER
+from sluice.domain.schedule import parse_schedule
 from sluice.domain.windows import Window
+from sluice.engine.scheduler import next_tick_at
 from sluice.store.db import make_engine, make_session_factory
 from sluice.store.models import Flow, Run
 from sluice.store.runs import NewRun, run_row
 from sluice_proc import postgres_flow, provision_client, run_body, sluice_env, start_server
 
-PG_SCHEMA = "sluice_meta"  # inside the benchmark's own database; recreated per measurement
+# The metadata database of the PostgreSQL runs: its own database, recreated per measurement
+# (Sluice refuses connections that read its own metadata database, and the flows read
+# `sluice_bench`).
+PG_META_DB = "sluice_bench_meta"
 FLOWS_WITH_RUNS = 100
 WRK_SECONDS = 10
 WRK_CONNECTIONS = 4
@@ -45,15 +51,14 @@ _FLOWS = Table  # for type checkers
 def database_url(store: str, home: Path) -> str:
     if store == "sqlite":
         return f"sqlite:///{home / 'sluice.db'}"
-    return (PG_URI.replace("postgresql://", "postgresql+psycopg://")
-            + f"?options=-csearch_path%3D{PG_SCHEMA}")
+    return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_META_DB}"
 
 
-def fresh_pg_schema() -> None:
+def fresh_pg_database() -> None:
     data.ensure_database()
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")  # type: ignore[arg-type]
-        conn.execute(f"CREATE SCHEMA {PG_SCHEMA}")  # type: ignore[arg-type]
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_META_DB}" WITH (FORCE)')  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{PG_META_DB}"')  # type: ignore[arg-type]
 
 
 def _columns(row: Any) -> dict[str, Any]:
@@ -62,8 +67,12 @@ def _columns(row: Any) -> dict[str, Any]:
 
 def clone_flows(session: Session, flow: Flow, count: int,
                 schedule: dict[str, Any] | None = None) -> list[Flow]:
-    """`count` copies of `flow` (new ids), optionally with another schedule."""
+    """`count` copies of `flow` (new ids), optionally with another schedule (and then the
+    `next_tick_at` the API would have given a flow created with it)."""
     template = _columns(flow)
+    if schedule is not None:
+        template["next_tick_at"] = next_tick_at(parse_schedule(schedule, now=0),
+                                                last_created=None)
     rows = []
     for index in range(count):
         row = dict(template)
@@ -151,21 +160,56 @@ def parse_wrk(output: str) -> dict[str, float]:
 # -- one store ----------------------------------------------------------------------------
 
 
+def _median_of(samples: list[dict[str, float]]) -> dict[str, Any]:
+    """Per-field medians of several wrk runs, the runs themselves kept under `samples`."""
+    fields = [k for k in samples[0] if all(k in s for s in samples)]
+    return {**{k: statistics.median(s[k] for s in samples) for k in fields},
+            "samples": samples}
+
+
+def measure_posts(url: str, headers: dict[str, str], body: dict[str, Any], work: Path,
+                  repeat: int, tag: str, log: Callable[[str], None]) -> tuple[dict[str, Any], ...]:
+    """POST /runs at 4 and 16 connections, `repeat` times each, interleaved; medians."""
+    posts: list[dict[str, float]] = []
+    posts_wide: list[dict[str, float]] = []
+    for i in range(repeat):
+        for connections, samples in ((WRK_CONNECTIONS, posts), (16, posts_wide)):
+            sample = wrk(url, headers, work, f"post{tag}-c{connections}-{i}", method="POST",
+                         body=body, connections=connections)
+            samples.append(sample)
+            log(f"  POST /runs{tag} #{i + 1}: {sample['rps']:.0f} req/s, p50 "
+                f"{sample['p50_ms']:.1f} ms ({connections} connections, "
+                f"{sample['errors']:.0f} errors)")
+    return _median_of(posts), _median_of(posts_wide)
+
+
+def _server_options(api_processes: int) -> list[str]:
+    options = ["--no-workers", "--no-scheduler"]
+    if api_processes > 1:
+        options += ["--api-processes", str(api_processes)]
+    return options
+
+
 def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: int,
-                  log: Callable[[str], None]) -> dict[str, Any]:
+                  log: Callable[[str], None], repeat: int = 1,
+                  api_processes: Sequence[int] = (1,)) -> list[dict[str, Any]]:
+    """One metadata store: POST /runs at 4 and 16 connections `repeat` times each
+    (interleaved) for each count of API processes, the list once at each concurrency (first
+    count), then `repeat` scheduler ticks. One result per count of API processes."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     url = database_url(store, home)
     settings: dict[str, str] = {}
     credentials = None
     if store == "postgresql":
-        fresh_pg_schema()
+        fresh_pg_database()
         settings = {"database_url": url, "secret_keys": Fernet.generate_key().decode(),
                     "token_signing_key": secrets.token_hex(32)}
         env = sluice_env(home, **settings)
         credentials = provision_client(env, home / "credentials.json")
     env = sluice_env(home, **settings)
-    server = start_server(home, env, "--no-workers", "--no-scheduler")
+    first, *more = api_processes
+    server = start_server(home, env, *_server_options(first))
     engine = None
     try:
         client = server.client(credentials)
@@ -186,40 +230,50 @@ def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: 
         log(f"  stored {stored:,} runs over {FLOWS_WITH_RUNS} flows in "
             f"{time.perf_counter() - started:.1f} s")
         headers = client._headers(client.fetch_token(), None)
-        runs_url = f"{server.url}/data/foundation/flowservice/runs"
-        post = wrk(runs_url, headers, home, "post", method="POST",
-                   body=run_body(flow_id, BASE_EPOCH, BASE_EPOCH + 60, None))
-        log(f"  POST /runs: {post['rps']:.0f} req/s, p50 {post['p50_ms']:.1f} ms "
-            f"({WRK_CONNECTIONS} connections, {post['errors']:.0f} errors)")
-        post_wide = wrk(runs_url, headers, home, "post-c16", method="POST", connections=16,
-                        body=run_body(flow_id, BASE_EPOCH, BASE_EPOCH + 60, None))
-        log(f"  POST /runs: {post_wide['rps']:.0f} req/s, p50 {post_wide['p50_ms']:.1f} ms "
-            f"(16 connections, {post_wide['errors']:.0f} errors)")
-        list_url = f"{runs_url}?property=flowId=={flow_id}"
+        runs_path = "/data/foundation/flowservice/runs"
+        # POSTs go to another flow, so that the listed flow keeps its 1,000 runs however
+        # many runs the POSTs create.
+        body = run_body(others[0].id, BASE_EPOCH, BASE_EPOCH + 60, None)
+        posts = {first: measure_posts(f"{server.url}{runs_path}", headers, body, home, repeat,
+                                      "", log)}
+        list_url = f"{server.url}{runs_path}?property=flowId=={flow_id}"
         listed = wrk(list_url, headers, home, "list", connections=1)
         listed_loaded = wrk(list_url, headers, home, "list-c4")
         log(f"  GET /runs?property=flowId==X: p50 {listed['p50_ms']:.1f} ms (1 connection), "
             f"{listed_loaded['rps']:.0f} req/s, p50 {listed_loaded['p50_ms']:.1f} ms "
             f"({WRK_CONNECTIONS} connections)")
-        body = client.get("runs", {"property": f"flowId=={flow_id}"})
-        listed["items"] = float(len(body.get("items", [])))
+        listed["items"] = float(len(client.get("runs", {"property": f"flowId=={flow_id}"})
+                                    .get("items", [])))
         client.close()
     finally:
         server.stop()
     try:
-        tick = scheduler_tick(url, sessions, flow_id, scheduler_flows, home, log)
+        for count in more:
+            server = start_server(home, env, *_server_options(count))
+            try:
+                posts[count] = measure_posts(f"{server.url}{runs_path}", headers, body, home,
+                                             repeat, f" ({count} API processes)", log)
+            finally:
+                server.stop()
+        ticks = [scheduler_tick(url, sessions, flow_id, scheduler_flows, home, log)
+                 for _ in range(repeat)]
     finally:
         engine.dispose()
-    return {"store": store, "stored_runs": stored, "post": post, "post_wide": post_wide,
-            "list": listed,
-            "list_loaded": listed_loaded, "tick": tick}
+    tick = {**{k: statistics.median(t[k] for t in ticks) for k in ("seconds", "idle_seconds")},
+            "created": ticks[0]["created"], "samples": ticks}
+    results = [{"store": store, "stored_runs": stored, "api_processes": first,
+                "post": posts[first][0], "post_wide": posts[first][1], "list": listed,
+                "list_loaded": listed_loaded, "tick": tick}]
+    results += [{"store": store, "stored_runs": stored, "api_processes": count,
+                 "post": posts[count][0], "post_wide": posts[count][1]} for count in more]
+    return results
 
 
 def scheduler_tick(url: str, sessions: Any, flow_id: str, flows: int, home: Path,
                    log: Callable[[str], None]) -> dict[str, Any]:
-    """`flows` minute-frequency flows (interval 15, the smallest Sluice accepts), each with
-    exactly one tick due; one `materialize_due_runs` in its own process, then a second
-    (nothing due any more)."""
+    """`flows` new minute-frequency flows (interval 15, the smallest Sluice accepts), each
+    with exactly one tick due; one `materialize_due_runs` in its own process, then a second
+    (nothing due any more). Flows of earlier ticks stay, their next tick 15 minutes away."""
     now = int(time.time())
     period = MINUTE_INTERVAL * 60
     schedule = {"startTime": now - period - 30, "frequency": "minute",

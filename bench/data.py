@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
@@ -150,11 +151,16 @@ def ensure_csv(files: int, rows: int) -> Path:
     return folder
 
 
-def build(scale: dict[str, object]) -> None:
+def build(scale: dict[str, object], scenarios: Iterable[str]) -> None:
+    """The data the chosen scenarios read (the control plane only needs the small table)."""
+    wanted = set(scenarios)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     ensure_database()
-    ensure_table(int(scale["table_rows"]))  # type: ignore[arg-type]
-    for rows in scale["memory_rows"]:  # type: ignore[attr-defined]
-        ensure_table(int(rows))
+    if wanted & {"table", "memory"}:
+        ensure_table(int(scale["table_rows"]))  # type: ignore[arg-type]
+    if "memory" in wanted:
+        for rows in scale["memory_rows"]:  # type: ignore[attr-defined]
+            ensure_table(int(rows))
     ensure_overhead_table()
-    ensure_csv(int(scale["csv_files"]), int(scale["csv_rows"]))  # type: ignore[arg-type]
+    if "files" in wanted:
+        ensure_csv(int(scale["csv_files"]), int(scale["csv_rows"]))  # type: ignore[arg-type]

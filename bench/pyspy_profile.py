@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("what", choices=("table", "files", "post"))
     parser.add_argument("--rows", type=int, default=SCALES["full"]["table_rows"])
     parser.add_argument("--native", action="store_true")
+    parser.add_argument("--gil", action="store_true",
+                        help="sample only the thread holding the GIL (where CPU goes)")
     parser.add_argument("--pg", action="store_true", help="PostgreSQL metadata (post only)")
     args = parser.parse_args()
     home = DATA_DIR / "work" / f"profile-{args.what}"
@@ -77,7 +79,7 @@ def main() -> None:
 
         import control_plane
 
-        control_plane.fresh_pg_schema()
+        control_plane.fresh_pg_database()
         settings.update(database_url=control_plane.database_url("postgresql", home),
                         secret_keys=Fernet.generate_key().decode(),
                         token_signing_key=secrets.token_hex(32))
@@ -98,7 +100,8 @@ def main() -> None:
                 body = run_body(flow, start, end, "event_at")
             spy = subprocess.Popen(
                 [PY_SPY, "record", "--pid", str(server.pid), "--format", "raw", "--rate", "200",
-                 "--output", str(out), *(["--native"] if args.native else [])],
+                 "--output", str(out), *(["--native"] if args.native else []),
+                 *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
             if args.what == "post":

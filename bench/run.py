@@ -268,9 +268,12 @@ def scenario_control(scale: dict[str, Any], report: dict[str, Any]) -> None:
     for store in ("sqlite", "postgresql"):
         log(f"Control plane on {store}: {int(scale['stored_runs']):,} stored runs, "
             f"{int(scale['scheduler_flows']):,}-flow scheduler tick (load {load()})")
-        results.append(control_plane.measure_store(
+        # Several API processes only on PostgreSQL: SQLite has one writer at a time.
+        processes = [1] if store == "sqlite" else [1, *scale["api_processes"]]
+        results += control_plane.measure_store(
             store, WORK / f"control-{store}", stored_runs=int(scale["stored_runs"]),
-            scheduler_flows=int(scale["scheduler_flows"]), log=log))
+            scheduler_flows=int(scale["scheduler_flows"]), log=log,
+            repeat=int(scale["repeat"]), api_processes=sorted(set(processes)))
     report["control"] = {"results": results, "load_after": load()}
 
 
@@ -291,6 +294,9 @@ def main() -> None:
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--repeat", type=int, help="runs per contender (default: the scale's)")
+    parser.add_argument("--api-processes", type=int, nargs="*", default=[2],
+                        help="control plane on PostgreSQL: also measure POST /runs with "
+                        "`sluice serve --api-processes N` for each N (default 2)")
     parser.add_argument("--no-readme", action="store_true",
                         help="do not write bench/README.md (small scale never does)")
     parser.add_argument("--report-only", action="store_true",
@@ -309,7 +315,8 @@ def main() -> None:
     scale = dict(SCALES[args.scale])
     if args.repeat:
         scale["repeat"] = args.repeat
-    if not Path(DLT_PY).exists():
+    scale["api_processes"] = args.api_processes
+    if {"table", "files"} & set(args.only) and not Path(DLT_PY).exists():
         raise SystemExit(f"dlt's venv is missing: see {README} (Setup).")
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk (see bench/README.md).")
@@ -331,7 +338,7 @@ def main() -> None:
             report["load_before"] = previous.get("load_before", report["load_before"])
             report["rerun"] = f"{', '.join(args.only)} re-run at {datetime.now(UTC):%H:%M} UTC"
     log(f"Building data for scale '{args.scale}' (cached under {DATA_DIR})")
-    data.build(scale)
+    data.build(scale, args.only)
     for name in args.only:
         RUNNERS[name](scale, report)
         (RESULTS_DIR / f"{args.scale}.json").write_text(json.dumps(report, indent=2, default=str))
@@ -354,8 +361,9 @@ def machine() -> dict[str, Any]:
 
     with open("/proc/meminfo") as handle:
         total = int(handle.readline().split()[1]) * 1024
-    dlt_version = subprocess.run([DLT_PY, "-c", "import dlt; print(dlt.__version__)"],
-                                 capture_output=True, text=True, check=False).stdout.strip()
+    dlt_version = (subprocess.run([DLT_PY, "-c", "import dlt; print(dlt.__version__)"],
+                                  capture_output=True, text=True, check=False).stdout.strip()
+                   if Path(DLT_PY).exists() else "not installed")
     pg_version = subprocess.run(["psql", "-X", "-At", "-h", "127.0.0.1", "-U", "postgres",
                                  "-d", "postgres", "-c", "SHOW server_version"],
                                 capture_output=True, text=True, check=False).stdout.strip()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 from engine_helpers import (
     COPY_UPDATED_AT,
     START,
@@ -21,6 +20,7 @@ from engine_helpers import (
 from sluice.domain.tenancy import Tenant
 from sluice.engine import scheduler
 from sluice.engine.scheduler import Scheduler, acquire_leadership, materialize_due_runs
+from sluice.store.db import write_transaction
 from sluice.store.runs import SCHEDULER_CLIENT
 
 MINUTE, HOUR = 60, 3600
@@ -131,13 +131,18 @@ def test_materializing_twice_creates_nothing_new(sessions: Sessions, tenant: Ten
 
 
 def test_a_stale_view_of_existing_ticks_creates_no_duplicate(
-    sessions: Sessions, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    sessions: Sessions, tenant: Tenant
 ) -> None:
-    """What a second scheduler sees if it read before the first one committed."""
+    """What a second scheduler plans if it read before the first one committed."""
     make_flow(sessions, tenant, schedule=every("hour", 1, backfill=True))
+    with sessions() as session:
+        (stale,) = scheduler.due_flows(session, now_s=START + 4 * HOUR)
+    assert stale.last_tick is None
     assert materialize_due_runs(sessions, now_s=START + 3 * HOUR) == 4
-    monkeypatch.setattr(scheduler, "last_ticks", lambda _session: {})
-    assert materialize_due_runs(sessions, now_s=START + 4 * HOUR) == 1
+    plan = scheduler.plan_flow(stale, now_s=START + 4 * HOUR, max_per_flow=100)
+    assert len(plan.runs) == 5
+    with write_transaction(sessions) as session:
+        assert scheduler.apply_plans(session, [plan]) == 1
     assert count_runs(sessions) == 5
 
 

@@ -1,4 +1,10 @@
-"""`sluice serve`: the API server; in embedded mode also the default tenant and the demo."""
+"""`sluice serve`: the API server; in embedded mode also the default tenant and the demo.
+
+By default one process serves the API and runs the local workers and the scheduler. With
+`--api-processes N` (N > 1) uvicorn runs N API processes on the port, and this process keeps
+the engine (workers, scheduler, webhook delivery) and answers no requests: the API then
+cannot wake the local workers at once, and they find new runs by polling (every second).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,21 @@ import io
 import logging
 import re
 import shlex
+import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
+import httpx
 import typer
 import uvicorn
 from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
+from uvicorn.supervisors import Multiprocess
 
 from sluice.bootstrap import ensure_default_tenant
 from sluice.cli.output import console, describe_api_error, reported_errors
@@ -25,6 +35,9 @@ from sluice.client import FLOW_SERVICE_PATH, TOKEN_PATH, Credentials, SluiceApiE
 from sluice.config import Settings
 from sluice.demo import setup_demo
 from sluice.store.db import make_engine, make_session_factory
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger("sluice.serve")
 DEFAULT_DATA_DIR = Path(".sluice")
@@ -47,6 +60,16 @@ def serve(
     scheduler: Annotated[
         bool, typer.Option(help="Also run a scheduler (it stands by unless it leads).")
     ] = True,
+    api_processes: Annotated[
+        int,
+        typer.Option(
+            "--api-processes",
+            min=1,
+            help="API processes on the port (default 1). Above 1, this process keeps the "
+            "workers and the scheduler; for PostgreSQL metadata and a machine with cores "
+            "to spare.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the Sluice API with local workers and the scheduler (SLUICE_* settings)."""
     from sluice.api.app import create_app  # the API stack loads only for this command
@@ -59,22 +82,103 @@ def serve(
         overrides["workers"] = workers
     settings = settings.model_copy(update=overrides)
     configure_logging(settings.log_level)
+    base_url = f"http://{client_host(host)}:{port}"
+    if api_processes > 1:
+        serve_api_processes(settings, host, port, api_processes, base_url, demo)
+        return
     with reported_errors():
         app = create_app(settings, run_engine=True)
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
     )
-    base_url = f"http://{client_host(host)}:{port}"
     threading.Thread(
         target=after_start,
         name="sluice-ready",
         daemon=True,
-        args=(server, settings, credentials, base_url, demo),
+        args=(lambda: server.started, lambda: server.should_exit),
+        kwargs={
+            "settings": settings,
+            "credentials": credentials,
+            "base_url": base_url,
+            "demo": demo,
+        },
     ).start()
     server.run()
     if not server.started:
         raise typer.Exit(1)
+
+
+def serve_api_processes(
+    settings: Settings, host: str, port: int, processes: int, base_url: str, demo: bool
+) -> None:
+    """`processes` uvicorn processes serve the API (`api_process_app`); this one keeps the
+    engine. The schema is upgraded here first, so the API processes never race to do it."""
+    from sluice.api.app import build_context
+    from sluice.engine.context import engine_context
+    from sluice.engine.services import EngineServices
+    from sluice.webhooks.dispatcher import dispatcher_from_settings
+
+    with reported_errors():
+        context = build_context(settings)
+        credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
+    services = EngineServices(
+        engine_context(settings, context.sessions),
+        workers=settings.workers,
+        scheduler=settings.scheduler,
+        scheduler_interval_seconds=settings.scheduler_interval_seconds,
+        dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
+    )
+    config = uvicorn.Config(
+        f"{__name__}:api_process_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_level=settings.log_level.lower(),
+    )
+    listener = config.bind_socket()
+    # Accepted connections inherit this. uvicorn's socket has protocol 0, and asyncio only
+    # disables Nagle on sockets it knows are TCP: without it every response waits ~40 ms
+    # for the client's delayed ACK.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    supervisor = Multiprocess(config, sockets=[listener])
+    threading.Thread(
+        target=after_start,
+        name="sluice-ready",
+        daemon=True,
+        args=(lambda: answers(base_url), supervisor.should_exit.is_set),
+        kwargs={
+            "settings": settings,
+            "credentials": credentials,
+            "base_url": base_url,
+            "demo": demo,
+        },
+    ).start()
+    services.start()
+    try:
+        supervisor.run()
+    finally:
+        services.stop()
+        context.engine.dispose()
+
+
+def api_process_app() -> FastAPI:
+    """The app of one `--api-processes` process: the API alone, settings from SLUICE_*."""
+    from sluice.api.app import create_app
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings, run_engine=False)
+
+
+def answers(base_url: str) -> bool:
+    """Whether something answers HTTP at `base_url` (any status)."""
+    try:
+        httpx.get(f"{base_url}{FLOW_SERVICE_PATH}/flows", timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def configure_logging(level: str) -> None:
@@ -100,15 +204,17 @@ def client_host(host: str) -> str:
 
 
 def after_start(
-    server: uvicorn.Server,
+    started: Callable[[], bool],
+    stopping: Callable[[], bool],
+    *,
     settings: Settings,
     credentials: Credentials | None,
     base_url: str,
     demo: bool,
 ) -> None:
     """Once the server answers: the demo (through the API, as a user would), then the panel."""
-    while not server.started:
-        if server.should_exit:
+    while not started():
+        if stopping():
             return
         time.sleep(0.05)
     if credentials is not None and demo:

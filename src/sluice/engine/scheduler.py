@@ -8,21 +8,30 @@ no window (a full load). A run is created once its tick time has come, never ahe
 Runs are inserted with ON CONFLICT (flow_id, tick) DO NOTHING, so the unique index, not the
 leadership lease, is what guarantees one run per tick: two schedulers that both believe they
 lead (a pass that outlived the lease, a clock jump) still cannot create a tick twice.
+
+A pass reads only the due flows: `flows.next_tick_at` (indexed with the state) is when each
+flow's first tick without a run is due. A pass plans from the flow's greatest tick that has
+a run (the runs stay the source of truth), inserts the runs in one statement and moves
+`next_tick_at` past them in the same transaction. So a `next_tick_at` that is early only
+costs a read, and 0 (a flow written without one) is worked out on the next pass; keeping it
+from being late is the writers' part: creating a flow sets it, enabling a flow and changing
+its schedule recompute it (`reschedule`).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from sluice.domain.errors import SluiceError
@@ -32,7 +41,7 @@ from sluice.engine import claims
 from sluice.engine.claims import Sessions, dialect_insert, write_transaction
 from sluice.store import clock
 from sluice.store.models import Flow, Run, SchedulerLease
-from sluice.store.runs import SCHEDULER_CLIENT, NewRun, run_row
+from sluice.store.runs import SCHEDULER_CLIENT, NewRun, insert_tick_runs
 from sluice.webhooks import outbox
 
 log = logging.getLogger(__name__)
@@ -42,10 +51,16 @@ LEADERSHIP = "scheduler"
 # creates at most this many per flow (the oldest first) and the next pass continues, so one
 # pass stays short and the lease is renewed in between.
 MAX_RUNS_PER_FLOW_PER_PASS = 1000
-# Rows per INSERT: stays far below SQLite's limit on bound parameters (30 columns a row).
-_INSERT_CHUNK = 200
+# One transaction plans at most this many flows, and stops adding flows past this many runs,
+# so locks and transactions stay bounded (SQLite's other writers queue behind each one, for
+# about a second at these sizes). Larger transactions are cheaper per run: each dirties an
+# index page once however many of its runs land there.
+FLOWS_PER_PAGE = 5000
+RUNS_PER_TRANSACTION = 10_000
+# `next_tick_at` of a flow with nothing left to schedule (a `once` flow after its run, an
+# unreadable schedule): never due. The largest BIGINT.
+NO_MORE_TICKS = 2**63 - 1
 
-_RUNS = cast(Table, Run.__table__)
 _LEASES = cast(Table, SchedulerLease.__table__)
 
 
@@ -86,10 +101,39 @@ def due_ticks(schedule: Schedule, *, last_created: int | None, now_s: int, limit
     last_due = schedule.last_tick_index(now_s)
     if last_due is None:
         return range(0)
-    first = 0 if schedule.is_once or schedule.backfill else 1
-    if last_created is not None:
-        first = max(first, last_created + 1)
+    first = _first_missing_tick(schedule, last_created)
     return range(first, min(last_due, first + limit - 1) + 1)
+
+
+def _first_missing_tick(schedule: Schedule, last_created: int | None) -> int:
+    first = 0 if schedule.is_once or schedule.backfill else 1
+    return first if last_created is None else max(first, last_created + 1)
+
+
+def next_tick_at(schedule: Schedule, *, last_created: int | None) -> int:
+    """When the first tick after `last_created` (the greatest tick with a run) is due;
+    NO_MORE_TICKS once a `once` flow has its run."""
+    tick = _first_missing_tick(schedule, last_created)
+    if schedule.is_once and tick > 0:
+        return NO_MORE_TICKS
+    return schedule.tick_time(tick)
+
+
+def last_created_tick(session: Session, flow_id: str) -> int | None:
+    """The greatest tick with a run (the unique index answers it without a scan)."""
+    return session.scalar(select(func.max(Run.tick)).where(Run.flow_id == flow_id))
+
+
+def reschedule(session: Session, flow: Flow) -> None:
+    """Set `flow.next_tick_at` from its schedule and its runs: when a flow is enabled or its
+    schedule changes. Call it with the flow's row locked (read FOR UPDATE), so that no
+    scheduler pass creates a tick in between (a pass skips locked flows)."""
+    schedule = _flow_schedule(flow.id, flow.doc.get("scheduleParams"))
+    flow.next_tick_at = (
+        NO_MORE_TICKS
+        if schedule is None
+        else next_tick_at(schedule, last_created=last_created_tick(session, flow.id))
+    )
 
 
 def run_for_tick(schedule: Schedule, tick: int, *, delta_column: str | None) -> NewRun:
@@ -108,49 +152,85 @@ def run_for_tick(schedule: Schedule, tick: int, *, delta_column: str | None) -> 
     )
 
 
-def last_ticks(session: Session) -> dict[str, int]:
-    """The greatest tick with a run, per enabled flow, in one grouped query."""
-    statement = (
-        select(Run.flow_id, func.max(Run.tick))
-        .join(Flow, Flow.id == Run.flow_id)
-        .where(Flow.state == "enabled", Run.tick.is_not(None))
-        .group_by(Run.flow_id)
-    )
-    return {flow_id: int(tick) for flow_id, tick in session.execute(statement) if tick is not None}
+@dataclass(frozen=True)
+class DueFlow:
+    """What planning a flow's runs reads: its schedule, its transformations (the delta
+    column) and the greatest tick that has a run."""
+
+    id: str
+    schedule_params: Any
+    transformations: Any
+    last_tick: int | None
 
 
 @dataclass(frozen=True)
-class _PlannedRun:
+class FlowPlan:
+    """The runs to create for one flow, and its `next_tick_at` once they exist."""
+
     flow_id: str
-    row: dict[str, Any]
+    runs: list[NewRun]
+    next_tick_at: int
 
 
-def _flow_schedule(flow: Flow) -> Schedule | None:
-    raw = flow.doc.get("scheduleParams")
+def due_flows(
+    session: Session, *, now_s: int, after: str = "", limit: int | None = None
+) -> list[DueFlow]:
+    """Enabled flows whose next tick has come (`ix_flows_due`), by id after `after`.
+
+    On PostgreSQL the rows are locked (FOR NO KEY UPDATE SKIP LOCKED) until the transaction
+    ends: a flow that a second scheduler, a PATCH or an enable holds is skipped rather than
+    waited for, and stays due for the next pass. On-demand runs are not held up: their
+    foreign-key check takes a KEY SHARE lock, which does not conflict.
+    """
+    last_tick = select(func.max(Run.tick)).where(Run.flow_id == Flow.id).scalar_subquery()
+    # SQLite's planner, once ANALYZE has run, would rather walk the primary key (rows come in
+    # id order, no sort) and so read every flow on every pass; an expression of the id (the
+    # same order) leaves it the due index and a sort of the due flows only.
+    by_id = Flow.id.concat("") if session.get_bind().dialect.name == "sqlite" else Flow.id
+    statement = (
+        select(Flow.id, Flow.doc["scheduleParams"], Flow.doc["transformations"], last_tick)
+        .where(Flow.state == "enabled", Flow.next_tick_at <= now_s, by_id > after)
+        .order_by(by_id)
+        .limit(FLOWS_PER_PAGE if limit is None else limit)
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+    return [DueFlow(*row) for row in session.execute(statement)]
+
+
+def _flow_schedule(flow_id: str, raw: object) -> Schedule | None:
     if not raw:
         return None
     try:
-        # now=0: a stored start time is in the past by design; only its shape is checked.
+        if isinstance(raw, dict):
+            try:
+                # Types in the key: True == 1, but only one of them is a valid backfill.
+                return _parsed_schedule(tuple((k, type(v), v) for k, v in raw.items()))
+            except TypeError:  # an unhashable value: not a valid schedule anyway
+                pass
         return parse_schedule(raw, now=0)
     except SluiceError as error:
-        log.warning("Flow %s has an unreadable schedule, skipped: %s", flow.id, error)
+        log.warning("Flow %s has an unreadable schedule, skipped: %s", flow_id, error)
         return None
 
 
-def _plan_runs(
-    flows: Iterable[Flow], last: dict[str, int], *, now_s: int, max_per_flow: int
-) -> list[_PlannedRun]:
-    planned: list[_PlannedRun] = []
-    for flow in flows:
-        schedule = _flow_schedule(flow)
-        if schedule is None:
-            continue
-        delta = None if schedule.is_once else delta_column_of(flow.doc.get("transformations"))
-        ticks = due_ticks(schedule, last_created=last.get(flow.id), now_s=now_s, limit=max_per_flow)
-        for tick in ticks:
-            new = run_for_tick(schedule, tick, delta_column=delta)
-            planned.append(_PlannedRun(flow.id, run_row(flow, new, actor=SCHEDULER_CLIENT)))
-    return planned
+@functools.lru_cache(maxsize=4096)
+def _parsed_schedule(items: tuple[tuple[str, type, Any], ...]) -> Schedule:
+    # now=0: a stored start time is in the past by design; only its shape is checked.
+    # Memoized: flows made from one template share their schedule.
+    return parse_schedule({key: value for key, _type, value in items}, now=0)
+
+
+def plan_flow(flow: DueFlow, *, now_s: int, max_per_flow: int) -> FlowPlan:
+    """The due runs of one flow (at most `max_per_flow`, the oldest first) and the time of
+    the tick after them. A flow without a readable schedule is parked at NO_MORE_TICKS."""
+    schedule = _flow_schedule(flow.id, flow.schedule_params)
+    if schedule is None:
+        return FlowPlan(flow.id, [], NO_MORE_TICKS)
+    delta = None if schedule.is_once else delta_column_of(flow.transformations)
+    ticks = due_ticks(schedule, last_created=flow.last_tick, now_s=now_s, limit=max_per_flow)
+    runs = [run_for_tick(schedule, tick, delta_column=delta) for tick in ticks]
+    last = ticks[-1] if ticks else flow.last_tick
+    return FlowPlan(flow.id, runs, next_tick_at(schedule, last_created=last))
 
 
 def materialize_due_runs(
@@ -158,47 +238,68 @@ def materialize_due_runs(
 ) -> int:
     """Create the missing due runs of every enabled flow; returns how many were created.
 
-    Catch-up is built in: the next tick after each flow's last run, up to `now_s`, so a
-    scheduler that was down creates every missed run (at most `max_per_flow` per pass).
-    Idempotent: running it twice, or in two schedulers at once, creates each tick once.
+    Only flows whose `next_tick_at` has come are read, a page at a time; each page's runs
+    are inserted and its flows' `next_tick_at` moved on in one transaction. Catch-up is
+    built in: a flow's ticks run from the one after its last run up to `now_s`, so a
+    scheduler that was down creates every missed run (at most `max_per_flow` per flow and
+    pass; the flow stays due and the next pass continues). Idempotent: running it twice,
+    or in two schedulers at once, creates each tick once.
     """
-    with sessions() as session:
-        flows = list(session.scalars(select(Flow).where(Flow.state == "enabled")))
-        last = last_ticks(session)
-    planned = _plan_runs(flows, last, now_s=now_s, max_per_flow=max_per_flow)
     created = 0
-    for chunk in _chunks(planned, _INSERT_CHUNK):
-        try:
-            created += _insert_runs(sessions, chunk)
-        except IntegrityError:
-            created += _insert_flow_by_flow(sessions, chunk)
-    return created
+    after = ""
+    while True:
+        with write_transaction(sessions) as session:
+            page = due_flows(session, now_s=now_s, after=after)
+            plans = _plans_within_budget(page, now_s=now_s, max_per_flow=max_per_flow)
+            created += apply_plans(session, plans)
+        if len(plans) == len(page) < FLOWS_PER_PAGE:
+            return created
+        after = plans[-1].flow_id
 
 
-def _chunks(items: Sequence[_PlannedRun], size: int) -> Iterator[Sequence[_PlannedRun]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _plans_within_budget(
+    page: Sequence[DueFlow], *, now_s: int, max_per_flow: int
+) -> list[FlowPlan]:
+    """Plans in id order until a transaction's worth of runs; the rest waits for the next
+    page (those flows are still due)."""
+    plans: list[FlowPlan] = []
+    runs = 0
+    for flow in page:
+        if runs >= RUNS_PER_TRANSACTION:
+            break
+        plan = plan_flow(flow, now_s=now_s, max_per_flow=max_per_flow)
+        plans.append(plan)
+        runs += len(plan.runs)
+    return plans
 
 
-def _insert_runs(sessions: Sessions, planned: Sequence[_PlannedRun]) -> int:
-    with write_transaction(sessions) as session:
-        statement = (
-            dialect_insert(session)(_RUNS)
-            .values([item.row for item in planned])
-            .on_conflict_do_nothing(index_elements=[_RUNS.c.flow_id, _RUNS.c.tick])
-            .returning(_RUNS.c.id)
-        )
-        return len(session.execute(statement).all())
+_ADVANCE = {
+    "postgresql": text("""
+        UPDATE flows SET next_tick_at = p.next_tick_at
+        FROM jsonb_to_recordset(CAST(:plans AS jsonb)) AS p(id varchar, next_tick_at bigint)
+        WHERE flows.id = p.id
+    """),
+    "sqlite": text("""
+        UPDATE flows SET next_tick_at = json_extract(p.value, '$.next_tick_at')
+        FROM json_each(:plans) AS p
+        WHERE flows.id = json_extract(p.value, '$.id')
+    """),
+}
 
 
-def _insert_flow_by_flow(sessions: Sessions, planned: Sequence[_PlannedRun]) -> int:
-    """A flow deleted since we read it fails its foreign key; keep the other flows' runs."""
-    created = 0
-    for flow_id in dict.fromkeys(item.flow_id for item in planned):
-        try:
-            created += _insert_runs(sessions, [p for p in planned if p.flow_id == flow_id])
-        except IntegrityError:
-            log.info("Flow %s disappeared while its runs were being created; skipped.", flow_id)
+def apply_plans(session: Session, plans: Sequence[FlowPlan]) -> int:
+    """Insert the planned runs and move each flow's `next_tick_at` on, one statement each;
+    returns how many runs were new. The flows' etags stay: scheduling is not a change of
+    the flow."""
+    if not plans:
+        return 0
+    runs = [(plan.flow_id, new) for plan in plans for new in plan.runs]
+    created = insert_tick_runs(session, runs, actor=SCHEDULER_CLIENT)
+    moves = [{"id": plan.flow_id, "next_tick_at": plan.next_tick_at} for plan in plans]
+    session.execute(
+        _ADVANCE[session.get_bind().dialect.name],
+        {"plans": json.dumps(moves, separators=(",", ":"))},
+    )
     return created
 
 

@@ -34,7 +34,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it costs a round trip per checkout, a sixth of a POST /runs. A pooled
+    # connection that died (a server restart) fails the one statement that uses it; SQLAlchemy
+    # sees the disconnect and invalidates the whole pool, so the next checkouts connect
+    # afresh. Recycling bounds a connection's age under idle-timeout proxies.
+    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
