@@ -13,8 +13,8 @@ from httpx import Response
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from sluice.api import deps
-from sluice.api.deps import CallerCache
+from sluice.api import caller_cache
+from sluice.api.caller_cache import CallerCache
 from sluice.config import Settings
 from sluice.security.tokens import InvalidTokenError, TokenClaims
 from sluice.store import tenants
@@ -106,7 +106,7 @@ def test_an_answer_read_before_a_change_is_not_kept_after_it(
 
     def racing(session: Session, client_id: str) -> ApiClient | None:
         found = active_client(session, client_id)
-        deps.clear_caller_caches()  # what a commit elsewhere in the process does meanwhile
+        caller_cache.clear_caller_caches()  # what a commit elsewhere in the process does meanwhile
         return found
 
     monkeypatch.setattr(tenants, "active_client", racing)
