@@ -41,13 +41,19 @@ def _current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _index_text(index: Any) -> str:
+    """An index as text; a partial index's predicate (a SQL clause object) by its SQL."""
+    options = {key: str(value) for key, value in (index.get("dialect_options") or {}).items()}
+    return str(sorted({**index, "dialect_options": options}.items()))
+
+
 def _snapshot(engine: Engine) -> dict[str, Any]:
     """Tables with their columns, indexes and foreign keys, as the database reports them."""
     inspector = inspect(engine)
     return {
         table: (
             [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
-            sorted(str(sorted(i.items())) for i in inspector.get_indexes(table)),
+            sorted(_index_text(i) for i in inspector.get_indexes(table)),
             sorted(str(sorted(f.items())) for f in inspector.get_foreign_keys(table)),
         )
         for table in sorted(inspector.get_table_names())

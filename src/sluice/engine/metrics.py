@@ -24,6 +24,8 @@ class RunMetrics:
     output_files: int = 0
     input_files: list[SourceFile] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
+    # A re-trigger that found its input committed by this earlier run of its chain.
+    landed_by_run: str | None = None
 
     def add_batch(
         self, input_rows: int, output_rows: int, bad_rows: list[BadRow], input_bytes: int
@@ -63,6 +65,14 @@ class RunMetrics:
 
     def record_commit(self, commit: CommitResult, *, files: list[SourceFile]) -> None:
         self.input_files = list(files)
+        if commit.committed_by_run is not None:
+            # A re-trigger whose input an earlier run of its chain had committed: this run
+            # lands nothing, and its counters say so.
+            self.landed_by_run = commit.committed_by_run
+            self.output_records = 0
+            self.output_bytes = 0
+            self.output_files = 0
+            return
         if commit.already_committed:
             # An earlier attempt committed this run and died before recording it: that commit
             # is the run's output (this attempt read nothing).
@@ -137,6 +147,9 @@ class RunMetrics:
             },
         }
         version = commit.version if commit else None
+        promoted: dict[str, Any] = {"dataSetId": dataset_id, "deltaVersion": version}
+        if self.landed_by_run is not None:
+            promoted["landedByRun"] = self.landed_by_run
         promotion = {
             "id": "promotionActivity",
             "name": "Delta Promotion Activity",
@@ -148,7 +161,7 @@ class RunMetrics:
             "statusSummary": {
                 "status": status,
                 "errors": errors,
-                "extensions": {"dataSetId": dataset_id, "deltaVersion": version},
+                "extensions": promoted,
             },
             "targetInfo": [
                 {

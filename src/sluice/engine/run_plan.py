@@ -21,7 +21,7 @@ from sluice.services.flow_sources import FlowEndpoints, resolve_endpoints
 from sluice.services.mapping_sets import find_version, mapping_sets
 from sluice.store import clock
 from sluice.store.models import Flow, Run
-from sluice.store.runs import SCHEDULER_CLIENT
+from sluice.store.runs import SCHEDULER_CLIENT, earlier_runs_of_input
 
 MAPPING_UNAVAILABLE = "CONNECTOR-2004-400"
 # File formats whose column types are guessed from text: a cast of them is parsing, checked
@@ -64,6 +64,9 @@ class RunPlan:
     schema_evolution: str = "addColumns"
     # False when the source's column types are guesses from text (CSV, JSON lines).
     typed_source: bool = True
+    # A re-trigger: the earlier runs of its chain that may have committed the same input
+    # before failing; the writer lands nothing if one of them did.
+    earlier_runs: tuple[str, ...] = ()
 
 
 def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
@@ -109,6 +112,7 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             mapping=mapping,
             schema_evolution=schema_evolution(options),
             typed_source=not (source_kind == "file" and file_format in _TEXT_FORMATS),
+            earlier_runs=earlier_runs_of_input(session, run),
         )
 
 

@@ -151,6 +151,7 @@ def _move_data(
             replace_predicate=_replace_predicate(plan, target),
             merge_keys=plan.primary_key,
             merge_schema=evolution.merge_schema,
+            earlier_runs=plan.earlier_runs,
         )
         try:
             mapper = BatchMapper(target, location_column=SOURCE_FILE_COLUMN, columns=columns)

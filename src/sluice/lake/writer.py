@@ -38,6 +38,9 @@ class WritePlan:
     # The run adds columns to an existing table (schema evolution): Delta merges the schemas
     # in the same commit, older rows read null in the new columns.
     merge_schema: bool = False
+    # Earlier runs over the same input (a re-trigger's chain): if one of them committed, this
+    # run's input has landed already and nothing is written again, in any mode.
+    earlier_runs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class CommitResult:
     files_added: int
     bytes_written: int
     already_committed: bool  # an earlier attempt of this run had committed; nothing written now
+    # Set when the commit found is an earlier run's over the same input (a re-trigger's
+    # chain): that run's output, not this one's.
+    committed_by_run: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,15 @@ def _committed_in(table: DeltaTable, table_uri: str, run_id: str) -> CommitFacts
     return found if found is not None else CommitFacts(latest, 0, 0, 0)
 
 
+def _input_committed_in(table: DeltaTable, plan: WritePlan) -> CommitResult | None:
+    """This run's commit, or an earlier run's of the same input, in this snapshot."""
+    for run_id in (plan.run_id, *plan.earlier_runs):
+        facts = _committed_in(table, plan.table_uri, run_id)
+        if facts is not None:
+            return _already(facts, None if run_id == plan.run_id else run_id)
+    return None
+
+
 def committed_version(table_uri: str, run_id: str) -> int | None:
     """The Delta version at which `run_id` committed, or None if it has not committed."""
     table = _open(table_uri)
@@ -101,7 +116,7 @@ def committed_version(table_uri: str, run_id: str) -> int | None:
     return facts.version if facts is not None else None
 
 
-def _already(facts: CommitFacts) -> CommitResult:
+def _already(facts: CommitFacts, committed_by_run: str | None) -> CommitResult:
     """An earlier attempt's commit, reported with what it added."""
     return CommitResult(
         facts.version,
@@ -109,6 +124,7 @@ def _already(facts: CommitFacts) -> CommitResult:
         facts.files_added,
         facts.bytes_added,
         already_committed=True,
+        committed_by_run=committed_by_run,
     )
 
 
@@ -253,9 +269,9 @@ def write_run(
     table = _open(plan.table_uri)
     before = table.version() if table is not None else -1
     if table is not None:
-        done = _committed_in(table, plan.table_uri, plan.run_id)
+        done = _input_committed_in(table, plan)
         if done is not None:
-            return _already(done)
+            return done
     if faults is not None and faults.fail_before_write:
         raise InjectedFault("injected fault before the write")
     stream = _Stream(schema, batches)
@@ -265,9 +281,9 @@ def write_run(
         _write(table, plan, stream.reader())
     except CommitFailedError as error:
         latest = _open(plan.table_uri)
-        done = _committed_in(latest, plan.table_uri, plan.run_id) if latest is not None else None
-        if done is not None:  # another attempt of this run won the race
-            return _already(done)
+        done = _input_committed_in(latest, plan) if latest is not None else None
+        if done is not None:  # another attempt of this run (or its input) won the race
+            return done
         raise ConcurrentWriteError(f"Concurrent commit to {plan.table_uri}: {error}") from error
     except Exception as error:  # deltalake wraps a source's error in its own
         if stream.error is not None and stream.error is not error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from sluice.connectors.reading import SourceReadError
@@ -13,7 +13,13 @@ from sluice.connectors.registry import ConnectorContext
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import find_flow_spec
 from sluice.domain.run_params import parse_run_request
-from sluice.domain.run_states import CANCELLED, IN_PROGRESS, SCHEDULED, can_retrigger
+from sluice.domain.run_states import (
+    CANCELLED,
+    IN_PROGRESS,
+    SCHEDULED,
+    SUCCESS,
+    can_retrigger,
+)
 from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
@@ -24,7 +30,7 @@ from sluice.store.clock import new_etag, now_ms
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Run
 from sluice.store.resources import ResourceRepository, system_view
-from sluice.store.runs import NewRun, add_run
+from sluice.store.runs import NewRun, add_retrigger_run, add_run
 
 FIELDS = ResourceFields(
     model=Run,
@@ -41,6 +47,7 @@ FIELDS = ResourceFields(
     document_fields=frozenset({"params", "metrics", "activities", "providerRefId", "flowSpec"}),
 )
 runs = ResourceRepository(Run, "runs", FIELDS)
+LIVE_OR_SUCCEEDED = (SCHEDULED, IN_PROGRESS, SUCCESS)
 
 
 def _enabled_flow(session: Session, tenant: Tenant, flow_id: str, *, code: int) -> Flow:
@@ -164,7 +171,12 @@ def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
 
 
 def retrigger_run(session: Session, tenant: Tenant, run_id: str) -> Run:
-    """A new run over the same window (and, for files, the same files) as a failed run."""
+    """A new run over the same window (and, for files, the same files) as a failed run.
+
+    Re-triggers form a chain from the first run (the one that is not a re-trigger). A chain
+    holds at most one re-trigger that is scheduled, in progress or succeeded: a second
+    request, concurrent or later, is refused with 1387, so no input is landed twice. A
+    re-trigger that failed or was cancelled frees the chain for another."""
     original = runs.get(session, tenant, run_id)
     if not can_retrigger(original.status, original.output_records):
         raise bad_request(
@@ -173,6 +185,7 @@ def retrigger_run(session: Session, tenant: Tenant, run_id: str) -> Run:
             "successful runs that ingested no records, can be re-triggered.",
         )
     flow = _enabled_flow(session, tenant, original.flow_id, code=1388)
+    root = original.retry_root or original.id
     window = (
         Window(original.window_start, original.window_end)
         if original.window_start is not None and original.window_end is not None
@@ -180,7 +193,7 @@ def retrigger_run(session: Session, tenant: Tenant, run_id: str) -> Run:
     )
     params = dict(original.doc.get("params") or {})
     params["startTime"] = int(time.time())
-    return add_run(
+    created = add_retrigger_run(
         session,
         flow,
         NewRun(
@@ -189,10 +202,37 @@ def retrigger_run(session: Session, tenant: Tenant, run_id: str) -> Run:
             window=window,
             delta_column=original.delta_column,
             retry_of=original.id,
+            retry_root=root,
             params=params,
             files=original.doc.get("files"),
         ),
         actor=tenant.client_id,
+    )
+    if created is None:
+        raise bad_request(1387, _chain_taken_message(session, tenant, run_id, root))
+    return created
+
+
+def _chain_taken_message(session: Session, tenant: Tenant, run_id: str, root: str) -> str:
+    holder = session.scalars(
+        select(Run)
+        .where(
+            Run.org_id == tenant.org_id,
+            Run.sandbox_id == tenant.sandbox_id,
+            Run.retry_root == root,
+            Run.status.in_(LIVE_OR_SUCCEEDED),
+        )
+        .limit(1)
+    ).first()
+    if holder is not None and holder.status == SUCCESS:
+        return (
+            f"Run {run_id} cannot be re-triggered: its re-trigger {holder.id} succeeded, so "
+            "its input has already landed."
+        )
+    holder_id = f" ({holder.id}, {holder.status})" if holder is not None else ""
+    return (
+        f"Run {run_id} already has a re-trigger in progress{holder_id}; wait for it to end "
+        "before re-triggering again."
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from sluice.store.clock import new_etag
+from sluice.store.retrigger_index import LIVE_RETRIGGER
 
 # Stable constraint names so that Alembic migrations are identical on both databases.
 NAMING_CONVENTION = {
@@ -252,6 +253,9 @@ class Run(ResourceColumns, Base):
     # Schedule tick index; unique per flow so no tick ever gets two runs.
     tick: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     retry_of: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Re-triggers: the first run of the chain they re-run (the same window and files); None
+    # on that first run and on every run that is not a re-trigger.
+    retry_root: Mapped[str | None] = mapped_column(String(36), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     claim_token: Mapped[str | None] = mapped_column(String(36), nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
@@ -271,6 +275,15 @@ class Run(ResourceColumns, Base):
         Index("ix_runs_tenant_created", "org_id", "sandbox_id", "created_at", "id"),
         # A flow's runs newest first (its runs page) without walking other flows' runs.
         Index("ix_runs_flow_created", "flow_id", "created_at", "id"),
+        # At most one re-trigger of a chain that is live or has succeeded: concurrent
+        # re-triggers of one failed run insert one row (DESIGN §5).
+        Index(
+            "ux_runs_one_live_retrigger",
+            "retry_root",
+            unique=True,
+            sqlite_where=LIVE_RETRIGGER,
+            postgresql_where=LIVE_RETRIGGER,
+        ),
     )
 
 

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, insert, text
+from sqlalchemy import CursorResult, Table, insert, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from sluice.domain.run_states import SCHEDULED
+from sluice.domain.run_states import SCHEDULED, SUCCESS
 from sluice.domain.windows import Window
 from sluice.store.clock import new_etag, new_id, now_ms
 from sluice.store.models import Flow, Run
+from sluice.store.retrigger_index import LIVE_RETRIGGER
 
 SCHEDULER_CLIENT = "sluice-scheduler"
 _RUNS = cast(Table, Run.__table__)
@@ -34,6 +37,7 @@ class NewRun:
     delta_column: str | None = None
     tick: int | None = None
     retry_of: str | None = None
+    retry_root: str | None = None  # a re-trigger: the first run of its chain
     params: dict[str, Any] | None = None
     # File sources: the exact files to read (a re-trigger reads the original run's files).
     files: list[dict[str, Any]] | None = None
@@ -84,6 +88,7 @@ def run_row(flow: Flow, new: NewRun, *, actor: str) -> dict[str, Any]:
         "delta_column": new.delta_column,
         "tick": new.tick,
         "retry_of": new.retry_of,
+        "retry_root": new.retry_root,
         "attempt": 0,
         "cancel_requested": False,
         "output_records": 0,
@@ -115,6 +120,42 @@ def add_run(session: Session, flow: Flow, new: NewRun, *, actor: str) -> Run:
     row = run_row(flow, new, actor=actor)
     session.execute(insert(_RUNS), row)
     return Run(**row)
+
+
+def add_retrigger_run(session: Session, flow: Flow, new: NewRun, *, actor: str) -> Run | None:
+    """Insert a re-trigger unless its chain already has one that is live or succeeded; None
+    then. The partial unique index decides (`ON CONFLICT ... DO NOTHING`), so of concurrent
+    re-triggers of one failed run exactly one is inserted, on both databases, and a losing
+    request leaves its transaction usable."""
+    if new.retry_root is None:
+        raise ValueError("A re-trigger names the first run of its chain.")
+    row = run_row(flow, new, actor=actor)
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(_RUNS)
+    guarded = (
+        statement.values(row)
+        .on_conflict_do_nothing(index_elements=["retry_root"], index_where=LIVE_RETRIGGER)
+        .returning(_RUNS.c.id)
+    )
+    inserted = session.execute(guarded).scalar_one_or_none()
+    return Run(**row) if inserted is not None else None
+
+
+def earlier_runs_of_input(session: Session, run: Run) -> tuple[str, ...]:
+    """For a re-trigger, the other runs of its chain that did not succeed: any of them may
+    have committed this input before it failed (a crash after the commit). A chain's
+    successful first run is left out: it ingested nothing (else it could not be
+    re-triggered), so reading its input again is the point."""
+    if run.retry_root is None:
+        return ()
+    ids = session.scalars(
+        select(Run.id).where(
+            or_(Run.id == run.retry_root, Run.retry_root == run.retry_root),
+            Run.id != run.id,
+            Run.status != SUCCESS,
+        )
+    ).all()
+    return tuple(sorted(ids))
 
 
 # The columns `insert_tick_runs` writes, in the order of both statements' SELECT lists.

@@ -1,0 +1,16 @@
+"""The predicate of the partial unique index that allows one live re-trigger per chain.
+
+Shared by the model, its migration and the guarded insert (`ON CONFLICT ... WHERE` must name
+the index's predicate exactly). A re-trigger that failed or was cancelled leaves the index,
+so the chain can be re-triggered again; one that is scheduled, in progress or succeeded
+keeps its place.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import TextClause, text
+
+LIVE_RETRIGGER_SQL = (
+    "retry_root IS NOT NULL AND status IN ('scheduled', 'inProgress', 'success')"
+)
+LIVE_RETRIGGER: TextClause = text(LIVE_RETRIGGER_SQL)
