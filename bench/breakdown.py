@@ -144,7 +144,7 @@ def table(rows: int) -> None:
         batches, schema = mapped(read, run_id, out)
         predicate = window_predicate("event_at", pa.timestamp("us", tz="UTC"), window, "UTC") \
             if mode == "replaceWindow" else None
-        plan = WritePlan(table_uri=str(out), run_id=run_id, mode=mode,  # type: ignore[arg-type]
+        plan = WritePlan(table=str(out), run_id=run_id, mode=mode,  # type: ignore[arg-type]
                          replace_predicate=predicate)
         return write_run(plan, schema, batches).rows_written
 

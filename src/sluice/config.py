@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sluice.lake.location import LakeLocation, lake_location
 
 
 class Settings(BaseSettings):
@@ -55,6 +57,14 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # Finished deliveries (and their events) are kept this long for the delivery log.
     webhook_retention_days: float = Field(default=7.0, gt=0)
+    # Where datasets live: a folder (default `<data dir>/lake`), s3://bucket/prefix,
+    # az://container/prefix or abfss://container@account.dfs.core.windows.net/prefix.
+    lake_uri: str | None = None
+    # A JSON object of delta-rs storage options for the lake (endpoint, region, keys, ...);
+    # the standard AWS_* / AZURE_* variables are read as delta-rs itself reads them.
+    lake_storage_options: SecretStr | None = None
+    # S3 without conditional writes loses commits when two writers race: refused unless set.
+    lake_allow_unsafe_rename: bool = False
     # Test-only fault injection: "kill-after-commit" makes a worker process kill itself right
     # after a run's Delta commit, before recording the run (proves crash recovery).
     fault_injection: str | None = None
@@ -87,7 +97,20 @@ class Settings(BaseSettings):
 
     @property
     def lake_dir(self) -> Path:
+        """The embedded lake's folder (the default lake)."""
         return self.data_dir / "lake"
+
+    @cached_property
+    def lake(self) -> LakeLocation:
+        """The lake datasets are written to, with its storage options (checked once; every
+        process reads it at start, so an unusable or unsafe lake stops it there). Raises
+        `LakeConfigurationError`, whose message names settings, never their values."""
+        options = self.lake_storage_options
+        return lake_location(
+            self.lake_uri or str(self.lake_dir),
+            options.get_secret_value() if options is not None else None,
+            allow_unsafe_rename=self.lake_allow_unsafe_rename,
+        )
 
     @property
     def credentials_path(self) -> Path:

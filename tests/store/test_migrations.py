@@ -84,3 +84,53 @@ def test_the_models_differ_from_an_empty_database(empty_engine: Engine) -> None:
     """The comparison above can fail: against nothing it lists every table as missing."""
     missing = {diff[1].name for diff in _diffs(empty_engine) if diff[0] == "add_table"}
     assert missing == set(Base.metadata.tables)
+
+
+def _filler(table: Any, **values: Any) -> dict[str, Any]:
+    """A row of `table` with `values`, every other required column given a plain value."""
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in values or column.nullable or column.server_default is not None:
+            continue
+        python_type = column.type.python_type
+        row[column.name] = (
+            {} if python_type is dict else 0 if python_type in (int, bool) else f"x-{column.name}"
+        )
+    return {**row, **values}
+
+
+def test_upgrade_gives_existing_retriggers_their_chain(empty_engine: Engine) -> None:
+    """Migration 0006 on a database that holds the defect it closes: a failed run with two
+    successful re-triggers (the second a re-trigger of the first's sibling) and one failed."""
+    from alembic import command
+    from sqlalchemy import MetaData, insert, select
+
+    config = alembic_config(empty_engine)
+    command.upgrade(config, "0005")
+    meta = MetaData()
+    meta.reflect(empty_engine)
+    orgs, sandboxes, flows, runs = (meta.tables[n] for n in ("orgs", "sandboxes", "flows", "runs"))
+    tenant = {"org_id": "org", "sandbox_id": "sbx"}
+    chain = [  # (id, retry_of, status, created_at)
+        ("root", None, "failed", 1),
+        ("r1", "root", "success", 2),
+        ("r2", "root", "failed", 3),
+        ("r3", "r2", "success", 4),
+    ]
+    with empty_engine.begin() as connection:
+        connection.execute(insert(orgs), _filler(orgs, id="org"))
+        connection.execute(insert(sandboxes), _filler(sandboxes, id="sbx", org_id="org"))
+        connection.execute(insert(flows), _filler(flows, id="flow", **tenant))
+        for run_id, retry_of, status, created in chain:
+            connection.execute(insert(runs), _filler(
+                runs, id=run_id, flow_id="flow", retry_of=retry_of, status=status,
+                created_at=created, tick=None, **tenant))
+    command.upgrade(config, "head")
+    meta = MetaData()
+    meta.reflect(empty_engine)
+    with empty_engine.connect() as connection:
+        roots = dict(connection.execute(select(meta.tables["runs"].c.id,
+                                               meta.tables["runs"].c.retry_root)).all())
+    # Every re-trigger points at the chain's first run, through a re-trigger of a re-trigger;
+    # of the two successful ones only the newest keeps its place in the unique index.
+    assert roots == {"root": None, "r1": None, "r2": "root", "r3": "root"}

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from sluice.client import SluiceApiError
 from sluice.domain.errors import SluiceError
+from sluice.lake.location import LakeConfigurationError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -123,6 +124,8 @@ def reported_errors() -> Iterator[None]:
         fail(f"HTTP error: {type(error).__name__}: {error}")
     except OperationalError as error:
         fail(f"cannot use the metadata database: {error.orig} (see SLUICE_DATABASE_URL)")
+    except LakeConfigurationError as error:
+        fail(f"cannot use the lake: {error} (see SLUICE_LAKE_URI)")
 
 
 class GuardedTyper(typer.Typer):

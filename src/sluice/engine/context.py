@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.config import Settings
 from sluice.connectors.registry import ConnectorContext
+from sluice.lake.location import LakeLocation
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
 from sluice.store.db import make_engine, make_session_factory, upgrade_schema
@@ -19,7 +19,7 @@ class EngineContext:
     sessions: sessionmaker[Session]
     secret_box: SecretBox
     connectors: ConnectorContext
-    lake_dir: Path
+    lake: LakeLocation
     # Progress is written at most this often while a run moves data.
     progress_interval_seconds: float = 1.0
     # Bad rows kept per run with their reason (all of them are counted).
@@ -32,6 +32,7 @@ def engine_context(
     settings: Settings, sessions: sessionmaker[Session] | None = None
 ) -> EngineContext:
     """For `sluice worker` / `sluice scheduler` processes, or the server's local workers."""
+    lake = settings.lake  # an unusable or unsafe lake stops the process before anything runs
     if sessions is None:
         engine = make_engine(settings.resolved_database_url)
         upgrade_schema(engine)
@@ -46,7 +47,7 @@ def engine_context(
             metadata_database_url=settings.resolved_database_url,
             allowed_hosts=settings.connector_allowed_host_list,
         ),
-        lake_dir=settings.lake_dir,
+        lake=lake,
         lease_ms=int(settings.lease_seconds * 1000),
         fault_injection=settings.fault_injection,
     )

@@ -16,6 +16,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.engine import claims
 from sluice.engine.context import EngineContext
+from sluice.lake.location import LakeTable
 from sluice.services.datasets import table_location
 from sluice.services.flow_sources import FlowEndpoints, resolve_endpoints
 from sluice.services.mapping_sets import find_version, mapping_sets
@@ -54,7 +55,7 @@ class RunPlan:
     files: tuple[SourceFile, ...] | None
     doc: dict[str, Any]
     endpoints: FlowEndpoints
-    table_uri: str
+    table: LakeTable
     started_at: int
     target_connection_id: str
     is_file_source: bool
@@ -104,7 +105,7 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             files=tuple(SourceFile(**f) for f in files) if files is not None else None,
             doc=dict(run.doc),
             endpoints=endpoints,
-            table_uri=str(table_location(ctx.lake_dir, endpoints.dataset)),
+            table=table_location(ctx.lake, endpoints.dataset),
             started_at=run.started_at or clock.now_ms(),
             target_connection_id=flow.doc["targetConnectionIds"][0],
             is_file_source=source_kind == "file",

@@ -140,12 +140,12 @@ def _move_data(
     )
     try:
         # Everything that can refuse the run is decided here, before anything is written.
-        dataset = dataset_schema(plan.table_uri, plan.endpoints.dataset.doc.get("schema"))
+        dataset = dataset_schema(plan.table, plan.endpoints.dataset.doc.get("schema"))
         columns = _mapped_columns(plan, read.schema, dataset)
         evolution = _evolve(plan, columns, dataset)
         target = evolution.data_schema
         write_plan = WritePlan(
-            table_uri=plan.table_uri,
+            table=plan.table,
             run_id=plan.run_id,
             mode=plan.write_mode,  # type: ignore[arg-type]
             replace_predicate=_replace_predicate(plan, target),
@@ -208,7 +208,7 @@ def _declare_new_columns(
     """
     if commit.version is None or not (evolution.added or commit.already_committed):
         return
-    table = existing_table_schema(plan.table_uri)
+    table = existing_table_schema(plan.table)
     if table is None:
         return
     wanted = {f.name for f in evolution.added}

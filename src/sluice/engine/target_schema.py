@@ -10,20 +10,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
 from sluice.domain.flow_specs import ADD_COLUMNS
 from sluice.engine.column_sources import find_field
 from sluice.engine.schema_evolution import evolve, known_columns
+from sluice.lake.location import TableRef, as_lake_table
 from sluice.lake.schema import catalog_schema_to_arrow
 
 
-def existing_table_schema(table_uri: str) -> pa.Schema | None:
+def existing_table_schema(ref: TableRef) -> pa.Schema | None:
     """The Delta table's full schema (system columns included); None when there is no table."""
-    try:
-        table = DeltaTable(table_uri)
-    except TableNotFoundError:
+    table = as_lake_table(ref).open()
+    if table is None:
         return None
     return pa.schema(table.schema().to_arrow())
 
@@ -40,15 +38,15 @@ class DatasetSchema:
         return fields[index].type if index is not None else None
 
 
-def dataset_schema(table_uri: str, catalog_schema: dict[str, Any] | None) -> DatasetSchema:
+def dataset_schema(location: TableRef, catalog_schema: dict[str, Any] | None) -> DatasetSchema:
     declared = None
     if catalog_schema and catalog_schema.get("fields"):
         declared = catalog_schema_to_arrow(list(catalog_schema["fields"]))
-    return DatasetSchema(existing_table_schema(table_uri), declared)
+    return DatasetSchema(existing_table_schema(location), declared)
 
 
 def target_schema(
-    table_uri: str,
+    location: TableRef,
     catalog_schema: dict[str, Any] | None,
     source_schema: pa.Schema,
     *,
@@ -57,7 +55,7 @@ def target_schema(
     """The columns a by-name run of `source_schema` writes (system columns excluded), new
     source columns added: what the runner decides without a mapping set, for callers that
     map batches themselves (benchmarks)."""
-    dataset = dataset_schema(table_uri, catalog_schema)
+    dataset = dataset_schema(location, catalog_schema)
     incoming = pa.schema([f for f in source_schema if f.name not in set(drop)])
     return evolve(
         incoming, table=dataset.table, catalog=dataset.catalog, option=ADD_COLUMNS

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from sluice.lake.location import LakeTable
 
 RUN_ID_KEY = "sluice.runId"
 
@@ -23,11 +24,9 @@ class CommitFacts:
     bytes_added: int
 
 
-def _log_entry(table_uri: str, version: int) -> list[dict[str, Any]] | None:
-    path = Path(table_uri) / "_delta_log" / f"{version:020d}.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+def _log_entry(table: LakeTable, version: int) -> list[dict[str, Any]] | None:
+    text = table.read_log_entry(version)
+    if text is None:
         return None
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -50,11 +49,13 @@ def _names_run(actions: list[dict[str, Any]], run_id: str) -> bool:
     return any(a.get("commitInfo", {}).get(RUN_ID_KEY) == run_id for a in actions)
 
 
-def find_commit(table_uri: str, run_id: str, *, newest: int, oldest: int = 0) -> CommitFacts | None:
+def find_commit(
+    table: LakeTable, run_id: str, *, newest: int, oldest: int = 0
+) -> CommitFacts | None:
     """The commit of `run_id` among versions `oldest..newest`, searching newest first; None
     when no log entry there names it (it may have been cleaned up after log retention)."""
     for version in range(newest, max(oldest, 0) - 1, -1):
-        actions = _log_entry(table_uri, version)
+        actions = _log_entry(table, version)
         if actions is None:
             return None
         if _names_run(actions, run_id):

@@ -15,9 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
 
+from sluice.lake.location import TableRef, as_lake_table
 from sluice.lake.schema import dataset_type
 
 
@@ -29,20 +28,13 @@ class TableStats:
     size_bytes: int
 
 
-def _open(table_uri: str) -> DeltaTable | None:
-    try:
-        return DeltaTable(table_uri)
-    except TableNotFoundError:
-        return None
-
-
-def table_stats(table_uri: str) -> TableStats | None:
+def table_stats(ref: TableRef) -> TableStats | None:
     """Version, rows, live files and their bytes of the table; None if it does not exist yet.
 
     Counts come from the add actions' statistics (no data is read), unless a file lacks
     them; then the Parquet footers are read.
     """
-    table = _open(table_uri)
+    table = as_lake_table(ref).open()
     if table is None:
         return None
     actions = pa.table(table.get_add_actions())
@@ -82,13 +74,15 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-def preview_rows(table_uri: str, limit: int) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+def preview_rows(
+    ref: TableRef, limit: int
+) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     """The table's columns (`{name, type}`, dataset type names) and up to `limit` rows.
 
     Files are read one after another, stopping once `limit` rows are in hand. A missing table
     gives no columns and no rows.
     """
-    table = _open(table_uri)
+    table = as_lake_table(ref).open()
     if table is None:
         return [], []
     dataset = table.to_pyarrow_dataset()

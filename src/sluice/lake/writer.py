@@ -15,9 +15,10 @@ from typing import Literal
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError
 
 from sluice.lake.commits import RUN_ID_KEY, CommitFacts, find_commit
+from sluice.lake.location import LakeTable, TableRef, as_lake_table
 from sluice.lake.predicates import quote_identifier
 
 WriteMode = Literal["append", "replaceWindow", "merge"]
@@ -30,7 +31,7 @@ TARGET_FILE_SIZE = 32 * 1024 * 1024
 
 @dataclass(frozen=True)
 class WritePlan:
-    table_uri: str  # local path for now (S3 later via storage_options)
+    table: TableRef  # where the dataset's Delta table is, and the options that reach it
     run_id: str
     mode: WriteMode
     replace_predicate: str | None = None  # replaceWindow: from window_predicate(); None = full
@@ -80,14 +81,12 @@ def app_id(run_id: str) -> str:
     return f"sluice-run-{run_id}"
 
 
-def _open(table_uri: str) -> DeltaTable | None:
-    try:
-        return DeltaTable(table_uri)
-    except TableNotFoundError:
-        return None
+def _open(location: LakeTable) -> DeltaTable | None:
+    """The table's latest snapshot (one seam, so tests can hand a write a stale one)."""
+    return location.open()
 
 
-def _committed_in(table: DeltaTable, table_uri: str, run_id: str) -> CommitFacts | None:
+def _committed_in(table: DeltaTable, location: LakeTable, run_id: str) -> CommitFacts | None:
     """The run's commit, if its transaction identifier is in this snapshot.
 
     If the log entry is gone (log cleanup after the retention period) while the identifier
@@ -96,23 +95,24 @@ def _committed_in(table: DeltaTable, table_uri: str, run_id: str) -> CommitFacts
     if table.transaction_version(app_id(run_id)) is None:
         return None
     latest = table.version()
-    found = find_commit(table_uri, run_id, newest=latest)
+    found = find_commit(location, run_id, newest=latest)
     return found if found is not None else CommitFacts(latest, 0, 0, 0)
 
 
 def _input_committed_in(table: DeltaTable, plan: WritePlan) -> CommitResult | None:
     """This run's commit, or an earlier run's of the same input, in this snapshot."""
     for run_id in (plan.run_id, *plan.earlier_runs):
-        facts = _committed_in(table, plan.table_uri, run_id)
+        facts = _committed_in(table, as_lake_table(plan.table), run_id)
         if facts is not None:
             return _already(facts, None if run_id == plan.run_id else run_id)
     return None
 
 
-def committed_version(table_uri: str, run_id: str) -> int | None:
+def committed_version(ref: TableRef, run_id: str) -> int | None:
     """The Delta version at which `run_id` committed, or None if it has not committed."""
-    table = _open(table_uri)
-    facts = None if table is None else _committed_in(table, table_uri, run_id)
+    location = as_lake_table(ref)
+    table = location.open()
+    facts = None if table is None else _committed_in(table, location, run_id)
     return facts.version if facts is not None else None
 
 
@@ -208,7 +208,8 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
     if plan.mode == "merge" and table is not None:
         _merge(table, plan, source)
         return
-    target = table if table is not None else plan.table_uri
+    location = as_lake_table(plan.table)
+    target = table if table is not None else location.uri
     properties = _commit_properties(plan.run_id)
     # A new table takes the stream's schema as it is; only an existing one merges.
     schema_mode: Literal["merge"] | None = (
@@ -223,6 +224,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
+            storage_options=location.storage_options if table is None else None,
         )
     else:  # append; or a merge into a table not there yet, which inserts every row
         write_deltalake(
@@ -232,6 +234,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
+            storage_options=location.storage_options if table is None else None,
         )
 
 
@@ -266,7 +269,8 @@ def write_run(
     a conflicting concurrent commit raises `ConcurrentWriteError`.
     """
     _check(plan, schema)
-    table = _open(plan.table_uri)
+    location = as_lake_table(plan.table)
+    table = _open(location)
     before = table.version() if table is not None else -1
     if table is not None:
         done = _input_committed_in(table, plan)
@@ -280,21 +284,21 @@ def write_run(
     try:
         _write(table, plan, stream.reader())
     except CommitFailedError as error:
-        latest = _open(plan.table_uri)
+        latest = _open(location)
         done = _input_committed_in(latest, plan) if latest is not None else None
         if done is not None:  # another attempt of this run (or its input) won the race
             return done
-        raise ConcurrentWriteError(f"Concurrent commit to {plan.table_uri}: {error}") from error
+        raise ConcurrentWriteError(f"Concurrent commit to {location.uri}: {error}") from error
     except Exception as error:  # deltalake wraps a source's error in its own
         if stream.error is not None and stream.error is not error:
             raise stream.error from error
         raise
     # Our commit is one of the versions that appeared since `before` (others may have too).
-    facts = find_commit(
-        plan.table_uri, plan.run_id, newest=DeltaTable(plan.table_uri).version(), oldest=before + 1
-    )
+    written = location.open()
+    newest = written.version() if written is not None else before
+    facts = find_commit(location, plan.run_id, newest=newest, oldest=before + 1)
     if facts is None:  # pragma: no cover - deltalake returned without committing
-        raise RuntimeError(f"Run {plan.run_id} wrote to {plan.table_uri} but no commit is found.")
+        raise RuntimeError(f"Run {plan.run_id} wrote to {location.uri} but no commit is found.")
     if faults is not None and faults.fail_after_commit:
         raise InjectedFault("injected fault after the commit")
     return CommitResult(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +11,7 @@ from sluice.domain.dataset_types import normalize_type
 from sluice.domain.errors import BadRequestError, ConflictError, bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant
+from sluice.lake.location import LakeLocation, LakeTable
 from sluice.schemas.datasets import DatasetCreate
 from sluice.schemas.parsing import parse_model
 from sluice.store.listing import ResourceFields, system_fields
@@ -57,9 +56,9 @@ def create_dataset(session: Session, tenant: Tenant, body: DatasetCreate) -> Dat
     return datasets.add(session, tenant, body.name, _document(body))
 
 
-def table_location(lake_dir: Path, row: Dataset) -> Path:
+def table_location(lake: LakeLocation, row: Dataset) -> LakeTable:
     """Where the dataset's Delta table lives: one folder per org, sandbox and dataset."""
-    return lake_dir / row.org_id / row.sandbox_id / row.id
+    return LakeTable(lake.table_uri(row.org_id, row.sandbox_id, row.id), lake)
 
 
 def render_dataset(row: Dataset, tenant: Tenant) -> dict[str, Any]:
@@ -99,7 +98,7 @@ def patch_dataset(
     return row
 
 
-def delete_dataset(session: Session, tenant: Tenant, dataset_id: str, lake_dir: Path) -> None:
+def delete_dataset(session: Session, tenant: Tenant, dataset_id: str, lake: LakeLocation) -> None:
     row = datasets.get(session, tenant, dataset_id, for_update=True)
     users = list(
         session.scalars(select(TargetConnection.id).where(TargetConnection.dataset_id == row.id))
@@ -110,10 +109,10 @@ def delete_dataset(session: Session, tenant: Tenant, dataset_id: str, lake_dir: 
             "write to it. Delete them (and their flows) first.",
             code=1447,
         )
-    location = table_location(lake_dir, row)
+    location = table_location(lake, row)
     datasets.delete(session, row)
     # Files go last: if the delete above fails, the catalog still describes them.
-    shutil.rmtree(location, ignore_errors=True)
+    location.delete()
 
 
 def declare_new_columns(

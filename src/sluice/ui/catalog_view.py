@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from sluice.connectors.registry import find_spec
 from sluice.domain.tenancy import Tenant
+from sluice.lake.location import LakeLocation
 from sluice.lake.reader import TableStats, preview_rows, table_stats
 from sluice.services.connections import render_connection
 from sluice.services.datasets import table_location
@@ -37,30 +37,30 @@ class DatasetPreview:
     rows: list[dict[str, Any]]
 
 
-def _summary(row: Dataset, lake_dir: Path) -> DatasetSummary:
+def _summary(row: Dataset, lake: LakeLocation) -> DatasetSummary:
     schema = row.doc.get("schema") or {}
     return DatasetSummary(
         id=row.id,
         name=row.name,
         description=str(row.doc.get("description") or ""),
         declared_fields=[f for f in schema.get("fields") or [] if isinstance(f, dict)],
-        stats=table_stats(str(table_location(lake_dir, row))),
+        stats=table_stats(table_location(lake, row)),
     )
 
 
-def dataset_summaries(session: Session, tenant: Tenant, lake_dir: Path) -> list[DatasetSummary]:
+def dataset_summaries(session: Session, tenant: Tenant, lake: LakeLocation) -> list[DatasetSummary]:
     rows = session.scalars(
         select(Dataset)
         .where(tenant_scope(Dataset, tenant))
         .order_by(Dataset.name, Dataset.id)
         .limit(LISTED)
     )
-    return [_summary(row, lake_dir) for row in rows]
+    return [_summary(row, lake) for row in rows]
 
 
-def dataset_preview(row: Dataset, lake_dir: Path) -> DatasetPreview:
-    columns, rows = preview_rows(str(table_location(lake_dir, row)), PREVIEW_ROWS)
-    return DatasetPreview(dataset=_summary(row, lake_dir), columns=columns, rows=rows)
+def dataset_preview(row: Dataset, lake: LakeLocation) -> DatasetPreview:
+    columns, rows = preview_rows(table_location(lake, row), PREVIEW_ROWS)
+    return DatasetPreview(dataset=_summary(row, lake), columns=columns, rows=rows)
 
 
 @dataclass(frozen=True)

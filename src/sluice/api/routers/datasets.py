@@ -26,7 +26,7 @@ router = resource_router(
             session, tenant, rid, ops, if_match
         ),
         delete=lambda session, tenant, ctx, rid: service.delete_dataset(
-            session, tenant, rid, ctx.settings.lake_dir
+            session, tenant, rid, ctx.settings.lake
         ),
     ),
     "datasets",
@@ -43,7 +43,7 @@ def preview_dataset(
 ) -> dict[str, Any]:
     """The dataset's columns and first rows as JSON (decimals as strings, times ISO-8601)."""
     row = service.datasets.get(session, tenant, dataset_id)
-    location = str(service.table_location(context.settings.lake_dir, row))
+    location = service.table_location(context.settings.lake, row)
     columns, rows = preview_rows(location, limit)
     stats = table_stats(location)
     return {

@@ -22,7 +22,7 @@ def datasets_page(
         request,
         "datasets.html",
         viewer,
-        datasets=dataset_summaries(session, viewer.tenant, context.settings.lake_dir),
+        datasets=dataset_summaries(session, viewer.tenant, context.settings.lake),
     )
 
 
@@ -41,7 +41,7 @@ def dataset_page(
         request,
         "dataset.html",
         viewer,
-        preview=dataset_preview(row, context.settings.lake_dir),
+        preview=dataset_preview(row, context.settings.lake),
     )
 
 
