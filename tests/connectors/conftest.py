@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.contract import ConnectorContext
 
 
 @pytest.fixture

@@ -8,10 +8,16 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from sluice.connectors.exploring import ExploreError
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError
+from sluice.connectors.files.azure_blob import (
+    ACCOUNT_KEY_AUTH,
+    CONNECTION_STRING_AUTH,
+    CONNECTOR,
+    SPEC,
+)
 from sluice.connectors.host_guard import HostRefusedError
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext, find_spec
-from sluice.connectors.specs.azure_blob import ACCOUNT_KEY_AUTH, CONNECTION_STRING_AUTH, SPEC
+from sluice.connectors.registry import find_spec
 from support.azurite import Azurite
 from support.net import closed_port
 
@@ -26,7 +32,7 @@ def container(azurite: Azurite) -> str:
 
 def verdict(context: ConnectorContext, auth: dict[str, Any]) -> str:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.tester(context, auth)
+        CONNECTOR.test(context, auth)
     return str(caught.value)
 
 
@@ -60,10 +66,10 @@ def test_right_credentials_pass_both_ways(
     context: ConnectorContext, azurite: Azurite, container: str
 ) -> None:
     azurite.upload(container, "in/a.csv", "id\n1\n")
-    SPEC.tester(context, azurite.connection_string_auth())
-    SPEC.tester(context, azurite.connection_string_auth(container=container))
-    SPEC.tester(context, azurite.account_key_auth())
-    SPEC.tester(context, azurite.account_key_auth(container=container, folderPath="in"))
+    CONNECTOR.test(context, azurite.connection_string_auth())
+    CONNECTOR.test(context, azurite.connection_string_auth(container=container))
+    CONNECTOR.test(context, azurite.account_key_auth())
+    CONNECTOR.test(context, azurite.account_key_auth(container=container, folderPath="in"))
 
 
 def test_wrong_key_fails_without_naming_it(
@@ -108,12 +114,12 @@ def test_metadata_endpoint_is_refused_before_any_request(
     context: ConnectorContext, azurite: Azurite
 ) -> None:
     with pytest.raises(HostRefusedError, match="metadata"):
-        SPEC.tester(context, azurite.account_key_auth(
+        CONNECTOR.test(context, azurite.account_key_auth(
             blobEndpoint="http://169.254.169.254/devstoreaccount1"))
     string = azurite.connection_string.replace(
         f"{azurite.host}:{azurite.port}", "169.254.169.254")
     with pytest.raises(HostRefusedError, match="metadata"):
-        SPEC.tester(context, {"connectionString": string})
+        CONNECTOR.test(context, {"connectionString": string})
 
 
 def test_listing_containers_folders_and_files(
@@ -122,32 +128,31 @@ def test_listing_containers_folders_and_files(
     modified = azurite.upload(container, "in/a.csv", "id\n1\n")
     azurite.upload(container, "in/deeper/b.csv", "id\n2\n")
     azurite.upload(container, "in/.partial", "x")
-    whole_account = SPEC.list_objects(context, azurite.connection_string_auth(), "root", None)
+    whole_account = CONNECTOR.explore(context, azurite.connection_string_auth(), "root", None)
     assert ("folder", container, container) in [(i.type, i.name, i.path) for i in whole_account]
     auth = azurite.account_key_auth(container=container)
-    assert [(i.type, i.path) for i in SPEC.list_objects(context, auth, "root", None)] == [
+    assert [(i.type, i.path) for i in CONNECTOR.explore(context, auth, "root", None)] == [
         ("folder", "in")]
-    inside = SPEC.list_objects(context, auth, "folder", "in")
+    inside = CONNECTOR.explore(context, auth, "folder", "in")
     assert [(i.type, i.name, i.path) for i in inside] == [
         ("folder", "deeper", "in/deeper"), ("file", "a.csv", "in/a.csv")]
     assert inside[1].size == 5 and inside[1].modified_at == modified
     scoped = azurite.account_key_auth(container=container, folderPath="in/deeper")
-    assert [i.path for i in SPEC.list_objects(context, scoped, "root", None)] == ["b.csv"]
+    assert [i.path for i in CONNECTOR.explore(context, scoped, "root", None)] == ["b.csv"]
     with pytest.raises(ExploreError, match="does not exist"):
-        SPEC.list_objects(context, auth, "folder", "nope")
+        CONNECTOR.explore(context, auth, "folder", "nope")
     with pytest.raises(ExploreError, match="inside the connection's folder"):
-        SPEC.list_objects(context, auth, "folder", "../other")
+        CONNECTOR.explore(context, auth, "folder", "../other")
 
 
 def test_validate_auth_checks_what_it_can_without_a_request(
     context: ConnectorContext, azurite: Azurite
 ) -> None:
-    assert SPEC.validate_auth is not None
-    SPEC.validate_auth(context, azurite.connection_string_auth(container="any-name"))
+    CONNECTOR.validate_auth(context, azurite.connection_string_auth(container="any-name"))
     with pytest.raises(HostRefusedError):
-        SPEC.validate_auth(context, azurite.account_key_auth(
+        CONNECTOR.validate_auth(context, azurite.account_key_auth(
             blobEndpoint="http://169.254.169.254/devstoreaccount1"))
     with pytest.raises(ConnectionTestFailed, match="not an Azure Storage connection string"):
-        SPEC.validate_auth(context, {"connectionString": "nonsense"})
+        CONNECTOR.validate_auth(context, {"connectionString": "nonsense"})
     with pytest.raises(ConnectionTestFailed, match="needs a container"):
-        SPEC.validate_auth(context, azurite.account_key_auth(folderPath="in"))
+        CONNECTOR.validate_auth(context, azurite.account_key_auth(folderPath="in"))

@@ -6,24 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
-from sluice.connectors.specs.local_files import SPEC
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed
+from sluice.connectors.files.local import CONNECTOR
 
 
 def failure_of(context: ConnectorContext, root_path: str) -> str:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.tester(context, {"rootPath": root_path})
+        CONNECTOR.test(context, {"rootPath": root_path})
     return str(caught.value)
 
 
 def test_folder_inside_the_root_passes(context: ConnectorContext, allowed_root: Path) -> None:
     (allowed_root / "sales").mkdir()
     (allowed_root / "sales" / "2024.csv").write_text("id\n1\n")
-    SPEC.tester(context, {"rootPath": str(allowed_root / "sales")})
+    CONNECTOR.test(context, {"rootPath": str(allowed_root / "sales")})
 
 
 def test_the_allowed_root_itself_passes(context: ConnectorContext, allowed_root: Path) -> None:
-    SPEC.tester(context, {"rootPath": str(allowed_root)})
+    CONNECTOR.test(context, {"rootPath": str(allowed_root)})
 
 
 def test_missing_folder_fails(context: ConnectorContext, allowed_root: Path) -> None:

@@ -10,15 +10,17 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from sluice.connectors.exploring import ExploreError
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError
 from sluice.connectors.host_guard import HostRefusedError
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext, find_spec
-from sluice.connectors.specs.mysql import (
+from sluice.connectors.mysql.spec import (
     BASIC_AUTH,
     CONNECTION_STRING_AUTH,
+    CONNECTOR,
     SPEC,
     SYSTEM_DATABASES,
 )
+from sluice.connectors.registry import find_spec
 from support.mariadb import (
     FAKE_PASSWORD,
     MY_DATABASE,
@@ -49,7 +51,7 @@ def uri(password: str = "", port: int = MY_PORT, options: str = "") -> str:
 
 def failure_of(context: ConnectorContext, params: dict[str, Any]) -> str:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.tester(context, params)
+        CONNECTOR.test(context, params)
     message = str(caught.value)
     assert FAKE_PASSWORD not in message and "Fake-Pa55" not in message
     assert caught.value.__cause__ is None
@@ -72,18 +74,18 @@ def test_the_spec_is_registered_with_its_schemas() -> None:
 
 
 def test_basic_auth_connects(context: ConnectorContext) -> None:
-    SPEC.tester(context, my_auth())
+    CONNECTOR.test(context, my_auth())
 
 
 def test_connection_string_connects(context: ConnectorContext) -> None:
-    SPEC.tester(context, {"connectionString": uri()})
-    SPEC.tester(context, {"connectionString": uri(options="?ssl-mode=preferred")})
+    CONNECTOR.test(context, {"connectionString": uri()})
+    CONNECTOR.test(context, {"connectionString": uri(options="?ssl-mode=preferred")})
 
 
 def test_ssl_disabled_connects_and_required_is_refused_by_a_plain_server(
     context: ConnectorContext,
 ) -> None:
-    SPEC.tester(context, my_auth(sslMode="DISABLED"))
+    CONNECTOR.test(context, my_auth(sslMode="DISABLED"))
     message = failure_of(context, my_auth(sslMode="REQUIRED", password=FAKE_PASSWORD))
     assert "Could not connect to MySQL" in message
 
@@ -119,9 +121,8 @@ def test_unsafe_or_malformed_connection_strings_are_refused(
 ) -> None:
     message = failure_of(context, {"connectionString": connection_string})
     assert ESCAPED_PASSWORD not in message and f"{MY_USER}:" not in message
-    assert SPEC.validate_auth is not None
     with pytest.raises(ConnectionTestFailed):  # refused when the connection is created
-        SPEC.validate_auth(context, {"connectionString": connection_string})
+        CONNECTOR.validate_auth(context, {"connectionString": connection_string})
 
 
 def test_socket_paths_are_refused(context: ConnectorContext) -> None:
@@ -131,7 +132,7 @@ def test_socket_paths_are_refused(context: ConnectorContext) -> None:
 
 def test_metadata_address_is_refused_without_connecting(context: ConnectorContext) -> None:
     with pytest.raises(HostRefusedError) as caught:
-        SPEC.tester(context, my_auth(host="169.254.169.254"))
+        CONNECTOR.test(context, my_auth(host="169.254.169.254"))
     assert "metadata" in str(caught.value)
 
 
@@ -140,24 +141,24 @@ def test_the_services_own_metadata_database_is_refused(tmp_path: Path) -> None:
         allowed_file_roots=(), lake_dir=tmp_path,
         metadata_database_url=f"mysql+pymysql://{MY_USER}@{MY_HOST}:{MY_PORT}/{MY_DATABASE}")
     with pytest.raises(HostRefusedError) as caught:
-        SPEC.tester(own, my_auth())
+        CONNECTOR.test(own, my_auth())
     assert "metadata database" in str(caught.value)
     with pytest.raises(HostRefusedError):
-        SPEC.list_objects(own, my_auth(), "root", None)
+        CONNECTOR.explore(own, my_auth(), "root", None)
     # Another database of the same server is not the metadata database.
-    SPEC.tester(own, my_auth(database="mysql"))
+    CONNECTOR.test(own, my_auth(database="mysql"))
 
 
 def test_operator_allowed_hosts_pass_the_guard(tmp_path: Path) -> None:
     own = ConnectorContext(
         allowed_file_roots=(), lake_dir=tmp_path, allowed_hosts=("127.0.0.1",),
         metadata_database_url=f"mysql+pymysql://{MY_USER}@{MY_HOST}:{MY_PORT}/{MY_DATABASE}")
-    SPEC.tester(own, my_auth())
+    CONNECTOR.test(own, my_auth())
 
 
 def test_root_lists_the_users_databases(context: ConnectorContext, tables: MariaTables) -> None:
     database = tables.database()
-    items = SPEC.list_objects(context, my_auth(), "root", None)
+    items = CONNECTOR.explore(context, my_auth(), "root", None)
     names = [item.name for item in items]
     assert MY_DATABASE in names and database in names
     assert not set(names) & set(SYSTEM_DATABASES)
@@ -170,7 +171,7 @@ def test_a_database_lists_its_tables_and_views(context: ConnectorContext,
     tables.table("id int", name="orders", database=database)
     my_execute(f"CREATE VIEW {quoted(database)}.`recent` AS SELECT id FROM"
                f" {quoted(database)}.`orders`")
-    items = SPEC.list_objects(context, my_auth(), "schema", database)
+    items = CONNECTOR.explore(context, my_auth(), "schema", database)
     assert [(item.type, item.name, item.path) for item in items] == [
         ("table", "orders", f"{database}.orders"), ("table", "recent", f"{database}.recent")]
     assert all(item.can_preview and item.can_fetch_schema for item in items)
@@ -178,16 +179,16 @@ def test_a_database_lists_its_tables_and_views(context: ConnectorContext,
 
 def test_unknown_places_are_explore_errors(context: ConnectorContext) -> None:
     with pytest.raises(ExploreError) as missing:
-        SPEC.list_objects(context, my_auth(), "schema", "sluice_no_such_db")
+        CONNECTOR.explore(context, my_auth(), "schema", "sluice_no_such_db")
     assert missing.value.code == "CONNECTOR-1001-400"
     assert "sluice_no_such_db" in missing.value.message
     with pytest.raises(ExploreError):
-        SPEC.list_objects(context, my_auth(), "folder", "x")
+        CONNECTOR.explore(context, my_auth(), "folder", "x")
 
 
 def test_listing_with_a_wrong_password_fails_without_showing_it(
     context: ConnectorContext,
 ) -> None:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.list_objects(context, my_auth(password=FAKE_PASSWORD), "root", None)
+        CONNECTOR.explore(context, my_auth(password=FAKE_PASSWORD), "root", None)
     assert "Access denied" in str(caught.value) and "Fake-Pa55" not in str(caught.value)

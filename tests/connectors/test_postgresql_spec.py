@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
-from sluice.connectors.specs.postgresql import SPEC, build_conninfo
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed
+from sluice.connectors.postgresql.connection import build_conninfo
+from sluice.connectors.postgresql.spec import CONNECTOR
 from support.net import closed_port
 
 HOST = os.environ.get("SLUICE_TEST_PG_HOST", "127.0.0.1")
@@ -30,7 +32,7 @@ def uri(host: str = HOST, port: int = PORT, database: str = DATABASE) -> str:
 
 def failure_of(context: ConnectorContext, params: dict[str, Any]) -> str:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.tester(context, params)
+        CONNECTOR.test(context, params)
     message = str(caught.value)
     assert FAKE_PASSWORD not in message
     assert "Fake-Pa55" not in message  # nor its URL-escaped form
@@ -39,19 +41,19 @@ def failure_of(context: ConnectorContext, params: dict[str, Any]) -> str:
 
 
 def test_basic_auth_connects(context: ConnectorContext) -> None:
-    SPEC.tester(context, basic())
+    CONNECTOR.test(context, basic())
 
 
 def test_basic_auth_without_password_or_ssl_mode_connects(context: ConnectorContext) -> None:
-    SPEC.tester(context, {"host": HOST, "port": PORT, "database": DATABASE, "username": USER})
+    CONNECTOR.test(context, {"host": HOST, "port": PORT, "database": DATABASE, "username": USER})
 
 
 def test_connection_string_uri_connects(context: ConnectorContext) -> None:
-    SPEC.tester(context, {"connectionString": uri()})
+    CONNECTOR.test(context, {"connectionString": uri()})
 
 
 def test_connection_string_key_value_connects(context: ConnectorContext) -> None:
-    SPEC.tester(context, {"connectionString":
+    CONNECTOR.test(context, {"connectionString":
                           f"host={HOST} port={PORT} dbname={DATABASE} user={USER} password=x"})
 
 

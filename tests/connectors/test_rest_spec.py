@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from sluice.connectors.exploring import ExploreError
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError
 from sluice.connectors.host_guard import HostRefusedError
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext, find_spec
-from sluice.connectors.specs.rest_api import SPEC
+from sluice.connectors.registry import find_spec
+from sluice.connectors.rest.spec import CONNECTOR, SPEC
 from support.callers import Caller, error_code
 from support.net import closed_port
 from support.rest_server import API_KEY, PASSWORD, TOKEN, USERNAME, RestServer, running_rest_server
@@ -48,7 +49,7 @@ WRONG = {
 
 def verdict(context: ConnectorContext, params: dict[str, Any]) -> str | None:
     try:
-        SPEC.tester(context, params)
+        CONNECTOR.test(context, params)
     except ConnectionTestFailed as failed:
         return str(failed)
     return None
@@ -113,23 +114,23 @@ def test_an_unreachable_server_fails_with_the_reason(context: ConnectorContext) 
 
 def test_a_guarded_host_fails_before_any_request(context: ConnectorContext) -> None:
     with pytest.raises(HostRefusedError) as caught:
-        SPEC.tester(context, {"baseUrl": "http://169.254.169.254/latest", "token": TOKEN})
+        CONNECTOR.test(context, {"baseUrl": "http://169.254.169.254/latest", "token": TOKEN})
     assert "cloud metadata endpoint" in str(caught.value)
 
 
 def test_the_listing_offers_the_declared_endpoints(context: ConnectorContext) -> None:
     params = {"baseUrl": "http://127.0.0.1:1/api", "endpoints": ["/v1/orders", "customers"]}
-    items = [i.to_wire() for i in SPEC.list_objects(context, params, "root", None)]
+    items = [i.to_wire() for i in CONNECTOR.explore(context, params, "root", None)]
     assert items == [
         {"type": "endpoint", "name": "v1/orders", "path": "/v1/orders", "canPreview": True,
          "canFetchSchema": True},
         {"type": "endpoint", "name": "customers", "path": "customers", "canPreview": True,
          "canFetchSchema": True},
     ]
-    (base,) = SPEC.list_objects(context, {"baseUrl": "http://127.0.0.1:1/api/"}, "root", None)
+    (base,) = CONNECTOR.explore(context, {"baseUrl": "http://127.0.0.1:1/api/"}, "root", None)
     assert (base.name, base.path, base.can_preview) == ("http://127.0.0.1:1/api", "/", True)
     with pytest.raises(ExploreError):
-        SPEC.list_objects(context, params, "rest", "customers")
+        CONNECTOR.explore(context, params, "rest", "customers")
 
 
 # -- through the API --------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext, find_spec
-from sluice.connectors.specs.s3 import ACCESS_KEY_AUTH, SPEC
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed
+from sluice.connectors.files.s3 import ACCESS_KEY_AUTH, CONNECTOR, SPEC
+from sluice.connectors.registry import find_spec
 from support.callers import Caller, error_code
 from support.net import closed_port
 from support.s3_server import S3Server
@@ -21,7 +23,7 @@ SESSION_TOKEN = "Fake-Sess10n/Token+Value=="
 
 def verdict(context: ConnectorContext, params: dict[str, Any]) -> str:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.tester(context, params)
+        CONNECTOR.test(context, params)
     return str(caught.value)
 
 
@@ -41,9 +43,9 @@ def test_spec_is_registered_with_the_reference_id() -> None:
 def test_good_keys_and_bucket_pass(context: ConnectorContext, s3: S3Server) -> None:
     bucket = s3.new_bucket("spec")
     s3.put(bucket, "in/a.csv", "id\n1\n")
-    SPEC.tester(context, s3.auth(bucketName=bucket))
-    SPEC.tester(context, s3.auth(bucketName=bucket, folderPath="in"))
-    SPEC.tester(context, s3.auth())  # no bucket: the keys may list the buckets
+    CONNECTOR.test(context, s3.auth(bucketName=bucket))
+    CONNECTOR.test(context, s3.auth(bucketName=bucket, folderPath="in"))
+    CONNECTOR.test(context, s3.auth())  # no bucket: the keys may list the buckets
 
 
 def test_missing_bucket_and_folder_fail_clearly(context: ConnectorContext, s3: S3Server) -> None:
@@ -83,15 +85,13 @@ def test_endpoint_is_guarded(context: ConnectorContext, s3: S3Server, endpoint: 
                              expected: str) -> None:
     assert expected in verdict(context, s3.auth(endpointUrl=endpoint))
     with pytest.raises(ConnectionTestFailed, match=expected):
-        assert SPEC.validate_auth is not None
-        SPEC.validate_auth(context, s3.auth(endpointUrl=endpoint))
+        CONNECTOR.validate_auth(context, s3.auth(endpointUrl=endpoint))
 
 
 def test_operator_may_allow_a_refused_host(context: ConnectorContext, s3: S3Server) -> None:
     allowed = ConnectorContext(context.allowed_file_roots, context.lake_dir,
                                context.metadata_database_url, allowed_hosts=("169.254.0.0/16",))
-    assert SPEC.validate_auth is not None
-    SPEC.validate_auth(allowed, s3.auth(endpointUrl="http://169.254.10.1:9000"))
+    CONNECTOR.validate_auth(allowed, s3.auth(endpointUrl="http://169.254.10.1:9000"))
 
 
 @pytest.mark.parametrize(("params", "expected"), [

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from sluice.connectors.exploring import ExploreError
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError
+from sluice.connectors.files.sftp import BASIC_AUTH, CONNECTOR, PUBLIC_KEY_AUTH, SPEC
 from sluice.connectors.host_guard import HostRefusedError
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext, find_spec
-from sluice.connectors.specs.sftp import BASIC_AUTH, PUBLIC_KEY_AUTH, SPEC
+from sluice.connectors.registry import find_spec
 from support.net import closed_port
 from support.sftp_server import KEY_PASSPHRASE, PASSWORD, SftpServer, running_sftp_server
 
@@ -31,7 +32,7 @@ def verdict(context: ConnectorContext, auth: dict[str, Any]) -> str:
     """The failed test's message. (Not pytest.raises: its ExceptionInfo, kept in this frame,
     would hold the failure's traceback in a cycle, and the connection with it.)"""
     try:
-        SPEC.tester(context, auth)
+        CONNECTOR.test(context, auth)
     except ConnectionTestFailed as error:
         return str(error)
     raise AssertionError("the connection test passed")
@@ -72,7 +73,7 @@ def test_auth_schemas_accept_the_documented_params_and_refuse_others() -> None:
 
 
 def test_right_password_passes(context: ConnectorContext, server: SftpServer) -> None:
-    SPEC.tester(context, server.password_auth())
+    CONNECTOR.test(context, server.password_auth())
     assert no_connection_left(server)
 
 
@@ -100,7 +101,7 @@ def test_metadata_address_is_refused_before_connecting(
     context: ConnectorContext, server: SftpServer
 ) -> None:
     with pytest.raises(HostRefusedError) as caught:
-        SPEC.tester(context, server.password_auth(host="169.254.169.254"))
+        CONNECTOR.test(context, server.password_auth(host="169.254.169.254"))
     assert "metadata" in str(caught.value)
     assert server.auth_attempts() == 0
 
@@ -108,9 +109,9 @@ def test_metadata_address_is_refused_before_connecting(
 def test_key_auth_passes_with_base64_or_pem_content(
     context: ConnectorContext, server: SftpServer
 ) -> None:
-    SPEC.tester(context, server.key_auth())
-    SPEC.tester(context, server.key_auth(privateKeyContent=server.client_key_pem))
-    SPEC.tester(context, server.key_auth(privateKeyContent=server.client_key_encrypted_pem,
+    CONNECTOR.test(context, server.key_auth())
+    CONNECTOR.test(context, server.key_auth(privateKeyContent=server.client_key_pem))
+    CONNECTOR.test(context, server.key_auth(privateKeyContent=server.client_key_encrypted_pem,
                                          passPhrase=KEY_PASSPHRASE))
 
 
@@ -140,9 +141,9 @@ def test_unreadable_keys_fail_without_showing_the_key(
 
 
 def test_the_pinned_host_key_passes(context: ConnectorContext, server: SftpServer) -> None:
-    SPEC.tester(context, server.password_auth(hostKeyFingerprint=server.host_key_fingerprint))
+    CONNECTOR.test(context, server.password_auth(hostKeyFingerprint=server.host_key_fingerprint))
     bare = server.host_key_fingerprint.removeprefix("SHA256:")
-    SPEC.tester(context, server.password_auth(hostKeyFingerprint=bare))
+    CONNECTOR.test(context, server.password_auth(hostKeyFingerprint=bare))
 
 
 def test_a_wrong_host_key_is_refused_before_any_credential_is_sent(
@@ -160,8 +161,8 @@ def test_root_path_must_be_an_existing_folder(
     context: ConnectorContext, server: SftpServer
 ) -> None:
     server.write("data/in/a.csv", "id\n1\n")
-    SPEC.tester(context, server.password_auth(rootPath="/data"))
-    SPEC.tester(context, server.password_auth(rootPath="data/in"))  # relative to the home
+    CONNECTOR.test(context, server.password_auth(rootPath="/data"))
+    CONNECTOR.test(context, server.password_auth(rootPath="data/in"))  # relative to the home
     message = verdict(context, server.password_auth(rootPath="/missing"))
     assert message == f"The folder '/missing' does not exist on sftp://127.0.0.1:{server.port}."
     assert "is a file, not a folder" in verdict(
@@ -177,10 +178,10 @@ def test_listing_shows_folders_then_files_relative_to_the_root(
     server.write("data/in/sub/c.csv", "id\n2\n")
     server.write("data/a.json", '{"id": 1}\n', mtime=T0 + 1)
     auth = server.password_auth(rootPath="/data")
-    top = SPEC.list_objects(context, auth, "root", None)
+    top = CONNECTOR.explore(context, auth, "root", None)
     assert [(i.type, i.name, i.path) for i in top] == [
         ("folder", "in", "in"), ("file", "a.json", "a.json")]
-    inside = [i.to_wire() for i in SPEC.list_objects(context, auth, "folder", "in")]
+    inside = [i.to_wire() for i in CONNECTOR.explore(context, auth, "folder", "in")]
     assert inside == [
         {"type": "folder", "name": "sub", "path": "in/sub", "canPreview": False,
          "canFetchSchema": False},
@@ -188,9 +189,9 @@ def test_listing_shows_folders_then_files_relative_to_the_root(
          "canFetchSchema": True, "size": 5, "lastModifiedTime": T0 * 1000},
     ]
     with pytest.raises(ExploreError, match="does not exist"):
-        SPEC.list_objects(context, auth, "folder", "nope")
+        CONNECTOR.explore(context, auth, "folder", "nope")
     with pytest.raises(ExploreError, match="inside the connection's folder"):
-        SPEC.list_objects(context, auth, "folder", "../etc")
+        CONNECTOR.explore(context, auth, "folder", "../etc")
     assert no_connection_left(server)
 
 
@@ -198,17 +199,17 @@ def test_a_chrooted_server_lists_from_its_root(
     context: ConnectorContext, server: SftpServer
 ) -> None:
     server.write("in/a.csv", "id\n1\n")
-    listed = SPEC.list_objects(context, server.password_auth(), "folder", "/in")
+    listed = CONNECTOR.explore(context, server.password_auth(), "folder", "/in")
     assert [(i.name, i.path) for i in listed] == [("a.csv", "in/a.csv")]
 
 
 def test_validate_auth_checks_what_it_can_without_logging_in(
     context: ConnectorContext, server: SftpServer
 ) -> None:
-    assert SPEC.validate_auth is not None
-    SPEC.validate_auth(context, server.key_auth(hostKeyFingerprint=server.host_key_fingerprint))
+    fingerprint = server.host_key_fingerprint
+    CONNECTOR.validate_auth(context, server.key_auth(hostKeyFingerprint=fingerprint))
     with pytest.raises(HostRefusedError):
-        SPEC.validate_auth(context, server.password_auth(host="169.254.169.254"))
+        CONNECTOR.validate_auth(context, server.password_auth(host="169.254.169.254"))
     with pytest.raises(ConnectionTestFailed, match="not a private key"):
-        SPEC.validate_auth(context, server.key_auth(privateKeyContent="bm90IGEga2V5"))
+        CONNECTOR.validate_auth(context, server.key_auth(privateKeyContent="bm90IGEga2V5"))
     assert server.auth_attempts() == 0 and server.open_connections() == 0

@@ -13,10 +13,11 @@ import psycopg
 import pytest
 from jsonschema import Draft7Validator
 
-from sluice.connectors.exploring import ExploreError
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError
 from sluice.connectors.host_guard import HostRefusedError
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext, find_spec
-from sluice.connectors.specs.sql_database import SPEC, URL_AUTH
+from sluice.connectors.registry import find_spec
+from sluice.connectors.sql_database.spec import CONNECTOR, SPEC, URL_AUTH
 from support.mariadb import FAKE_PASSWORD, MY_DATABASE, MariaTables, my_url
 from support.net import closed_port
 
@@ -28,7 +29,7 @@ ESCAPED_PASSWORD = "Fake-Pa55%3Aw%40rd%2FMySQL%3F%23"
 
 def failure_of(context: ConnectorContext, url: str) -> str:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.tester(context, {"url": url})
+        CONNECTOR.test(context, {"url": url})
     message = str(caught.value)
     assert "Fake-Pa55" not in message and ESCAPED_PASSWORD not in message
     assert caught.value.__cause__ is None
@@ -70,12 +71,12 @@ def test_the_spec_is_registered_with_its_schema() -> None:
                                  f"{PG_URL}?sslmode=disable&application_name=sluice",
                                  my_url() + "?charset=utf8mb4"])
 def test_allowed_drivers_connect(context: ConnectorContext, url: str) -> None:
-    SPEC.tester(context, {"url": url})
+    CONNECTOR.test(context, {"url": url})
 
 
 def test_a_sqlite_file_inside_the_allowed_folders_connects(context: ConnectorContext,
                                                            sqlite_file: Path) -> None:
-    SPEC.tester(context, {"url": f"sqlite:///{sqlite_file}"})
+    CONNECTOR.test(context, {"url": f"sqlite:///{sqlite_file}"})
 
 
 def test_wrong_password_fails_without_showing_it(context: ConnectorContext) -> None:
@@ -104,8 +105,7 @@ def test_drivers_off_the_allow_list_are_refused(context: ConnectorContext, url: 
     message = failure_of(context, url)
     assert "is not allowed" in message and "postgresql+psycopg" in message
     with pytest.raises(ConnectionTestFailed):
-        assert SPEC.validate_auth is not None
-        SPEC.validate_auth(context, {"url": url})
+        CONNECTOR.validate_auth(context, {"url": url})
 
 
 @pytest.mark.parametrize("url", [
@@ -144,12 +144,12 @@ def test_the_services_own_sqlite_metadata_file_is_refused(allowed_root: Path) ->
     own = ConnectorContext(allowed_file_roots=(allowed_root,), lake_dir=allowed_root,
                            metadata_database_url=f"sqlite:///{own_file}")
     with pytest.raises(HostRefusedError):
-        SPEC.tester(own, {"url": f"sqlite:///{own_file}"})
+        CONNECTOR.test(own, {"url": f"sqlite:///{own_file}"})
 
 
 def test_metadata_address_is_refused_without_connecting(context: ConnectorContext) -> None:
     with pytest.raises(HostRefusedError) as caught:
-        SPEC.tester(context, {"url": f"mysql+pymysql://u:{ESCAPED_PASSWORD}@169.254.169.254/x"})
+        CONNECTOR.test(context, {"url": f"mysql+pymysql://u:{ESCAPED_PASSWORD}@169.254.169.254/x"})
     assert "metadata" in str(caught.value) and "Fake-Pa55" not in str(caught.value)
 
 
@@ -157,11 +157,11 @@ def test_the_services_own_metadata_database_is_refused(tmp_path: Path) -> None:
     own = ConnectorContext(allowed_file_roots=(), lake_dir=tmp_path,
                            metadata_database_url=PG_URL)
     with pytest.raises(HostRefusedError) as caught:
-        SPEC.tester(own, {"url": PG_URL})
+        CONNECTOR.test(own, {"url": PG_URL})
     assert "metadata database" in str(caught.value)
     with pytest.raises(HostRefusedError):  # the same server through another name
-        SPEC.tester(own, {"url": f"postgresql+psycopg://postgres@localhost:{PG_PORT}/test"})
-    SPEC.tester(own, {"url": f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"})
+        CONNECTOR.test(own, {"url": f"postgresql+psycopg://postgres@localhost:{PG_PORT}/test"})
+    CONNECTOR.test(own, {"url": f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"})
 
 
 def test_an_invalid_url_is_refused_without_echoing_it(context: ConnectorContext) -> None:
@@ -171,14 +171,14 @@ def test_an_invalid_url_is_refused_without_echoing_it(context: ConnectorContext)
 
 def test_postgresql_lists_schemas_then_tables(context: ConnectorContext, pg_schema: str) -> None:
     auth = {"url": PG_URL}
-    schemas = SPEC.list_objects(context, auth, "root", None)
+    schemas = CONNECTOR.explore(context, auth, "root", None)
     names = [item.name for item in schemas]
     assert "public" in names and pg_schema in names and "information_schema" not in names
     assert all(item.type == "schema" for item in schemas)
-    tables = SPEC.list_objects(context, auth, "schema", pg_schema)
+    tables = CONNECTOR.explore(context, auth, "schema", pg_schema)
     assert [(t.type, t.path) for t in tables] == [("table", f"{pg_schema}.orders")]
     with pytest.raises(ExploreError):
-        SPEC.list_objects(context, auth, "schema", "sluice_no_such_schema")
+        CONNECTOR.explore(context, auth, "schema", "sluice_no_such_schema")
 
 
 def test_mysql_lists_databases_then_tables(context: ConnectorContext) -> None:
@@ -187,9 +187,9 @@ def test_mysql_lists_databases_then_tables(context: ConnectorContext) -> None:
         database = made.database()
         made.table("id int", name="orders", database=database)
         auth = {"url": my_url()}
-        names = [item.name for item in SPEC.list_objects(context, auth, "root", None)]
+        names = [item.name for item in CONNECTOR.explore(context, auth, "root", None)]
         assert MY_DATABASE in names and database in names and "mysql" not in names
-        tables = SPEC.list_objects(context, auth, "schema", database)
+        tables = CONNECTOR.explore(context, auth, "schema", database)
         assert [t.path for t in tables] == [f"{database}.orders"]
     finally:
         made.drop_all()
@@ -197,11 +197,11 @@ def test_mysql_lists_databases_then_tables(context: ConnectorContext) -> None:
 
 def test_sqlite_lists_its_tables_at_the_root(context: ConnectorContext,
                                              sqlite_file: Path) -> None:
-    items = SPEC.list_objects(context, {"url": f"sqlite:///{sqlite_file}"}, "root", None)
+    items = CONNECTOR.explore(context, {"url": f"sqlite:///{sqlite_file}"}, "root", None)
     assert [(item.type, item.path) for item in items] == [
         ("table", "big_orders"), ("table", "orders")]
 
 
 def test_listing_other_object_types_is_an_explore_error(context: ConnectorContext) -> None:
     with pytest.raises(ExploreError):
-        SPEC.list_objects(context, {"url": PG_URL}, "folder", "x")
+        CONNECTOR.explore(context, {"url": PG_URL}, "folder", "x")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
-from sluice.connectors.specs.sqlite import SPEC
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed
+from sluice.connectors.sqlite.spec import CONNECTOR
 
 
 def make_database(path: Path) -> Path:
@@ -21,19 +22,19 @@ def make_database(path: Path) -> Path:
 
 def failure_of(context: ConnectorContext, path: str) -> str:
     with pytest.raises(ConnectionTestFailed) as caught:
-        SPEC.tester(context, {"path": path})
+        CONNECTOR.test(context, {"path": path})
     return str(caught.value)
 
 
 def test_database_inside_the_root_passes(context: ConnectorContext, allowed_root: Path) -> None:
-    SPEC.tester(context, {"path": str(make_database(allowed_root / "shop.db"))})
+    CONNECTOR.test(context, {"path": str(make_database(allowed_root / "shop.db"))})
 
 
 def test_symlink_inside_the_root_to_a_database_inside_passes(
         context: ConnectorContext, allowed_root: Path) -> None:
     make_database(allowed_root / "shop.db")
     (allowed_root / "alias.db").symlink_to(allowed_root / "shop.db")
-    SPEC.tester(context, {"path": str(allowed_root / "alias.db")})
+    CONNECTOR.test(context, {"path": str(allowed_root / "alias.db")})
 
 
 def test_dot_dot_escape_is_refused(context: ConnectorContext, allowed_root: Path,
@@ -72,12 +73,12 @@ def test_directory_is_not_a_database_file(context: ConnectorContext, allowed_roo
 
 def test_odd_characters_in_the_file_name_are_not_uri_syntax(
         context: ConnectorContext, allowed_root: Path) -> None:
-    SPEC.tester(context, {"path": str(make_database(allowed_root / "a?mode=rwc#b %.db"))})
+    CONNECTOR.test(context, {"path": str(make_database(allowed_root / "a?mode=rwc#b %.db"))})
 
 
 def test_the_test_opens_read_only(context: ConnectorContext, allowed_root: Path) -> None:
     database = make_database(allowed_root / "shop.db")
     before = database.read_bytes()
-    SPEC.tester(context, {"path": str(database)})
+    CONNECTOR.test(context, {"path": str(database)})
     assert database.read_bytes() == before
     assert sorted(p.name for p in allowed_root.iterdir()) == ["shop.db"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from reader_support import pg_execute
 
-from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.contract import ConnectorContext
 
 
 @pytest.fixture

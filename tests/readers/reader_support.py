@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 import psycopg
 import pyarrow as pa
 
-from sluice.connectors.readers.files import SOURCE_FILE_COLUMN
-from sluice.connectors.reading import ReadRequest, SourceRead, SourceReadError
-from sluice.connectors.registry import ConnectorContext
-from sluice.connectors.specs.local_files import open_source as open_local_source
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
 from support.net import closed_port  # noqa: F401  (the reader tests take it from here)
 
 PG_HOST = os.environ.get("SLUICE_TEST_PG_HOST", "127.0.0.1")
@@ -127,7 +127,7 @@ def file_reads(open_source: OpenSource) -> FileReads:
 def read_folder(context: ConnectorContext, root: Path, src: dict[str, Any],
                 request: ReadRequest | None = None) -> tuple[pa.Table, Any]:
     """A whole read of the local folder `root` (the Local Folder spec)."""
-    return file_reads(open_local_source).read(context, {"rootPath": str(root)}, src, request)
+    return file_reads(LOCAL_FILES.read).read(context, {"rootPath": str(root)}, src, request)
 
 
 def check_glob_and_recursive(files_read: Callable[[dict[str, Any], dict[str, Any]], pa.Table],

@@ -23,16 +23,16 @@ from reader_support import (
     files_of,
 )
 
-from sluice.connectors.readers.files import SOURCE_FILE_COLUMN
-from sluice.connectors.reading import ReadRequest, SourceFile, SourceReadError
-from sluice.connectors.registry import ConnectorContext
-from sluice.connectors.specs.azure_blob import SPEC
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.azure_blob import CONNECTOR
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
 from sluice.domain.windows import Window
 from support.azurite import Azurite
 
 WRONG_KEY = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3Jvbmc="
 
-read, failure = file_reads(SPEC.open_source)
+read, failure = file_reads(CONNECTOR.read)
 source = file_source
 
 
@@ -73,7 +73,7 @@ def test_a_retry_reads_exactly_the_original_files(
         {"id": 1, SOURCE_FILE_COLUMN: "x/one.csv"}]
     azurite.client().get_blob_client(container, "x/one.csv").delete_blob()
     with pytest.raises(SourceReadError, match="no longer exists"):
-        SPEC.open_source(context, auth, source("x/*.csv"), retry)
+        CONNECTOR.read(context, auth, source("x/*.csv"), retry)
 
 
 def test_glob_recursive_folder_and_root(

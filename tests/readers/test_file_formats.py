@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 from reader_support import T0, file_source, read_folder, write_file
 
-from sluice.connectors.readers.files import SOURCE_FILE_COLUMN
-from sluice.connectors.reading import ReadRequest, SourceReadError
-from sluice.connectors.registry import ConnectorContext
-from sluice.connectors.specs.local_files import open_source
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest
 
 read, source, write = read_folder, file_source, write_file
 
@@ -59,7 +59,7 @@ def test_option_of_more_than_one_character_is_refused(
     context: ConnectorContext, allowed_root: Path
 ) -> None:
     with pytest.raises(SourceReadError, match="quoteChar") as caught:
-        open_source(context, {"rootPath": str(allowed_root)},
+        LOCAL_FILES.read(context, {"rootPath": str(allowed_root)},
                     source("*.csv", quoteChar="''"), ReadRequest(None))
     assert caught.value.code == "CONNECTOR-2001-500"
 

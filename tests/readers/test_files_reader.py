@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from reader_support import T0, file_source, files_of, read_all, read_folder, write_file
 
-from sluice.connectors.exploring import ExploreError
-from sluice.connectors.readers.files import SOURCE_FILE_COLUMN
-from sluice.connectors.reading import ReadRequest, SourceFile, SourceReadError
-from sluice.connectors.registry import ConnectorContext, find_spec
-from sluice.connectors.specs.local_files import open_source
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
+from sluice.connectors.errors import ExploreError, SourceReadError
+from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
+from sluice.connectors.registry import find_connector
 from sluice.domain.windows import Window
 
 read, source, write = read_folder, file_source, write_file
@@ -75,7 +75,7 @@ def test_explicit_file_list_is_reread_whatever_the_window(
     assert again.to_pylist() == first.to_pylist()
     (allowed_root / "x" / "one.csv").unlink()
     with pytest.raises(SourceReadError) as caught:
-        open_source(context, auth(allowed_root), source("x/*.csv"), retry)
+        LOCAL_FILES.read(context, auth(allowed_root), source("x/*.csv"), retry)
     assert caught.value.transient is False
     assert "x/one.csv" in caught.value.message
 
@@ -87,7 +87,7 @@ def test_listed_file_cannot_escape_the_root(
     for path in ("../secret.csv", str(tmp_path / "secret.csv")):
         request = ReadRequest(window=None, files=(SourceFile(path, 4, T0),))
         with pytest.raises(SourceReadError):
-            open_source(context, auth(allowed_root), source("*.csv"), request)
+            LOCAL_FILES.read(context, auth(allowed_root), source("*.csv"), request)
 
 
 def test_symlinks_out_of_the_root_are_skipped(
@@ -138,7 +138,7 @@ def test_truncated_gzip_is_terminal(context: ConnectorContext, allowed_root: Pat
 def test_unsupported_compression(context: ConnectorContext, allowed_root: Path) -> None:
     write(allowed_root, "a.sz", b"PK")
     with pytest.raises(SourceReadError, match="not supported") as caught:
-        open_source(context, auth(allowed_root),
+        LOCAL_FILES.read(context, auth(allowed_root),
                     source("*.sz", properties={"compressionType": "snappy"}),
                     ReadRequest(window=None))
     assert caught.value.transient is False
@@ -189,7 +189,7 @@ def test_parquet_in_bounded_batches(context: ConnectorContext, allowed_root: Pat
                           "amount": pa.array([Decimal("1.50")] * 5000, pa.decimal128(9, 2))})
         pq.write_table(chunk, allowed_root / f"p{index}.parquet", row_group_size=3000)
         os.utime(allowed_root / f"p{index}.parquet", (T0 + index, T0 + index))
-    opened = open_source(context, auth(allowed_root), source("*.parquet", "parquet"),
+    opened = LOCAL_FILES.read(context, auth(allowed_root), source("*.parquet", "parquet"),
                          ReadRequest(window=None, batch_rows=1000))
     table, batches = read_all(opened)
     assert table.num_rows == 10_000
@@ -253,21 +253,21 @@ def test_empty_files_and_no_files(context: ConnectorContext, allowed_root: Path)
 
 def test_missing_root_folder(context: ConnectorContext, allowed_root: Path) -> None:
     with pytest.raises(SourceReadError) as caught:
-        open_source(context, auth(allowed_root / "nope"), source("*.csv"), ReadRequest(None))
+        LOCAL_FILES.read(context, auth(allowed_root / "nope"), source("*.csv"), ReadRequest(None))
     assert caught.value.transient is False
 
 
 def test_spec_sets_the_reader() -> None:
-    spec = find_spec("bc3ffdcf-1b46-41ec-b156-a8c195929f8a")
-    assert spec is not None
-    assert spec.open_source is open_source
+    connector = find_connector("bc3ffdcf-1b46-41ec-b156-a8c195929f8a")
+    assert isinstance(connector, FunctionConnector)
+    assert connector is LOCAL_FILES and connector.opener is not None
 
 
 def test_listing_a_local_folder(
     context: ConnectorContext, allowed_root: Path, tmp_path: Path
 ) -> None:
-    spec = find_spec("bc3ffdcf-1b46-41ec-b156-a8c195929f8a")
-    assert spec is not None and spec.list_objects is not None
+    spec = find_connector("bc3ffdcf-1b46-41ec-b156-a8c195929f8a")
+    assert spec is not None
     write(allowed_root, "b.csv", "id\n1\n", T0)
     write(allowed_root, "sub/c.csv", "id\n2\n")
     write(allowed_root, ".hidden.csv", "id\n3\n")
@@ -275,12 +275,12 @@ def test_listing_a_local_folder(
     (allowed_root / "link.csv").symlink_to(outside)
     (allowed_root / "linkdir").symlink_to(outside.parent, target_is_directory=True)
     (allowed_root / "inner.csv").symlink_to(allowed_root / "b.csv")
-    listed = spec.list_objects(context, auth(allowed_root), "root", None)
+    listed = spec.explore(context, auth(allowed_root), "root", None)
     assert [(i.type, i.path) for i in listed] == [
         ("folder", "sub"), ("file", "b.csv"), ("file", "inner.csv")]
     assert listed[1].size == 5 and listed[1].modified_at == T0 and listed[1].can_preview
-    inside = spec.list_objects(context, auth(allowed_root), "folder", "sub")
+    inside = spec.explore(context, auth(allowed_root), "folder", "sub")
     assert [(i.name, i.path) for i in inside] == [("c.csv", "sub/c.csv")]
     for place in ("linkdir", "nope", "../outside", "sub/../../outside"):
         with pytest.raises(ExploreError):
-            spec.list_objects(context, auth(allowed_root), "folder", place)
+            spec.explore(context, auth(allowed_root), "folder", place)

@@ -13,13 +13,15 @@ import pyarrow as pa
 import pytest
 from reader_support import closed_port, read_all
 
-from sluice.connectors.readers.mysql import (
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.mysql.reader import (
     check_delta_column,
     open_source,
     open_source_with_cursor,
 )
-from sluice.connectors.reading import ReadRequest, SourceRead, SourceReadError
-from sluice.connectors.registry import ConnectorContext, find_spec
+from sluice.connectors.reading import ReadRequest, SourceRead
+from sluice.connectors.registry import find_connector
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
 from support.mariadb import (
@@ -353,6 +355,8 @@ def test_metadata_address_is_refused_without_connecting(context: ConnectorContex
 
 
 def test_spec_sets_the_reader() -> None:
-    spec = find_spec("5c3f6a0e-9b1d-4e8a-a7c2-3d4f1e2b6a90")
-    assert spec is not None and spec.name == "MySQL"
-    assert spec.open_source is open_source and spec.check_delta_column is check_delta_column
+    connector = find_connector("5c3f6a0e-9b1d-4e8a-a7c2-3d4f1e2b6a90")
+    assert isinstance(connector, FunctionConnector)
+    assert connector.spec.name == "MySQL"
+    assert connector.opener is open_source
+    assert connector.delta_checker is check_delta_column

@@ -27,9 +27,11 @@ from reader_support import (
     read_all,
 )
 
-from sluice.connectors.readers.postgresql import check_delta_column, open_source
-from sluice.connectors.reading import ReadRequest, SourceReadError
-from sluice.connectors.registry import ConnectorContext, find_spec
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.postgresql.reader import check_delta_column, open_source
+from sluice.connectors.reading import ReadRequest
+from sluice.connectors.registry import find_connector
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
 
@@ -335,10 +337,10 @@ def test_connection_lost_mid_read_is_transient(pg_table: MakeTable) -> None:
 
 
 def test_spec_sets_the_reader() -> None:
-    spec = find_spec("1bed8a75-0487-4216-85f5-94ddf2058992")
-    assert spec is not None
-    assert spec.open_source is open_source
-    assert spec.check_delta_column is check_delta_column
+    connector = find_connector("1bed8a75-0487-4216-85f5-94ddf2058992")
+    assert isinstance(connector, FunctionConnector)
+    assert connector.opener is open_source
+    assert connector.delta_checker is check_delta_column
 
 
 def test_limit_is_pushed_into_the_query(events: str) -> None:

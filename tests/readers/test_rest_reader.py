@@ -12,12 +12,13 @@ import pyarrow as pa
 import pytest
 from reader_support import closed_port, read_all
 
-from sluice.connectors.readers.rest import check_delta_column, open_source
-from sluice.connectors.readers.rest_config import RestAuth
-from sluice.connectors.readers.rest_http import RestClient
-from sluice.connectors.readers.rest_records import SchemaMismatchError, conform_record, infer_schema
-from sluice.connectors.reading import ReadRequest, SourceReadError
-from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.reading import ReadRequest
+from sluice.connectors.rest.client import RestClient
+from sluice.connectors.rest.config import RestAuth
+from sluice.connectors.rest.reader import check_delta_column, open_source
+from sluice.connectors.rest.records import SchemaMismatchError, conform_record, infer_schema
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
 from support.rest_server import (

@@ -22,13 +22,14 @@ from reader_support import (
     read_all,
 )
 
-from sluice.connectors.reading import ReadRequest, SourceFile, SourceReadError
-from sluice.connectors.registry import ConnectorContext
-from sluice.connectors.specs.s3 import SPEC
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.s3 import CONNECTOR
+from sluice.connectors.reading import ReadRequest, SourceFile
 from sluice.domain.windows import Window
 from support.s3_server import S3Server
 
-read, failure = file_reads(SPEC.open_source)
+read, failure = file_reads(CONNECTOR.read)
 source = file_source
 
 
@@ -64,7 +65,7 @@ def test_a_retry_rereads_the_listed_objects(
     assert again.to_pylist() == first.to_pylist()
     s3.client().delete_object(Bucket=bucket, Key="x/one.csv")
     with pytest.raises(SourceReadError, match="no longer exists"):
-        SPEC.open_source(context, auth, source("x/*.csv"), retry)
+        CONNECTOR.read(context, auth, source("x/*.csv"), retry)
 
 
 def test_glob_recursive_folder_and_root(
@@ -148,7 +149,7 @@ def test_dot_dot_paths_are_refused(
     assert (error.code, error.transient) == (FILE_ERROR, False)
     retry = ReadRequest(window=None, files=(SourceFile("../secret.csv", 1, 0.0),))
     with pytest.raises(SourceReadError, match="must stay inside"):
-        SPEC.open_source(context, s3.auth(bucketName=bucket), source("*.csv"), retry)
+        CONNECTOR.read(context, s3.auth(bucketName=bucket), source("*.csv"), retry)
 
 
 def test_keys_with_dot_dot_segments_are_skipped(
@@ -165,9 +166,9 @@ def test_listing_folders_and_files(context: ConnectorContext, s3: S3Server, buck
     s3.put(bucket, "in/deeper/b.csv", "id\n2\n")
     s3.put(bucket, "in/.hidden", "x")
     auth = s3.auth(bucketName=bucket)
-    root = SPEC.list_objects(context, auth, "root", None)
+    root = CONNECTOR.explore(context, auth, "root", None)
     assert [(i.type, i.path) for i in root] == [("folder", "in")]
-    inside = SPEC.list_objects(context, auth, "folder", "in")
+    inside = CONNECTOR.explore(context, auth, "folder", "in")
     assert [(i.type, i.name, i.path) for i in inside] == [
         ("folder", "deeper", "in/deeper"), ("file", "a.csv", "in/a.csv")]
     assert inside[1].size == 5 and inside[1].modified_at == modified
@@ -189,7 +190,9 @@ def test_local_and_s3_give_the_same_rows(
     content = 'id,when,note\n1,2024-01-02,"a, b"\n2,2024-01-03,\n'
     s3.put(bucket, "same.csv", content)
     (allowed_root / "same.csv").write_text(content)
-    from sluice.connectors.specs.local_files import open_source as local_source
+    from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
+
+    local_source = LOCAL_FILES.read
 
     remote, _ = read(context, s3.auth(bucketName=bucket), source("same.csv"))
     local, _ = read_all(local_source(context, {"rootPath": str(allowed_root)},

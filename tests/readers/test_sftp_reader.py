@@ -27,16 +27,16 @@ from reader_support import (
     files_of,
 )
 
-from sluice.connectors.readers.files import SOURCE_FILE_COLUMN
-from sluice.connectors.reading import ReadRequest, SourceFile, SourceReadError
-from sluice.connectors.registry import ConnectorContext
-from sluice.connectors.specs.sftp import SPEC
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.sftp import CONNECTOR
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
 from sluice.domain.windows import Window
 from support.sftp_server import PASSWORD, SftpServer, running_sftp_server
 
 HOUR = 3600
 
-read, failure = file_reads(SPEC.open_source)
+read, failure = file_reads(CONNECTOR.read)
 source = file_source
 
 
@@ -91,7 +91,7 @@ def test_a_retry_reads_exactly_the_original_files(
         {"id": 1, SOURCE_FILE_COLUMN: "in/one.csv"}]
     (server.root / "in" / "one.csv").unlink()
     try:
-        SPEC.open_source(context, auth, source("in/*.csv"), retry)
+        CONNECTOR.read(context, auth, source("in/*.csv"), retry)
     except SourceReadError as gone:
         assert "no longer exists" in gone.message and gone.transient is False
     else:

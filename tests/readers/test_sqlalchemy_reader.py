@@ -18,9 +18,11 @@ import pyarrow as pa
 import pytest
 from reader_support import PG_DATABASE, PG_HOST, PG_PORT, PG_USER, closed_port, pg_dsn, read_all
 
-from sluice.connectors.readers.sqlalchemy_source import check_delta_column, open_source
-from sluice.connectors.reading import ReadRequest, SourceReadError
-from sluice.connectors.registry import ConnectorContext, find_spec
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.reading import ReadRequest
+from sluice.connectors.registry import find_connector
+from sluice.connectors.sql_database.reader import check_delta_column, open_source
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
 from support.mariadb import FAKE_PASSWORD, MariaTables, my_execute, my_url, queries_left_on, quoted
@@ -370,6 +372,8 @@ def test_refused_urls_are_terminal(context: ConnectorContext) -> None:
 
 
 def test_spec_sets_the_reader() -> None:
-    spec = find_spec("8e1d2c47-6a3b-4f5e-9c0d-7b2a1f4e3d56")
-    assert spec is not None and spec.name == "SQL Database (SQLAlchemy)"
-    assert spec.open_source is open_source and spec.check_delta_column is check_delta_column
+    connector = find_connector("8e1d2c47-6a3b-4f5e-9c0d-7b2a1f4e3d56")
+    assert isinstance(connector, FunctionConnector)
+    assert connector.spec.name == "SQL Database (SQLAlchemy)"
+    assert connector.opener is open_source
+    assert connector.delta_checker is check_delta_column

@@ -14,9 +14,11 @@ import pyarrow as pa
 import pytest
 from reader_support import read_all
 
-from sluice.connectors.readers.sqlite import check_delta_column, open_source
-from sluice.connectors.reading import ReadRequest, SourceReadError
-from sluice.connectors.registry import ConnectorContext, find_spec
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.reading import ReadRequest
+from sluice.connectors.registry import find_connector
+from sluice.connectors.sqlite.reader import check_delta_column, open_source
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
 
@@ -244,10 +246,10 @@ def test_reading_leaves_the_file_untouched(
 
 
 def test_spec_sets_the_reader() -> None:
-    spec = find_spec("40a2e097-51aa-4ded-91a4-482c06367e24")
-    assert spec is not None
-    assert spec.open_source is open_source
-    assert spec.check_delta_column is check_delta_column
+    connector = find_connector("40a2e097-51aa-4ded-91a4-482c06367e24")
+    assert isinstance(connector, FunctionConnector)
+    assert connector.opener is open_source
+    assert connector.delta_checker is check_delta_column
 
 
 def test_limit_is_pushed_into_the_query(

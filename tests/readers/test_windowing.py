@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from sluice.connectors.readers.windowing import DeltaKind, local_midnight, window_bounds, zone
+from sluice.connectors.tables.windowing import DeltaKind, local_midnight, window_bounds, zone
 from sluice.domain.windows import Window
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.config import Settings
-from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.contract import ConnectorContext
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
 from sluice.store.db import make_engine, make_session_factory, upgrade_schema
