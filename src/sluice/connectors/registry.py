@@ -70,8 +70,14 @@ def _third_party(taken: set[str]) -> list[Connector]:
 
 
 @cache
+def builtin_connectors() -> tuple[Connector, ...]:
+    return tuple(_builtin(name) for name in BUILTIN_MODULES)
+
+
+@cache
 def all_connectors() -> tuple[Connector, ...]:
-    builtins = [_builtin(name) for name in BUILTIN_MODULES]
+    """The built-in connectors, then the installed third-party ones."""
+    builtins = builtin_connectors()
     return (*builtins, *_third_party({c.spec.id for c in builtins}))
 
 

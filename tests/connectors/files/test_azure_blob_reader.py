@@ -10,7 +10,14 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reader_support import (
+
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.azure_blob import CONNECTOR
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
+from sluice.domain.windows import Window
+from support.azurite import Azurite
+from support.connector_reads import (
     FILE_ERROR,
     GLOB_TREE,
     OUTSIDE_PATHS,
@@ -22,13 +29,6 @@ from reader_support import (
     file_source,
     files_of,
 )
-
-from sluice.connectors.contract import ConnectorContext
-from sluice.connectors.errors import SourceReadError
-from sluice.connectors.files.azure_blob import CONNECTOR
-from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
-from sluice.domain.windows import Window
-from support.azurite import Azurite
 
 WRONG_KEY = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3Jvbmc="
 

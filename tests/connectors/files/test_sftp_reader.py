@@ -13,7 +13,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reader_support import (
+
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.sftp import CONNECTOR
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
+from sluice.domain.windows import Window
+from support.connector_reads import (
     FILE_ERROR,
     GLOB_TREE,
     OUTSIDE_PATHS,
@@ -26,12 +32,6 @@ from reader_support import (
     file_source,
     files_of,
 )
-
-from sluice.connectors.contract import ConnectorContext
-from sluice.connectors.errors import SourceReadError
-from sluice.connectors.files.sftp import CONNECTOR
-from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
-from sluice.domain.windows import Window
 from support.sftp_server import PASSWORD, SftpServer, running_sftp_server
 
 HOUR = 3600

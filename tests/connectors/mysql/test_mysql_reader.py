@@ -11,7 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from reader_support import closed_port, read_all
 
 from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import SourceReadError
@@ -24,6 +23,7 @@ from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.registry import find_connector
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
+from support.connector_reads import closed_port, read_all
 from support.mariadb import (
     FAKE_PASSWORD,
     MY_DATABASE,

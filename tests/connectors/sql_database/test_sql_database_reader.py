@@ -16,7 +16,6 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 import pytest
-from reader_support import PG_DATABASE, PG_HOST, PG_PORT, PG_USER, closed_port, pg_dsn, read_all
 
 from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import SourceReadError
@@ -25,6 +24,15 @@ from sluice.connectors.registry import find_connector
 from sluice.connectors.sql_database.reader import check_delta_column, open_source
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
+from support.connector_reads import (
+    PG_DATABASE,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    closed_port,
+    pg_dsn,
+    read_all,
+)
 from support.mariadb import FAKE_PASSWORD, MariaTables, my_execute, my_url, queries_left_on, quoted
 
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())

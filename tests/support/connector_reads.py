@@ -18,7 +18,7 @@ from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceReadError
 from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
-from support.net import closed_port  # noqa: F401  (the reader tests take it from here)
+from support.net import closed_port  # noqa: F401  (the connector tests take it from here)
 
 PG_HOST = os.environ.get("SLUICE_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SLUICE_TEST_PG_PORT", "5432"))

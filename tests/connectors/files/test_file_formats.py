@@ -13,12 +13,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reader_support import T0, file_source, read_folder, write_file
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceReadError
 from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest
+from support.connector_reads import T0, file_source, read_folder, write_file
 
 read, source, write = read_folder, file_source, write_file
 

@@ -12,7 +12,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from reader_support import T0, file_source, files_of, read_all, read_folder, write_file
 
 from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import ExploreError, SourceReadError
@@ -20,6 +19,7 @@ from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
 from sluice.connectors.registry import find_connector
 from sluice.domain.windows import Window
+from support.connector_reads import T0, file_source, files_of, read_all, read_folder, write_file
 
 read, source, write = read_folder, file_source, write_file
 

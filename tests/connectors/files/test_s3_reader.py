@@ -9,7 +9,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from reader_support import (
+
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.files.s3 import CONNECTOR
+from sluice.connectors.reading import ReadRequest, SourceFile
+from sluice.domain.windows import Window
+from support.connector_reads import (
     FILE_ERROR,
     GLOB_TREE,
     OUTSIDE_PATHS,
@@ -21,12 +27,6 @@ from reader_support import (
     files_of,
     read_all,
 )
-
-from sluice.connectors.contract import ConnectorContext
-from sluice.connectors.errors import SourceReadError
-from sluice.connectors.files.s3 import CONNECTOR
-from sluice.connectors.reading import ReadRequest, SourceFile
-from sluice.domain.windows import Window
 from support.s3_server import S3Server
 
 read, failure = file_reads(CONNECTOR.read)

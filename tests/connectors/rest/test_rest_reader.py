@@ -10,7 +10,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from reader_support import closed_port, read_all
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceReadError
@@ -21,6 +20,7 @@ from sluice.connectors.rest.reader import check_delta_column, open_source
 from sluice.connectors.rest.records import SchemaMismatchError, conform_record, infer_schema
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
+from support.connector_reads import closed_port, read_all
 from support.rest_server import (
     API_KEY,
     BASE,

@@ -12,7 +12,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from reader_support import read_all
 
 from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import SourceReadError
@@ -21,6 +20,7 @@ from sluice.connectors.registry import find_connector
 from sluice.connectors.sqlite.reader import check_delta_column, open_source
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
+from support.connector_reads import read_all
 
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
 DAY = 86_400

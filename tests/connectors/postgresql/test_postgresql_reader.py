@@ -14,7 +14,15 @@ from typing import Any
 import psycopg
 import pyarrow as pa
 import pytest
-from reader_support import (
+
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.postgresql.reader import check_delta_column, open_source
+from sluice.connectors.reading import ReadRequest
+from sluice.connectors.registry import find_connector
+from sluice.domain.errors import BadRequestError
+from sluice.domain.windows import Window
+from support.connector_reads import (
     FAKE_PASSWORD,
     PG_DATABASE,
     PG_HOST,
@@ -26,14 +34,6 @@ from reader_support import (
     pg_execute,
     read_all,
 )
-
-from sluice.connectors.contract import ConnectorContext, FunctionConnector
-from sluice.connectors.errors import SourceReadError
-from sluice.connectors.postgresql.reader import check_delta_column, open_source
-from sluice.connectors.reading import ReadRequest
-from sluice.connectors.registry import find_connector
-from sluice.domain.errors import BadRequestError
-from sluice.domain.windows import Window
 
 MakeTable = Callable[..., str]
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
