@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import s3fs
-
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed
 from sluice.connectors.files.connector import check_root, file_connector
@@ -111,6 +109,8 @@ def open_s3(context: ConnectorContext, params: Mapping[str, Any]) -> FileLocatio
     endpoint = _endpoint(context, params)
     root = _root(params)
     region = str(params.get("region") or "").strip() or None
+    import s3fs  # here: s3fs and aiobotocore take seconds to import, and only S3 needs them
+
     fs = s3fs.S3FileSystem(
         key=access_key,
         secret=secret_key,
