@@ -18,10 +18,10 @@ demo: $(VENV)/.installed  ## Start Sluice on http://127.0.0.1:8080 with the demo
 test: $(VENV)/.installed-dev lint typecheck unit  ## ruff, mypy and the whole test suite
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests examples
 
 typecheck: $(VENV)/.installed-dev
-	$(BIN)/mypy src
+	$(BIN)/mypy src examples/sluice-calendar/src
 
 unit: $(VENV)/.installed-dev azurite
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
@@ -47,8 +47,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(INSTALL) -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
+# The example third-party connector (examples/sluice-calendar) joins the dev environment: the
+# tests find it through its `sluice.connectors` entry point and run the contract kit on it.
+EXAMPLE_CONNECTOR := examples/sluice-calendar
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt $(EXAMPLE_CONNECTOR)/pyproject.toml
 	$(INSTALL) -e '.[dev]'
+	$(PIP) install --disable-pip-version-check --no-deps -e $(EXAMPLE_CONNECTOR)
 	touch $@ $(VENV)/.installed
 
 constraints: $(VENV)/.installed-dev  ## Re-pin constraints.txt from the dev environment

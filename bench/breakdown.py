@@ -44,10 +44,10 @@ from common import (
     window_epochs,
     window_sql,
 )
-from sluice.connectors.readers import postgresql as pg_reader
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.files.local import CONNECTOR as FILE_CONNECTOR
+from sluice.connectors.postgresql import reader as pg_reader
 from sluice.connectors.reading import ReadRequest
-from sluice.connectors.registry import ConnectorContext
-from sluice.connectors.specs import local_files as file_reader
 from sluice.domain.windows import Window
 from sluice.engine.mapping import BatchMapper
 from sluice.engine.target_schema import target_schema
@@ -164,7 +164,7 @@ def files(count: int, rows: int) -> None:
     def sluice_read() -> int:
         context = ConnectorContext(allowed_file_roots=(DATA_DIR,), lake_dir=OUT,
                                    metadata_database_url="sqlite://")
-        read = file_reader.open_source(
+        read = FILE_CONNECTOR.read(
             context, {"rootPath": str(folder)},
             {"data": {"format": "delimited", "columnDelimiter": ","}, "params": {"path": "*.csv"}},
             ReadRequest(window=Window(*CSV_WINDOW)))

@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from sluice.connectors.registry import ConnectionSpec, all_specs, find_spec
-from sluice.connectors.specs import data_lake, local_files, postgresql, sqlite
+from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.data_lake import spec as data_lake
+from sluice.connectors.errors import UnsupportedOperationError
+from sluice.connectors.files import local as local_files
+from sluice.connectors.postgresql import spec as postgresql
+from sluice.connectors.reading import ReadRequest
+from sluice.connectors.registry import all_specs, builtin_connectors, find_spec
+from sluice.connectors.sqlite import spec as sqlite
 
 
 def ids(spec: ConnectionSpec) -> str:
@@ -22,7 +28,8 @@ def is_valid(schema: Any, instance: Any) -> bool:
 
 
 def test_every_module_in_the_registry_loads_with_a_unique_uuid() -> None:
-    specs = all_specs()
+    specs = [c.spec for c in builtin_connectors()]
+    assert all_specs()[: len(specs)] == tuple(specs)  # built-ins first, then installed ones
     assert [s.name for s in specs] == [
         "PostgreSQL", "SQLite", "Local Files", "MySQL", "SQL Database (SQLAlchemy)", "Amazon S3",
         "SFTP", "Azure Blob Storage", "Data Lake", "Generic REST API"]
@@ -41,14 +48,19 @@ def test_cloud_storage_specs_keep_the_reference_ids(name: str, reference_id: str
     assert spec is not None and spec.name == name and spec.source_kind == "file"
 
 
-def test_every_source_spec_can_be_read_and_explored() -> None:
-    for spec in all_specs():
+def test_every_source_spec_can_be_read_and_explored(context: ConnectorContext) -> None:
+    for connector in builtin_connectors():
+        spec = connector.spec
+        assert isinstance(connector, FunctionConnector), spec.name
         if spec.source_kind == "target":
-            assert spec.open_source is None and spec.list_objects is None
+            assert connector.opener is None and connector.lister is None
+            with pytest.raises(UnsupportedOperationError, match="cannot be read"):
+                connector.read(context, {}, {}, ReadRequest(window=None))
             continue
-        assert callable(spec.open_source), spec.name
-        assert callable(spec.list_objects), spec.name
-        assert (spec.check_delta_column is not None) == (spec.source_kind == "table"), spec.name
+        assert callable(connector.opener), spec.name
+        assert callable(connector.lister), spec.name
+        checks_delta = connector.delta_checker is not FunctionConnector.delta_checker
+        assert checks_delta == (spec.source_kind == "table"), spec.name
 
 
 def test_data_lake_keeps_the_reference_id() -> None:

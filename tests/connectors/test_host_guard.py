@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed
 from sluice.connectors.host_guard import HostRefusedError, guard_host, guard_url
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
 
 METADATA_URL = "postgresql+psycopg://postgres:meta-Pa55@127.0.0.1:5432/sluice_meta"
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.config import Settings
-from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.contract import ConnectorContext
 from sluice.security.encryption import SecretBox
 from sluice.security.tokens import TokenSigner
 

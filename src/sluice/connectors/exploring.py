@@ -4,15 +4,14 @@
 (`objectType=root` for the top; `folder` / `schema` for what is inside one) and, with
 `preview=true`, returns sample rows and column types of one table or file.
 
-Each source spec sets `ConnectionSpec.list_objects` to an `ObjectLister`. Previews need
-nothing more: they open the spec's reader (`open_source`) with `ReadRequest(window=None,
+Each source connector lists through `Connector.explore`. Previews need nothing more: they
+open the connector's reader (`Connector.read`) with `ReadRequest(window=None,
 limit=n)` on a source built from the explored object, so a preview reads exactly as a run
 would, types included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,18 +49,3 @@ class ExploreItem:
         if self.modified_at is not None:
             wire["lastModifiedTime"] = int(self.modified_at * 1000)
         return wire
-
-
-class ExploreError(Exception):
-    """Exploring failed for a reason the user can act on (unknown folder, no such schema)."""
-
-    def __init__(self, message: str, *, code: str = "CONNECTOR-1001-400") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
-# (connector context, full auth params incl. secrets, object type, object or None for the
-#  root) -> the items there, at most MAX_LISTED_OBJECTS. Raises ExploreError for a place that
-# does not exist, ConnectionTestFailed / SourceReadError when the source cannot be reached.
-ObjectLister = Callable[[Any, Mapping[str, Any], ObjectType, str | None], list[ExploreItem]]

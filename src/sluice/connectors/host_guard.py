@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from sluice.connectors.registry import ConnectionTestFailed, ConnectorContext
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -1,20 +1,24 @@
 """What a source reader is: a stream of bounded Arrow record batches for one run.
 
-Each source connection spec that can be read sets `ConnectionSpec.open_source` (and, for
-table sources, `check_delta_column`). The engine never knows which connector it reads.
+`Connector.read` (sluice.connectors.contract) opens one; the engine never knows which
+connector it reads. Errors are in sluice.connectors.errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import pyarrow as pa
 
 from sluice.domain.windows import Window
 
 DEFAULT_BATCH_ROWS = 65_536
+
+# The column file readers tag each row with (the file's path relative to the connection's
+# root); the lake keeps it as a system column of file-sourced datasets.
+SOURCE_FILE_COLUMN = "_sluice_source_file"
 
 
 @dataclass(frozen=True)
@@ -73,24 +77,3 @@ class SourceRead(Protocol):
     def batches(self) -> Iterator[pa.RecordBatch]: ...
 
     def close(self) -> None: ...
-
-
-class SourceReadError(Exception):
-    """Reading failed. `transient` says whether retrying the same read may succeed
-    (network blip, server restart) or not (table dropped, file corrupt, bad credentials)."""
-
-    def __init__(self, message: str, *, transient: bool, code: str = "CONNECTOR-1001-500"):
-        super().__init__(message)
-        self.message = message
-        self.transient = transient
-        self.code = code
-
-
-# (connector context, full auth params incl. secrets, source connection {data, params},
-#  request) -> an opened read. Raises SourceReadError.
-SourceOpener = Callable[[Any, Mapping[str, Any], Mapping[str, Any], ReadRequest], SourceRead]
-
-# (connector context, auth params, source connection {data, params}, column name) -> None.
-# Raises sluice.domain.errors.BadRequestError (400, code 1383 / 1000) when the column is
-# missing or its type cannot be windowed; SourceReadError when the source is unreachable.
-DeltaColumnChecker = Callable[[Any, Mapping[str, Any], Mapping[str, Any], str], None]

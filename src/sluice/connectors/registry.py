@@ -1,147 +1,94 @@
-"""The registry of built-in connection specs.
+"""The registry of connectors: the built-ins, then those third-party packages declare.
 
-Adding a connector means adding one module under `sluice.connectors.specs` that builds a
-`ConnectionSpec` and lists it in `SPEC_MODULES`; nothing else in the code changes.
+A package adds a connector without touching Sluice by declaring an entry point in the
+`sluice.connectors` group whose object is a `Connector` (sluice.connectors.contract):
+
+    [project.entry-points."sluice.connectors"]
+    my_source = "my_package.connector:CONNECTOR"
+
+Built-ins are named by module, imported the first time the registry is asked, so importing
+the registry pulls in no connector library.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import logging
 from functools import cache
-from pathlib import Path
-from typing import Any, Literal
+from importlib.metadata import entry_points
 
-SourceKind = Literal["table", "file", "target"]
+from sluice.connectors.contract import ConnectionSpec, Connector
 
-PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
+log = logging.getLogger(__name__)
 
+ENTRY_POINT_GROUP = "sluice.connectors"
 
-@dataclass(frozen=True)
-class ConnectorContext:
-    """What a connector may know about the service it runs in."""
-
-    allowed_file_roots: tuple[Path, ...]
-    lake_dir: Path
-    metadata_database_url: str
-    # Hosts, addresses or networks (CIDR) the operator allows even though the host guard
-    # would refuse them (`SLUICE_CONNECTOR_ALLOWED_HOSTS`); see sluice.connectors.host_guard.
-    allowed_hosts: tuple[str, ...] = ()
-
-
-class ConnectionTestFailed(Exception):  # noqa: N818 - reads as a sentence at raise sites
-    """A connection test reached a clear verdict: the connection does not work, and why.
-
-    The message is shown to the user; it must never contain a secret.
-    """
-
-
-# Given the context and the connection's full auth params (secrets included), raise
-# ConnectionTestFailed when the connection does not work.
-ConnectionTester = Callable[[ConnectorContext, Mapping[str, Any]], object]
-
-
-@dataclass(frozen=True)
-class AuthSpec:
-    """One way to authenticate (`auth.specName` in a connection create request)."""
-
-    name: str
-    type: str
-    schema: Mapping[str, Any]
-
-    @property
-    def secret_fields(self) -> frozenset[str]:
-        """Params never returned in clear: those the schema marks `format: password`."""
-        props = self.schema.get("properties", {})
-        return frozenset(k for k, v in props.items() if v.get("format") == "password")
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "spec": dict(self.schema)}
-
-
-@dataclass(frozen=True)
-class ConnectionSpec:
-    id: str
-    name: str
-    description: str
-    category: str
-    source_kind: SourceKind
-    auth_specs: tuple[AuthSpec, ...]
-    # JSON Schema of a source (or target) connection's `params` for this spec.
-    params_schema: Mapping[str, Any]
-    tester: ConnectionTester
-    version: str = "1.0"
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-    # JSON Schema of a source connection's `data` object (format options for files).
-    data_schema: Mapping[str, Any] | None = None
-    # Checks of auth params that need the service's settings (allowed folders), run when a
-    # connection is created or patched; raises ConnectionTestFailed with a safe message.
-    validate_auth: ConnectionTester | None = None
-    # Reading a window (sluice.connectors.reading); None for specs that cannot be read.
-    open_source: Any = None
-    check_delta_column: Any = None
-    # Listing what a connection can reach (sluice.connectors.exploring.ObjectLister); None
-    # for specs that cannot be explored (the data-lake target).
-    list_objects: Any = None
-
-    def auth_spec(self, name: str) -> AuthSpec | None:
-        return next((a for a in self.auth_specs if a.name == name), None)
-
-    def to_wire(self) -> dict[str, Any]:
-        spec_key = "targetSpec" if self.source_kind == "target" else "sourceSpec"
-        return {
-            "id": self.id,
-            "name": self.name,
-            "providerId": PROVIDER_ID,
-            "version": self.version,
-            "description": self.description,
-            "type": "Batch",
-            "attributes": {
-                "category": {"key": self.category},
-                "isSource": self.source_kind != "target",
-                "isTarget": self.source_kind == "target",
-                **self.attributes,
-            },
-            "authSpec": [a.to_wire() for a in self.auth_specs],
-            spec_key: {
-                "name": f"{self.name} {spec_key}",
-                "type": {"table": "Table", "file": "File"}.get(self.source_kind, "Target"),
-                "spec": {
-                    "$schema": "http://json-schema.org/draft-07/schema#",
-                    "type": "object",
-                    "properties": {
-                        "params": dict(self.params_schema),
-                        **({"data": dict(self.data_schema)} if self.data_schema else {}),
-                    },
-                },
-            },
-        }
-
-
-# Modules under sluice.connectors.specs, each exposing `SPEC: ConnectionSpec`.
-SPEC_MODULES: tuple[str, ...] = (
-    "postgresql",
-    "sqlite",
-    "local_files",
-    "mysql",
-    "sql_database",
-    "s3",
-    "sftp",
-    "azure_blob",
-    "data_lake",
-    "rest_api",
+# Modules under sluice.connectors, each exposing `CONNECTOR: Connector`.
+BUILTIN_MODULES: tuple[str, ...] = (
+    "postgresql.spec",
+    "sqlite.spec",
+    "files.local",
+    "mysql.spec",
+    "sql_database.spec",
+    "files.s3",
+    "files.sftp",
+    "files.azure_blob",
+    "data_lake.spec",
+    "rest.spec",
 )
 
 
+def _builtin(module_name: str) -> Connector:
+    connector = importlib.import_module(f"sluice.connectors.{module_name}").CONNECTOR
+    assert isinstance(connector, Connector), module_name
+    return connector
+
+
+def _third_party(taken: set[str]) -> list[Connector]:
+    """The connectors of the entry point group; a broken or clashing one is logged and left
+    out, so one bad package never takes the service down."""
+    found: list[Connector] = []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            connector = entry.load()
+        except Exception:
+            log.exception("connector entry point %r (%s) failed to load", entry.name, entry.value)
+            continue
+        if not isinstance(connector, Connector):
+            log.error("connector entry point %r (%s) is not a Connector", entry.name, entry.value)
+            continue
+        if connector.spec.id in taken:
+            log.error(
+                "connector entry point %r reuses connection spec id %s; left out",
+                entry.name,
+                connector.spec.id,
+            )
+            continue
+        taken.add(connector.spec.id)
+        found.append(connector)
+    return found
+
+
 @cache
+def builtin_connectors() -> tuple[Connector, ...]:
+    return tuple(_builtin(name) for name in BUILTIN_MODULES)
+
+
+@cache
+def all_connectors() -> tuple[Connector, ...]:
+    """The built-in connectors, then the installed third-party ones."""
+    builtins = builtin_connectors()
+    return (*builtins, *_third_party({c.spec.id for c in builtins}))
+
+
+def find_connector(spec_id: str) -> Connector | None:
+    return next((c for c in all_connectors() if c.spec.id == spec_id), None)
+
+
 def all_specs() -> tuple[ConnectionSpec, ...]:
-    specs = []
-    for module_name in SPEC_MODULES:
-        module = importlib.import_module(f"sluice.connectors.specs.{module_name}")
-        specs.append(module.SPEC)
-    return tuple(specs)
+    return tuple(c.spec for c in all_connectors())
 
 
 def find_spec(spec_id: str) -> ConnectionSpec | None:
-    return next((s for s in all_specs() if s.id == spec_id), None)
+    connector = find_connector(spec_id)
+    return connector.spec if connector is not None else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.config import Settings
-from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.contract import ConnectorContext
 from sluice.lake.location import LakeLocation
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
-from sluice.connectors.reading import BadRow, SourceRead, SourceReadError
+from sluice.connectors.errors import SourceReadError
+from sluice.connectors.reading import BadRow, SourceRead
 from sluice.domain.run_states import FAILED
 from sluice.engine import claims
 from sluice.engine.context import EngineContext

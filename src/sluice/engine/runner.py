@@ -16,11 +16,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
-from sluice.connectors.reading import (
-    ReadRequest,
-    SourceRead,
-    SourceReadError,
-)
+from sluice.connectors.errors import SourceReadError, TransientReadError
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
 from sluice.domain.run_states import CANCELLED, FAILED, SUCCESS
 from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
@@ -55,7 +52,6 @@ from sluice.store.db import transaction
 from sluice.store.runs import SCHEDULER_CLIENT
 
 log = logging.getLogger("sluice.runner")
-SOURCE_FILE_COLUMN = "_sluice_source_file"
 
 
 class RunCancelledError(Exception):
@@ -102,7 +98,7 @@ def execute_run(ctx: EngineContext, guard: claims.ClaimGuard) -> None:
         return
     except ConcurrentWriteError as error:
         # Another run committed to the dataset meanwhile: retrying the attempt is safe.
-        transient = SourceReadError(str(error), transient=True, code="CONNECTOR-3001-500")
+        transient = TransientReadError(str(error), code="CONNECTOR-3001-500")
         if claim.attempt < claims.MAX_ATTEMPTS:
             retry_later(ctx, claim, plan, metrics, transient)
         else:
@@ -127,15 +123,10 @@ def execute_run(ctx: EngineContext, guard: claims.ClaimGuard) -> None:
 def _move_data(
     ctx: EngineContext, guard: claims.ClaimGuard, plan: RunPlan, metrics: RunMetrics
 ) -> CommitResult:
-    opener = plan.endpoints.spec.open_source
-    if opener is None:
-        raise RunFailedError(
-            "CONNECTOR-1001-500", f"Connector '{plan.endpoints.spec.name}' cannot be read yet."
-        )
     request = ReadRequest(
         window=plan.window, delta_column=plan.delta_column, timezone=plan.timezone, files=plan.files
     )
-    read: SourceRead = opener(
+    read: SourceRead = plan.endpoints.connector.read(
         ctx.connectors, plan.endpoints.auth_params, plan.endpoints.source, request
     )
     try:

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from sluice.connectors.reading import SOURCE_FILE_COLUMN
 from sluice.domain.flow_specs import FAIL_ON_NEW_COLUMNS, FROZEN
 from sluice.domain.type_changes import TypeChange, classify, type_name
 from sluice.engine.column_sources import find_field
-from sluice.lake.schema import SOURCE_FILE_COLUMN, SYSTEM_COLUMN_NAMES, SYSTEM_COLUMNS
+from sluice.lake.schema import SYSTEM_COLUMN_NAMES, SYSTEM_COLUMNS
 
 NEW_COLUMNS_REFUSED = "CONNECTOR-2002-400"
 LOSSY_TYPE_CHANGE = "CONNECTOR-2003-400"

@@ -9,9 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from sluice.connectors.reading import SOURCE_FILE_COLUMN
+
 RUN_ID_COLUMN = "_sluice_run_id"
 INGESTED_AT_COLUMN = "_sluice_ingested_at"
-SOURCE_FILE_COLUMN = "_sluice_source_file"
 
 SYSTEM_COLUMNS: tuple[pa.Field, ...] = (
     pa.field(RUN_ID_COLUMN, pa.string(), nullable=False),

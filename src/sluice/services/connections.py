@@ -7,13 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sluice.connectors.registry import (
-    AuthSpec,
-    ConnectionSpec,
-    ConnectionTestFailed,
-    ConnectorContext,
-    find_spec,
-)
+from sluice.connectors.contract import AuthSpec, ConnectionSpec, Connector, ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed
+from sluice.connectors.registry import find_connector
 from sluice.domain.errors import ConflictError, bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.secrets import masked, merge_patched_secrets, split_secrets
@@ -39,15 +35,19 @@ connections = ResourceRepository(Connection, "connections", FIELDS)
 PATCHABLE = frozenset({"name", "description", "auth"})
 
 
-def require_spec(spec_id: str) -> ConnectionSpec:
-    spec = find_spec(spec_id)
-    if spec is None:
+def require_connector(spec_id: str) -> Connector:
+    connector = find_connector(spec_id)
+    if connector is None:
         raise bad_request(
             1413,
             f"Invalid connection spec id '{spec_id}'; list the available "
             "ones with GET /connectionSpecs.",
         )
-    return spec
+    return connector
+
+
+def require_spec(spec_id: str) -> ConnectionSpec:
+    return require_connector(spec_id).spec
 
 
 def _auth_spec_for(spec: ConnectionSpec, spec_name: str) -> AuthSpec:
@@ -75,11 +75,10 @@ def _validated_auth(
     params = auth.get("params")
     validate_against(auth_spec.schema, params, "auth.params")
     assert isinstance(params, dict)
-    if spec.validate_auth is not None:
-        try:
-            spec.validate_auth(context, params)
-        except ConnectionTestFailed as failure:
-            raise bad_request(1000, f"Invalid auth.params: {failure}") from None
+    try:
+        require_connector(spec.id).validate_auth(context, params)
+    except ConnectionTestFailed as failure:
+        raise bad_request(1000, f"Invalid auth.params: {failure}") from None
     return auth_spec, params
 
 
@@ -205,9 +204,9 @@ def delete_connection(session: Session, tenant: Tenant, connection_id: str) -> N
 
 
 def test_connection(row: Connection, box: SecretBox, context: ConnectorContext) -> dict[str, Any]:
-    spec = require_spec(row.connection_spec_id)
+    connector = require_connector(row.connection_spec_id)
     try:
-        spec.tester(context, full_auth_params(row, box))
+        connector.test(context, full_auth_params(row, box))
     except ConnectionTestFailed as failure:
         return {"result": False, "message": str(failure)}
     return {"result": True}

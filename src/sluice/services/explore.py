@@ -1,9 +1,9 @@
 """Exploring a connection: listing what it reaches, and previewing one table or file.
 
-Listings call the spec's `list_objects`. Previews (and schema-only requests) open the spec's
-reader on a source built from the explored object with `ReadRequest(window=None, limit=n)`,
-so a preview reads exactly as a run would, and name the column types as the dataset catalog
-does. Everything here does blocking I/O: call it from a worker thread.
+Listings call the connector's `explore`. Previews (and schema-only requests) open its reader
+(`Connector.read`) on a source built from the explored object with `ReadRequest(window=None,
+limit=n)`, so a preview reads exactly as a run would, and name the column types as the dataset
+catalog does. Everything here does blocking I/O: call it from a worker thread.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from typing import Any, cast
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
-from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreError, ObjectType
-from sluice.connectors.reading import ReadRequest, SourceRead, SourceReadError
-from sluice.connectors.registry import ConnectionSpec, ConnectionTestFailed, ConnectorContext
+from sluice.connectors.contract import Connector, ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError, SourceReadError
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ObjectType
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.lake.reader import json_value
-from sluice.lake.schema import SOURCE_FILE_COLUMN, dataset_type
+from sluice.lake.schema import dataset_type
 from sluice.security.encryption import SecretBox
-from sluice.services.connections import connections, full_auth_params, require_spec
+from sluice.services.connections import connections, full_auth_params, require_connector
 
 DEFAULT_PREVIEW_ROWS = 100
 MAX_PREVIEW_ROWS = 1000
@@ -69,9 +70,10 @@ def explore(
 ) -> list[dict[str, Any]] | dict[str, Any]:
     """The listing (a list of items) or the flat preview document the query asks for."""
     row = connections.get(session, tenant, connection_id)
-    spec = require_spec(row.connection_spec_id)
+    connector = require_connector(row.connection_spec_id)
+    spec = connector.spec
     object_type = _object_type(query)
-    if spec.list_objects is None or spec.open_source is None:
+    if spec.source_kind == "target":
         raise bad_request(
             1000, f"Connections of spec '{spec.name}' cannot be explored.", id=connection_id
         )
@@ -80,9 +82,9 @@ def explore(
     try:
         if object_type in _LISTED_TYPES:
             place = None if object_type == "root" else query.object
-            items = spec.list_objects(context, auth, object_type, place)
+            items = connector.explore(context, auth, object_type, place)
             return [item.to_wire() for item in items[:MAX_LISTED_OBJECTS]]
-        return _flat_preview(spec, context, auth, object_type, query)
+        return _flat_preview(connector, context, auth, object_type, query)
     except ExploreError as error:
         message = _redact(error.message, secrets)
         raise ConnectorProblem(error.code, 400, "Bad request", message) from None
@@ -112,7 +114,7 @@ def _object_type(query: ExploreQuery) -> ObjectType:
 
 
 def _flat_preview(
-    spec: ConnectionSpec,
+    connector: Connector,
     context: ConnectorContext,
     auth: dict[str, Any],
     object_type: ObjectType,
@@ -121,9 +123,7 @@ def _flat_preview(
     """Columns and (with preview=true) up to `preview_rows` rows of one table or file."""
     limit = query.preview_rows if query.preview else 1
     source = _source_of(object_type, query)
-    read: SourceRead = spec.open_source(
-        context, auth, source, ReadRequest(window=None, limit=limit)
-    )
+    read: SourceRead = connector.read(context, auth, source, ReadRequest(window=None, limit=limit))
     try:
         # File readers tag rows with their file; a preview is of one object: leave it out.
         schema = [f for f in read.schema if f.name != SOURCE_FILE_COLUMN]

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sluice.connectors.registry import ConnectionSpec
+from sluice.connectors.contract import Connector
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.security.encryption import SecretBox
-from sluice.services.connections import connections, full_auth_params, require_spec
+from sluice.services.connections import connections, full_auth_params, require_connector
 from sluice.services.datasets import datasets
 from sluice.services.source_connections import source_connections
 from sluice.services.target_connections import target_connections
@@ -20,7 +20,7 @@ from sluice.store.models import Dataset, Flow
 
 @dataclass(frozen=True)
 class FlowEndpoints:
-    spec: ConnectionSpec
+    connector: Connector
     # Full auth params, secrets included: hand them to connectors only, never render them.
     auth_params: dict[str, Any]
     # The source connection's {"data", "params"} as stored.
@@ -39,7 +39,7 @@ def resolve_endpoints(
             f"Failed to create flow run. Error message: source connection "
             f"{source_id} of flow {flow.id} no longer exists.",
         )
-    spec = require_spec(source.connection_spec_id)
+    connector = require_connector(source.connection_spec_id)
     auth: dict[str, Any] = {}
     if source.base_connection_id:
         base = connections.find(session, tenant, source.base_connection_id)
@@ -63,4 +63,4 @@ def resolve_endpoints(
             f"of flow {flow.id} no longer exists.",
         )
     source_doc = {"data": source.doc.get("data", {}), "params": source.doc.get("params", {})}
-    return FlowEndpoints(spec=spec, auth_params=auth, source=source_doc, dataset=dataset)
+    return FlowEndpoints(connector=connector, auth_params=auth, source=source_doc, dataset=dataset)

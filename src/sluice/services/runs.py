@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from sluice.connectors.reading import SourceReadError
-from sluice.connectors.registry import ConnectorContext
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceReadError
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import find_flow_spec
 from sluice.domain.run_params import parse_run_request
@@ -136,11 +136,10 @@ def _check_delta_column(
     """A delta column missing from the source, or of a type that cannot be windowed, is a 400
     now rather than a failed run later."""
     endpoints = resolve_endpoints(session, tenant, flow, box)
-    checker = endpoints.spec.check_delta_column
-    if checker is None:
-        return
     try:
-        checker(context, endpoints.auth_params, endpoints.source, column)
+        endpoints.connector.check_delta_column(
+            context, endpoints.auth_params, endpoints.source, column
+        )
     except SourceReadError as failure:
         raise bad_request(
             1380, f"Failed to create flow run. Error message: {failure.message}"

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sluice.connectors.registry import ConnectionSpec
+from sluice.connectors.contract import ConnectionSpec
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import SourceConnectionCreate

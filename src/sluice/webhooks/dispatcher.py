@@ -20,8 +20,8 @@ import httpx
 
 from sluice import __version__
 from sluice.config import Settings
+from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.host_guard import HostRefusedError, guard_url
-from sluice.connectors.registry import ConnectorContext
 from sluice.domain.errors import ConfigurationError
 from sluice.security.encryption import SecretBox
 from sluice.store import clock

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.host_guard import HostRefusedError, guard_url
-from sluice.connectors.registry import ConnectorContext
 from sluice.domain.errors import bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant

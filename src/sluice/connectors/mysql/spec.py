@@ -1,0 +1,151 @@
+"""The MySQL / MariaDB tables connection spec: its schemas, its test and its explorer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pymysql
+
+from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.errors import (
+    ConnectionTestFailed,
+    ExploreError,
+    SourceReadError,
+    read_error_type,
+)
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
+from sluice.connectors.mysql.catalog import TABLE_NAME_PATTERN
+from sluice.connectors.mysql.reader import check_delta_column, open_source
+from sluice.connectors.mysql.session import (
+    DEFAULT_PORT,
+    SSL_MODES,
+    MysqlSettings,
+    connect,
+    describe,
+    is_transient,
+    settings_from_params,
+)
+from sluice.connectors.spec_schemas import (
+    database_basic_auth,
+    database_connection_string_auth,
+    table_params_schema,
+)
+
+# Databases of the server itself, never a tenant's data.
+SYSTEM_DATABASES = ("information_schema", "mysql", "performance_schema", "sys")
+
+CONNECTION_STRING_AUTH = database_connection_string_auth(
+    "A MySQL URL: mysql://user:password@host:3306/database (optionally ?ssl-mode=REQUIRED).",
+    "Must set host, database and user; URL-escape special characters.",
+)
+
+BASIC_AUTH = database_basic_auth(DEFAULT_PORT, SSL_MODES, "PREFERRED")
+
+TABLE_PARAMS_SCHEMA = table_params_schema(
+    TABLE_NAME_PATTERN, "`table` or `database.table`, each part taken literally."
+)
+
+
+def validate_settings(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Refuse params Sluice will never connect with (a malformed or unsafe connection string,
+    a socket path) when the connection is created, before any test."""
+    settings_from_params(params)
+
+
+def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Connect (after the host guard) and run `SELECT 1`; no message holds the password."""
+    settings = settings_from_params(params)
+    connection = connect(context, settings)
+    failure: str | None = None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+    except pymysql.MySQLError as error:
+        failure = "MySQL refused a query: " + describe(error, settings.secrets)
+    finally:
+        connection.close()
+    if failure is not None:
+        raise ConnectionTestFailed(failure)
+
+
+_LIST_DATABASES_SQL = (
+    "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA"
+    " WHERE SCHEMA_NAME NOT IN (%s, %s, %s, %s) ORDER BY SCHEMA_NAME LIMIT %s"
+)
+_DATABASE_EXISTS_SQL = "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
+_LIST_TABLES_SQL = (
+    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+    " ORDER BY TABLE_NAME LIMIT %s"
+)
+
+
+def list_objects(
+    context: ConnectorContext,
+    params: Mapping[str, Any],
+    object_type: ObjectType,
+    place: str | None,
+) -> list[ExploreItem]:
+    """The databases the user sees (root), or the tables and views of one database."""
+    if object_type not in ("root", "schema"):
+        raise ExploreError(
+            f"A MySQL connection lists its databases (objectType=root) and the tables of one"
+            f" database (objectType=schema); it cannot list objectType={object_type}."
+        )
+    if object_type == "schema" and not place:
+        raise ExploreError("Listing a schema needs `object`, the database name.")
+    settings = settings_from_params(params)
+    connection = connect(context, settings)
+    try:
+        with connection.cursor() as cursor:
+            if object_type == "root":
+                cursor.execute(_LIST_DATABASES_SQL, (*SYSTEM_DATABASES, MAX_LISTED_OBJECTS))
+                return [_database_item(str(row[0])) for row in cursor.fetchall()]
+            assert place is not None
+            cursor.execute(_DATABASE_EXISTS_SQL, (place,))
+            if not cursor.fetchall():
+                raise ExploreError(f"The database {place!r} does not exist or is not visible.")
+            cursor.execute(_LIST_TABLES_SQL, (place, MAX_LISTED_OBJECTS))
+            return [_table_item(place, str(row[0])) for row in cursor.fetchall()]
+    except pymysql.MySQLError as error:
+        raise _listing_error(error, settings) from None
+    finally:
+        connection.close()
+
+
+def _database_item(name: str) -> ExploreItem:
+    return ExploreItem(
+        type="schema", name=name, path=name, can_preview=False, can_fetch_schema=False
+    )
+
+
+def _table_item(database: str, name: str) -> ExploreItem:
+    return ExploreItem(
+        type="table", name=name, path=f"{database}.{name}", can_preview=True, can_fetch_schema=True
+    )
+
+
+def _listing_error(error: BaseException, settings: MysqlSettings) -> SourceReadError:
+    message = "Could not list the MySQL objects: " + describe(error, settings.secrets)
+    return read_error_type(is_transient(error))(message)
+
+
+SPEC = ConnectionSpec(
+    id="5c3f6a0e-9b1d-4e8a-a7c2-3d4f1e2b6a90",
+    name="MySQL",
+    description="Tables of a MySQL or MariaDB database.",
+    category="database",
+    source_kind="table",
+    auth_specs=(CONNECTION_STRING_AUTH, BASIC_AUTH),
+    params_schema=TABLE_PARAMS_SCHEMA,
+)
+
+CONNECTOR = FunctionConnector(
+    SPEC,
+    test_connection=check_connection,
+    validate_params=validate_settings,
+    lister=list_objects,
+    opener=open_source,
+    delta_checker=check_delta_column,
+)

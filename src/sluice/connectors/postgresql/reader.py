@@ -1,0 +1,186 @@
+"""Reading PostgreSQL tables through ADBC: binary COPY streamed into bounded Arrow batches.
+
+The table is reflected from the catalog (bound parameters), the delta column is matched
+exactly against the reflected columns, and every identifier in the read query comes from the
+reflection, quoted. Window values are bound parameters too, but not of the read query
+itself: ADBC's PostgreSQL driver materialises the whole result of a parameterised query in
+one batch (measured with adbc-driver-postgresql 1.13: 2M rows, one batch, ~1 GB RSS), while
+a query without parameters streams through `COPY (...) TO STDOUT (FORMAT binary)` (~16 MB
+batches, flat memory). So the bounds are bound into two transaction-local settings with
+`set_config('sluice.window_lower', $1, true)`, and the read query, in the same transaction,
+takes them back once, in init-plans `(SELECT current_setting('sluice.window_lower')::<column
+type>)`, which an index on the delta column can use. Being transaction-local, the settings
+never outlive the read, even behind a transaction-pooling proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import adbc_driver_manager
+import pyarrow as pa
+
+from sluice.connectors.batching import bounded, quote_identifier
+from sluice.connectors.errors import SourceReadError, TerminalReadError
+from sluice.connectors.postgresql.catalog import (
+    REFLECT_SQL,
+    PgTable,
+    parse_table_name,
+    table_from_rows,
+)
+from sluice.connectors.postgresql.connection import AdbcSession
+from sluice.connectors.reading import ReadRequest, SourceRead
+from sluice.connectors.tables.adbc_read import AdbcRead
+from sluice.connectors.tables.conform import conform
+from sluice.connectors.tables.reflection import (
+    DeltaTypes,
+    delta_column_checker,
+    existing_table,
+    table_name_of,
+)
+from sluice.connectors.tables.windowing import Bounds, DeltaKind
+
+# Rows per Arrow batch are bounded by ReadRequest.batch_rows (slicing); bytes per batch the
+# driver builds from COPY are bounded by this hint.
+BATCH_HINT_BYTES = 16 * 1024 * 1024
+_BATCH_HINT_OPTION = "adbc.postgresql.batch_size_hint_bytes"
+_LOWER_SETTING = "sluice.window_lower"
+_UPPER_SETTING = "sluice.window_upper"
+
+_BOUND_CASTS = {
+    DeltaKind.TIMESTAMPTZ: "pg_catalog.timestamptz",
+    DeltaKind.TIMESTAMP: "pg_catalog.timestamp",
+    DeltaKind.DATE: "pg_catalog.date",
+    DeltaKind.EPOCH: "pg_catalog.int8",
+}
+
+DELTA_TYPES = DeltaTypes(
+    accepted="timestamptz, timestamp, date or integer (epoch seconds)",
+    type_of=lambda c: str(c.display_type),
+)
+
+
+def reflect(session: AdbcSession, table_name: str) -> PgTable | None:
+    """The table as the catalog describes it, or None when it does not exist."""
+    schema, table = parse_table_name(table_name)
+    cursor = session.connection.cursor()
+    try:
+        cursor.execute(REFLECT_SQL, (table, schema))
+        rows = cursor.fetchall()
+    except adbc_driver_manager.Error as error:
+        what = f'Could not read the definition of table "{table_name}"'
+        raise session.error(error, what) from None
+    finally:
+        cursor.close()
+    return table_from_rows(rows)
+
+
+check_delta_column = delta_column_checker(AdbcSession, reflect, DELTA_TYPES)
+
+
+def open_source(
+    context: Any, auth: Mapping[str, Any], source: Mapping[str, Any], request: ReadRequest
+) -> SourceRead:
+    """Start reading the rows of the table whose delta column lies in the request's window."""
+    table_name = table_name_of(source)
+    session = AdbcSession(context, auth)
+    try:
+        table = existing_table(table_name, reflect(session, table_name))
+        if not table.columns:
+            raise TerminalReadError(f'Table "{table_name}" has no columns.')
+        where = _where_clause(session, table, table_name, request)
+        columns = ", ".join(
+            f"{c.select_expression} AS {quote_identifier(c.name)}" for c in table.columns
+        )
+        query = f"SELECT {columns} FROM {table.quoted_name}{where}{_limit_clause(request)}"
+        cursor = session.connection.cursor()
+        try:
+            cursor.adbc_statement.set_options(**{_BATCH_HINT_OPTION: str(BATCH_HINT_BYTES)})
+            cursor.execute(query)
+            reader = cursor.fetch_record_batch()
+        except adbc_driver_manager.Error as error:
+            cursor.close()
+            raise session.error(error, f'Could not read table "{table_name}"') from None
+    except BaseException:
+        session.close()
+        raise
+    return PostgresRead(session, cursor, reader, table, table_name, request.batch_rows)
+
+
+def _where_clause(
+    session: AdbcSession, table: PgTable, table_name: str, request: ReadRequest
+) -> str:
+    """` WHERE ...` selecting the window, its bounds bound into session settings; or ''."""
+    if request.window is None:
+        return ""
+    selected = DELTA_TYPES.select(table_name, table, request)
+    assert selected is not None
+    column, kind, bounds = selected
+    _bind_bounds(session, bounds)
+    delta = quote_identifier(column.name)
+    cast = _BOUND_CASTS[kind]
+    conditions = [f"{delta} IS NOT NULL"]
+    if bounds.lower is not None:
+        conditions.append(f"{delta} >= (SELECT current_setting('{_LOWER_SETTING}')::{cast})")
+    if bounds.upper is not None:
+        conditions.append(f"{delta} < (SELECT current_setting('{_UPPER_SETTING}')::{cast})")
+    return " WHERE " + " AND ".join(conditions)
+
+
+def _limit_clause(request: ReadRequest) -> str:
+    """` LIMIT n` for a preview: an integer literal Sluice formats (COPY takes no parameters)."""
+    if request.limit is None:
+        return ""
+    return f" LIMIT {max(int(request.limit), 0):d}"
+
+
+def _bind_bounds(session: AdbcSession, bounds: Bounds) -> None:
+    values = tuple(
+        "" if b is None else str(b) if isinstance(b, int) else b.isoformat()
+        for b in (bounds.lower, bounds.upper)
+    )
+    cursor = session.connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT pg_catalog.set_config('{_LOWER_SETTING}', $1, true),"
+            f" pg_catalog.set_config('{_UPPER_SETTING}', $2, true)",
+            values,
+        )
+        cursor.fetchall()
+    except adbc_driver_manager.Error as error:
+        raise session.error(error, "Could not set the window") from None
+    finally:
+        cursor.close()
+
+
+class PostgresRead(AdbcRead):
+    """An open read of one table: batches of the reflected schema, at most batch_rows each."""
+
+    def __init__(
+        self,
+        session: AdbcSession,
+        cursor: Any,
+        reader: pa.RecordBatchReader,
+        table: PgTable,
+        table_name: str,
+        batch_rows: int,
+    ) -> None:
+        super().__init__(table.arrow_schema, reader, cursor, session)
+        self._session = session
+        self._table_name = table_name
+        self._batch_rows = batch_rows
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        for batch in bounded(self._conformed(), self._batch_rows):
+            self._progress.input_records += batch.num_rows
+            yield batch
+
+    def _conformed(self) -> Iterator[pa.RecordBatch]:
+        for raw in self._raw_batches():
+            batch = conform(raw, self._schema, self._table_name)
+            self._progress.input_bytes += batch.nbytes
+            yield batch
+
+    def _read_error(self, error: BaseException) -> SourceReadError:
+        return self._session.error(error, f'Reading table "{self._table_name}" failed')

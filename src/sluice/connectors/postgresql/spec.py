@@ -1,0 +1,88 @@
+"""The PostgreSQL tables connection spec: its schemas, its connection test and its listing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError, SourceReadError
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
+from sluice.connectors.postgresql.catalog import (
+    LIST_SCHEMAS_SQL,
+    LIST_TABLES_SQL,
+    SCHEMA_EXISTS_SQL,
+)
+from sluice.connectors.postgresql.connection import fetch
+from sluice.connectors.postgresql.reader import check_delta_column, open_source
+from sluice.connectors.spec_schemas import (
+    database_basic_auth,
+    database_connection_string_auth,
+    table_params_schema,
+)
+
+_TABLE_NAME = r'^[^.\x00-\x1f"]+(\.[^.\x00-\x1f"]+)?$'
+
+CONNECTION_STRING_AUTH = database_connection_string_auth(
+    "A libpq connection string: postgresql://user:password@host:5432/dbname"
+    " or host=... port=... dbname=... user=... password=...",
+    "Must set host, dbname and user.",
+)
+
+BASIC_AUTH = database_basic_auth(
+    5432, ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"), "prefer"
+)
+
+TABLE_PARAMS_SCHEMA = table_params_schema(
+    _TABLE_NAME, "`table` or `schema.table`, each part taken literally."
+)
+
+
+def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Connect and run `SELECT 1`; the failure message never holds the password."""
+    try:
+        fetch(context, params, "SELECT 1")
+    except SourceReadError as error:
+        raise ConnectionTestFailed(error.message) from None
+
+
+def list_objects(
+    context: ConnectorContext,
+    params: Mapping[str, Any],
+    object_type: ObjectType,
+    place: str | None,
+) -> list[ExploreItem]:
+    """Root: the schemas; `schema`: its tables and views (`path` is `schema.table`)."""
+    if object_type == "root":
+        rows = fetch(context, params, LIST_SCHEMAS_SQL, (MAX_LISTED_OBJECTS,))
+        return [ExploreItem("schema", name, name, False, False) for (name,) in rows]
+    if object_type != "schema":
+        raise ExploreError(
+            f"PostgreSQL connections list schemas (objectType=root) and their tables"
+            f" (objectType=schema), not objectType={object_type}."
+        )
+    schema = place or ""
+    rows = fetch(context, params, LIST_TABLES_SQL, (schema, MAX_LISTED_OBJECTS))
+    if not rows and not fetch(context, params, SCHEMA_EXISTS_SQL, (schema,)):
+        raise ExploreError(f"The schema {schema!r} does not exist.")
+    return [ExploreItem("table", name, f"{schema}.{name}", True, True) for name, _kind in rows]
+
+
+SPEC = ConnectionSpec(
+    id="1bed8a75-0487-4216-85f5-94ddf2058992",
+    name="PostgreSQL",
+    description="Tables of a PostgreSQL database.",
+    category="database",
+    source_kind="table",
+    auth_specs=(CONNECTION_STRING_AUTH, BASIC_AUTH),
+    params_schema=TABLE_PARAMS_SCHEMA,
+)
+
+
+CONNECTOR = FunctionConnector(
+    SPEC,
+    test_connection=check_connection,
+    lister=list_objects,
+    opener=open_source,
+    delta_checker=check_delta_column,
+)

@@ -1,1 +1,0 @@
-"""Source readers: PostgreSQL and SQLite tables through ADBC, local files through pyarrow."""

@@ -1,1 +1,0 @@
-"""One module per built-in connection spec."""

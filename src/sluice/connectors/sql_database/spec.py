@@ -1,0 +1,161 @@
+"""The "SQL Database (SQLAlchemy)" connection spec: any database whose SQLAlchemy driver is
+on the allow list, named by one URL; its test and its explorer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.errors import (
+    ConnectionTestFailed,
+    ExploreError,
+    SourceReadError,
+    read_error_type,
+)
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
+from sluice.connectors.mysql.catalog import TABLE_NAME_PATTERN
+from sluice.connectors.spec_schemas import auth_spec, table_params_schema
+from sluice.connectors.sql_database.connection import (
+    ALLOWED_DRIVERS,
+    DatabaseUrl,
+    connect,
+    describe,
+    is_transient,
+    parse_url,
+)
+from sluice.connectors.sql_database.reader import check_delta_column, open_source
+
+# Schemas of the servers themselves, never a tenant's data.
+SYSTEM_SCHEMAS = frozenset(
+    {"information_schema", "pg_catalog", "mysql", "performance_schema", "sys"}
+)
+
+URL_AUTH = auth_spec(
+    "SQLAlchemy URL Authentication",
+    "SqlAlchemyUrl",
+    {
+        "url": {
+            "type": "string",
+            "format": "password",
+            "minLength": 1,
+            "description": "URL-escape special characters of the user and password.",
+        },
+    },
+    ["url"],
+    description="A SQLAlchemy URL, dialect+driver://user:password@host:port/database;"
+    f" drivers allowed: {', '.join(ALLOWED_DRIVERS)}. SQLite files (sqlite:////abs/path.db)"
+    " must lie in a folder the operator allows.",
+)
+
+TABLE_PARAMS_SCHEMA = table_params_schema(
+    TABLE_NAME_PATTERN, "`table` or `schema.table`, each part taken literally."
+)
+
+
+def validate_url(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Refuse a URL Sluice will never open (driver, options, SQLite path) when the connection
+    is created, before any test."""
+    parse_url(context, params)
+
+
+def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Connect (after the host guard) and run `SELECT 1`; no message holds the password."""
+    database_url = parse_url(context, params)
+    connection = connect(context, database_url)
+    failure: str | None = None
+    try:
+        connection.execute(sa.text("SELECT 1")).all()
+    except SQLAlchemyError as error:
+        failure = "The database refused a query: " + describe(error, database_url.secrets)
+    finally:
+        _release(connection)
+    if failure is not None:
+        raise ConnectionTestFailed(failure)
+
+
+def list_objects(
+    context: ConnectorContext,
+    params: Mapping[str, Any],
+    object_type: ObjectType,
+    place: str | None,
+) -> list[ExploreItem]:
+    """The schemas (root; the tables directly on SQLite), or the tables and views of one."""
+    if object_type not in ("root", "schema"):
+        raise ExploreError(
+            "A SQL database connection lists its schemas (objectType=root) and the tables of"
+            f" one schema (objectType=schema); it cannot list objectType={object_type}."
+        )
+    if object_type == "schema" and not place:
+        raise ExploreError("Listing a schema needs `object`, the schema name.")
+    database_url = parse_url(context, params)
+    connection = connect(context, database_url)
+    try:
+        inspector = sa.inspect(connection)
+        if object_type == "root" and database_url.dialect == "sqlite":
+            return _tables(inspector, None)
+        schemas = [s for s in inspector.get_schema_names() if s not in SYSTEM_SCHEMAS]
+        if object_type == "root":
+            return [
+                ExploreItem(
+                    type="schema", name=s, path=s, can_preview=False, can_fetch_schema=False
+                )
+                for s in sorted(schemas)[:MAX_LISTED_OBJECTS]
+            ]
+        if place not in schemas:
+            raise ExploreError(f"The schema {place!r} does not exist or is not visible.")
+        return _tables(inspector, place)
+    except SQLAlchemyError as error:
+        raise _listing_error(error, database_url) from None
+    finally:
+        _release(connection)
+
+
+def _tables(inspector: Any, schema: str | None) -> list[ExploreItem]:
+    names = sorted({*inspector.get_table_names(schema), *inspector.get_view_names(schema)})
+    return [
+        ExploreItem(
+            type="table",
+            name=name,
+            path=name if schema is None else f"{schema}.{name}",
+            can_preview=True,
+            can_fetch_schema=True,
+        )
+        for name in names[:MAX_LISTED_OBJECTS]
+    ]
+
+
+def _listing_error(error: BaseException, database_url: DatabaseUrl) -> SourceReadError:
+    message = "Could not list the database's objects: " + describe(error, database_url.secrets)
+    return read_error_type(is_transient(error))(message)
+
+
+def _release(connection: sa.Connection) -> None:
+    try:
+        connection.close()
+    finally:
+        connection.engine.dispose()
+
+
+SPEC = ConnectionSpec(
+    id="8e1d2c47-6a3b-4f5e-9c0d-7b2a1f4e3d56",
+    name="SQL Database (SQLAlchemy)",
+    description="Tables of any database SQLAlchemy reaches with an allowed driver"
+    f" ({', '.join(ALLOWED_DRIVERS)}).",
+    category="database",
+    source_kind="table",
+    auth_specs=(URL_AUTH,),
+    params_schema=TABLE_PARAMS_SCHEMA,
+)
+
+CONNECTOR = FunctionConnector(
+    SPEC,
+    test_connection=check_connection,
+    validate_params=validate_url,
+    lister=list_objects,
+    opener=open_source,
+    delta_checker=check_delta_column,
+)

@@ -1,0 +1,82 @@
+"""The SQLite database-file connection spec: its schemas and its read-only test."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from contextlib import closing
+from typing import Any
+
+from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.errors import ConnectionTestFailed, ExploreError
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
+from sluice.connectors.spec_schemas import auth_spec, table_params_schema
+from sluice.connectors.sqlite.database import database_path, list_tables, read_only_uri
+from sluice.connectors.sqlite.reader import check_delta_column, open_source
+
+FILE_PATH_AUTH = auth_spec(
+    "File Path Authentication",
+    "FilePath",
+    {
+        "path": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Absolute path of the file, inside an allowed folder.",
+        },
+    },
+    ["path"],
+)
+
+TABLE_PARAMS_SCHEMA = table_params_schema(r"^[^\x00-\x1f]+$", "Table name, taken literally.")
+
+
+def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """Open the file read-only and read its schema table."""
+    path = database_path(context, params)
+    shown = repr(str(path))
+    if not path.is_file():
+        raise ConnectionTestFailed(f"The SQLite file {shown} does not exist or is not a file.")
+    try:
+        with closing(sqlite3.connect(read_only_uri(path), uri=True, timeout=5)) as connection:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        if "not a database" in str(error):
+            raise ConnectionTestFailed(f"The file {shown} is not a SQLite database.") from None
+        raise ConnectionTestFailed(f"Could not open the SQLite file {shown}: {error}.") from None
+
+
+def list_objects(
+    context: ConnectorContext,
+    params: Mapping[str, Any],
+    object_type: ObjectType,
+    place: str | None,
+) -> list[ExploreItem]:
+    """Root: the database's tables and views (SQLite has no schemas or folders)."""
+    if object_type != "root":
+        raise ExploreError(
+            f"A SQLite database lists its tables at objectType=root; it has no {object_type}s."
+        )
+    return [
+        ExploreItem("table", name, name, True, True)
+        for name in list_tables(context, params, MAX_LISTED_OBJECTS)
+    ]
+
+
+SPEC = ConnectionSpec(
+    id="40a2e097-51aa-4ded-91a4-482c06367e24",
+    name="SQLite",
+    description="Tables of a SQLite database file on the Sluice server.",
+    category="database",
+    source_kind="table",
+    auth_specs=(FILE_PATH_AUTH,),
+    params_schema=TABLE_PARAMS_SCHEMA,
+)
+
+CONNECTOR = FunctionConnector(
+    SPEC,
+    test_connection=check_connection,
+    validate_params=database_path,
+    lister=list_objects,
+    opener=open_source,
+    delta_checker=check_delta_column,
+)
