@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from sluice.config import Settings
-from sluice.domain.listing import ListQuery, encode_token, parse_list_query
+from sluice.domain.listing import ListQuery, PropertyFilter, encode_token, parse_list_query
 from sluice.domain.tenancy import Tenant
 from sluice.store.models import ResourceColumns
 from sluice.store.resources import ResourceRepository
 
 Row = TypeVar("Row", bound=ResourceColumns)
+
+
+def service_relative(path: str) -> str:
+    """`/data/foundation/flowservice/connections` -> `/connections`: hrefs are relative to
+    the service root, as in the reference, so that base URL + href is the next page."""
+    parts = path.split("/")
+    if len(parts) > 4 and parts[1:3] == ["data", "foundation"]:
+        return "/" + "/".join(parts[4:])
+    return path
 
 
 def list_query_from(request: Request, settings: Settings) -> ListQuery:
@@ -31,13 +41,19 @@ def list_envelope(
     tenant: Tenant,
     repository: ResourceRepository[Row],
     render: Callable[[Row], dict[str, Any]],
+    scope: Sequence[PropertyFilter] = (),
 ) -> dict[str, Any]:
+    """One page; `scope` filters are always applied (`/flows/{id}/runs` is the runs list
+    with `flowId=={id}`), and travel in the continuation token like the caller's own."""
     query = list_query_from(request, settings)
+    missing = tuple(f for f in scope if f not in query.filters)
+    if missing:
+        query = replace(query, filters=missing + query.filters)
     if query.count_only:
         return {"count": repository.count(session, tenant, query)}
     page = repository.page(session, tenant, query)
     links: dict[str, Any] = {}
     if page.next_after is not None:
         token = encode_token(query, *page.next_after)
-        links["next"] = {"href": f"{request.url.path}?continuationToken={token}"}
+        links["next"] = {"href": f"{service_relative(request.url.path)}?continuationToken={token}"}
     return {"items": [render(row) for row in page.rows], "_links": links}

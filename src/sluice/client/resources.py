@@ -9,7 +9,14 @@ from itertools import islice
 from typing import Any
 
 from sluice.client.runs import ProgressCallback, wait_for_run
-from sluice.client.transport import CATALOG_PATH, SANDBOXES_PATH, ApiTransport, JsonObject
+from sluice.client.transport import (
+    CATALOG_PATH,
+    SANDBOXES_PATH,
+    ApiTransport,
+    JsonObject,
+    follow_href,
+    next_href,
+)
 
 Operations = Sequence[Mapping[str, Any]]
 # A page never asks for more than this, so a big `limit` stays under the server's maximum.
@@ -249,7 +256,8 @@ class Webhooks(WritableCollection):
             body = self.api.get(next_path, params if first else None)
             first = False
             yield from body.get("items", [])
-            next_path = (body.get("_links", {}).get("next") or {}).get("href")
+            href = next_href(body)
+            next_path = follow_href(href, self.path) if href else None
 
 
 class Sandboxes:

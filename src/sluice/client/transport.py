@@ -28,6 +28,22 @@ def resolve_path(path: str) -> str:
     return FLOW_SERVICE_PATH + "/" + path.lstrip("/")
 
 
+def service_root(path: str) -> str:
+    """`/data/foundation/flowservice`: the service a path belongs to (its hrefs are relative
+    to it)."""
+    parts = resolve_path(path).split("?", 1)[0].split("/")
+    return "/".join(parts[:4]) if parts[1:3] == ["data", "foundation"] else FLOW_SERVICE_PATH
+
+
+def follow_href(href: str, service_path: str) -> str:
+    """The path of a link found in a response of `service_path`: service-relative hrefs
+    (`/connections?continuationToken=...`) are joined to that service's root, exactly as
+    base URL + href; `/data/...` paths and full URLs are already whole."""
+    if href.startswith(("/data/", "/ims/", "http://", "https://")):
+        return href
+    return service_root(service_path) + "/" + href.lstrip("/")
+
+
 def list_items(body: Any) -> list[JsonObject]:
     if not isinstance(body, dict):
         return []
@@ -179,4 +195,5 @@ class ApiTransport:
             body = self.get(next_path, params if first else None)
             first = False
             yield from list_items(body)
-            next_path = next_href(body)
+            href = next_href(body)
+            next_path = follow_href(href, path) if href else None

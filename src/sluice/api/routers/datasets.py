@@ -11,6 +11,7 @@ from sluice.api.routers.common import CATALOG
 from sluice.api.routers.crud import ResourceOperations, resource_router
 from sluice.lake.reader import preview_rows, table_stats
 from sluice.schemas.datasets import DatasetCreate
+from sluice.schemas.ignored import ignored_fields
 from sluice.schemas.parsing import parse_model
 from sluice.services import datasets as service
 
@@ -28,6 +29,7 @@ router = resource_router(
         delete=lambda session, tenant, ctx, rid: service.delete_dataset(
             session, tenant, rid, ctx.settings.lake_dir
         ),
+        ignored=lambda body: ignored_fields(DatasetCreate, body),
     ),
     "datasets",
 )
