@@ -108,3 +108,21 @@ def preview_rows(table_uri: str, limit: int) -> tuple[list[dict[str, str]], list
         for row in part.to_pylist()
     ]
     return columns, rows
+
+
+def table_history(table_uri: str, limit: int) -> list[dict[str, Any]]:
+    """The table's last `limit` commits, newest first: version, timestamp (epoch ms),
+    operation and its parameters and metrics as Delta records them. None written: []."""
+    table = _open(table_uri)
+    if table is None:
+        return []
+    return [
+        {
+            "version": commit.get("version"),
+            "timestamp": commit.get("timestamp"),
+            "operation": commit.get("operation"),
+            "operationParameters": json_value(commit.get("operationParameters") or {}),
+            "operationMetrics": json_value(commit.get("operationMetrics") or {}),
+        }
+        for commit in table.history(limit)
+    ]
