@@ -15,6 +15,7 @@ from flow_fixtures import flow_body, table_flow_parts
 from helpers import CATALOG, FS, created_id, sqlite_connection, sqlite_file
 
 from sluice.config import Settings
+from support.api_runs import make_worker, run_all
 from support.callers import Caller, error_code
 
 IGNORED = "x-sluice-ignored-fields"
@@ -208,3 +209,19 @@ def test_flow_runs_link(caller: Caller, root: Path) -> None:
     assert sorted(seen) == sorted(mine)
     assert caller.get(f"{FS}/flows/{flow_id}/runs?count=true").json() == {"count": 3}
     assert error_code(caller.get(f"{FS}/flows/nope/runs")) == "FLOW-1439-404"
+
+
+def test_a_scheduled_run_of_a_disabled_connection_fails_before_reading(
+    caller: Caller, root: Path, settings: Settings
+) -> None:
+    base, source, target = table_flow_parts(caller, root)
+    flow_id = created_id(caller.post(f"{FS}/flows", json=flow_body(source, target)))
+    run_id = caller.post(f"{FS}/runs", json={"flowId": flow_id, "params": {
+        "startTime": "0", "windowStartTime": "1", "windowEndTime": "2",
+        "deltaColumn": {"name": "updated_at"}}}).json()["items"][0]["id"]
+    assert caller.post(f"{FS}/connections/{base}/action?op=disable").status_code == 200
+    assert run_all(make_worker(settings)) == 1
+    run = _item(caller, f"{FS}/runs/{run_id}")
+    status = run["metrics"]["statusSummary"]
+    assert status["status"] == "failed"
+    assert base in str(status["errors"]) and "disabled" in str(status["errors"])
