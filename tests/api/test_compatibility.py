@@ -277,7 +277,8 @@ def _once_flow(caller: Caller, spec: str, source: str, target: str) -> str:
         "scheduleParams": {"startTime": str(int(time.time()) + 86_400), "frequency": "once"}}))
 
 
-def test_seed_requests_byte_for_byte(caller: Caller, settings: Settings, people_db: Path) -> None:
+def _people_parts(caller: Caller, people_db: Path) -> tuple[str, str]:
+    """(source, target) of a table flow reading the `people` table into a dataset."""
     base = created_id(caller.post(f"{FS}/connections", json={
         "name": "people", "auth": {"specName": "File Path Authentication",
                                    "params": {"path": str(people_db)}},
@@ -289,6 +290,11 @@ def test_seed_requests_byte_for_byte(caller: Caller, settings: Settings, people_
     target = created_id(caller.post(f"{FS}/targetConnections", json={
         "name": "lake", "params": {"dataSetId": dataset_id},
         "connectionSpec": {"id": DATA_LAKE_SPEC, "version": "1.0"}}))
+    return source, target
+
+
+def test_seed_requests_byte_for_byte(caller: Caller, settings: Settings, people_db: Path) -> None:
+    source, target = _people_parts(caller, people_db)
     table_flow = _once_flow(caller, TABLE_FLOW_SPEC, source, target)
 
     folder = Path(settings.allowed_file_roots[0]) / "events"
@@ -327,19 +333,9 @@ def test_seed_requests_byte_for_byte(caller: Caller, settings: Settings, people_
 
 
 def test_flow_and_run_actions_of_the_reference(
-    caller: Caller, settings: Settings, people_db: Path
+    caller: Caller, people_db: Path
 ) -> None:
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "people", "auth": {"specName": "File Path Authentication",
-                                   "params": {"path": str(people_db)}},
-        "connectionSpec": {"id": SQLITE_SPEC, "version": "1.0"}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "people", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": "people"}, "connectionSpec": {"id": SQLITE_SPEC}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": "people"}))
-    target = created_id(caller.post(f"{FS}/targetConnections", json={
-        "name": "lake", "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": DATA_LAKE_SPEC, "version": "1.0"}}))
+    source, target = _people_parts(caller, people_db)
     flow_id = _once_flow(caller, TABLE_FLOW_SPEC, source, target)
     for op, state in (("disable", "disabled"), ("ENABLE", "enabled")):
         answer = caller.post(f"{FS}/flows/{flow_id}/action?op={op}")

@@ -25,9 +25,12 @@ router = APIRouter(prefix=RUNS, tags=["runs"])
 flow_runs_router = APIRouter(prefix=f"{FLOW_SERVICE}/flows", tags=["runs"])
 
 
-@router.get("")
-def list_runs(
-    request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+def _runs_page(
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    scope: tuple[PropertyFilter, ...] = (),
 ) -> JSONResponse:
     return JSONResponse(
         list_envelope(
@@ -37,8 +40,16 @@ def list_runs(
             tenant,
             service.runs,
             lambda row: service.render_run(row, tenant),
+            scope=scope,
         )
     )
+
+
+@router.get("")
+def list_runs(
+    request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+) -> JSONResponse:
+    return _runs_page(request, context, session, tenant)
 
 
 @flow_runs_router.get("/{flow_id}/runs")
@@ -48,17 +59,8 @@ def list_flow_runs(
     """A flow's runs (the link the tutorial shows): `/runs?property=flowId=={id}`, with the
     same filters and paging; 404 for an unknown flow."""
     flow = flows.get(session, tenant, flow_id)
-    return JSONResponse(
-        list_envelope(
-            request,
-            context.settings,
-            session,
-            tenant,
-            service.runs,
-            lambda row: service.render_run(row, tenant),
-            scope=(PropertyFilter("flowId", "==", (flow.id,)),),
-        )
-    )
+    scope = (PropertyFilter("flowId", "==", (flow.id,)),)
+    return _runs_page(request, context, session, tenant, scope)
 
 
 @router.post("")
