@@ -339,7 +339,7 @@ def test_limit_and_next_links_visit_every_item_exactly_once(
 
 def test_paging_on_a_column_that_can_be_null(caller: Caller) -> None:
     """Target connections have no base connection: sorting on it must still page."""
-    dataset_id = created_id(caller.post(CONNECTIONS, json=dataset()))
+    dataset_id = created_id(caller.post(DATASETS, json=dataset()))
     created = [created_id(caller.post(TARGETS, json=target(dataset_id))) for _ in range(3)]
     for order in ("baseConnectionId", "-baseConnectionId"):
         ids, sizes = walk(caller, f"{TARGETS}?orderby={order}&limit=1")
