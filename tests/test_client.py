@@ -301,3 +301,18 @@ def test_webhooks_are_typed_too(server: Server) -> None:
     assert webhooks.get(created.id)["enabled"] is False
     webhooks.delete(created.id)
     assert webhooks.list() == []
+
+
+def test_links_and_catalog_orders_are_read_the_way_servers_write_them() -> None:
+    from sluice.client.transport import catalog_order, follow_href
+
+    assert follow_href("/connections?continuationToken=abc", "connections") == (
+        "/data/foundation/flowservice/connections?continuationToken=abc")
+    assert follow_href("/mappingSets?continuationToken=x",
+                       "/data/foundation/conversion/mappingSets") == (
+        "/data/foundation/conversion/mappingSets?continuationToken=x")
+    assert follow_href("/data/foundation/catalog/dataSets/1", "targetConnections") == (
+        "/data/foundation/catalog/dataSets/1")
+    assert catalog_order("-createdAt") == "desc:created"
+    assert catalog_order("name,desc:updated") == "name,desc:updated"
+    assert catalog_order("+name") == "asc:name"

@@ -53,16 +53,19 @@ def catalog_items(body: Any) -> list[JsonObject]:
     return [{"id": key, **value} for key, value in body.items() if isinstance(value, dict)]
 
 
+# The Flow Service's names of the Catalog's time fields, as a user of both writes them.
+_CATALOG_FIELDS = {"createdAt": "created", "updatedAt": "updated"}
+
+
 def catalog_order(orderby: str) -> str:
-    """The Catalog's `orderBy` from either spelling: `-created` -> `desc:created`."""
+    """The Catalog's `orderBy` from either spelling: `-createdAt` -> `desc:created`."""
     parts = []
     for part in orderby.split(","):
         part = part.strip()
-        if part.startswith("-"):
-            part = f"desc:{part[1:]}"
-        elif part.startswith("+"):
-            part = f"asc:{part[1:]}"
-        parts.append(part)
+        direction = ""
+        if part[:1] in ("-", "+"):
+            direction, part = ("desc:" if part[0] == "-" else "asc:"), part[1:]
+        parts.append(direction + _CATALOG_FIELDS.get(part, part))
     return ",".join(parts)
 
 
