@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -79,6 +80,12 @@ def _fuzz(
 def test_every_operation_answers_as_documented(
     live_server: ServerProcess, auth_headers: dict[str, str]
 ) -> None:
+    # The first calls of a fresh process load the connectors: done before the fuzzing, so
+    # that a slow first answer on a busy machine cannot look like a flaky one.
+    for path in ("connectionSpecs", "flowSpecs"):
+        warm = httpx.get(f"{live_server.url}/data/foundation/flowservice/{path}",
+                         headers=auth_headers, timeout=120)
+        assert warm.status_code == 200, warm.text
     schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -93,13 +100,13 @@ def test_every_operation_answers_as_documented(
                 # Nothing of the operation can be made invalid (no body, free-form strings).
                 assert mode is schemathesis.GenerationMode.NEGATIVE, operation.label
             except Exception as failure:  # every operation is tried; all failures reported
-                failures.append(f"{operation.label} ({mode.value}): {failure}")
+                causes = getattr(failure, "exceptions", ())
+                detail = "; ".join(repr(c)[:800] for c in causes) or repr(failure)[:800]
+                failures.append(f"{operation.label} ({mode.value}): {failure}: {detail}")
     assert not failures, "\n\n".join(failures)
 
 
 def test_the_document_declares_list_parameters(live_server: ServerProcess) -> None:
-    import httpx
-
     document = httpx.get(f"{live_server.url}/openapi.json", timeout=30).json()
     flows = document["paths"]["/data/foundation/flowservice/flows"]["get"]
     names = {p["name"] for p in flows["parameters"] if p["in"] == "query"}
