@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from common import PG_DB, PG_HOST, PG_PORT, PG_USER
-from sluice.client import SluiceClient, run_status
+from sluice.client import Created, SluiceClient, run_status
 
 SLUICE = str(Path(sys.executable).with_name("sluice"))
 CATALOG = "/data/foundation/catalog"
@@ -147,7 +147,7 @@ def provision_client(env: dict[str, str], path: Path) -> Path:
 
 
 def _id(created: Any) -> str:
-    return str(created["id"])
+    return Created.from_body(created).id
 
 
 def _once_later() -> dict[str, str]:

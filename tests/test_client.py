@@ -12,7 +12,14 @@ from fastapi.testclient import TestClient
 
 from sluice.api.app import create_app
 from sluice.bootstrap import ensure_default_tenant
-from sluice.client import Credentials, SluiceApiError, SluiceClient, run_status, wait_for_run
+from sluice.client import (
+    Created,
+    Credentials,
+    SluiceApiError,
+    SluiceClient,
+    run_status,
+    wait_for_run,
+)
 from sluice.config import Settings
 from sluice.store.db import make_engine, make_session_factory
 
@@ -66,16 +73,17 @@ def test_gets_a_token_once_and_sends_the_tenant_headers(server: Server) -> None:
 
 def test_create_patch_delete_round_trip(server: Server) -> None:
     client = server.client()
-    created = client.post(DATASETS, {"name": "orders"})
-    assert set(created) >= {"id", "etag"}
-    path = f"{DATASETS}/{created['id']}"
+    created = Created.from_body(client.post(DATASETS, {"name": "orders"}))
+    path = f"{DATASETS}/{created.id}"
+    first = client.get_item(path)
+    assert (first["id"], first["name"]) == (created.id, "orders")
     patched = client.patch(path, [{"op": "replace", "path": "/name", "value": "orders v2"}],
-                           if_match=created["etag"])
-    assert patched["etag"] != created["etag"]
+                           if_match=first["etag"])
+    assert patched == [f"@/dataSets/{created.id}"]
     assert client.get_item(path)["name"] == "orders v2"
     with pytest.raises(SluiceApiError) as stale:
         client.patch(path, [{"op": "replace", "path": "/name", "value": "x"}],
-                     if_match=created["etag"])
+                     if_match=first["etag"])
     assert stale.value.code == "FLOW-1404-412"
     client.delete(path)
     with pytest.raises(SluiceApiError) as gone:
@@ -293,3 +301,18 @@ def test_webhooks_are_typed_too(server: Server) -> None:
     assert webhooks.get(created.id)["enabled"] is False
     webhooks.delete(created.id)
     assert webhooks.list() == []
+
+
+def test_links_and_catalog_orders_are_read_the_way_servers_write_them() -> None:
+    from sluice.client.transport import catalog_order, follow_href
+
+    assert follow_href("/connections?continuationToken=abc", "connections") == (
+        "/data/foundation/flowservice/connections?continuationToken=abc")
+    assert follow_href("/mappingSets?continuationToken=x",
+                       "/data/foundation/conversion/mappingSets") == (
+        "/data/foundation/conversion/mappingSets?continuationToken=x")
+    assert follow_href("/data/foundation/catalog/dataSets/1", "targetConnections") == (
+        "/data/foundation/catalog/dataSets/1")
+    assert catalog_order("-createdAt") == "desc:created"
+    assert catalog_order("name,desc:updated") == "name,desc:updated"
+    assert catalog_order("+name") == "asc:name"

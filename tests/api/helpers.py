@@ -82,4 +82,7 @@ def target(dataset_id: str) -> dict[str, Any]:
 
 def created_id(response: Any) -> str:
     assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    body = response.json()
+    if isinstance(body, list):  # the Catalog's ["@/dataSets/{id}"]
+        return str(body[0]).rsplit("/", 1)[-1]
+    return str(body["id"])

@@ -89,7 +89,7 @@ def test_file_flow_created_with_the_docs_string_numbers(caller: Caller, root: Pa
         ),
         ({"sourceConnectionIds": ["missing"]}, "FLOW-1439-400"),
         ({"targetConnectionIds": []}, "FLOW-1000-400"),
-        ({"unexpected": 1}, "FLOW-1000-400"),
+        ({"unexpected": 1, "labels": "not-a-list"}, "FLOW-1000-400"),
     ],
 )
 def test_invalid_flow_creates_are_coded_and_leave_nothing(

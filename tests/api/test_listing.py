@@ -1,6 +1,7 @@
-"""The shared list query (reference section 2.5) on /connections and the dataset catalog:
-`property` filters, `orderby`, `limit` + `_links.next`, `continuationToken`, `count`, and
-every error code. Every expectation is the same on SQLite and PostgreSQL."""
+"""The shared list query (reference section 2.5): `property` filters (on /connections and
+the dataset catalog, which share them), and on Flow Service lists `orderby`, `limit` +
+`_links.next`, `continuationToken`, `count`, and every error code. Every expectation is
+the same on SQLite and PostgreSQL. The Catalog's own paging is in test_catalog_datasets."""
 
 from __future__ import annotations
 
@@ -42,6 +43,20 @@ def make_datasets(caller: Caller, *bodies: dict[str, Any], spaced: bool = False)
     return ids
 
 
+def make_connections(
+    caller: Caller, settings: Settings, *names: str, spaced: bool = False
+) -> list[str]:
+    """SQLite base connections of these names, in order; `spaced` makes their createdAt
+    strictly increasing."""
+    database = sqlite_file(Path(settings.allowed_file_roots[0]))
+    ids = []
+    for name in names:
+        if spaced and ids:
+            time.sleep(0.003)
+        ids.append(created_id(caller.post(CONNECTIONS, json=sqlite_connection(database, name))))
+    return ids
+
+
 def named(*names: str) -> list[dict[str, Any]]:
     return [{"name": name} for name in names]
 
@@ -49,10 +64,14 @@ def named(*names: str) -> list[dict[str, Any]]:
 def listed(
     caller: Caller, path: str, *params: tuple[str, str], raw: str = ""
 ) -> list[dict[str, Any]]:
-    """The items of one page; `raw` is appended to the URL as is (for unencoded characters)."""
+    """The items of one page; `raw` is appended to the URL as is (for unencoded characters).
+    Catalog objects come keyed by id: they are returned as items with their `id`."""
     url = f"{path}?{raw}" if raw else path
-    response = caller.get(url, params=[*params, ("limit", "1000")] if not raw else None)
+    limit = "100" if path == DATASETS else "1000"
+    response = caller.get(url, params=[*params, ("limit", limit)] if not raw else None)
     assert response.status_code == 200, response.text
+    if path == DATASETS:
+        return [{"id": key, **value} for key, value in response.json().items()]
     items: list[dict[str, Any]] = response.json()["items"]
     return items
 
@@ -60,6 +79,12 @@ def listed(
 def names(caller: Caller, path: str, *filters: str) -> list[str]:
     """Names matching every `property` filter, sorted."""
     return sorted(i["name"] for i in listed(caller, path, *(("property", f) for f in filters)))
+
+
+def next_url(href: str) -> str:
+    """Where a client goes with a next link: the service's base URL + href."""
+    assert href.startswith("/") and not href.startswith("/data/"), href
+    return FS + href
 
 
 def walk(caller: Caller, first_url: str) -> tuple[list[str], list[int]]:
@@ -73,7 +98,8 @@ def walk(caller: Caller, first_url: str) -> tuple[list[str], list[int]]:
         body = response.json()
         ids += [item["id"] for item in body["items"]]
         sizes.append(len(body["items"]))
-        url = body["_links"].get("next", {}).get("href")
+        href = body["_links"].get("next", {}).get("href")
+        url = next_url(href) if href else None
         assert len(sizes) < 50, "paging does not end"
     return ids, sizes
 
@@ -114,31 +140,31 @@ def test_equality_lists_quotes_and_repeated_properties(caller: Caller) -> None:
 def test_comparisons_on_created_at(caller: Caller) -> None:
     make_datasets(caller, *named("d1", "d2", "d3", "d4"), spaced=True)
     items = listed(caller, DATASETS)
-    stamps = {item["name"]: item["createdAt"] for item in items}
+    stamps = {item["name"]: item["created"] for item in items}
     assert len(set(stamps.values())) == 4
     pivot = stamps["d2"]
 
     def expect(check: Any) -> list[str]:
         return sorted(name for name, stamp in stamps.items() if check(stamp))
 
-    assert names(caller, DATASETS, f"createdAt>{pivot}") == expect(lambda s: s > pivot)
-    assert names(caller, DATASETS, f"createdAt<{pivot}") == expect(lambda s: s < pivot)
-    assert names(caller, DATASETS, f"createdAt>={pivot}") == expect(lambda s: s >= pivot)
-    assert names(caller, DATASETS, f"createdAt<={pivot}") == expect(lambda s: s <= pivot)
-    assert names(caller, DATASETS, f"createdAt=={pivot}") == ["d2"]
-    assert names(caller, DATASETS, f"createdAt!={pivot}") == ["d1", "d3", "d4"]
-    assert names(caller, DATASETS, f"createdAt>{pivot}", f"createdAt<{stamps['d4']}") == ["d3"]
+    assert names(caller, DATASETS, f"created>{pivot}") == expect(lambda s: s > pivot)
+    assert names(caller, DATASETS, f"created<{pivot}") == expect(lambda s: s < pivot)
+    assert names(caller, DATASETS, f"created>={pivot}") == expect(lambda s: s >= pivot)
+    assert names(caller, DATASETS, f"created<={pivot}") == expect(lambda s: s <= pivot)
+    assert names(caller, DATASETS, f"created=={pivot}") == ["d2"]
+    assert names(caller, DATASETS, f"created!={pivot}") == ["d1", "d3", "d4"]
+    assert names(caller, DATASETS, f"created>{pivot}", f"created<{stamps['d4']}") == ["d3"]
     # Fractional and out-of-range bounds mean what they say for whole-millisecond stamps.
-    assert names(caller, DATASETS, f"createdAt<{pivot}.5") == ["d1", "d2"]
-    assert names(caller, DATASETS, f"createdAt>{pivot}.5") == ["d3", "d4"]
-    assert names(caller, DATASETS, f"createdAt>={pivot - 1}.5") == ["d2", "d3", "d4"]
-    assert names(caller, DATASETS, f"createdAt=={pivot}.5") == []
-    assert names(caller, DATASETS, f"createdAt!={pivot}.5") == ["d1", "d2", "d3", "d4"]
-    assert names(caller, DATASETS, "createdAt<99999999999999999999999") == ["d1", "d2", "d3", "d4"]
-    assert names(caller, DATASETS, "createdAt>99999999999999999999999") == []
-    assert names(caller, DATASETS, "createdAt>1e400") == []
-    assert names(caller, DATASETS, "createdAt>=-1e400") == ["d1", "d2", "d3", "d4"]
-    assert names(caller, DATASETS, f"updatedAt>={pivot}") == expect(lambda s: s >= pivot)
+    assert names(caller, DATASETS, f"created<{pivot}.5") == ["d1", "d2"]
+    assert names(caller, DATASETS, f"created>{pivot}.5") == ["d3", "d4"]
+    assert names(caller, DATASETS, f"created>={pivot - 1}.5") == ["d2", "d3", "d4"]
+    assert names(caller, DATASETS, f"created=={pivot}.5") == []
+    assert names(caller, DATASETS, f"created!={pivot}.5") == ["d1", "d2", "d3", "d4"]
+    assert names(caller, DATASETS, "created<99999999999999999999999") == ["d1", "d2", "d3", "d4"]
+    assert names(caller, DATASETS, "created>99999999999999999999999") == []
+    assert names(caller, DATASETS, "created>1e400") == []
+    assert names(caller, DATASETS, "created>=-1e400") == ["d1", "d2", "d3", "d4"]
+    assert names(caller, DATASETS, f"updated>={pivot}") == expect(lambda s: s >= pivot)
 
 
 def test_dotted_paths_into_connections(caller: Caller, settings: Settings) -> None:
@@ -256,12 +282,12 @@ def test_json_values_compare_identically_on_both_databases(caller: Caller) -> No
 # --- orderby ------------------------------------------------------------------------------------
 
 
-def test_orderby_name_and_created_at(caller: Caller) -> None:
-    make_datasets(caller, *named("b", "a", "d", "c"), spaced=True)
+def test_orderby_name_and_created_at(caller: Caller, settings: Settings) -> None:
+    make_connections(caller, settings, "b", "a", "d", "c", spaced=True)
     creation = ["b", "a", "d", "c"]
 
     def order(raw: str) -> list[str]:
-        return [item["name"] for item in listed(caller, DATASETS, raw=raw)]
+        return [item["name"] for item in listed(caller, CONNECTIONS, raw=raw)]
 
     assert order("orderby=name") == ["a", "b", "c", "d"]
     assert order("orderby=%2Bname") == ["a", "b", "c", "d"]
@@ -272,7 +298,7 @@ def test_orderby_name_and_created_at(caller: Caller) -> None:
     assert order("orderby=createdAt") == creation
     assert order("orderby=-createdAt") == creation[::-1]
     # The default is newest first.
-    assert [item["name"] for item in listed(caller, DATASETS)] == creation[::-1]
+    assert [item["name"] for item in listed(caller, CONNECTIONS)] == creation[::-1]
     # The last orderby wins, and combines with filters.
     assert order("orderby=name&orderby=-name&property=name!=a") == ["d", "c", "b"]
 
@@ -280,31 +306,34 @@ def test_orderby_name_and_created_at(caller: Caller) -> None:
 # --- paging -------------------------------------------------------------------------------------
 
 
-def test_limit_and_next_links_visit_every_item_exactly_once(caller: Caller) -> None:
+def test_limit_and_next_links_visit_every_item_exactly_once(
+    caller: Caller, settings: Settings
+) -> None:
     # Created back to back, so several share a createdAt: ties must page correctly too.
-    created = make_datasets(caller, *named(*(f"n{i}" for i in range(7))))
-    first = caller.get(f"{DATASETS}?limit=3")
+    created = make_connections(caller, settings, *(f"n{i}" for i in range(7)))
+    first = caller.get(f"{CONNECTIONS}?limit=3")
     href = first.json()["_links"]["next"]["href"]
-    assert href.startswith(f"{DATASETS}?continuationToken=")
+    # Relative to the service, as in the reference: base URL + href is the next page.
+    assert href.startswith("/connections?continuationToken=")
     # Clients split the link on '=' to find the token: it carries no '=' of its own.
     assert href.count("=") == 1
 
-    ids, sizes = walk(caller, f"{DATASETS}?limit=3")
+    ids, sizes = walk(caller, f"{CONNECTIONS}?limit=3")
     assert sizes == [3, 3, 1]
     assert sorted(ids) == sorted(created) and len(ids) == len(set(ids))
 
-    ids, sizes = walk(caller, f"{DATASETS}?limit=2&orderby=name&property=name!=n3")
+    ids, sizes = walk(caller, f"{CONNECTIONS}?limit=2&orderby=name&property=name!=n3")
     assert sizes == [2, 2, 2]
     assert ids == [i for i, n in zip(created, range(7), strict=True) if n != 3]
 
-    ids, sizes = walk(caller, f"{DATASETS}?limit=7")
+    ids, sizes = walk(caller, f"{CONNECTIONS}?limit=7")
     assert sizes == [7]
-    last = caller.get(f"{DATASETS}?limit=7").json()
+    last = caller.get(f"{CONNECTIONS}?limit=7").json()
     assert last["_links"] == {}
 
     # An explicit limit next to the token overrides the page size it was issued with.
     token = href.split("=", 1)[1]
-    page = caller.get(f"{DATASETS}?continuationToken={token}&limit=1").json()
+    page = caller.get(f"{CONNECTIONS}?continuationToken={token}&limit=1").json()
     assert len(page["items"]) == 1 and "next" in page["_links"]
 
 
@@ -323,30 +352,32 @@ def test_paging_on_a_column_that_can_be_null(caller: Caller) -> None:
     ).json() == {"count": 3}
 
 
-def test_continuation_token_is_stable_while_rows_are_inserted(caller: Caller) -> None:
-    existing = make_datasets(caller, *named("b1", "b2", "b3", "b4", "b5", "b6"), spaced=True)
+def test_continuation_token_is_stable_while_rows_are_inserted(
+    caller: Caller, settings: Settings
+) -> None:
+    existing = make_connections(caller, settings, "b1", "b2", "b3", "b4", "b5", "b6", spaced=True)
 
     # Newest first (the default): rows inserted meanwhile are newer, so never shown.
-    first = caller.get(f"{DATASETS}?limit=2").json()
+    first = caller.get(f"{CONNECTIONS}?limit=2").json()
     seen = [item["id"] for item in first["items"]]
-    inserted = make_datasets(caller, *named("new1", "new2", "new3"), spaced=True)
-    ids, _ = walk(caller, first["_links"]["next"]["href"])
+    inserted = make_connections(caller, settings, "new1", "new2", "new3", spaced=True)
+    ids, _ = walk(caller, next_url(first["_links"]["next"]["href"]))
     seen += ids
     assert seen == existing[::-1]
 
     # By name: a row sorting before the cursor is skipped, one after it is visited; the
     # pre-existing rows are all visited once, in order.
-    first = caller.get(f"{DATASETS}?limit=2&orderby=name&property=name!=new1,new2,new3").json()
+    first = caller.get(f"{CONNECTIONS}?limit=2&orderby=name&property=name!=new1,new2,new3").json()
     seen = [item["name"] for item in first["items"]]
-    make_datasets(caller, *named("a0", "c0", "b35"))
+    make_connections(caller, settings, "a0", "c0", "b35")
     href = first["_links"]["next"]["href"]
     for _ in range(2):
-        page = caller.get(href).json()
+        page = caller.get(next_url(href)).json()
         seen += [item["name"] for item in page["items"]]
         href = page["_links"]["next"]["href"]
-        make_datasets(caller, *named(f"b{len(seen)}x"))
-    ids, _ = walk(caller, href)
-    name_of = {i["id"]: i["name"] for i in listed(caller, DATASETS)}
+        make_connections(caller, settings, f"b{len(seen)}x")
+    ids, _ = walk(caller, next_url(href))
+    name_of = {i["id"]: i["name"] for i in listed(caller, CONNECTIONS)}
     seen += [name_of[i] for i in ids]
     assert len(seen) == len(set(seen))
     assert [n for n in seen if n in ("b1", "b2", "b3", "b4", "b5", "b6")] == [
@@ -362,18 +393,18 @@ def test_continuation_token_is_stable_while_rows_are_inserted(caller: Caller) ->
     assert set(inserted).isdisjoint(ids)
 
 
-def test_count(caller: Caller) -> None:
-    make_datasets(caller, *named("a", "b", "c"))
-    assert caller.get(f"{DATASETS}?count=true").json() == {"count": 3}
-    assert caller.get(f"{DATASETS}?count=TRUE&property=name==a,b").json() == {"count": 2}
-    assert caller.get(f"{DATASETS}?count=true&property=name==zzz").json() == {"count": 0}
-    assert caller.get(f"{CONNECTIONS}?count=true").json() == {"count": 0}
-    plain = caller.get(f"{DATASETS}?count=false").json()
+def test_count(caller: Caller, settings: Settings) -> None:
+    make_connections(caller, settings, "a", "b", "c")
+    assert caller.get(f"{CONNECTIONS}?count=true").json() == {"count": 3}
+    assert caller.get(f"{CONNECTIONS}?count=TRUE&property=name==a,b").json() == {"count": 2}
+    assert caller.get(f"{CONNECTIONS}?count=true&property=name==zzz").json() == {"count": 0}
+    assert caller.get(f"{TARGETS}?count=true").json() == {"count": 0}
+    plain = caller.get(f"{CONNECTIONS}?count=false").json()
     assert len(plain["items"]) == 3
     # A continuation token does not turn a count into a page.
-    href = caller.get(f"{DATASETS}?limit=1").json()["_links"]["next"]["href"]
+    href = caller.get(f"{CONNECTIONS}?limit=1").json()["_links"]["next"]["href"]
     token = href.split("=", 1)[1]
-    assert caller.get(f"{DATASETS}?count=true&continuationToken={token}").json() == {"count": 3}
+    assert caller.get(f"{CONNECTIONS}?count=true&continuationToken={token}").json() == {"count": 3}
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -416,18 +447,38 @@ ERRORS: list[tuple[str, str]] = [
     ('property=name==""', "FLOW-1453-400"),
     ("property=sandboxName>a", "FLOW-1448-400"),
 ]
+# The Catalog list shares the filters and their codes; its own parameters have theirs.
+CATALOG_ERRORS: list[tuple[str, str]] = [
+    *((q.replace("createdAt", "created"), c) for q, c in ERRORS if q.startswith("property=")),
+    ("orderBy=up:name", "FLOW-1432-400"),
+    ("orderBy=name,", "FLOW-1432-400"),
+    ("orderBy=nope", "FLOW-1433-400"),
+    ("orderBy=desc:description", "FLOW-1433-400"),
+    ("orderby=name", "FLOW-1451-400"),
+    ("continuationToken=x", "FLOW-1451-400"),
+    ("limit=0", "FLOW-1452-400"),
+    ("limit=101", "FLOW-1452-400"),
+    ("limit=abc", "FLOW-1452-400"),
+    ("start=-1", "FLOW-1452-400"),
+    ("start=x", "FLOW-1452-400"),
+    ("properties=a b", "FLOW-1452-400"),
+    ("count=maybe", "FLOW-1452-400"),
+    ("name=a,,b", "FLOW-1453-400"),
+    ("createdAfter=abc", "FLOW-1452-400"),
+]
 
 
 def test_every_error_code(caller: Caller) -> None:
     make_datasets(caller, *named("a", "b"))
     created_id(caller.post(CONNECTIONS, json=postgres_connection()))
-    for path in (CONNECTIONS, DATASETS):
-        for query, code in ERRORS:
-            assert_error(caller.get(f"{path}?{query}"), code, f"{path}?{query}")
+    for query, code in ERRORS:
+        assert_error(caller.get(f"{CONNECTIONS}?{query}"), code, f"{CONNECTIONS}?{query}")
+    for query, code in CATALOG_ERRORS:
+        assert_error(caller.get(f"{DATASETS}?{query}"), code, f"{DATASETS}?{query}")
 
 
-def test_tampered_or_mismatched_tokens_are_1452(caller: Caller) -> None:
-    make_datasets(caller, *named("a", "b", "c"))
+def test_tampered_or_mismatched_tokens_are_1452(caller: Caller, settings: Settings) -> None:
+    make_connections(caller, settings, "a", "b", "c")
     newest = ListQuery(order=OrderBy("createdAt", descending=True), limit=1)
     forged = [
         encode_token(newest, "not-a-number", "id"),
@@ -444,13 +495,14 @@ def test_tampered_or_mismatched_tokens_are_1452(caller: Caller) -> None:
         encode_token(ListQuery(filters=(PropertyFilter("name;", "==", ("a",)),)), 1, "id"),
     ]
     for token in forged:
-        assert_error(caller.get(f"{DATASETS}?continuationToken={token}"), "FLOW-1452-400", token)
+        assert_error(caller.get(f"{CONNECTIONS}?continuationToken={token}"), "FLOW-1452-400", token)
     # A token is only valid with the filters and order it was issued for.
-    href = caller.get(f"{DATASETS}?limit=1").json()["_links"]["next"]["href"]
+    href = caller.get(f"{CONNECTIONS}?limit=1").json()["_links"]["next"]["href"]
     token = href.split("=", 1)[1]
     for other in ("property=name==a", "orderby=name"):
-        url = f"{DATASETS}?{other}&continuationToken={token}"
+        url = f"{CONNECTIONS}?{other}&continuationToken={token}"
         assert_error(caller.get(url), "FLOW-1452-400", url)
     # The genuine token still works, and so does naming its own shape again.
-    assert caller.get(f"{DATASETS}?continuationToken={token}").status_code == 200
-    assert caller.get(f"{DATASETS}?orderby=-createdAt&continuationToken={token}").status_code == 200
+    assert caller.get(f"{CONNECTIONS}?continuationToken={token}").status_code == 200
+    again = caller.get(f"{CONNECTIONS}?orderby=-createdAt&continuationToken={token}")
+    assert again.status_code == 200

@@ -255,8 +255,8 @@ def test_target_failing_mid_write_fails_the_run_and_leaves_no_data(
     flow, dataset_id = table_flow(caller, db)
     run_id = start_run(caller, flow, BASE, BASE + timedelta(hours=5))
     # The dataset's table folder is taken by a file: the Delta write cannot happen.
-    dataset = caller.get(f"{CATALOG}/dataSets/{dataset_id}").json()["items"][0]
-    table_dir = Path(settings.lake_dir) / dataset["imsOrgId"] / dataset["sandboxId"] / dataset_id
+    dataset = caller.get(f"{CATALOG}/dataSets/{dataset_id}").json()[dataset_id]
+    table_dir = Path(settings.lake_dir) / dataset["imsOrg"] / dataset["sandboxId"] / dataset_id
     table_dir.parent.mkdir(parents=True)
     table_dir.write_text("not a folder")
     run_all(worker)

@@ -95,7 +95,8 @@ def test_later_runs_may_omit_the_delta_column_but_not_change_it(
         ({"flowId": "FLOW", "params": {}}, "FLOW-1384-400"),
         ({"flowId": "FLOW"}, "FLOW-1384-400"),
         ({"flowId": "FLOW", "params": {**SEED_TIMES, "windowStartTime": "abc"}}, "FLOW-1384-400"),
-        ({"flowId": "FLOW", "params": {**SEED_TIMES, "extra": 1}}, "FLOW-1384-400"),
+        ({"flowId": "FLOW", "params": {**SEED_TIMES, "extra": 1, "windowEndTime": "x"}},
+         "FLOW-1384-400"),
         (
             {
                 "flowId": "FLOW",
@@ -106,7 +107,7 @@ def test_later_runs_may_omit_the_delta_column_but_not_change_it(
         ({"flowId": "FLOW", "params": SEED_TIMES}, "FLOW-1383-400"),
         ({"flowId": "FLOW", "params": {**SEED_TIMES, "deltaColumn": {}}}, "FLOW-1384-400"),
         ({"flowId": "missing-flow", "params": SEED_TIMES}, "FLOW-1430-400"),
-        ({"flowId": "FLOW", "params": SEED_TIMES, "other": 1}, "FLOW-1000-400"),
+        ({"flowId": 5, "params": SEED_TIMES, "other": 1}, "FLOW-1446-400"),
     ],
 )
 def test_invalid_run_requests_are_coded_and_create_nothing(

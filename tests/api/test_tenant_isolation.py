@@ -39,6 +39,15 @@ RESOURCE_TYPES = {
 }
 
 
+def items_of(path: str, response: Any) -> list[dict[str, Any]]:
+    """A Flow Service list envelope's items, or the Catalog's objects keyed by id."""
+    body = response.json()
+    if path == DATASETS:
+        return [{"id": key, **value} for key, value in body.items()]
+    items: list[dict[str, Any]] = body["items"]
+    return items
+
+
 def create_sandbox(settings: Settings, org_id: str, name: str) -> None:
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -60,7 +69,7 @@ def populate(owner: Caller, settings: Settings) -> dict[str, dict[str, Any]]:
     for path, resource_id in ids.items():
         response = owner.get(f"{path}/{resource_id}")
         assert response.status_code == 200, response.text
-        items[path] = response.json()["items"][0]
+        items[path] = items_of(path, response)[0]
     return items
 
 
@@ -100,10 +109,10 @@ def test_other_tenant_cannot_read_change_delete_or_list(
 
         listed = intruder.get(path)
         assert listed.status_code == 200
-        assert listed.json()["items"] == []
+        assert items_of(path, listed) == []
         assert intruder.get(f"{path}?count=true").json() == {"count": 0}
         by_id = intruder.get(f"{path}?property=id=={resource_id}")
-        assert by_id.json()["items"] == []
+        assert items_of(path, by_id) == []
         by_name = intruder.get(f"{path}?property=name=={item['name']}&count=true")
         assert by_name.json() == {"count": 0}
 
@@ -111,7 +120,7 @@ def test_other_tenant_cannot_read_change_delete_or_list(
     for path, item in owned.items():
         response = caller.get(f"{path}/{item['id']}")
         assert response.status_code == 200
-        assert response.json()["items"][0] == item
+        assert items_of(path, response)[0] == item
         assert caller.get(f"{path}?count=true").json() == {"count": 1}
 
 
@@ -154,11 +163,11 @@ def test_same_names_in_two_sandboxes_stay_apart(caller: Caller, settings: Settin
     dev = caller.in_sandbox("dev")
     in_prod = created_id(caller.post(DATASETS, json=dataset("shared")))
     in_dev = created_id(dev.post(DATASETS, json=dataset("shared")))
-    prod_items = caller.get(f"{DATASETS}?property=name==shared").json()["items"]
-    dev_items = dev.get(f"{DATASETS}?property=name==shared").json()["items"]
+    prod_items = items_of(DATASETS, caller.get(f"{DATASETS}?property=name==shared"))
+    dev_items = items_of(DATASETS, dev.get(f"{DATASETS}?property=name==shared"))
     assert [i["id"] for i in prod_items] == [in_prod]
     assert [i["id"] for i in dev_items] == [in_dev]
     assert prod_items[0]["sandboxName"] == "prod" and dev_items[0]["sandboxName"] == "dev"
     assert prod_items[0]["sandboxId"] != dev_items[0]["sandboxId"]
-    assert dev.delete(f"{DATASETS}/{in_dev}").status_code == 204
+    assert dev.delete(f"{DATASETS}/{in_dev}").json() == [f"@/dataSets/{in_dev}"]
     assert caller.get(f"{DATASETS}/{in_prod}").status_code == 200

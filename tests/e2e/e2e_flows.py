@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from sluice.client import SluiceClient
+from sluice.client import Created, SluiceClient
 from sluice.lake.schema import SYSTEM_COLUMN_NAMES
 
 CATALOG = "/data/foundation/catalog"
@@ -31,7 +31,7 @@ class BuiltFlow:
 
 
 def _id(created: Any) -> str:
-    return str(created["id"])
+    return Created.from_body(created).id
 
 
 def _once_later() -> dict[str, str]:

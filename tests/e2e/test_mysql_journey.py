@@ -28,7 +28,7 @@ from e2e_flows import (
 )
 from processes import ServerProcess, client_for
 
-from sluice.client import SluiceClient, run_status
+from sluice.client import Created, SluiceClient, run_status
 from support.mariadb import FAKE_PASSWORD, MariaTables, my_auth, my_execute, my_url, quoted
 
 pytestmark = pytest.mark.e2e
@@ -110,7 +110,7 @@ def flow_with_delta_column(client: SluiceClient, spec: str, connection_id: str,
     on-demand run goes straight to the source; (flow id, dataset id)."""
     source = create_source_connection(client, f"{table} source", spec, connection_id, {
         "data": {"format": "tabular"}, "params": {"tableName": table}})
-    dataset = str(client.post(f"{CATALOG}/dataSets", {"name": f"{table} data"})["id"])
+    dataset = Created.from_body(client.post(f"{CATALOG}/dataSets", {"name": f"{table} data"})).id
     target = str(client.post("targetConnections", {
         "name": f"{table} lake", "params": {"dataSetId": dataset},
         "connectionSpec": {"id": DATA_LAKE_SPEC, "version": "1.0"}})["id"])

@@ -186,14 +186,14 @@ def rows(caller: Caller, dataset_id: str, key: str) -> list[dict[str, Any]]:
 
 
 def catalog_fields(caller: Caller, dataset_id: str) -> list[tuple[str, str]] | None:
-    item = caller.get(f"{CATALOG}/dataSets/{dataset_id}").json()["items"][0]
+    item = caller.get(f"{CATALOG}/dataSets/{dataset_id}").json()[dataset_id]
     schema = item.get("schema")
     return None if schema is None else [(f["name"], f["type"]) for f in schema["fields"]]
 
 
 def table_path(settings: Settings, caller: Caller, dataset_id: str) -> Path:
-    item = caller.get(f"{CATALOG}/dataSets/{dataset_id}").json()["items"][0]
-    return Path(settings.lake_dir) / item["imsOrgId"] / item["sandboxId"] / dataset_id
+    item = caller.get(f"{CATALOG}/dataSets/{dataset_id}").json()[dataset_id]
+    return Path(settings.lake_dir) / item["imsOrg"] / item["sandboxId"] / dataset_id
 
 
 def table(settings: Settings, caller: Caller, dataset_id: str) -> DeltaTable | None:

@@ -25,7 +25,10 @@ FILE_FLOW_SPEC = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"
 def created_id(response: Any) -> str:
     """The id of what a POST created (its status must be 201)."""
     assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    body = response.json()
+    if isinstance(body, list):  # the Catalog's ["@/dataSets/{id}"]
+        return str(body[0]).rsplit("/", 1)[-1]
+    return str(body["id"])
 
 
 def epoch(moment: datetime) -> int:

@@ -24,6 +24,7 @@ from sluice.api.middleware import (
     RequestIdMiddleware,
     TrailingSlashMiddleware,
 )
+from sluice.api.openapi import install_openapi
 from sluice.api.problems import GatewayError, gateway_response, problem_response
 from sluice.api.routers import ROUTERS, token
 from sluice.config import Settings, load_settings
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
         title="Sluice", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
     )
     app.state.context = context
+    install_openapi(app, settings)
     for router in ROUTERS:
         # Like the gateway, check credentials before anything reads the body: router-level
         # dependencies are solved first, and cached for the routes' own CallerDep.

@@ -14,16 +14,24 @@ class ContentTypeError(Exception):
     """The reference answers a wrong Content-Type with its own small body (section 0)."""
 
 
+JSON_TYPES = frozenset({"application/json", "application/json-patch+json"})
+# What curl sends without `-H 'Content-Type: ...'` (or nothing at all): the published
+# tutorials do that, so such a body is read as JSON when it parses as JSON.
+UNDECLARED_TYPES = frozenset({"", "application/x-www-form-urlencoded"})
+
+
 async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         raise bad_request(1405, "The request body is empty.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in ("application/json", "application/json-patch+json"):
+    if content_type not in JSON_TYPES and content_type not in UNDECLARED_TYPES:
         raise ContentTypeError
     try:
         document = json.loads(raw, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        if content_type in UNDECLARED_TYPES:
+            raise ContentTypeError from None  # a form or text body, not JSON sent bare
         raise bad_request(1001, f"The request body is not valid JSON: {exc}.") from None
     except RecursionError:
         raise bad_request(1001, f"The request body nests deeper than {MAX_DEPTH} levels.") from None

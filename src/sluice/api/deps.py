@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from sluice.api.caller_cache import CallerCacheDep
 from sluice.api.context import AppContext
 from sluice.api.problems import GatewayError
+from sluice.domain.errors import SluiceError
 from sluice.domain.tenancy import DEFAULT_SANDBOX, Tenant
 from sluice.security.tokens import InvalidTokenError
 
@@ -113,6 +114,15 @@ async def current_tenant(
     x_sandbox_name: Annotated[str | None, Header()] = None,
 ) -> Tenant:
     name = (x_sandbox_name or DEFAULT_SANDBOX).strip()
+    if name == "*":
+        # Cross-sandbox reads need a service token in the reference; Sluice has none.
+        raise SluiceError(
+            "x-sandbox-name '*' (all sandboxes) is not allowed with a user token; "
+            "name one sandbox.",
+            code=2111,
+            status=403,
+            title="Forbidden",
+        )
     tenant = callers.cached_tenant(caller.org_id, caller.client_id, name)
     if tenant is None:
         tenant = await run_in_threadpool(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 
 from sluice.config import Settings
-from sluice.domain.listing import ListQuery, encode_token, parse_list_query
+from sluice.domain.catalog_query import parse_properties
+from sluice.domain.listing import ListQuery, PropertyFilter, encode_token, parse_list_query
 from sluice.domain.tenancy import Tenant
 from sluice.store.models import ResourceColumns
 from sluice.store.resources import ResourceRepository
@@ -17,11 +20,33 @@ from sluice.store.resources import ResourceRepository
 Row = TypeVar("Row", bound=ResourceColumns)
 
 
+def service_relative(path: str) -> str:
+    """`/data/foundation/flowservice/connections` -> `/connections`: hrefs are relative to
+    the service root, as in the reference, so that base URL + href is the next page."""
+    parts = path.split("/")
+    if len(parts) > 4 and parts[1:3] == ["data", "foundation"]:
+        return "/" + "/".join(parts[4:])
+    return path
+
+
 def list_query_from(request: Request, settings: Settings) -> ListQuery:
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
+        if key != "properties":  # a projection of the answer, not part of the query
+            params.setdefault(key, []).append(value)
     return parse_list_query(params, settings.default_page_limit, settings.max_page_limit)
+
+
+def requested_properties(request: Request) -> tuple[str, ...] | None:
+    """`properties=name,state`: the top-level fields each item shows (`id` always)."""
+    raw = request.query_params.get("properties")
+    return None if raw is None else parse_properties(raw)
+
+
+def projected(item: dict[str, Any], properties: tuple[str, ...] | None) -> dict[str, Any]:
+    if properties is None:
+        return item
+    return {k: v for k, v in item.items() if k == "id" or k in properties}
 
 
 def list_envelope(
@@ -31,13 +56,23 @@ def list_envelope(
     tenant: Tenant,
     repository: ResourceRepository[Row],
     render: Callable[[Row], dict[str, Any]],
+    scope: Sequence[PropertyFilter] = (),
 ) -> dict[str, Any]:
+    """One page; `scope` filters are always applied (`/flows/{id}/runs` is the runs list
+    with `flowId=={id}`), and travel in the continuation token like the caller's own."""
     query = list_query_from(request, settings)
+    properties = requested_properties(request)
+    missing = tuple(f for f in scope if f not in query.filters)
+    if missing:
+        query = replace(query, filters=missing + query.filters)
     if query.count_only:
         return {"count": repository.count(session, tenant, query)}
     page = repository.page(session, tenant, query)
     links: dict[str, Any] = {}
     if page.next_after is not None:
         token = encode_token(query, *page.next_after)
-        links["next"] = {"href": f"{request.url.path}?continuationToken={token}"}
-    return {"items": [render(row) for row in page.rows], "_links": links}
+        href = f"{service_relative(request.url.path)}?continuationToken={token}"
+        if properties is not None:
+            href += f"&properties={quote(','.join(properties))}"
+        links["next"] = {"href": href}
+    return {"items": [projected(render(row), properties) for row in page.rows], "_links": links}

@@ -50,7 +50,8 @@ def cell(value: Any, path: str) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int) and path.endswith("At"):  # epoch milliseconds
+    # Epoch milliseconds: the Flow Service's `createdAt`, the Catalog's `created`.
+    if isinstance(value, int) and (path.endswith("At") or path in ("created", "updated")):
         return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     if isinstance(value, list):
         return ", ".join(cell(v, "") for v in value)

@@ -87,7 +87,7 @@ RESOURCES: tuple[Resource, ...] = (
         "datasets",
         f"{CATALOG_PATH}/dataSets",
         "Datasets",
-        (("ID", "id"), ("Name", "name"), ("Created", "createdAt")),
+        (("ID", "id"), ("Name", "name"), ("Created", "created")),
     ),
     Resource(
         "connection-specs",

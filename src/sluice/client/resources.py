@@ -9,7 +9,14 @@ from itertools import islice
 from typing import Any
 
 from sluice.client.runs import ProgressCallback, wait_for_run
-from sluice.client.transport import CATALOG_PATH, SANDBOXES_PATH, ApiTransport, JsonObject
+from sluice.client.transport import (
+    CATALOG_PATH,
+    SANDBOXES_PATH,
+    ApiTransport,
+    JsonObject,
+    follow_href,
+    next_href,
+)
 
 Operations = Sequence[Mapping[str, Any]]
 # A page never asks for more than this, so a big `limit` stays under the server's maximum.
@@ -25,6 +32,8 @@ class Created:
 
     @classmethod
     def from_body(cls, body: Any) -> Created:
+        if isinstance(body, list):  # the Catalog's ["@/dataSets/{id}"] (no etag in it)
+            return cls(catalog_id(body), "")
         if isinstance(body, dict) and isinstance(body.get("items"), list) and body["items"]:
             body = body["items"][0]  # runs wrap the new run in `items`
         return cls(str(body["id"]), str(body.get("etag", "")))
@@ -196,14 +205,60 @@ class Runs(ReadableCollection):
         )
 
 
-class Datasets(Collection):
+class Datasets(ReadableCollection):
+    """The Catalog API's datasets. Items carry their `id` (the Catalog lists them keyed by
+    it); lists page with `start`/`limit` and sort with `orderby` (`-created` or
+    `desc:created`)."""
+
     def __init__(self, api: ApiTransport) -> None:
         super().__init__(api, f"{CATALOG_PATH}/dataSets")
+
+    def create(self, body: Mapping[str, Any]) -> Created:
+        """The Catalog answers `["@/dataSets/{id}"]`; the etag comes in the ETag header."""
+        response = self.api.request("POST", self.path, json=dict(body))
+        return Created(catalog_id(response.json()), response.headers.get("ETag", ""))
+
+    def update(
+        self,
+        dataset_id: str,
+        changes: Mapping[str, Any] | Operations,
+        *,
+        etag: str | None = None,
+    ) -> Created:
+        """`changes`: the fields to set (`{"description": ...}`) or JSON Patch operations;
+        with `etag`, a change made meanwhile is refused (412)."""
+        headers = {"If-Match": etag} if etag else None
+        body = dict(changes) if isinstance(changes, Mapping) else list(changes)
+        response = self.api.request(
+            "PATCH", f"{self.path}/{dataset_id}", json=body, headers=headers
+        )
+        return Created(catalog_id(response.json()), response.headers.get("ETag", ""))
+
+    def delete(self, dataset_id: str) -> None:
+        self.api.delete(f"{self.path}/{dataset_id}")
 
     def preview(self, dataset_id: str, *, limit: int = 20) -> JsonObject:
         """Columns, first rows, Delta version and row count of a dataset."""
         result: JsonObject = self.api.get(f"{self.path}/{dataset_id}/preview", {"limit": limit})
         return result
+
+    def stats(self, dataset_id: str) -> JsonObject:
+        """Delta version, row count, live files and their bytes."""
+        result: JsonObject = self.api.get(f"{self.path}/{dataset_id}/stats")
+        return result
+
+    def history(self, dataset_id: str, *, limit: int = 20) -> list[JsonObject]:
+        """The Delta commits of the dataset, newest first."""
+        body = self.api.get(f"{self.path}/{dataset_id}/history", {"limit": limit})
+        items: list[JsonObject] = body.get("items", [])
+        return items
+
+
+def catalog_id(body: Any) -> str:
+    """`"abc"` from the Catalog's `["@/dataSets/abc"]`."""
+    if isinstance(body, list) and body and isinstance(body[0], str):
+        return body[0].rsplit("/", 1)[-1]
+    raise ValueError(f"not a Catalog reference: {body!r}")
 
 
 class Webhooks(WritableCollection):
@@ -249,7 +304,8 @@ class Webhooks(WritableCollection):
             body = self.api.get(next_path, params if first else None)
             first = False
             yield from body.get("items", [])
-            next_path = (body.get("_links", {}).get("next") or {}).get("href")
+            href = next_href(body)
+            next_path = follow_href(href, self.path) if href else None
 
 
 class Sandboxes:

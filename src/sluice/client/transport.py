@@ -15,6 +15,8 @@ FLOW_SERVICE_PATH = "/data/foundation/flowservice"
 CATALOG_PATH = "/data/foundation/catalog"
 SANDBOXES_PATH = "/data/foundation/sandbox-management/sandboxes"
 TOKEN_PATH = "/ims/token/v3"  # noqa: S105 - a path, not a secret
+# The Catalog's largest page.
+CATALOG_PAGE_SIZE = 100
 # Refresh a token this long before it expires, so a request never races its expiry.
 _TOKEN_MARGIN_SECONDS = 60.0
 
@@ -26,6 +28,45 @@ def resolve_path(path: str) -> str:
     if path.startswith(("/data/", "/ims/", "http://", "https://")):
         return path
     return FLOW_SERVICE_PATH + "/" + path.lstrip("/")
+
+
+def service_root(path: str) -> str:
+    """`/data/foundation/flowservice`: the service a path belongs to (its hrefs are relative
+    to it)."""
+    parts = resolve_path(path).split("?", 1)[0].split("/")
+    return "/".join(parts[:4]) if parts[1:3] == ["data", "foundation"] else FLOW_SERVICE_PATH
+
+
+def follow_href(href: str, service_path: str) -> str:
+    """The path of a link found in a response of `service_path`: service-relative hrefs
+    (`/connections?continuationToken=...`) are joined to that service's root, exactly as
+    base URL + href; `/data/...` paths and full URLs are already whole."""
+    if href.startswith(("/data/", "/ims/", "http://", "https://")):
+        return href
+    return service_root(service_path) + "/" + href.lstrip("/")
+
+
+def catalog_items(body: Any) -> list[JsonObject]:
+    """A Catalog answer (`{"<id>": {...}, ...}`) as items that carry their `id`."""
+    if not isinstance(body, dict):
+        return []
+    return [{"id": key, **value} for key, value in body.items() if isinstance(value, dict)]
+
+
+# The Flow Service's names of the Catalog's time fields, as a user of both writes them.
+_CATALOG_FIELDS = {"createdAt": "created", "updatedAt": "updated"}
+
+
+def catalog_order(orderby: str) -> str:
+    """The Catalog's `orderBy` from either spelling: `-createdAt` -> `desc:created`."""
+    parts = []
+    for part in orderby.split(","):
+        part = part.strip()
+        direction = ""
+        if part[:1] in ("-", "+"):
+            direction, part = ("desc:" if part[0] == "-" else "asc:"), part[1:]
+        parts.append(direction + _CATALOG_FIELDS.get(part, part))
+    return ",".join(parts)
 
 
 def list_items(body: Any) -> list[JsonObject]:
@@ -138,8 +179,12 @@ class ApiTransport:
         return self.request("GET", path, params=params).json()
 
     def get_item(self, path: str) -> JsonObject:
-        """GET one resource and unwrap the `{"items": [...]}` envelope."""
+        """GET one resource and unwrap the `{"items": [...]}` envelope (the Catalog's
+        `{"<id>": {...}}` for a catalog path)."""
         body = self.get(path)
+        if service_root(path) == CATALOG_PATH:
+            found = catalog_items(body)
+            return found[0] if found else {}
         items = body.get("items") if isinstance(body, dict) else None
         if isinstance(items, list) and items:
             item: JsonObject = items[0]
@@ -167,7 +212,11 @@ class ApiTransport:
         limit: int | None = None,
     ) -> Iterator[JsonObject]:
         """Every item of a list, page by page (`limit` is the page size), following
-        `_links.next.href` until it is absent or empty."""
+        `_links.next.href` until it is absent or empty (Catalog lists: `start` until a short
+        page)."""
+        if service_root(path) == CATALOG_PATH:
+            yield from self._iter_catalog(path, property, orderby, limit)
+            return
         params: list[tuple[str, str | int]] = [("property", p) for p in property]
         if orderby:
             params.append(("orderby", orderby))
@@ -179,4 +228,20 @@ class ApiTransport:
             body = self.get(next_path, params if first else None)
             first = False
             yield from list_items(body)
-            next_path = next_href(body)
+            href = next_href(body)
+            next_path = follow_href(href, path) if href else None
+
+    def _iter_catalog(
+        self, path: str, property: Sequence[str], orderby: str | None, limit: int | None
+    ) -> Iterator[JsonObject]:
+        page_size = min(limit or CATALOG_PAGE_SIZE, CATALOG_PAGE_SIZE)
+        params: list[tuple[str, str | int]] = [("property", p) for p in property]
+        if orderby:
+            params.append(("orderBy", catalog_order(orderby)))
+        start = 0
+        while True:
+            page = catalog_items(self.get(path, [*params, ("limit", page_size), ("start", start)]))
+            yield from page
+            if len(page) < page_size:
+                return
+            start += len(page)

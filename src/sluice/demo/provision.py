@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sluice.client import CATALOG_PATH, SluiceClient
+from sluice.client import CATALOG_PATH, Created, SluiceClient
 from sluice.config import Settings
 from sluice.demo.data import write_event_files, write_shop_db
 
@@ -73,7 +73,7 @@ class _Provisioner:
             return existing
         response = self.client.post(path, {"name": name, **body()})
         self.created.append(name)
-        return str(response["id"])
+        return Created.from_body(response).id
 
 
 def _spec(spec_id: str) -> dict[str, str]:

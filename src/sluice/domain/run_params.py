@@ -1,7 +1,9 @@
 """The body of `POST /runs`: flow id and the run's window, with the reference's codes.
 
 Times are epoch seconds, as JSON numbers or numeric strings (the tutorial sends strings).
-Windows are half-open: `[windowStartTime, windowEndTime)`.
+Windows are half-open: `[windowStartTime, windowEndTime)`. Unknown fields are ignored, as
+the reference does (a widely used client adds `"status": "active"`); `ignored_run_fields`
+names them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sluice.domain.errors import bad_request
 MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 PARAM_KEYS = frozenset({"startTime", "windowStartTime", "windowEndTime", "deltaColumn"})
 BODY_KEYS = frozenset({"flowId", "params"})
+DELTA_COLUMN_KEYS = frozenset({"name", "dateFormat", "timezone"})
 
 
 @dataclass(frozen=True)
@@ -62,20 +65,26 @@ def _delta_column(value: object) -> str:
     name = value.get("name") if isinstance(value, Mapping) else None
     if not isinstance(value, Mapping) or not isinstance(name, str) or not name.strip():
         raise bad_request(1384, 'params.deltaColumn must be an object {"name": "<column>"}.')
-    unknown = sorted(str(k) for k in value if k not in ("name", "dateFormat", "timezone"))
-    if unknown:
-        raise bad_request(1384, f"params.deltaColumn has unknown field(s) {', '.join(unknown)}.")
     return name.strip()
+
+
+def ignored_run_fields(body: object) -> list[str]:
+    """Dotted paths of the fields of a run body that `parse_run_request` ignores."""
+    if not isinstance(body, Mapping):
+        return []
+    found = [str(k) for k in body if k not in BODY_KEYS]
+    params = body.get("params")
+    if isinstance(params, Mapping):
+        found += [f"params.{k}" for k in params if k not in PARAM_KEYS]
+        delta = params.get("deltaColumn")
+        if isinstance(delta, Mapping):
+            found += [f"params.deltaColumn.{k}" for k in delta if k not in DELTA_COLUMN_KEYS]
+    return found
 
 
 def parse_run_request(body: object) -> RunRequest:
     if not isinstance(body, Mapping):
         raise bad_request(1000, "The request body must be a JSON object with flowId and params.")
-    unknown = sorted(str(k) for k in body if k not in BODY_KEYS)
-    if unknown:
-        raise bad_request(
-            1000, f"Unknown field(s) {', '.join(unknown)}; expected flowId and params."
-        )
     flow_id = body.get("flowId")
     if not isinstance(flow_id, str) or not flow_id.strip():
         raise bad_request(1446, "flowId is null or empty; give the id of the flow to run.")
@@ -85,13 +94,6 @@ def parse_run_request(body: object) -> RunRequest:
             1384,
             "params is missing or empty; give startTime, windowStartTime "
             "and windowEndTime (epoch seconds).",
-        )
-    unknown = sorted(str(k) for k in params if k not in PARAM_KEYS)
-    if unknown:
-        raise bad_request(
-            1384,
-            f"params has unknown field(s) {', '.join(unknown)}; expected "
-            "startTime, windowStartTime, windowEndTime and deltaColumn.",
         )
     for required in ("windowStartTime", "windowEndTime"):
         if required not in params:

@@ -102,3 +102,21 @@ def preview_rows(
         for row in part.to_pylist()
     ]
     return columns, rows
+
+
+def table_history(ref: TableRef, limit: int) -> list[dict[str, Any]]:
+    """The table's last `limit` commits, newest first: version, timestamp (epoch ms),
+    operation and its parameters and metrics as Delta records them. None written: []."""
+    table = as_lake_table(ref).open()
+    if table is None:
+        return []
+    return [
+        {
+            "version": commit.get("version"),
+            "timestamp": commit.get("timestamp"),
+            "operation": commit.get("operation"),
+            "operationParameters": json_value(commit.get("operationParameters") or {}),
+            "operationMetrics": json_value(commit.get("operationMetrics") or {}),
+        }
+        for commit in table.history(limit)
+    ]

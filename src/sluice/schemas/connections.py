@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from sluice.schemas.common import Description, JsonObject, NonEmptyText, SpecRef, WireModel
+from sluice.schemas.common import Description, JsonObject, NonEmptyText, ResourceBody, SpecRef
 
 
-class AuthBody(WireModel):
+class AuthBody(ResourceBody):
     spec_name: NonEmptyText = Field(alias="specName")
     params: JsonObject = Field(default_factory=dict)
 
 
-class ConnectionCreate(WireModel):
+class ConnectionCreate(ResourceBody):
     name: NonEmptyText
     description: Description | None = None
     auth: AuthBody | None = None
     connection_spec: SpecRef = Field(alias="connectionSpec")
 
 
-class SourceConnectionCreate(WireModel):
+class SourceConnectionCreate(ResourceBody):
     name: NonEmptyText
     description: Description | None = None
     base_connection_id: NonEmptyText | None = Field(default=None, alias="baseConnectionId")
@@ -28,7 +28,7 @@ class SourceConnectionCreate(WireModel):
     connection_spec: SpecRef = Field(alias="connectionSpec")
 
 
-class TargetConnectionCreate(WireModel):
+class TargetConnectionCreate(ResourceBody):
     name: NonEmptyText
     description: Description | None = None
     base_connection_id: NonEmptyText | None = Field(default=None, alias="baseConnectionId")

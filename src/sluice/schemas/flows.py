@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from sluice.schemas.common import Description, JsonObject, NonEmptyText, SpecRef, WireModel
+from sluice.schemas.common import Description, JsonObject, NonEmptyText, ResourceBody, SpecRef
 
 
-class FlowCreate(WireModel):
+class FlowCreate(ResourceBody):
     name: NonEmptyText
     description: Description | None = None
     flow_spec: SpecRef = Field(alias="flowSpec")

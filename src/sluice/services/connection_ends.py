@@ -22,7 +22,16 @@ PATCHABLE = frozenset({"name", "description", "data", "params"})
 FIXED = {"connectionSpec": 1414, "baseConnectionId": 1414}
 
 
-def render_end(row: SourceConnection | TargetConnection, tenant: Tenant) -> dict[str, Any]:
+def render_end(
+    row: SourceConnection | TargetConnection, tenant: Tenant, path: str
+) -> dict[str, Any]:
+    """`path` is the resource's service-relative collection (`/sourceConnections`)."""
+    links = {
+        "self": {"href": f"{path}/{row.id}"},
+        "connectionSpec": {"href": f"/connectionSpecs/{row.doc['connectionSpec']['id']}"},
+    }
+    if row.base_connection_id:
+        links["baseConnection"] = {"href": f"/connections/{row.base_connection_id}"}
     return {
         **system_view(row, tenant),
         "description": row.doc.get("description", ""),
@@ -30,8 +39,9 @@ def render_end(row: SourceConnection | TargetConnection, tenant: Tenant) -> dict
         "data": row.doc.get("data", {}),
         "params": row.doc.get("params", {}),
         "connectionSpec": row.doc["connectionSpec"],
-        "state": "enabled",
+        "state": row.doc.get("state", "enabled"),
         "version": row.etag,
+        "_links": links,
     }
 
 
@@ -48,7 +58,7 @@ def patched_body(
     row = repository.get(session, tenant, resource_id, for_update=True)
     repository.check_version(row, if_match)
     patch = normalize_operations(operations, PATCHABLE, FIXED)
-    patched = apply_operations(render_end(row, tenant), patch)
+    patched = apply_operations(render_end(row, tenant, ""), patch)
     body = parse_model(
         body_model,
         {

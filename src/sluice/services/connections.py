@@ -133,6 +133,10 @@ def render_connection(row: Connection, tenant: Tenant) -> dict[str, Any]:
         "connectionSpec": row.doc["connectionSpec"],
         "state": row.state,
         "version": row.etag,
+        "_links": {
+            "self": {"href": f"/connections/{row.id}"},
+            "connectionSpec": {"href": f"/connectionSpecs/{row.connection_spec_id}"},
+        },
     }
     if auth:
         view["auth"] = {

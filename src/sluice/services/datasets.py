@@ -1,4 +1,5 @@
-"""The dataset catalog: named Delta datasets that target connections point at."""
+"""The dataset catalog: named Delta datasets that target connections point at, in the
+Catalog API's shapes (objects keyed by id, `created`/`updated`, `imsOrg`)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,31 @@ from sluice.domain.tenancy import Tenant
 from sluice.lake.location import LakeLocation, LakeTable
 from sluice.schemas.datasets import DatasetCreate
 from sluice.schemas.parsing import parse_model
-from sluice.store.listing import ResourceFields, system_fields
+from sluice.store.listing import ColumnField, ResourceFields
 from sluice.store.models import Dataset, TargetConnection
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 FIELDS = ResourceFields(
     model=Dataset,
-    columns=system_fields(Dataset),
+    # The Catalog's names for the system fields.
+    columns={
+        "id": ColumnField(Dataset.id),
+        "name": ColumnField(Dataset.name),
+        "created": ColumnField(Dataset.created_at, "integer"),
+        "updated": ColumnField(Dataset.updated_at, "integer"),
+        "createdUser": ColumnField(Dataset.created_by),
+        "updatedUser": ColumnField(Dataset.updated_by),
+        "createdClient": ColumnField(Dataset.created_client),
+        "updatedClient": ColumnField(Dataset.updated_client),
+        "imsOrg": ColumnField(Dataset.org_id),
+        "sandboxId": ColumnField(Dataset.sandbox_id),
+        "etag": ColumnField(Dataset.etag),
+        "version": ColumnField(Dataset.etag),
+    },
     document_fields=frozenset({"description", "schema", "schemaRef", "tags"}),
 )
 datasets = ResourceRepository(Dataset, "dataSets", FIELDS)
-PATCHABLE = frozenset({"name", "description", "tags", "schema"})
+PATCHABLE = frozenset({"name", "description", "tags", "schema", "schemaRef"})
 
 
 def _document(body: DatasetCreate) -> dict[str, Any]:
@@ -62,22 +77,53 @@ def table_location(lake: LakeLocation, row: Dataset) -> LakeTable:
 
 
 def render_dataset(row: Dataset, tenant: Tenant) -> dict[str, Any]:
+    """A Catalog dataset object (its id is the key it is listed under), plus Sluice's
+    declared `schema`, `format`, `etag` and the links to its preview, stats and history."""
+    own = f"/dataSets/{row.id}"
     return {
-        **system_view(row, tenant),
+        "name": row.name,
         "description": row.doc.get("description", ""),
-        "schema": row.doc.get("schema"),
-        "schemaRef": row.doc.get("schemaRef"),
+        "imsOrg": row.org_id,
+        "sandboxId": row.sandbox_id,
+        "sandboxName": tenant.sandbox_name,
         "tags": row.doc.get("tags", {}),
-        "format": "delta",
+        "schemaRef": row.doc.get("schemaRef"),
+        "created": row.created_at,
+        "updated": row.updated_at,
+        "createdClient": row.created_client,
+        "updatedClient": row.updated_client,
+        "createdUser": row.created_by,
+        "updatedUser": row.updated_by,
         "version": row.etag,
+        "etag": row.etag,
+        "schema": row.doc.get("schema"),
+        "format": "delta",
+        "_links": {
+            "self": {"href": own},
+            "preview": {"href": f"{own}/preview"},
+            "stats": {"href": f"{own}/stats"},
+            "history": {"href": f"{own}/history"},
+        },
     }
+
+
+def field_operations(fields: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """A Catalog "update using fields" body as JSON Patch operations, and the fields it
+    ignores (read-only or unknown ones, as a create does)."""
+    operations = [
+        {"op": "add", "path": f"/{name}", "value": value}
+        for name, value in fields.items()
+        if name in PATCHABLE
+    ]
+    return operations, [name for name in fields if name not in PATCHABLE]
 
 
 def patch_dataset(
     session: Session, tenant: Tenant, dataset_id: str, operations: object, if_match: str | None
 ) -> Dataset:
     row = datasets.get(session, tenant, dataset_id, for_update=True)
-    datasets.check_version(row, if_match)
+    # The Catalog's PATCH has no If-Match; one that is sent is still checked.
+    datasets.check_version(row, if_match, required=False)
     patch = normalize_operations(operations, PATCHABLE)
     patched = apply_operations(render_dataset(row, tenant), patch)
     body = parse_model(

@@ -11,6 +11,7 @@ from sluice.connectors.contract import Connector
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.security.encryption import SecretBox
+from sluice.services.connection_states import require_enabled_connections
 from sluice.services.connections import connections, full_auth_params, require_connector
 from sluice.services.datasets import datasets
 from sluice.services.source_connections import source_connections
@@ -31,6 +32,8 @@ class FlowEndpoints:
 def resolve_endpoints(
     session: Session, tenant: Tenant, flow: Flow, box: SecretBox
 ) -> FlowEndpoints:
+    # A connection disabled after the run was created stops it here, before any read.
+    require_enabled_connections(session, tenant, flow)
     source_id = flow.doc["sourceConnectionIds"][0]
     source = source_connections.find(session, tenant, source_id)
     if source is None:

@@ -52,7 +52,13 @@ FIELDS = ResourceFields(
             "inheritedAttributes",
         }
     ),
+    constants={
+        "inheritedAttributes.properties.isSourceFlow": "true",
+        "inheritedAttributes.properties.isDestinationFlow": "false",
+    },
 )
+# Every Sluice flow reads a source into a dataset: the reference's "source flow".
+FLOW_PROPERTIES = {"isSourceFlow": True, "isDestinationFlow": False}
 flows = ResourceRepository(Flow, "flows", FIELDS)
 PATCHABLE = frozenset(
     {"name", "description", "scheduleParams", "transformations", "options", "labels"}
@@ -182,13 +188,24 @@ def render_flow(row: Flow, tenant: Tenant) -> dict[str, Any]:
         "version": row.etag,
         "sourceConnectionIds": doc["sourceConnectionIds"],
         "targetConnectionIds": doc["targetConnectionIds"],
-        "inheritedAttributes": doc["inheritedAttributes"],
+        "inheritedAttributes": {**doc["inheritedAttributes"], "properties": FLOW_PROPERTIES},
         "scheduleParams": doc["scheduleParams"],
         "transformations": doc.get("transformations", []),
         "options": doc.get("options", {}),
         "labels": doc.get("labels", []),
         "runs": f"/runs?property=flowId=={row.id}",
         "lastOperation": doc.get("lastOperation"),
+        "_links": {
+            "self": {"href": f"/flows/{row.id}"},
+            "runs": {"href": f"/flows/{row.id}/runs"},
+            "flowSpec": {"href": f"/flowSpecs/{row.flow_spec_id}"},
+            "sourceConnections": [
+                {"href": f"/sourceConnections/{i}"} for i in doc["sourceConnectionIds"]
+            ],
+            "targetConnections": [
+                {"href": f"/targetConnections/{i}"} for i in doc["targetConnectionIds"]
+            ],
+        },
     }
     if row.last_run_id:
         view["lastRunDetails"] = {

@@ -24,6 +24,7 @@ from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.security.encryption import SecretBox
+from sluice.services.connection_states import require_enabled_connections
 from sluice.services.flow_sources import resolve_endpoints
 from sluice.services.flows import flows
 from sluice.store.clock import new_etag, now_ms
@@ -82,6 +83,7 @@ def create_run(
 ) -> Run:
     request = parse_run_request(payload)
     flow = _enabled_flow(session, tenant, request.flow_id, code=1444)
+    require_enabled_connections(session, tenant, flow)
     spec = find_flow_spec(flow.flow_spec_id)
     assert spec is not None
     delta = None
@@ -166,6 +168,10 @@ def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
         "params": row.doc.get("params", {}),
         "metrics": metrics,
         "activities": row.doc.get("activities", []),
+        "_links": {
+            "self": {"href": f"/runs/{row.id}"},
+            "flow": {"href": f"/flows/{row.flow_id}"},
+        },
     }
 
 

@@ -102,7 +102,7 @@ def create_source_connection(
 
 
 def render_source_connection(row: SourceConnection, tenant: Tenant) -> dict[str, Any]:
-    return render_end(row, tenant)
+    return render_end(row, tenant, "/sourceConnections")
 
 
 def patch_source_connection(

@@ -19,6 +19,7 @@ from sluice.store.models import FlowTargetConnection, TargetConnection
 from sluice.store.resources import ResourceRepository
 
 DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+DATASETS_PATH = "/data/foundation/catalog/dataSets"
 FIELDS = ResourceFields(
     model=TargetConnection,
     columns={
@@ -73,7 +74,11 @@ def create_target_connection(
 
 
 def render_target_connection(row: TargetConnection, tenant: Tenant) -> dict[str, Any]:
-    return render_end(row, tenant)
+    view = render_end(row, tenant, "/targetConnections")
+    if row.dataset_id:
+        # Another service: a whole path, not one relative to the flow service.
+        view["_links"]["dataSet"] = {"href": f"{DATASETS_PATH}/{row.dataset_id}"}
+    return view
 
 
 def patch_target_connection(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -61,6 +61,9 @@ class ResourceFields:
     columns: Mapping[str, ColumnField]
     # Top-level wire fields kept in `doc`; nested paths below them are free.
     document_fields: frozenset[str]
+    # Fields every row of the resource has with the same value (`isSourceFlow`), filtered
+    # without SQL like `sandboxName`.
+    constants: Mapping[str, str] = field(default_factory=dict)
 
 
 def _parse_number(value: str, path: str) -> Decimal:
@@ -182,6 +185,8 @@ def filter_condition(
 ) -> ColumnElement[bool]:
     if flt.path == "sandboxName":
         return true() if _match_in_python(tenant.sandbox_name, flt) else false()
+    if flt.path in fields.constants:
+        return true() if _match_constant(fields.constants[flt.path], flt) else false()
     spec = fields.columns.get(flt.path)
     if spec is not None:
         return _column_condition(spec, flt)
@@ -197,6 +202,15 @@ def _match_in_python(actual: str, flt: PropertyFilter) -> bool:
     if flt.operator == "!=":
         return actual not in flt.values
     raise bad_request(1448, f"Operator '{flt.operator}' is not supported for '{flt.path}'.")
+
+
+def _match_constant(value: str, flt: PropertyFilter) -> bool:
+    """Booleans compare without case (`==true`, `==True`), like boolean columns."""
+    if value in ("true", "false"):
+        for given in flt.values:
+            _parse_bool(given, flt.path)
+        flt = replace(flt, values=tuple(v.lower() for v in flt.values))
+    return _match_in_python(value, flt)
 
 
 def tenant_scope(model: type[ResourceColumns], tenant: Tenant) -> ColumnElement[bool]:

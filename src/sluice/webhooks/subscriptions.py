@@ -67,8 +67,7 @@ def _checked_events(events: list[str]) -> list[str]:
     if unknown:
         raise bad_request(
             1000,
-            f"Unknown event(s) {', '.join(unknown)}; subscribe to any of "
-            f"{', '.join(EVENT_TYPES)}.",
+            f"Unknown event(s) {', '.join(unknown)}; subscribe to any of {', '.join(EVENT_TYPES)}.",
         )
     return list(dict.fromkeys(events))
 
@@ -214,7 +213,8 @@ def list_deliveries(
         query = f"limit={limit}&continuationToken={_encode_position(last.created_at, last.id)}"
         if status is not None:
             query += f"&status={status}"
-        links["next"] = {"href": f"{WEBHOOKS_PATH}/{hook.id}/deliveries?{query}"}
+        # Relative to the flow service, like every list's next link.
+        links["next"] = {"href": f"/webhooks/{hook.id}/deliveries?{query}"}
     return {"items": [render_delivery(d, e) for d, e in rows], "_links": links}
 
 

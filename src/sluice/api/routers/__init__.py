@@ -28,6 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     flows.router,
     mapping_sets.router,
     runs.router,
+    runs.flow_runs_router,
     sandboxes.router,
     webhooks.router,
 )

@@ -6,10 +6,12 @@ from typing import Any
 
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.routers.common import FLOW_SERVICE
-from sluice.api.routers.crud import ResourceOperations, resource_router
+from sluice.api.routers.crud import ResourceOperations, add_state_action, resource_router
 from sluice.schemas.connections import ConnectionCreate
+from sluice.schemas.ignored import ignored_fields
 from sluice.schemas.parsing import parse_model
 from sluice.services import connections as service
+from sluice.services.connection_states import change_connection_state
 
 router = resource_router(
     ResourceOperations(
@@ -27,9 +29,11 @@ router = resource_router(
             session, tenant, ctx.secret_box, ctx.connector_context, rid, ops, if_match
         ),
         delete=lambda session, tenant, _ctx, rid: service.delete_connection(session, tenant, rid),
+        ignored=lambda body: ignored_fields(ConnectionCreate, body),
     ),
     "connections",
 )
+add_state_action(router, change_connection_state)
 
 
 @router.get("/{connection_id}/test")

@@ -4,16 +4,17 @@ service functions so that each router only adds what is special about its resour
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from sluice.api.body import JsonBody
 from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
+from sluice.api.ignored import report_ignored
 from sluice.api.listing import list_envelope
 from sluice.api.routers.common import created, no_content, one, updated
 from sluice.domain.tenancy import Tenant
@@ -31,6 +32,8 @@ class ResourceOperations(Generic[Row]):
     create: Callable[[Session, Tenant, AppContext, Any], Row]
     patch: Callable[[Session, Tenant, AppContext, str, Any, str | None], Row]
     delete: Callable[[Session, Tenant, AppContext, str], None]
+    # The body fields a create ignores (unknown or read-only), for the response header.
+    ignored: Callable[[Any], list[str]] = field(default=lambda _body: [])
 
 
 def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
@@ -54,10 +57,16 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
 
     @router.post("")
     def create_resource(
-        body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
+        request: Request,
+        body: JsonBody,
+        context: ContextDep,
+        session: SessionDep,
+        tenant: TenantDep,
     ) -> JSONResponse:
         row = ops.create(session, tenant, context, body)
-        return created(row, f"{ops.path}/{row.id}")
+        response = created(row, f"{ops.path}/{row.id}")
+        report_ignored(request, response, ops.ignored(body))
+        return response
 
     @router.get("/{resource_id}")
     def get_resource(
@@ -85,3 +94,20 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
         return no_content()
 
     return router
+
+
+StateChange = Callable[[Session, Tenant, str, str, str | None], Row]
+
+
+def add_state_action(router: APIRouter, change: StateChange[Row]) -> None:
+    """`POST /{id}/action?op=enable|disable` (any case; If-Match optional): `{id, etag}`."""
+
+    @router.post("/{resource_id}/action")
+    def resource_action(
+        resource_id: str,
+        if_match: IfMatchDep,
+        session: SessionDep,
+        tenant: TenantDep,
+        op: str = Query(..., min_length=1),
+    ) -> JSONResponse:
+        return updated(change(session, tenant, resource_id, op, if_match))

@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 from sluice.api.deps import IfMatchDep, SessionDep, TenantDep
 from sluice.api.routers.common import FLOW_SERVICE, updated
 from sluice.api.routers.crud import ResourceOperations, resource_router
+from sluice.schemas.flows import FlowCreate
+from sluice.schemas.ignored import ignored_fields
 from sluice.services import flows as service
 
 router = resource_router(
@@ -20,6 +22,7 @@ router = resource_router(
             session, tenant, rid, ops, if_match
         ),
         delete=lambda session, tenant, _ctx, rid: service.delete_flow(session, tenant, rid),
+        ignored=lambda body: ignored_fields(FlowCreate, body),
     ),
     "flows",
 )

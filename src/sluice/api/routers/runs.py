@@ -10,19 +10,27 @@ from sqlalchemy import select
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
+from sluice.api.ignored import report_ignored
 from sluice.api.listing import list_envelope
 from sluice.api.routers.common import FLOW_SERVICE, one
 from sluice.domain.errors import bad_request
+from sluice.domain.listing import PropertyFilter
+from sluice.domain.run_params import ignored_run_fields
 from sluice.services import runs as service
+from sluice.services.flows import flows
 from sluice.store.models import RunBadRow
 
 RUNS = f"{FLOW_SERVICE}/runs"
 router = APIRouter(prefix=RUNS, tags=["runs"])
+flow_runs_router = APIRouter(prefix=f"{FLOW_SERVICE}/flows", tags=["runs"])
 
 
-@router.get("")
-def list_runs(
-    request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+def _runs_page(
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    scope: tuple[PropertyFilter, ...] = (),
 ) -> JSONResponse:
     return JSONResponse(
         list_envelope(
@@ -32,22 +40,42 @@ def list_runs(
             tenant,
             service.runs,
             lambda row: service.render_run(row, tenant),
+            scope=scope,
         )
     )
 
 
+@router.get("")
+def list_runs(
+    request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+) -> JSONResponse:
+    return _runs_page(request, context, session, tenant)
+
+
+@flow_runs_router.get("/{flow_id}/runs")
+def list_flow_runs(
+    flow_id: str, request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+) -> JSONResponse:
+    """A flow's runs (the link the tutorial shows): `/runs?property=flowId=={id}`, with the
+    same filters and paging; 404 for an unknown flow."""
+    flow = flows.get(session, tenant, flow_id)
+    scope = (PropertyFilter("flowId", "==", (flow.id,)),)
+    return _runs_page(request, context, session, tenant, scope)
+
+
 @router.post("")
 def create_run(
-    body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
+    request: Request, body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
 ) -> JSONResponse:
     row = service.create_run(session, tenant, context.secret_box, context.connector_context, body)
     context.notify_run_ready(row.id)
     # The tutorial's response wraps the new run in `items`.
-    return JSONResponse(
+    response = JSONResponse(
         {"items": [{"id": row.id, "etag": row.etag}]},
         status_code=201,
         headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
     )
+    return report_ignored(request, response, ignored_run_fields(body))
 
 
 @router.get("/{run_id}")

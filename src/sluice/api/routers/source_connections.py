@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from sluice.api.routers.common import FLOW_SERVICE
-from sluice.api.routers.crud import ResourceOperations, resource_router
+from sluice.api.routers.crud import ResourceOperations, add_state_action, resource_router
 from sluice.schemas.connections import SourceConnectionCreate
+from sluice.schemas.ignored import ignored_fields
 from sluice.schemas.parsing import parse_model
 from sluice.services import source_connections as service
+from sluice.services.connection_states import change_source_state
 
 router = resource_router(
     ResourceOperations(
@@ -22,6 +24,8 @@ router = resource_router(
         delete=lambda session, tenant, _ctx, rid: service.delete_source_connection(
             session, tenant, rid
         ),
+        ignored=lambda body: ignored_fields(SourceConnectionCreate, body),
     ),
     "sourceConnections",
 )
+add_state_action(router, change_source_state)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sluice.api.deps import ContextDep, TenantDep
-from sluice.api.listing import list_query_from
+from sluice.api.listing import list_query_from, projected, requested_properties
 from sluice.api.routers.common import FLOW_SERVICE
 from sluice.connectors.registry import all_specs
 from sluice.domain.errors import NotFoundError
@@ -28,10 +28,11 @@ def _filtered(
     request: Request, context: ContextDep, items: Iterable[dict[str, Any]]
 ) -> dict[str, Any]:
     query = list_query_from(request, context.settings)
+    properties = requested_properties(request)
     selected = [i for i in items if all(matches(i, f) for f in query.filters)]
     if query.count_only:
         return {"count": len(selected)}
-    return {"items": selected[: query.limit], "_links": {}}
+    return {"items": [projected(i, properties) for i in selected[: query.limit]], "_links": {}}
 
 
 def _one(items: Iterable[dict[str, Any]], kind: str, spec_id: str) -> dict[str, Any]:

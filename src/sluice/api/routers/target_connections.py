@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from sluice.api.routers.common import FLOW_SERVICE
-from sluice.api.routers.crud import ResourceOperations, resource_router
+from sluice.api.routers.crud import ResourceOperations, add_state_action, resource_router
 from sluice.schemas.connections import TargetConnectionCreate
+from sluice.schemas.ignored import ignored_fields
 from sluice.schemas.parsing import parse_model
 from sluice.services import target_connections as service
+from sluice.services.connection_states import change_target_state
 
 router = resource_router(
     ResourceOperations(
@@ -22,6 +24,8 @@ router = resource_router(
         delete=lambda session, tenant, _ctx, rid: service.delete_target_connection(
             session, tenant, rid
         ),
+        ignored=lambda body: ignored_fields(TargetConnectionCreate, body),
     ),
     "targetConnections",
 )
+add_state_action(router, change_target_state)
