@@ -24,8 +24,9 @@ from sluice.api.middleware import (
     RequestIdMiddleware,
     TrailingSlashMiddleware,
 )
-from sluice.api.problems import GatewayError, gateway_response, problem_response
+from sluice.api.problems import GatewayError, gateway_response, problem_response, request_id_of
 from sluice.api.routers import ROUTERS, token
+from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
 from sluice.engine.context import engine_context
@@ -94,9 +95,11 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     install_dashboard(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Inside the metrics and request-id middleware: they see (and tag) an ordinary 500.
+    app.add_middleware(UnexpectedErrorMiddleware)
     if settings.metrics_enabled:
         # Inside the trailing-slash rewrite, so that it sees the scope the router fills in.
-        install_metrics(app, context.sessions)
+        install_metrics(app, context.sessions, settings.metrics_token)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -106,7 +109,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SluiceError)
     async def sluice_error(request: Request, error: SluiceError) -> JSONResponse:
         if error.status >= 500:
-            log.error("request %s failed: %s", request.url.path, error.message)
+            log.error(
+                "request %s failed (request id %s): %s",
+                request.url.path,
+                request_id_of(request),
+                error.message,
+            )
         return problem_response(
             request, error.code, error.status, error.title, error.message, **error.report
         )
@@ -173,16 +181,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "with its current etag.",
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem_response(
-            request,
-            1500,
-            500,
-            "Internal error",
-            "An unexpected error occurred; quote the request id to the operator.",
-        )
+    # Errors nobody raised on purpose: UnexpectedErrorMiddleware (see create_app).
 
 
 def _allowed_methods(request: Request) -> list[str]:

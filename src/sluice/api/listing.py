@@ -21,7 +21,10 @@ def list_query_from(request: Request, settings: Settings) -> ListQuery:
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
-    return parse_list_query(params, settings.default_page_limit, settings.max_page_limit)
+    # Bound to the collection's path, so a token works only where it was issued.
+    return parse_list_query(
+        params, settings.default_page_limit, settings.max_page_limit, resource=request.url.path
+    )
 
 
 def list_envelope(

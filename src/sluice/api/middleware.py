@@ -10,6 +10,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sluice.api.problems import problem_body
+from sluice.domain.numbers import ascii_whole_number
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -55,7 +56,8 @@ class BodyLimitMiddleware:
             return
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        size = ascii_whole_number(declared.decode("latin-1")) if declared is not None else None
+        if size is not None and size > self.max_bytes:
             await self._refuse(scope, send)
             return
         received = 0
