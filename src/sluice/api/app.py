@@ -30,6 +30,7 @@ from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
 from sluice.engine.context import engine_context
+from sluice.engine.embedded_recovery import EmbeddedIdentity, recover, take_identity
 from sluice.engine.services import EngineServices
 from sluice.observability.endpoint import install_metrics
 from sluice.security.encryption import SecretBox
@@ -65,13 +66,16 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = None
+        identity = None
         if run_engine:
+            identity = await asyncio.to_thread(_embedded_recovery, settings, context)
             services = EngineServices(
                 engine_context(settings, context.sessions),
                 workers=settings.workers,
                 scheduler=settings.scheduler,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
                 dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
+                worker_prefix=identity.name if identity is not None else None,
             )
             services.start()
             app.state.context = replace(context, notify_run_ready=services.notify)
@@ -80,6 +84,8 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
         finally:
             if services is not None:
                 await asyncio.to_thread(services.stop)
+            if identity is not None:
+                identity.close()
             context.engine.dispose()
 
     app = FastAPI(
@@ -103,6 +109,17 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _embedded_recovery(settings: Settings, context: AppContext) -> EmbeddedIdentity | None:
+    """The embedded mode (metadata in the data dir's SQLite file) owns its data dir: take
+    its worker identity and recover what a crash left. Other modes keep no local state."""
+    if settings.database_url is not None:
+        return None
+    identity = take_identity(settings.data_dir)
+    if identity is not None:
+        recover(context.sessions, identity, settings.lake_dir)
+    return identity
 
 
 def install_error_handlers(app: FastAPI) -> None:
