@@ -78,7 +78,7 @@ def _fail(message: str) -> BadRequestError:
 
 _NAME = r"[^.\[\]\s$'\"][^.\[\]'\"]*"
 _QUOTED = r"\[(?:'(?P<single>[^']*)'|\"(?P<double>[^\"]*)\")\]"
-_STEP = re.compile(rf"\.(?P<name>{_NAME})|{_QUOTED}|\[(?P<index>\d{{1,9}})\]")
+_STEP = re.compile(rf"\.(?P<name>{_NAME})|{_QUOTED}|\[(?P<index>[0-9]{{1,9}})\]")
 _FIRST = re.compile(rf"(?P<name>{_NAME})|{_QUOTED}")
 
 
