@@ -57,7 +57,8 @@ def _bad_request(error: BadRequestError) -> None:
 @PROPERTY
 @given(numberish | st.text(max_size=40))
 def test_ascii_numbers_are_exactly_the_ascii_digit_strings(value: str) -> None:
-    number = ascii_whole_number(value)
+    number = ascii_whole_number(value, spaces=True)
+    assert ascii_whole_number(value) == (number if value == value.strip(" \t\r\n") else None)
     stripped = value.strip(" \t\r\n")
     is_ascii_digits = bool(stripped) and all(c in string.digits for c in stripped)
     assert (number is not None) == (is_ascii_digits and len(stripped) <= 32)
@@ -77,7 +78,7 @@ def test_epoch_seconds_is_a_bounded_integer_or_1384(value: Any) -> None:
         assert error.code == 1384
         return
     assert isinstance(seconds, int) and 0 <= seconds <= 253_402_300_799
-    assert whole_number(value) == seconds
+    assert whole_number(value, spaces=True) == seconds
 
 
 run_params = st.fixed_dictionaries(

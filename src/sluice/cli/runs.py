@@ -44,7 +44,7 @@ def parse_time(text: str) -> int:
     """Epoch seconds from epoch seconds, an ISO date (midnight UTC) or an ISO date-time
     (UTC unless it carries an offset); ValueError otherwise."""
     value = text.strip()
-    epoch = ascii_whole_number(value)
+    epoch = ascii_whole_number(value, spaces=True)
     if epoch is not None:
         return epoch
     try:

@@ -129,7 +129,7 @@ def parse_order(raw: str) -> OrderBy:
 
 
 def parse_limit(raw: str, maximum: int) -> int:
-    limit = ascii_whole_number(raw)
+    limit = ascii_whole_number(raw, spaces=True)
     if limit is None:
         raise bad_request(1452, f"Invalid value '{raw}' for limit; give a whole number.")
     if not 1 <= limit <= maximum:

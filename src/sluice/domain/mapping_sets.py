@@ -300,7 +300,7 @@ def mapping_reference(transformations: list[Any]) -> MappingReference | None:
 
 def mapping_version(value: object) -> int:
     """A mapping version: a whole number from 0, as a JSON integer or a string of ASCII digits."""
-    number = whole_number(value)
+    number = whole_number(value, spaces=True)
     if number is None or not 0 <= number <= MAX_MAPPING_VERSION:
         shown = str(value)[:20]
         raise bad_request(1412, f"Invalid mapping version '{shown}'; use a number from 0.")

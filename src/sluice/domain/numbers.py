@@ -21,16 +21,17 @@ _ASCII_SPACE = " \t\r\n"
 MAX_DIGITS = 32
 
 
-def ascii_whole_number(text: str, *, signed: bool = False) -> int | None:
-    """The integer a string of ASCII digits spells (surrounding ASCII spaces allowed), or None."""
-    stripped = text.strip(_ASCII_SPACE)
+def ascii_whole_number(text: str, *, signed: bool = False, spaces: bool = False) -> int | None:
+    """The integer a string of ASCII digits spells, or None; with `spaces`, surrounding ASCII
+    whitespace is allowed (as `int()` allowed it where this parser replaced it)."""
+    stripped = text.strip(_ASCII_SPACE) if spaces else text
     pattern = _SIGNED_WHOLE if signed else _WHOLE
     if len(stripped) > MAX_DIGITS or not pattern.fullmatch(stripped):
         return None
     return int(stripped)
 
 
-def whole_number(value: object) -> int | None:
+def whole_number(value: object, *, spaces: bool = False) -> int | None:
     """An integer from a JSON integer, an integral float or a string of ASCII digits; else None.
 
     Booleans are not numbers here, although Python counts them as ints.
@@ -42,7 +43,7 @@ def whole_number(value: object) -> int | None:
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
     if isinstance(value, str):
-        return ascii_whole_number(value)
+        return ascii_whole_number(value, spaces=spaces)
     return None
 
 

@@ -41,7 +41,7 @@ class RunRequest:
 
 def epoch_seconds(value: object, field: str) -> int:
     """An epoch-seconds integer from a JSON integer, an integral float or an ASCII digit string."""
-    number = whole_number(value)
+    number = whole_number(value, spaces=True)
     if number is None or not 0 <= number <= MAX_EPOCH_SECONDS:
         raise bad_request(
             1384,

@@ -79,7 +79,7 @@ def _flag(params: dict[str, str], name: str) -> bool | None:
 def _rows(value: str | None) -> int:
     if value is None:
         return DEFAULT_PREVIEW_ROWS
-    rows = ascii_whole_number(value)
+    rows = ascii_whole_number(value, spaces=True)
     if rows is None:
         raise bad_request(1000, f"previewRows must be a whole number, not '{value[:40]}'.")
     return rows

@@ -153,7 +153,7 @@ def guard_hosts(context: ConnectorContext, params: Mapping[str, Any]) -> None:
     ports = str(settings.get("port") or "5432").split(",")
     for index, host in enumerate(hosts):
         port = ports[index] if index < len(ports) else ports[-1]
-        number = ascii_whole_number(port) if port.strip() else 5432
+        number = ascii_whole_number(port, spaces=True) if port.strip() else 5432
         if number is None or not 1 <= number <= 65535:
             raise ConnectionTestFailed(f"The port {port[:20]!r} is not a number from 1 to 65535.")
         guard_host(context, host, number, str(settings.get("dbname", "")))
