@@ -7,12 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import FS, POSTGRES_SPEC, created_id, postgres_connection
+from helpers import (
+    FS,
+    created_id,
+    postgres_connection,
+    postgres_string_connection,
+    sqlalchemy_connection,
+)
 
 from support.callers import Caller, error_code
-
-SQLALCHEMY_SPEC = "8e1d2c47-6a3b-4f5e-9c0d-7b2a1f4e3d56"
-STRING_AUTH = "Connection String Based Authentication"
 
 BAD_CONNECTION_STRINGS = [
     "host=169.254.169.254 port=5432 dbname=test user=postgres",
@@ -32,22 +35,6 @@ BAD_URLS = [
 ]
 
 
-def _pg_string(conninfo: str) -> dict[str, Any]:
-    return {
-        "name": "pg by string",
-        "auth": {"specName": STRING_AUTH, "params": {"connectionString": conninfo}},
-        "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"},
-    }
-
-
-def _sqlalchemy(url: str) -> dict[str, Any]:
-    return {
-        "name": "any database",
-        "auth": {"specName": "SQLAlchemy URL Authentication", "params": {"url": url}},
-        "connectionSpec": {"id": SQLALCHEMY_SPEC, "version": "1.0"},
-    }
-
-
 def _count(caller: Caller) -> int:
     return int(caller.get(f"{FS}/connections?count=true").json()["count"])
 
@@ -61,7 +48,7 @@ def _refused(response: Any) -> None:
 def test_postgresql_connection_strings_are_refused_at_create(
     caller: Caller, conninfo: str
 ) -> None:
-    _refused(caller.post(f"{FS}/connections", json=_pg_string(conninfo)))
+    _refused(caller.post(f"{FS}/connections", json=postgres_string_connection(conninfo)))
     assert _count(caller) == 0
 
 
@@ -76,7 +63,7 @@ def test_postgresql_basic_auth_to_the_metadata_address_is_refused_at_create(
 
 @pytest.mark.parametrize("url", BAD_URLS)
 def test_sqlalchemy_urls_are_refused_at_create(caller: Caller, url: str) -> None:
-    _refused(caller.post(f"{FS}/connections", json=_sqlalchemy(url)))
+    _refused(caller.post(f"{FS}/connections", json=sqlalchemy_connection(url)))
     assert _count(caller) == 0
 
 
@@ -94,7 +81,8 @@ def test_postgresql_connection_strings_are_refused_at_patch(
     caller: Caller, conninfo: str
 ) -> None:
     good = "host=127.0.0.1 port=5432 dbname=test user=postgres password=pw"
-    connection_id = created_id(caller.post(f"{FS}/connections", json=_pg_string(good)))
+    body = postgres_string_connection(good)
+    connection_id = created_id(caller.post(f"{FS}/connections", json=body))
     before = caller.get(f"{FS}/connections/{connection_id}").json()["items"][0]
     _refused(_patch_auth(caller, connection_id, {"connectionString": conninfo}))
     assert caller.get(f"{FS}/connections/{connection_id}").json()["items"][0] == before
@@ -103,7 +91,7 @@ def test_postgresql_connection_strings_are_refused_at_patch(
 @pytest.mark.parametrize("url", BAD_URLS[:4])
 def test_sqlalchemy_urls_are_refused_at_patch(caller: Caller, url: str) -> None:
     good = "postgresql+psycopg://u:pw@127.0.0.1:5432/test"
-    connection_id = created_id(caller.post(f"{FS}/connections", json=_sqlalchemy(good)))
+    connection_id = created_id(caller.post(f"{FS}/connections", json=sqlalchemy_connection(good)))
     before = caller.get(f"{FS}/connections/{connection_id}").json()["items"][0]
     _refused(_patch_auth(caller, connection_id, {"url": url}))
     assert caller.get(f"{FS}/connections/{connection_id}").json()["items"][0] == before

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flow_fixtures import flow_body, table_flow_parts
-from helpers import FS, POSTGRES_SPEC, created_id
+from helpers import FS, created_id, postgres_string_connection, sqlalchemy_connection
 
 from support.callers import Caller, error_code
 
@@ -25,7 +25,6 @@ NOT_ASCII = [
     "1_700_000_000",
     "\u00a01700000000",
 ]
-SQLALCHEMY_SPEC = "8e1d2c47-6a3b-4f5e-9c0d-7b2a1f4e3d56"
 
 
 @pytest.fixture
@@ -77,28 +76,12 @@ def test_numeric_filters_in_other_digits_are_1452(caller: Caller, text: str) -> 
     assert error_code(response) == "FLOW-1452-400"
 
 
-def _pg_string(conninfo: str) -> dict[str, Any]:
-    return {
-        "name": "pg by string",
-        "auth": {"specName": "Connection String Based Authentication",
-                 "params": {"connectionString": conninfo}},
-        "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"},
-    }
-
-
-def _sqlalchemy(url: str) -> dict[str, Any]:
-    return {
-        "name": "any database",
-        "auth": {"specName": "SQLAlchemy URL Authentication", "params": {"url": url}},
-        "connectionSpec": {"id": SQLALCHEMY_SPEC, "version": "1.0"},
-    }
-
-
 @pytest.mark.parametrize("port", ["\u00b2", FULL_WIDTH_17, "0", "65536", "54x"])
 def test_postgresql_connection_string_ports_are_refused_at_create(
     caller: Caller, port: str
 ) -> None:
-    body = _pg_string(f"host=127.0.0.1 port={port} dbname=test user=postgres password=pw")
+    conninfo = f"host=127.0.0.1 port={port} dbname=test user=postgres password=pw"
+    body = postgres_string_connection(conninfo)
     response = caller.post(f"{FS}/connections", json=body)
     assert response.status_code == 400, response.text
     assert error_code(response) == "FLOW-1000-400"
@@ -110,7 +93,7 @@ def test_sqlalchemy_url_ports_in_other_digits_are_refused_at_create(
     caller: Caller, port: str
 ) -> None:
     response = caller.post(
-        f"{FS}/connections", json=_sqlalchemy(f"postgresql+psycopg://u:pw@127.0.0.1:{port}/test")
+        f"{FS}/connections", json=sqlalchemy_connection(f"postgresql+psycopg://u:pw@127.0.0.1:{port}/test")
     )
     assert response.status_code == 400, response.text
     assert caller.get(f"{FS}/connections?count=true").json()["count"] == 0

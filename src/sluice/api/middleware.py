@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sluice.api.problems import problem_body
+from sluice.api.problems import problem_body, send_problem
 from sluice.domain.numbers import ascii_whole_number
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -94,19 +93,7 @@ class BodyLimitMiddleware:
             request_id,
             {},
         )
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"x-request-id", request_id.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_problem(send, 413, body, request_id)
 
 
 class TrailingSlashMiddleware:

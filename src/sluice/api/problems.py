@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.types import Send
 
 ERROR_TYPE_PREFIX = "https://ns.adobe.com/aep/errors/"
 
@@ -35,6 +37,23 @@ def problem_body(
         "errorMessage": message,
         "errorDetails": message,
     }
+
+
+async def send_problem(send: Send, status: int, body: dict[str, Any], request_id: str) -> None:
+    """A problem document sent straight on the ASGI channel, for middleware."""
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 def problem_response(

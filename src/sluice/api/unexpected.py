@@ -8,12 +8,11 @@ request-id and metrics middleware, the error ends as an ordinary 500 response in
 
 from __future__ import annotations
 
-import json
 import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sluice.api.problems import problem_body
+from sluice.api.problems import problem_body, send_problem
 
 log = logging.getLogger("sluice.api")
 
@@ -48,21 +47,5 @@ class UnexpectedErrorMiddleware:
             )
             if started:
                 raise  # half a response is out: only closing the connection can end it
-            await _answer(send, request_id)
-
-
-async def _answer(send: Send, request_id: str) -> None:
-    body = problem_body(1500, 500, "Internal error", UNEXPECTED_MESSAGE, request_id, {})
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"x-request-id", request_id.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+            body = problem_body(1500, 500, "Internal error", UNEXPECTED_MESSAGE, request_id, {})
+            await send_problem(send, 500, body, request_id)

@@ -52,13 +52,15 @@ class Viewer:
 def live_session(request: Request, context: AppContext) -> SessionIdentity | None:
     """The cookie's session if it is still open in the metadata database (not logged out,
     not revoked) and its client still enabled; else None."""
-    identity = read_session(request, context.signer)
-    if identity is None:
-        return None
     with transaction(context.sessions) as session:
-        if not _is_open(session, identity):
-            return None
-    return identity
+        return _open_session(request, context, session)
+
+
+def _open_session(
+    request: Request, context: AppContext, session: Session
+) -> SessionIdentity | None:
+    identity = read_session(request, context.signer)
+    return identity if identity is not None and _is_open(session, identity) else None
 
 
 def _is_open(session: Session, identity: SessionIdentity) -> bool:
@@ -72,11 +74,9 @@ def _is_open(session: Session, identity: SessionIdentity) -> bool:
 
 
 def current_viewer(request: Request, context: ContextDep) -> Viewer:
-    identity = read_session(request, context.signer)
-    if identity is None:
-        raise LoginRequiredError
     with transaction(context.sessions) as session:
-        if not _is_open(session, identity):
+        identity = _open_session(request, context, session)
+        if identity is None:
             raise LoginRequiredError
         sandboxes = tuple(s.name for s in tenants.list_sandboxes(session, identity.org_id))
         wanted = chosen_sandbox(request)
