@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from starlette.types import Send
+from starlette.types import Message, Send
 
 ERROR_TYPE_PREFIX = "https://ns.adobe.com/aep/errors/"
 
@@ -37,6 +37,20 @@ def problem_body(
         "errorMessage": message,
         "errorDetails": message,
     }
+
+
+class TrackedSend:
+    """`send`, remembering whether the response has started (after that, no problem
+    document can replace it)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
 
 
 async def send_problem(send: Send, status: int, body: dict[str, Any], request_id: str) -> None:

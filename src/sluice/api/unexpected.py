@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from sluice.api.problems import problem_body, send_problem
+from sluice.api.problems import TrackedSend, problem_body, send_problem
 
 log = logging.getLogger("sluice.api")
 
@@ -20,6 +20,8 @@ UNEXPECTED_MESSAGE = "An unexpected error occurred; quote the request id to the 
 
 
 class UnexpectedErrorMiddleware:
+    """Answers an exception nobody handled with one logged `FLOW-1500-500`."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -27,16 +29,9 @@ class UnexpectedErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception:
             request_id = str(scope.get("state", {}).get("request_id", ""))
             log.exception(
@@ -45,7 +40,7 @@ class UnexpectedErrorMiddleware:
                 scope.get("path", ""),
                 request_id,
             )
-            if started:
+            if tracked.started:
                 raise  # half a response is out: only closing the connection can end it
             body = problem_body(1500, 500, "Internal error", UNEXPECTED_MESSAGE, request_id, {})
             await send_problem(send, 500, body, request_id)
