@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from sluice.store.clock import now_ms
@@ -16,6 +16,12 @@ def open_session(session: Session, client_id: str, ttl_seconds: int) -> str:
     """A new session's id (random, unguessable; the signed cookie carries it)."""
     session_id = secrets.token_urlsafe(32)
     now = now_ms()
+    # The client's expired sessions go as it opens a new one, so the table stays small.
+    session.execute(
+        delete(DashboardSession).where(
+            DashboardSession.client_id == client_id, DashboardSession.expires_at <= now
+        )
+    )
     session.add(
         DashboardSession(
             id=session_id, client_id=client_id, created_at=now, expires_at=now + ttl_seconds * 1000
