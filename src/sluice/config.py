@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Prometheus metrics at GET /metrics, unauthenticated like most exporters: keep the port
     # on an internal network, or turn them off.
     metrics_enabled: bool = True
+    # With a token, GET /metrics needs `Authorization: Bearer <token>` and also shows the
+    # per-flow series (flow ids, names, orgs, sandboxes); without one, it shows none of them.
+    metrics_token: str | None = None
     # Whether this process delivers webhooks (`sluice serve` and `sluice scheduler`); any
     # number of processes may, they share the deliveries through claims.
     webhook_delivery: bool = True

@@ -86,3 +86,25 @@ def created_id(response: Any) -> str:
     if isinstance(body, list):  # the Catalog's ["@/dataSets/{id}"]
         return str(body[0]).rsplit("/", 1)[-1]
     return str(body["id"])
+
+
+SQLALCHEMY_SPEC = "8e1d2c47-6a3b-4f5e-9c0d-7b2a1f4e3d56"
+
+
+def postgres_string_connection(conninfo: str) -> dict[str, Any]:
+    """A PostgreSQL connection given by a libpq connection string."""
+    return {
+        "name": "pg by string",
+        "auth": {"specName": "Connection String Based Authentication",
+                 "params": {"connectionString": conninfo}},
+        "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"},
+    }
+
+
+def sqlalchemy_connection(url: str) -> dict[str, Any]:
+    """A "SQL Database (SQLAlchemy)" connection given by its URL."""
+    return {
+        "name": "any database",
+        "auth": {"specName": "SQLAlchemy URL Authentication", "params": {"url": url}},
+        "connectionSpec": {"id": SQLALCHEMY_SPEC, "version": "1.0"},
+    }

@@ -339,8 +339,11 @@ def password_refusing_server() -> Iterator[PasswordRefusingServer]:
         server.close()
 
 
-def test_a_guarded_host_is_refused_without_connecting(caller: Caller) -> None:
-    for response in explore_root_and_table(caller, host="169.254.169.254"):
-        assert response.status_code == 400, response.text
-        assert error_code(response) == "CONNECTOR-1001-400"
-        assert "metadata" in response.json()["report"]["detailed-message"]
+def test_a_guarded_host_is_refused_at_create_so_nothing_can_explore_it(caller: Caller) -> None:
+    body = postgres_connection()
+    body["auth"]["params"]["host"] = "169.254.169.254"
+    response = caller.post(f"{FS}/connections", json=body)
+    assert response.status_code == 400, response.text
+    assert error_code(response) == "FLOW-1000-400"
+    assert "metadata" in response.json()["report"]["detailed-message"]
+    assert caller.get(f"{FS}/connections?count=true").json() == {"count": 0}

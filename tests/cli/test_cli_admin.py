@@ -122,6 +122,17 @@ def test_disable_then_enable_a_client(cli: Cli) -> None:
     assert cli.json("admin", "clients", "enable", client_id)["enabled"] is True
 
 
+def test_rotate_secret_prints_a_new_secret_once_and_stays_in_its_org(cli: Cli) -> None:
+    mine, theirs = create_org(cli, "Mine"), create_org(cli, "Theirs")
+    issued = cli.json("admin", "clients", "create", "--org", mine)
+    rotated = cli.json("admin", "clients", "rotate-secret", issued["clientId"], "--org", mine)
+    assert rotated["clientId"] == issued["clientId"] and rotated["orgId"] == mine
+    assert rotated["clientSecret"] and rotated["clientSecret"] != issued["clientSecret"]
+    refused = cli.run("admin", "clients", "rotate-secret", issued["clientId"], "--org", theirs)
+    assert refused.exit_code == 1 and "FLOW-1439-404" in refused.stderr
+    assert rotated["clientSecret"] not in str(cli.json("admin", "clients", "list"))
+
+
 def test_disable_refuses_a_client_of_another_org(cli: Cli) -> None:
     mine, theirs = create_org(cli, "Mine"), create_org(cli, "Theirs")
     client_id = cli.json("admin", "clients", "create", "--org", theirs)["clientId"]

@@ -24,6 +24,7 @@ from sluice.store.runs import NewRun, add_run
 TABLE_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
 FS = "/data/foundation/flowservice"
 
+TOKEN = "metrics-token-for-tests"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -69,8 +70,11 @@ def make_run(sessions: sessionmaker[Session], flow_id: str, **values: Any) -> st
 
 
 def test_runs_records_bytes_and_durations_by_flow(
-    app_client: TestClient, caller: Any, sessions: sessionmaker[Session]
+    settings: Settings, caller: Any, sessions: sessionmaker[Session]
 ) -> None:
+    # Per-flow series only for a scraper holding the metrics token.
+    app_client = TestClient(create_app(settings.model_copy(update={"metrics_token": TOKEN})),
+                            headers={"Authorization": f"Bearer {TOKEN}"})
     orders = make_flow(sessions, caller, "orders")
     events = make_flow(sessions, caller, "events")
     for seconds, records, size in ((3, 100, 1000), (45, 50, 700)):
@@ -172,6 +176,36 @@ def test_metrics_need_no_credentials_and_can_be_turned_off(settings: Settings) -
         response = http.get("/metrics")
         assert response.status_code == 404
         assert response.json()["type"].endswith("FLOW-1101-404")
+
+
+def test_without_a_token_no_series_names_a_tenant(
+    app_client: TestClient, caller: Any, sessions: sessionmaker[Session]
+) -> None:
+    flow_id = make_flow(sessions, caller, "payroll-of-org-a")
+    make_run(sessions, flow_id, status="success", started_at=1_000, completed_at=4_000,
+             output_records=7, output_bytes=70)
+    response = app_client.get("/metrics")
+    assert response.status_code == 200
+    for tenant_value in (flow_id, "payroll-of-org-a", caller.org_id, "sandbox_id", "flow_id"):
+        assert tenant_value not in response.text
+    samples = scrape(app_client)
+    assert value(samples, "sluice_runs", status="success") == 1
+    assert value(samples, "sluice_ingested_records_total") == 7
+    assert value(samples, "sluice_run_duration_seconds_count", status="success") == 1
+
+
+def test_with_a_token_metrics_need_it(settings: Settings, caller: Any,
+                                      sessions: sessionmaker[Session]) -> None:
+    flow_id = make_flow(sessions, caller, "orders")
+    guarded = settings.model_copy(update={"metrics_token": TOKEN})
+    with TestClient(create_app(guarded)) as http:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+            refused = http.get("/metrics", headers=headers)
+            assert refused.status_code == 401
+            assert flow_id not in refused.text
+        allowed = http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert allowed.status_code == 200
+        assert f'flow_id="{flow_id}"' in allowed.text and caller.org_id in allowed.text
 
 
 def test_an_unreachable_database_reports_down_instead_of_failing() -> None:

@@ -155,8 +155,12 @@ def test_forged_expired_or_api_tokens_are_not_sessions(
         app_client.cookies.set(SESSION_COOKIE, value, path="/ui")
         assert app_client.get("/ui/flows", follow_redirects=False).status_code == 303
         app_client.cookies.clear()
-    valid = signer.issue(caller.org_id, caller.client_id, audience=SESSION_AUDIENCE)
-    app_client.cookies.set(SESSION_COOKIE, valid, path="/ui")
+    # Signed with the right key but never opened by a login: no stored session, no entry.
+    unopened = signer.issue(caller.org_id, caller.client_id, audience=SESSION_AUDIENCE)
+    app_client.cookies.set(SESSION_COOKIE, unopened, path="/ui")
+    assert app_client.get("/ui/flows", follow_redirects=False).status_code == 303
+    app_client.cookies.clear()
+    login(app_client, caller)
     assert app_client.get("/ui/flows", follow_redirects=False).status_code == 200
 
 
@@ -210,3 +214,38 @@ def test_dashboard_responses_carry_a_strict_content_security_policy(
     # No inline script or style, and nothing from another host.
     assert "<script>" not in page.text and "style=" not in page.text
     assert "http://" not in page.text and "https://" not in page.text
+
+
+def test_a_copy_of_the_cookie_stops_working_after_logout_on_every_api_process(
+    app_client: TestClient, caller: Caller, settings: Settings
+) -> None:
+    csrf = login(app_client, caller)
+    copied = app_client.cookies.get(SESSION_COOKIE)
+    assert copied
+    # A second API process over the same metadata database accepts the session...
+    with TestClient(create_app(settings)) as other_process:
+        other_process.cookies.set(SESSION_COOKIE, copied, path="/ui")
+        assert other_process.get("/ui/flows", follow_redirects=False).status_code == 200
+        assert post_form(app_client, "/ui/logout", csrf).status_code == 303
+        # ...and refuses it as soon as the first one logged it out.
+        assert other_process.get("/ui/flows", follow_redirects=False).status_code == 303
+    app_client.cookies.set(SESSION_COOKIE, copied, path="/ui")
+    assert app_client.get("/ui/flows", follow_redirects=False).status_code == 303
+
+
+def test_a_new_client_secret_ends_the_sessions_opened_with_the_old_one(
+    app_client: TestClient, caller: Caller, settings: Settings
+) -> None:
+    login(app_client, caller)
+    assert app_client.get("/ui/flows", follow_redirects=False).status_code == 200
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            issued = tenants.rotate_client_secret(session, caller.client_id)
+        with transaction(make_session_factory(engine)) as session:
+            assert tenants.authenticate_client(session, caller.client_id, caller.client_secret) \
+                is None
+            assert tenants.authenticate_client(session, caller.client_id, issued.client_secret)
+    finally:
+        engine.dispose()
+    assert app_client.get("/ui/flows", follow_redirects=False).status_code == 303

@@ -200,3 +200,31 @@ def test_log_in_run_a_window_watch_it_succeed_and_open_its_detail(server: Server
             assert console_errors == [], console_errors
         finally:
             browser.close()
+
+
+def test_after_logging_out_in_the_browser_the_old_cookie_opens_nothing(server: Server) -> None:
+    sync_api = _require_browser()
+    creds = wait_for_demo(server)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport=VIEWPORT)
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(f"{server.url}/ui/login")
+            page.fill("#client_id", creds["clientId"])
+            page.fill("#client_secret", creds["clientSecret"])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server.url}/ui/flows")
+            cookie = next(c for c in context.cookies() if c["name"] == "sluice_session")
+            jar = {"sluice_session": cookie["value"]}
+            before = httpx.get(f"{server.url}/ui/flows", cookies=jar, follow_redirects=False)
+            assert before.status_code == 200
+            page.get_by_role("button", name="Log out").click()
+            page.wait_for_url(f"{server.url}/ui/login")
+        finally:
+            browser.close()
+    # The cookie as an attacker who copied it would replay it: the server ended the session.
+    after = httpx.get(f"{server.url}/ui/flows", cookies=jar, follow_redirects=False)
+    assert after.status_code == 303
+    assert after.headers["location"].startswith("/ui/login")

@@ -25,11 +25,13 @@ from sluice.api.middleware import (
     TrailingSlashMiddleware,
 )
 from sluice.api.openapi import install_openapi
-from sluice.api.problems import GatewayError, gateway_response, problem_response
+from sluice.api.problems import GatewayError, gateway_response, problem_response, request_id_of
 from sluice.api.routers import ROUTERS, token
+from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
 from sluice.engine.context import engine_context
+from sluice.engine.embedded_recovery import EmbeddedIdentity, recover, take_identity
 from sluice.engine.services import EngineServices
 from sluice.observability.endpoint import install_metrics
 from sluice.security.encryption import SecretBox
@@ -66,13 +68,16 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = None
+        identity = None
         if run_engine:
+            identity = await asyncio.to_thread(_embedded_recovery, settings, context)
             services = EngineServices(
                 engine_context(settings, context.sessions),
                 workers=settings.workers,
                 scheduler=settings.scheduler,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
                 dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
+                worker_prefix=identity.name if identity is not None else None,
             )
             services.start()
             app.state.context = replace(context, notify_run_ready=services.notify)
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
         finally:
             if services is not None:
                 await asyncio.to_thread(services.stop)
+            if identity is not None:
+                identity.close()
             context.engine.dispose()
 
     app = FastAPI(
@@ -97,19 +104,37 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     install_dashboard(app)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Inside the metrics and request-id middleware: they see (and tag) an ordinary 500.
+    app.add_middleware(UnexpectedErrorMiddleware)
     if settings.metrics_enabled:
         # Inside the trailing-slash rewrite, so that it sees the scope the router fills in.
-        install_metrics(app, context.sessions)
+        install_metrics(app, context.sessions, settings.metrics_token)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _embedded_recovery(settings: Settings, context: AppContext) -> EmbeddedIdentity | None:
+    """The embedded mode (metadata in the data dir's SQLite file) owns its data dir: take
+    its worker identity and recover what a crash left. Other modes keep no local state."""
+    if settings.database_url is not None:
+        return None
+    identity = take_identity(settings.data_dir)
+    if identity is not None:
+        recover(context.sessions, identity, settings.lake_dir)
+    return identity
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SluiceError)
     async def sluice_error(request: Request, error: SluiceError) -> JSONResponse:
         if error.status >= 500:
-            log.error("request %s failed: %s", request.url.path, error.message)
+            log.error(
+                "request %s failed (request id %s): %s",
+                request.url.path,
+                request_id_of(request),
+                error.message,
+            )
         return problem_response(
             request, error.code, error.status, error.title, error.message, **error.report
         )
@@ -176,16 +201,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "with its current etag.",
         )
 
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem_response(
-            request,
-            1500,
-            500,
-            "Internal error",
-            "An unexpected error occurred; quote the request id to the operator.",
-        )
+    # Errors nobody raised on purpose: UnexpectedErrorMiddleware (see create_app).
 
 
 def _allowed_methods(request: Request) -> list[str]:

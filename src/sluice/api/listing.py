@@ -34,7 +34,10 @@ def list_query_from(request: Request, settings: Settings) -> ListQuery:
     for key, value in request.query_params.multi_items():
         if key != "properties":  # a projection of the answer, not part of the query
             params.setdefault(key, []).append(value)
-    return parse_list_query(params, settings.default_page_limit, settings.max_page_limit)
+    # Bound to the collection's path, so a token works only where it was issued.
+    return parse_list_query(
+        params, settings.default_page_limit, settings.max_page_limit, resource=request.url.path
+    )
 
 
 def requested_properties(request: Request) -> tuple[str, ...] | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.types import Message, Send
 
 ERROR_TYPE_PREFIX = "https://ns.adobe.com/aep/errors/"
 
@@ -35,6 +37,37 @@ def problem_body(
         "errorMessage": message,
         "errorDetails": message,
     }
+
+
+class TrackedSend:
+    """`send`, remembering whether the response has started (after that, no problem
+    document can replace it)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
+async def send_problem(send: Send, status: int, body: dict[str, Any], request_id: str) -> None:
+    """A problem document sent straight on the ASGI channel, for middleware."""
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 def problem_response(

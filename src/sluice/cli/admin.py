@@ -166,6 +166,10 @@ def create_client(
     """Create an API client; its secret is printed this once and never again."""
     with database() as session:
         issued = tenants.create_client(session, org, name)
+    _print_issued(issued, output)
+
+
+def _print_issued(issued: tenants.IssuedClient, output: OutputFormat) -> None:
     if output is OutputFormat.json:
         print_json(
             {
@@ -239,6 +243,22 @@ def enable_client(
 ) -> None:
     """Enable an API client again."""
     _set_enabled(client_id, org, True, output)
+
+
+@clients_app.command("rotate-secret")
+def rotate_client_secret(
+    client_id: ClientArgument,
+    org: OptionalOrgOption = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Give a client a new secret: the old one stops working, and so do the dashboard
+    sessions opened with it; the new one is printed this once."""
+    with database() as session:
+        current = next((c for c in tenants.list_clients(session, org) if c.id == client_id), None)
+        if current is None:  # unknown, or in another org than --org says
+            raise NotFoundError("apiClients", client_id)
+        issued = tenants.rotate_client_secret(session, client_id)
+    _print_issued(issued, output)
 
 
 @keys_app.command("rotate")

@@ -22,6 +22,7 @@ from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
 from sluice.cli.watch import watch_runs
 from sluice.client import SluiceClient, run_status
+from sluice.domain.numbers import ascii_whole_number
 
 app = typer.Typer(help="On-demand runs and their monitoring.", no_args_is_help=True)
 
@@ -43,8 +44,9 @@ def parse_time(text: str) -> int:
     """Epoch seconds from epoch seconds, an ISO date (midnight UTC) or an ISO date-time
     (UTC unless it carries an offset); ValueError otherwise."""
     value = text.strip()
-    if value.isdigit():
-        return int(value)
+    epoch = ascii_whole_number(value, spaces=True)
+    if epoch is not None:
+        return epoch
     try:
         if len(value) == 10:
             parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sluice.domain.errors import bad_request
+from sluice.domain.numbers import ascii_whole_number, whole_number
 
 KNOWN_PARAMS = frozenset({"property", "orderby", "limit", "count", "continuationToken", "start"})
 OPERATORS = ("==", "!=", ">=", "<=", ">", "<")
@@ -46,12 +47,14 @@ class ListQuery:
     count_only: bool = False
     # Keyset position after which the page starts: (sort value, id).
     after: tuple[Any, str] | None = None
+    # The collection listed (its path): a token from /runs means nothing to /flows.
+    resource: str = ""
 
     def signature(self) -> str:
-        """What a continuation token must have been issued for."""
+        """What a continuation token must have been issued for: resource, filters, order."""
         text = json.dumps(
             [[f.path, f.operator, list(f.values)] for f in self.filters]
-            + [self.order.field, self.order.descending]
+            + [self.order.field, self.order.descending, self.resource]
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -126,17 +129,16 @@ def parse_order(raw: str) -> OrderBy:
 
 
 def parse_limit(raw: str, maximum: int) -> int:
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise bad_request(1452, f"Invalid value '{raw}' for limit; give a whole number.") from None
+    limit = ascii_whole_number(raw, spaces=True)
+    if limit is None:
+        raise bad_request(1452, f"Invalid value '{raw}' for limit; give a whole number.")
     if not 1 <= limit <= maximum:
         raise bad_request(1452, f"limit must be between 1 and {maximum}.")
     return limit
 
 
 def parse_list_query(
-    params: Mapping[str, Sequence[str]], default_limit: int, max_limit: int
+    params: Mapping[str, Sequence[str]], default_limit: int, max_limit: int, resource: str = ""
 ) -> ListQuery:
     for name in params:
         if name not in KNOWN_PARAMS:
@@ -152,7 +154,9 @@ def parse_list_query(
     if count_only and limits:
         raise bad_request(1401, "The parameters 'limit' and 'count' cannot be used together.")
     limit = parse_limit(limits[-1], max_limit) if limits else default_limit
-    query = ListQuery(filters=filters, order=order, limit=limit, count_only=count_only)
+    query = ListQuery(
+        filters=filters, order=order, limit=limit, count_only=count_only, resource=resource
+    )
     tokens = params.get("continuationToken", [])
     if tokens:
         query = _resume(
@@ -190,13 +194,15 @@ def _resume(
             for p, op, values in payload["f"]
         )
         order = OrderBy(str(payload["o"][0]), bool(payload["o"][1]))
-        limit = int(payload["l"])
+        limit = whole_number(payload["l"])
         last_value, last_id = payload["a"]
         signature = str(payload["s"])
-    except (binascii.Error, ValueError, KeyError, TypeError, IndexError):
+    except (binascii.Error, ValueError, KeyError, TypeError, IndexError, RecursionError):
         raise invalid from None
     # The token is client-held: anything it carries must be as valid as a fresh query.
-    if not 1 <= limit <= max_limit or not all(_is_valid_filter(f) for f in filters):
+    if limit is None or not 1 <= limit <= max_limit:
+        raise invalid
+    if not all(_is_valid_filter(f) for f in filters):
         raise invalid
     if not isinstance(last_id, str):
         raise invalid
@@ -206,6 +212,7 @@ def _resume(
         limit=query.limit if explicit_limit else limit,
         count_only=query.count_only,
         after=(last_value, last_id),
+        resource=query.resource,
     )
     if resumed.signature() != signature:
         raise invalid

@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 from sluice.domain.dataset_types import normalize_type
 from sluice.domain.errors import BadRequestError, bad_request
+from sluice.domain.numbers import whole_number
+
+MAX_MAPPING_VERSION = 999_999_999
 
 MAPPING_VALIDATION_FAILED = 1419
 SOURCE_TYPES = ("ATTRIBUTE", "CONSTANT")
@@ -75,7 +78,7 @@ def _fail(message: str) -> BadRequestError:
 
 _NAME = r"[^.\[\]\s$'\"][^.\[\]'\"]*"
 _QUOTED = r"\[(?:'(?P<single>[^']*)'|\"(?P<double>[^\"]*)\")\]"
-_STEP = re.compile(rf"\.(?P<name>{_NAME})|{_QUOTED}|\[(?P<index>\d{{1,9}})\]")
+_STEP = re.compile(rf"\.(?P<name>{_NAME})|{_QUOTED}|\[(?P<index>[0-9]{{1,9}})\]")
 _FIRST = re.compile(rf"(?P<name>{_NAME})|{_QUOTED}")
 
 
@@ -292,8 +295,13 @@ def mapping_reference(transformations: list[Any]) -> MappingReference | None:
     version = params.get("mappingVersion")
     if version is None:
         return MappingReference(mapping_id, None)
-    if isinstance(version, str) and re.fullmatch(r"[0-9]{1,9}", version.strip()):
-        version = int(version.strip())
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise bad_request(1412, f"Invalid mapping version '{version}'; use a number from 0.")
-    return MappingReference(mapping_id, version)
+    return MappingReference(mapping_id, mapping_version(version))
+
+
+def mapping_version(value: object) -> int:
+    """A mapping version: a whole number from 0, as a JSON integer or a string of ASCII digits."""
+    number = whole_number(value, spaces=True)
+    if number is None or not 0 <= number <= MAX_MAPPING_VERSION:
+        shown = str(value)[:20]
+        raise bad_request(1412, f"Invalid mapping version '{shown}'; use a number from 0.")
+    return number

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sluice.domain.listing import PropertyFilter
+from sluice.domain.numbers import number_value
 
 
 def _values_at(item: Any, segments: list[str]) -> list[Any]:
@@ -31,10 +32,9 @@ def _text(value: Any) -> str:
 
 
 def _compare(actual: Any, operator: str, expected: str) -> bool:
-    try:
-        left: Any = float(actual)
-        right: Any = float(expected)
-    except (TypeError, ValueError):
+    left: Any = number_value(actual)
+    right: Any = number_value(expected)
+    if left is None or right is None:
         left, right = _text(actual), expected
     return bool(
         {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sluice.domain.errors import bad_request
+from sluice.domain.numbers import whole_number
 
 MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 PARAM_KEYS = frozenset({"startTime", "windowStartTime", "windowEndTime", "deltaColumn"})
@@ -42,16 +43,8 @@ class RunRequest:
 
 
 def epoch_seconds(value: object, field: str) -> int:
-    """An epoch-seconds integer from a JSON integer, an integral float or a digit string."""
-    number: int | None = None
-    if isinstance(value, bool):
-        number = None
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    """An epoch-seconds integer from a JSON integer, an integral float or an ASCII digit string."""
+    number = whole_number(value, spaces=True)
     if number is None or not 0 <= number <= MAX_EPOCH_SECONDS:
         raise bad_request(
             1384,

@@ -10,13 +10,13 @@ Ticks are `t(k) = startTime + k * period` (DESIGN section 6).
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from sluice.domain.errors import bad_request
+from sluice.domain.numbers import whole_number
 
 Frequency = Literal["once", "minute", "hour", "day", "week"]
 
@@ -27,8 +27,6 @@ SCHEDULE_KEYS = ("startTime", "frequency", "interval", "backfill")
 # 9999-12-31T23:59:59Z: anything later is not epoch seconds (usually milliseconds).
 MAX_EPOCH_SECONDS = 253402300799
 DELTA_COLUMN_KEYS = ("name", "dateFormat", "timezone")
-
-_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -77,16 +75,8 @@ class Schedule:
 
 
 def _as_int(value: object) -> int | None:
-    """An integer from a JSON integer, an integral float or a string of digits; else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
-        return int(value)
-    return None
+    """An integer from a JSON integer, an integral float or a string of ASCII digits; else None."""
+    return whole_number(value)
 
 
 def _as_bool(value: object) -> bool | None:

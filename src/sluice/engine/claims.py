@@ -188,6 +188,28 @@ def claim_due_run(
     return Claim(run_id=row.id, token=token, attempt=row.attempt, worker_id=worker_id)
 
 
+def release_claims_of(sessions: Sessions, identity: str, *, now_ms: int | None = None) -> int:
+    """Make the in-progress runs of workers `identity:*` claimable now; how many.
+
+    Only for an identity no live process holds: the embedded server's own, after a restart
+    (engine/embedded_recovery). Prevents waiting a full lease for claims whose holder is
+    known to be dead. The old claim tokens stay stale: a new claim issues a new one.
+    """
+    now = clock.now_ms() if now_ms is None else now_ms
+    with write_transaction(sessions) as session:
+        result = session.execute(
+            update(Run)
+            .where(
+                Run.status == IN_PROGRESS,
+                Run.claimed_by.like(f"{identity}:%"),
+                Run.lease_expires_at >= now,
+            )
+            .values(lease_expires_at=now - 1)
+            .execution_options(synchronize_session=False)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def renew_lease(
     sessions: Sessions, claim: Claim, *, lease_ms: int, now_ms: int | None = None
 ) -> LeaseState:

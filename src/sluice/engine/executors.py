@@ -43,10 +43,12 @@ class LocalExecutor:
         lease_ms: int = 60_000,
         poll_seconds: float = 1.0,
         heartbeat_seconds: float | None = None,
+        worker_prefix: str | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("A local executor needs at least one worker.")
-        prefix = default_worker_id()
+        # The embedded server passes its data dir's identity, so a restart knows its claims.
+        prefix = worker_prefix or default_worker_id()
         self.workers = [
             Worker(
                 sessions,

@@ -25,6 +25,7 @@ class EngineServices:
         scheduler: bool,
         scheduler_interval_seconds: float = 5.0,
         dispatcher: WebhookDispatcher | None = None,
+        worker_prefix: str | None = None,
     ) -> None:
         self.executor = (
             LocalExecutor(
@@ -32,6 +33,7 @@ class EngineServices:
                 lambda _claim, guard: execute_run(ctx, guard),
                 workers=workers,
                 lease_ms=ctx.lease_ms,
+                worker_prefix=worker_prefix,
             )
             if workers > 0
             else None

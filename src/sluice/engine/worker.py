@@ -161,7 +161,13 @@ class Worker:
                     )
                     .on_conflict_do_update(
                         index_elements=[_WORKERS.c.id],
-                        set_={"heartbeat_at": now, "current_run_id": current_run_id},
+                        # A restarted embedded server reuses its worker ids.
+                        set_={
+                            "heartbeat_at": now,
+                            "current_run_id": current_run_id,
+                            "pid": os.getpid(),
+                            "started_at": self.started_at,
+                        },
                     )
                 )
                 session.execute(statement)

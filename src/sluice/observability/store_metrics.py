@@ -72,8 +72,11 @@ def _runs_summary(session: Session) -> list[Any]:
 class StoreCollector(Collector):
     """A Prometheus collector over the metadata database (one session per scrape)."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, per_flow: bool = True) -> None:
         self.sessions = sessions
+        # Per-flow series name tenants (flow ids and names, orgs, sandboxes): only for
+        # scrapes that presented the metrics token.
+        self.per_flow = per_flow
 
     def describe(self) -> Iterable[Any]:
         # Nothing at registration: describing would query the database before it is needed.
@@ -97,49 +100,50 @@ class StoreCollector(Collector):
         yield from families
 
     def _families(self, session: Session, now_ms: int) -> Iterator[Any]:
-        yield from _run_families(_runs_summary(session))
-        yield from _flow_families(session)
+        yield from _run_families(_runs_summary(session), self.per_flow)
+        if self.per_flow:
+            yield from _flow_families(session)
         yield from _queue_families(session, now_ms)
         yield from _worker_families(session)
         yield from _webhook_families(session)
 
 
-def _run_families(rows: list[Any]) -> Iterator[Any]:
-    runs = GaugeMetricFamily(
-        "sluice_runs", "Runs by flow and status.", labels=["flow_id", "status"]
-    )
+def _run_families(rows: list[Any], per_flow: bool) -> Iterator[Any]:
+    flow = ["flow_id"] if per_flow else []
+    runs = GaugeMetricFamily("sluice_runs", "Runs by flow and status.", labels=[*flow, "status"])
     records = CounterMetricFamily(
-        "sluice_ingested_records",
-        "Records committed to datasets by successful runs.",
-        labels=["flow_id"],
+        "sluice_ingested_records", "Records committed to datasets by successful runs.", labels=flow
     )
     written = CounterMetricFamily(
         "sluice_ingested_bytes",
         "Bytes committed to datasets by successful runs.",
-        labels=["flow_id"],
+        labels=flow,
         unit="bytes",
     )
     durations = HistogramMetricFamily(
         "sluice_run_duration_seconds",
         "Duration of finished runs, from their first claim to their end.",
-        labels=["flow_id", "status"],
+        labels=[*flow, "status"],
     )
-    totals: dict[str, tuple[int, int]] = {}
+    by_status: dict[tuple[str, ...], list[int]] = {}
+    totals: dict[tuple[str, ...], tuple[int, int]] = {}
     for row in rows:
-        runs.add_metric([row.flow_id, row.status], int(row.runs))
-        count, size = totals.get(row.flow_id, (0, 0))
-        totals[row.flow_id] = (count + int(row.records or 0), size + int(row.bytes or 0))
-        if row.finished:
-            cumulative = [
-                (_le(le), int(getattr(row, f"le{i}") or 0)) for i, le in enumerate(DURATION_BUCKETS)
-            ]
-            cumulative.append(("+Inf", int(row.finished)))
-            durations.add_metric(
-                [row.flow_id, row.status], cumulative, sum_value=int(row.duration_ms or 0) / 1000
-            )
-    for flow_id, (count, size) in sorted(totals.items()):
-        records.add_metric([flow_id], count)
-        written.add_metric([flow_id], size)
+        key = (row.flow_id,) if per_flow else ()
+        count, size = totals.get(key, (0, 0))
+        totals[key] = (count + int(row.records or 0), size + int(row.bytes or 0))
+        sums = by_status.setdefault((*key, row.status), [0] * (len(DURATION_BUCKETS) + 3))
+        counted = [int(row.runs), int(row.finished or 0), int(row.duration_ms or 0)]
+        counted += [int(getattr(row, f"le{i}") or 0) for i in range(len(DURATION_BUCKETS))]
+        by_status[(*key, row.status)] = [a + b for a, b in zip(sums, counted, strict=True)]
+    for labels, (count, finished, duration_ms, *buckets) in sorted(by_status.items()):
+        runs.add_metric(list(labels), count)
+        if finished:
+            cumulative = [(_le(le), n) for le, n in zip(DURATION_BUCKETS, buckets, strict=True)]
+            cumulative.append(("+Inf", finished))
+            durations.add_metric(list(labels), cumulative, sum_value=duration_ms / 1000)
+    for labels, (count, size) in sorted(totals.items()):
+        records.add_metric(list(labels), count)
+        written.add_metric(list(labels), size)
     yield from (runs, records, written, durations)
 
 

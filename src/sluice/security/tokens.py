@@ -21,6 +21,7 @@ class TokenClaims:
     org_id: str
     client_id: str
     expires_at: int
+    token_id: str = ""
 
 
 class InvalidTokenError(Exception):
@@ -32,7 +33,14 @@ class TokenSigner:
         self._key = signing_key
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, org_id: str, client_id: str, *, audience: str | None = None) -> str:
+    def issue(
+        self,
+        org_id: str,
+        client_id: str,
+        *,
+        audience: str | None = None,
+        token_id: str | None = None,
+    ) -> str:
         now = int(time.time())
         payload: dict[str, str | int] = {
             "iss": ISSUER,
@@ -40,7 +48,7 @@ class TokenSigner:
             "org": org_id,
             "iat": now,
             "exp": now + self.ttl_seconds,
-            "jti": uuid.uuid4().hex,
+            "jti": token_id or uuid.uuid4().hex,
         }
         if audience is not None:
             payload["aud"] = audience
@@ -66,4 +74,10 @@ class TokenSigner:
         org, client = payload.get("org"), payload.get("sub")
         if not isinstance(org, str) or not isinstance(client, str):
             raise InvalidTokenError("token lacks org or client")
-        return TokenClaims(org_id=org, client_id=client, expires_at=int(payload["exp"]))
+        token_id = payload.get("jti")
+        return TokenClaims(
+            org_id=org,
+            client_id=client,
+            expires_at=int(payload["exp"]),
+            token_id=token_id if isinstance(token_id, str) else "",
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import Select, and_, false, func, not_, or_, select, true
@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sluice.domain.errors import bad_request
 from sluice.domain.listing import ListQuery, PropertyFilter
+from sluice.domain.numbers import ascii_decimal
 from sluice.domain.tenancy import Tenant
 from sluice.store.json_paths import Json, JsonReader
 from sluice.store.models import ResourceColumns
@@ -67,11 +68,8 @@ class ResourceFields:
 
 
 def _parse_number(value: str, path: str) -> Decimal:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if not number.is_finite():
+    number = ascii_decimal(value)
+    if number is None:
         raise bad_request(1452, f"Invalid value '{value}' for '{path}'; a number is expected.")
     return number
 
@@ -134,10 +132,7 @@ def _match_any(expr: SqlExpression, operator: str, values: Sequence[Any]) -> Col
 
 
 def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+    return ascii_decimal(text) is not None
 
 
 def _json_value_condition(

@@ -79,6 +79,21 @@ class ApiClient(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class DashboardSession(Base):
+    """A dashboard login. Checked on every page, so revoking it (logout, a disabled client,
+    a new secret) takes effect at once on every API process."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("api_clients.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
 class ResourceColumns:
     """System fields every flow-service resource carries (reference section 1.2)."""
 

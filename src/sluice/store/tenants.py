@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sluice.domain.errors import BadRequestError, NotFoundError, SluiceError
 from sluice.domain.tenancy import DEFAULT_SANDBOX, Tenant, is_valid_sandbox_name
 from sluice.security.passwords import hash_secret, new_client_secret, verify_secret
+from sluice.store import dashboard_sessions
 from sluice.store.clock import new_id, now_ms
 from sluice.store.models import ApiClient, Org, Sandbox
 
@@ -142,7 +143,22 @@ def set_client_enabled(session: Session, client_id: str, enabled: bool) -> ApiCl
     if client is None:
         raise NotFoundError("apiClients", client_id)
     client.enabled = enabled
+    if not enabled:
+        dashboard_sessions.revoke_all_of_client(session, client_id)
     return client
+
+
+def rotate_client_secret(session: Session, client_id: str) -> IssuedClient:
+    """A new secret for the client; the old one stops working, and so do the dashboard
+    sessions opened with it."""
+    client = session.get(ApiClient, client_id)
+    if client is None:
+        raise NotFoundError("apiClients", client_id)
+    secret = new_client_secret()
+    client.secret_hash = hash_secret(secret)
+    dashboard_sessions.revoke_all_of_client(session, client_id)
+    session.flush()
+    return IssuedClient(org_id=client.org_id, client_id=client_id, client_secret=secret)
 
 
 def authenticate_client(session: Session, client_id: str, client_secret: str) -> ApiClient | None:

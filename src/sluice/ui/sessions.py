@@ -1,7 +1,8 @@
 """The dashboard's session cookie, its CSRF token and the same-origin check.
 
 The session is a token of the API's signer with its own audience (so it is never a valid
-bearer token), kept in an `HttpOnly`, `SameSite=Strict` cookie scoped to `/ui`. Every form
+bearer token), kept in an `HttpOnly`, `SameSite=Strict` cookie scoped to `/ui`. It names a
+row of `dashboard_sessions` (its token id), which every page checks: logout revokes it. Every form
 that changes something carries a CSRF token derived from the session (a synchronizer token
 that needs no server-side storage: a page from another site can neither read the cookie nor
 compute the token), and must come from the dashboard's own origin.
@@ -38,6 +39,7 @@ class SessionIdentity:
     client_id: str
     expires_at: int
     csrf_token: str
+    session_id: str
 
 
 def csrf_token_for(session_token: str) -> str:
@@ -58,6 +60,7 @@ def read_session(request: Request, signer: TokenSigner) -> SessionIdentity | Non
         client_id=claims.client_id,
         expires_at=claims.expires_at,
         csrf_token=csrf_token_for(token),
+        session_id=claims.token_id,
     )
 
 
@@ -84,9 +87,14 @@ def _delete_cookie(request: Request, response: Response, name: str) -> None:
 
 
 def start_session(
-    request: Request, response: Response, signer: TokenSigner, org_id: str, client_id: str
+    request: Request,
+    response: Response,
+    signer: TokenSigner,
+    identity: tuple[str, str, str],
 ) -> None:
-    token = signer.issue(org_id, client_id, audience=SESSION_AUDIENCE)
+    """Set the cookie of session `identity` = (org id, client id, stored session id)."""
+    org_id, client_id, session_id = identity
+    token = signer.issue(org_id, client_id, audience=SESSION_AUDIENCE, token_id=session_id)
     _set_cookie(request, response, SESSION_COOKIE, token, signer.ttl_seconds)
     _delete_cookie(request, response, LOGIN_CSRF_COOKIE)
 

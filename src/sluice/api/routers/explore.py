@@ -11,6 +11,7 @@ from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.problems import ERROR_TYPE_PREFIX, problem_body, request_id_of
 from sluice.api.routers.common import FLOW_SERVICE
 from sluice.domain.errors import bad_request
+from sluice.domain.numbers import ascii_whole_number
 from sluice.services.explore import DEFAULT_PREVIEW_ROWS, ConnectorProblem, ExploreQuery, explore
 
 router = APIRouter(prefix=f"{FLOW_SERVICE}/connections", tags=["connections"])
@@ -78,7 +79,7 @@ def _flag(params: dict[str, str], name: str) -> bool | None:
 def _rows(value: str | None) -> int:
     if value is None:
         return DEFAULT_PREVIEW_ROWS
-    try:
-        return int(value)
-    except ValueError:
-        raise bad_request(1000, f"previewRows must be a whole number, not '{value}'.") from None
+    rows = ascii_whole_number(value, spaces=True)
+    if rows is None:
+        raise bad_request(1000, f"previewRows must be a whole number, not '{value[:40]}'.")
+    return rows

@@ -6,7 +6,6 @@ N+1; GET shows the latest version, or `?version=N`.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -16,7 +15,7 @@ from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.listing import list_envelope
 from sluice.api.routers.common import no_content, one
-from sluice.domain.errors import bad_request
+from sluice.domain.mapping_sets import mapping_version
 from sluice.services import mapping_sets as service
 from sluice.store.models import MappingSet
 
@@ -38,9 +37,7 @@ def _written(row: MappingSet, status_code: int) -> JSONResponse:
 def _version(text: str | None) -> int | None:
     if text is None:
         return None
-    if not re.fullmatch(r"[0-9]{1,9}", text.strip()):
-        raise bad_request(1412, f"Invalid mapping version '{text[:20]}'; use a number from 0.")
-    return int(text.strip())
+    return mapping_version(text)
 
 
 @router.get("")

@@ -7,6 +7,7 @@ connection's own: Sluice never falls back to the server's environment or instanc
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,11 @@ from sluice.connectors.files.selection import (
 )
 from sluice.connectors.host_guard import guard_url
 from sluice.connectors.spec_schemas import auth_spec
+
+# botocore's DEBUG log prints each request's headers, the session token among them: keep
+# the AWS client libraries at INFO even when the server runs with --log-level debug.
+for _library in ("botocore", "aiobotocore", "s3fs"):
+    logging.getLogger(_library).setLevel(logging.INFO)
 
 # Short enough that an unreachable endpoint fails a test or a run attempt fast (the run's
 # own retries of a transient error take over), long enough for a slow network.

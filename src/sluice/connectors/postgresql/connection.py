@@ -24,6 +24,7 @@ from sluice.connectors.errors import (
     read_error_type,
 )
 from sluice.connectors.host_guard import guard_host
+from sluice.domain.numbers import ascii_whole_number
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -135,12 +136,16 @@ def guard_hosts(context: ConnectorContext, params: Mapping[str, Any]) -> None:
     ports = str(settings.get("port") or "5432").split(",")
     for index, host in enumerate(hosts):
         port = ports[index] if index < len(ports) else ports[-1]
-        guard_host(
-            context,
-            host,
-            int(port) if port.strip().isdigit() else 5432,
-            str(settings.get("dbname", "")),
-        )
+        number = ascii_whole_number(port, spaces=True) if port.strip() else 5432
+        if number is None or not 1 <= number <= 65535:
+            raise ConnectionTestFailed(f"The port {port[:20]!r} is not a number from 1 to 65535.")
+        guard_host(context, host, number, str(settings.get("dbname", "")))
+
+
+def validate_auth(context: ConnectorContext, params: Mapping[str, Any]) -> None:
+    """At create and patch, what needs no server: the string parses, sets only allowed keys
+    (never `passfile`), and names hosts and ports the host guard accepts."""
+    guard_hosts(context, params)
 
 
 def secrets_of(params: Mapping[str, Any], conninfo: str) -> list[str]:

@@ -13,7 +13,7 @@ from sluice.connectors.postgresql.catalog import (
     LIST_TABLES_SQL,
     SCHEMA_EXISTS_SQL,
 )
-from sluice.connectors.postgresql.connection import fetch
+from sluice.connectors.postgresql.connection import fetch, validate_auth
 from sluice.connectors.postgresql.reader import check_delta_column, open_source
 from sluice.connectors.spec_schemas import (
     database_basic_auth,
@@ -85,4 +85,5 @@ CONNECTOR = FunctionConnector(
     lister=list_objects,
     opener=open_source,
     delta_checker=check_delta_column,
+    validate_params=validate_auth,
 )

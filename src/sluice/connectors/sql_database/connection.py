@@ -10,6 +10,7 @@ guard first.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from sluice.connectors.errors import ConnectionTestFailed, SourceReadError, read
 from sluice.connectors.host_guard import HostRefusedError, guard_host
 from sluice.connectors.mysql import session as mysql_session
 from sluice.connectors.paths import PathOutsideRootsError, resolve_inside_roots
+from sluice.domain.numbers import ascii_whole_number
 
 CONNECT_TIMEOUT_SECONDS = 5
 ALLOWED_DRIVERS = ("postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql", "sqlite")
@@ -110,6 +112,9 @@ def parse_url(context: ConnectorContext, params: Mapping[str, Any]) -> DatabaseU
             "The url is not a valid SQLAlchemy URL; use dialect+driver://user:password@host:port"
             "/database, e.g. postgresql+psycopg://user:password@db.example.com:5432/sales."
         ) from None
+    if url.port is not None and not _ascii_port(raw):
+        # int() read the port, and int() takes full-width and other scripts' digits too.
+        raise ConnectionTestFailed("The url's port must be ASCII digits, from 1 to 65535.")
     if url.drivername not in ALLOWED_DRIVERS:
         raise ConnectionTestFailed(
             f"The driver {url.drivername!r} is not allowed; use one of"
@@ -129,6 +134,18 @@ def parse_url(context: ConnectorContext, params: Mapping[str, Any]) -> DatabaseU
     if not url.database:
         raise ConnectionTestFailed("The url must name a database.")
     return DatabaseUrl(url, raw)
+
+
+# SQLAlchemy's own URL grammar, down to the port (sqlalchemy.engine.url._parse_url).
+_URL_PORT = re.compile(
+    r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?(?:\[[^/?]+\]|[^/:?]+)?(?::(?P<port>[^/?]*))?"
+)
+
+
+def _ascii_port(raw: str) -> bool:
+    found = _URL_PORT.match(raw)
+    number = ascii_whole_number(found.group("port") or "") if found else None
+    return number is not None and 1 <= number <= 65535
 
 
 def _sqlite_path(context: ConnectorContext, url: URL) -> Path:

@@ -22,6 +22,7 @@ from sluice.connectors.spec_schemas import auth_spec, table_params_schema
 from sluice.connectors.sql_database.connection import (
     ALLOWED_DRIVERS,
     DatabaseUrl,
+    check_host,
     connect,
     describe,
     is_transient,
@@ -57,9 +58,9 @@ TABLE_PARAMS_SCHEMA = table_params_schema(
 
 
 def validate_url(context: ConnectorContext, params: Mapping[str, Any]) -> None:
-    """Refuse a URL Sluice will never open (driver, options, SQLite path) when the connection
-    is created, before any test."""
-    parse_url(context, params)
+    """Refuse a URL Sluice will never open (driver, options, SQLite path, a host the guard
+    refuses) when the connection is created or patched, before any test."""
+    check_host(context, parse_url(context, params))
 
 
 def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:

@@ -9,9 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from sluice.api.deps import ContextDep
 from sluice.domain.tenancy import DEFAULT_SANDBOX
-from sluice.store import tenants
+from sluice.store import dashboard_sessions, tenants
 from sluice.store.db import transaction
-from sluice.ui.deps import FormDep, FormRefusedError, ViewerDep, form_text
+from sluice.ui.deps import FormDep, FormRefusedError, ViewerDep, form_text, live_session
 from sluice.ui.routes.common import redirect
 from sluice.ui.sessions import (
     CSRF_FIELD,
@@ -19,7 +19,6 @@ from sluice.ui.sessions import (
     is_same_origin,
     login_csrf_matches,
     login_csrf_token,
-    read_session,
     remember_login_csrf,
     remember_sandbox,
     start_session,
@@ -65,7 +64,7 @@ def login_page(
     context: ContextDep,
     next_path: Annotated[str, Query(alias="next")] = HOME,
 ) -> Response:
-    if read_session(request, context.signer) is not None:
+    if live_session(request, context) is not None:
         return redirect(safe_next(next_path))
     return _login_form(request, next_path=safe_next(next_path))
 
@@ -84,6 +83,11 @@ async def login(request: Request, context: ContextDep) -> Response:
     with transaction(context.sessions) as session:
         client = tenants.authenticate_client(session, client_id, secret) if client_id else None
         org_id = client.org_id if client is not None else None
+        session_id = (
+            dashboard_sessions.open_session(session, client_id, context.signer.ttl_seconds)
+            if org_id is not None
+            else ""
+        )
     if org_id is None:
         return _login_form(
             request,
@@ -92,13 +96,17 @@ async def login(request: Request, context: ContextDep) -> Response:
             status_code=401,
         )
     response = redirect(next_path)
-    start_session(request, response, context.signer, org_id, client_id)
+    start_session(request, response, context.signer, (org_id, client_id, session_id))
     remember_sandbox(request, response, DEFAULT_SANDBOX, context.signer.ttl_seconds)
     return response
 
 
 @router.post("/ui/logout")
-def logout(request: Request, _form: FormDep) -> Response:
+def logout(request: Request, viewer: ViewerDep, _form: FormDep, context: ContextDep) -> Response:
+    # Revoked in the database, not only forgotten by this browser: a copy of the cookie
+    # stops working too, on every API process.
+    with transaction(context.sessions) as session:
+        dashboard_sessions.revoke(session, viewer.identity.session_id)
     response = redirect("/ui/login")
     end_session(request, response)
     return response
