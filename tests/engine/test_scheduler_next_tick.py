@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sluice.domain.tenancy import Tenant
 from sluice.engine import scheduler
 from sluice.engine.scheduler import NO_MORE_TICKS, Scheduler, materialize_due_runs
+from sluice.store import flow_ticks
 from sluice.store.db import transaction
 from sluice.store.models import Flow
 
@@ -149,7 +150,7 @@ def test_reschedule_works_the_next_tick_out_from_the_runs(
     set_next_tick(sessions, flow_id, NO_MORE_TICKS)  # a wrong value, as after a bad write
     with transaction(sessions) as session:
         flow = session.get_one(Flow, flow_id)
-        scheduler.reschedule(session, flow)
+        flow_ticks.reschedule(session, flow)
     assert flow_row(sessions, flow_id).next_tick_at == START + 4 * HOUR
 
 

@@ -49,8 +49,8 @@ from sluice.engine.target_schema import DatasetSchema, dataset_schema, existing_
 from sluice.lake.predicates import window_predicate
 from sluice.lake.schema import SYSTEM_COLUMN_NAMES, add_system_columns, dataset_type
 from sluice.lake.writer import CommitResult, ConcurrentWriteError, WritePlan, write_run
-from sluice.services.datasets import declare_new_columns
 from sluice.store import clock
+from sluice.store.datasets import declare_new_columns
 from sluice.store.db import transaction
 from sluice.store.runs import SCHEDULER_CLIENT
 

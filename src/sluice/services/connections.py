@@ -12,7 +12,6 @@ from sluice.connectors.registry import (
     ConnectionSpec,
     ConnectionTestFailed,
     ConnectorContext,
-    find_spec,
 )
 from sluice.domain.errors import ConflictError, bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
@@ -22,6 +21,7 @@ from sluice.schemas.connections import ConnectionCreate
 from sluice.schemas.parsing import parse_model
 from sluice.security.encryption import SecretBox
 from sluice.services.validation import validate_against
+from sluice.store.flow_endpoints import full_auth_params, require_spec
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Connection, SourceConnection, TargetConnection
 from sluice.store.resources import ResourceRepository, system_view
@@ -37,17 +37,6 @@ FIELDS = ResourceFields(
 )
 connections = ResourceRepository(Connection, "connections", FIELDS)
 PATCHABLE = frozenset({"name", "description", "auth"})
-
-
-def require_spec(spec_id: str) -> ConnectionSpec:
-    spec = find_spec(spec_id)
-    if spec is None:
-        raise bad_request(
-            1413,
-            f"Invalid connection spec id '{spec_id}'; list the available "
-            "ones with GET /connectionSpecs.",
-        )
-    return spec
 
 
 def _auth_spec_for(spec: ConnectionSpec, spec_name: str) -> AuthSpec:
@@ -118,12 +107,6 @@ def create_connection(
     _store_auth(row, box, auth_spec, params)
     session.flush()
     return row
-
-
-def full_auth_params(row: Connection, box: SecretBox) -> dict[str, Any]:
-    """Public and secret params together, for connectors only; never rendered."""
-    auth = row.doc.get("auth") or {}
-    return {**auth.get("params", {}), **box.open(row.sealed_secrets)}
 
 
 def render_connection(row: Connection, tenant: Tenant) -> dict[str, Any]:

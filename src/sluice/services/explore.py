@@ -23,7 +23,8 @@ from sluice.domain.tenancy import Tenant
 from sluice.lake.reader import json_value
 from sluice.lake.schema import SOURCE_FILE_COLUMN, dataset_type
 from sluice.security.encryption import SecretBox
-from sluice.services.connections import connections, full_auth_params, require_spec
+from sluice.services.connections import connections
+from sluice.store.flow_endpoints import full_auth_params, require_spec
 
 DEFAULT_PREVIEW_ROWS = 100
 MAX_PREVIEW_ROWS = 1000

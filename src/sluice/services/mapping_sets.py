@@ -154,15 +154,6 @@ def replace_mapping_set(
     return row
 
 
-def find_version(
-    session: Session, tenant: Tenant, mapping_id: str, version: int
-) -> MappingSetVersion | None:
-    """Version `version` of the tenant's mapping set `mapping_id`, if both exist."""
-    if mapping_sets.find(session, tenant, mapping_id) is None:
-        return None
-    return session.get(MappingSetVersion, (mapping_id, version))
-
-
 def render_mapping_set(
     row: MappingSet, tenant: Tenant, version: MappingSetVersion | None = None
 ) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.security.encryption import SecretBox
-from sluice.services.flow_sources import resolve_endpoints
 from sluice.services.flows import flows
 from sluice.store.clock import new_etag, now_ms
+from sluice.store.flow_endpoints import resolve_endpoints
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Run
 from sluice.store.resources import ResourceRepository, system_view

@@ -30,12 +30,7 @@ class ResourceRepository(Generic[Row]):
         self.fields = fields
 
     def find(self, session: Session, tenant: Tenant, resource_id: str) -> Row | None:
-        if not is_storable_id(resource_id):
-            return None
-        statement = select(self.model).where(
-            self.model.id == resource_id, tenant_scope(self.model, tenant)
-        )
-        return session.scalar(statement)
+        return find_row(session, self.model, tenant, resource_id)
 
     def get(
         self, session: Session, tenant: Tenant, resource_id: str, *, for_update: bool = False
@@ -109,6 +104,15 @@ class ResourceRepository(Generic[Row]):
 
     def count(self, session: Session, tenant: Tenant, query: ListQuery) -> int:
         return count_rows(session, self.fields, tenant, query)
+
+
+def find_row(session: Session, model: type[Row], tenant: Tenant, resource_id: str) -> Row | None:
+    """The tenant's row of `model` with this id, or None (another tenant's row included)."""
+    if not is_storable_id(resource_id):
+        return None
+    return session.scalar(
+        select(model).where(model.id == resource_id, tenant_scope(model, tenant))
+    )
 
 
 def is_storable_id(resource_id: str) -> bool:

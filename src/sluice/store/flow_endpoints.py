@@ -1,4 +1,6 @@
-"""What a flow reads and writes, resolved: connector spec, credentials, source and dataset."""
+"""What a flow reads and writes, resolved inside its tenant: connector spec, credentials,
+source and dataset. Shared by the engine (planning a run) and the run service (checking a
+first run's delta column), so both see the same rows."""
 
 from __future__ import annotations
 
@@ -7,15 +9,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sluice.connectors.registry import ConnectionSpec
+from sluice.connectors.registry import ConnectionSpec, find_spec
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.security.encryption import SecretBox
-from sluice.services.connections import connections, full_auth_params, require_spec
-from sluice.services.datasets import datasets
-from sluice.services.source_connections import source_connections
-from sluice.services.target_connections import target_connections
-from sluice.store.models import Dataset, Flow
+from sluice.store.models import Connection, Dataset, Flow, SourceConnection, TargetConnection
+from sluice.store.resources import find_row
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ def resolve_endpoints(
     session: Session, tenant: Tenant, flow: Flow, box: SecretBox
 ) -> FlowEndpoints:
     source_id = flow.doc["sourceConnectionIds"][0]
-    source = source_connections.find(session, tenant, source_id)
+    source = find_row(session, SourceConnection, tenant, source_id)
     if source is None:
         raise bad_request(
             1380,
@@ -42,7 +41,7 @@ def resolve_endpoints(
     spec = require_spec(source.connection_spec_id)
     auth: dict[str, Any] = {}
     if source.base_connection_id:
-        base = connections.find(session, tenant, source.base_connection_id)
+        base = find_row(session, Connection, tenant, source.base_connection_id)
         if base is None:
             raise bad_request(
                 1380,
@@ -50,9 +49,9 @@ def resolve_endpoints(
                 f"{source.base_connection_id} no longer exists.",
             )
         auth = full_auth_params(base, box)
-    target = target_connections.find(session, tenant, flow.doc["targetConnectionIds"][0])
+    target = find_row(session, TargetConnection, tenant, flow.doc["targetConnectionIds"][0])
     dataset = (
-        datasets.find(session, tenant, target.dataset_id)
+        find_row(session, Dataset, tenant, target.dataset_id)
         if target is not None and target.dataset_id
         else None
     )
@@ -64,3 +63,21 @@ def resolve_endpoints(
         )
     source_doc = {"data": source.doc.get("data", {}), "params": source.doc.get("params", {})}
     return FlowEndpoints(spec=spec, auth_params=auth, source=source_doc, dataset=dataset)
+
+
+def require_spec(spec_id: str) -> ConnectionSpec:
+    """The connector spec a connection names; 1413 when no connector has that id."""
+    spec = find_spec(spec_id)
+    if spec is None:
+        raise bad_request(
+            1413,
+            f"Invalid connection spec id '{spec_id}'; list the available "
+            "ones with GET /connectionSpecs.",
+        )
+    return spec
+
+
+def full_auth_params(row: Connection, box: SecretBox) -> dict[str, Any]:
+    """Public and secret params together, for connectors only; never rendered."""
+    auth = row.doc.get("auth") or {}
+    return {**auth.get("params", {}), **box.open(row.sealed_secrets)}
