@@ -7,15 +7,6 @@ import threading
 from typing import Any
 
 import pytest
-from engine_helpers import (
-    COPY_UPDATED_AT,
-    START,
-    Sessions,
-    count_runs,
-    make_flow,
-    runs_of,
-    set_flow_state,
-)
 from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
@@ -25,6 +16,15 @@ from sluice.engine.scheduler import NO_MORE_TICKS, Scheduler, materialize_due_ru
 from sluice.store import flow_ticks
 from sluice.store.db import transaction
 from sluice.store.models import Flow
+from support.run_rows import (
+    COPY_UPDATED_AT,
+    START,
+    Sessions,
+    count_runs,
+    make_flow,
+    runs_of,
+    set_flow_state,
+)
 
 MINUTE, HOUR = 60, 3600
 QUARTER = 15 * MINUTE
