@@ -55,9 +55,6 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # Finished deliveries (and their events) are kept this long for the delivery log.
     webhook_retention_days: float = Field(default=7.0, gt=0)
-    # Test-only fault injection: "kill-after-commit" makes a worker process kill itself right
-    # after a run's Delta commit, before recording the run (proves crash recovery).
-    fault_injection: str | None = None
 
     @field_validator("data_dir")
     @classmethod

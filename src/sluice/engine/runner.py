@@ -9,8 +9,6 @@ fails the run with a `CONNECTOR-...` code and a message a person can act on.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -161,9 +159,6 @@ def _move_data(
             ) from None
         batches = _stream(ctx, guard, plan, read, mapper, metrics, evolution.write_schema)
         commit = write_run(write_plan, evolution.write_schema, batches)
-        if ctx.fault_injection == "kill-after-commit" and commit.version is not None:
-            # Die like a SIGKILLed worker: committed, not recorded (crash-recovery tests).
-            os.kill(os.getpid(), signal.SIGKILL)
     finally:
         # Recorded even when the run fails: a re-trigger must read exactly these files.
         metrics.input_files = list(read.progress.files)
