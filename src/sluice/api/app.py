@@ -24,7 +24,7 @@ from sluice.api.middleware import (
     RequestIdMiddleware,
     TrailingSlashMiddleware,
 )
-from sluice.api.problems import GatewayError, gateway_response, problem_response
+from sluice.api.problems import GatewayError, gateway_response, problem_response, wire_message
 from sluice.api.routers import ROUTERS, token
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
@@ -108,7 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if error.status >= 500:
             log.error("request %s failed: %s", request.url.path, error.message)
         return problem_response(
-            request, error.code, error.status, error.title, error.message, **error.report
+            request, error.code, error.status, error.title, wire_message(error), **error.report
         )
 
     @app.exception_handler(GatewayError)

@@ -19,12 +19,13 @@ from sluice.domain.secrets import masked, merge_patched_secrets, split_secrets
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import ConnectionCreate
 from sluice.schemas.parsing import parse_model
+from sluice.schemas.system_fields import system_view
 from sluice.security.encryption import SecretBox
 from sluice.services.validation import validate_against
 from sluice.store.flow_endpoints import full_auth_params, require_spec
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Connection, SourceConnection, TargetConnection
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 FIELDS = ResourceFields(
     model=Connection,

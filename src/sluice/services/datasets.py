@@ -15,10 +15,11 @@ from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.datasets import DatasetCreate
 from sluice.schemas.parsing import parse_model
+from sluice.schemas.system_fields import system_view
 from sluice.store.datasets import table_location as table_location
 from sluice.store.listing import ResourceFields, system_fields
 from sluice.store.models import Dataset, TargetConnection
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 FIELDS = ResourceFields(
     model=Dataset,

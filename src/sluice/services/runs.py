@@ -17,6 +17,7 @@ from sluice.domain.run_states import IN_PROGRESS, SCHEDULED, SUCCESS, can_retrig
 from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
+from sluice.schemas.system_fields import system_view
 from sluice.security.encryption import SecretBox
 from sluice.services.flows import flows
 from sluice.store import run_transitions
@@ -24,7 +25,7 @@ from sluice.store.clock import now_ms
 from sluice.store.flow_endpoints import resolve_endpoints
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Run
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 from sluice.store.runs import NewRun, add_retrigger_run, add_run
 
 FIELDS = ResourceFields(

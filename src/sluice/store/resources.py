@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sluice.domain.errors import NotFoundError, PreconditionFailedError, bad_request
+from sluice.domain.errors import NotFoundError, PreconditionFailedError, VersionRequiredError
 from sluice.domain.listing import ListQuery
 from sluice.domain.tenancy import Tenant
 from sluice.store.clock import new_etag, new_id, now_ms
@@ -81,10 +81,12 @@ class ResourceRepository(Generic[Row]):
 
     @staticmethod
     def check_version(row: Row, if_match: str | None, *, required: bool = True) -> None:
-        """Refuse a write based on a stale read (two clients patching the same resource)."""
+        """Refuse a write based on a stale read (two clients patching the same resource).
+
+        `if_match` is a list of etags as an If-Match header writes it (`*`: any version)."""
         if if_match is None or if_match.strip() == "":
             if required:
-                raise bad_request(1403, "The header 'If-Match' is missing in the request.")
+                raise VersionRequiredError()
             return
         candidates = {tag.strip() for tag in if_match.split(",")}
         bare = row.etag.strip('"')
@@ -118,21 +120,3 @@ def find_row(session: Session, model: type[Row], tenant: Tenant, resource_id: st
 def is_storable_id(resource_id: str) -> bool:
     """Ids we could ever have issued; anything else (NUL, 10 kB) is simply not found."""
     return 0 < len(resource_id) <= 64 and resource_id.isprintable()
-
-
-def system_view(row: ResourceColumns, tenant: Tenant) -> dict[str, Any]:
-    """The reference's system fields of any resource."""
-    return {
-        "id": row.id,
-        "createdAt": row.created_at,
-        "updatedAt": row.updated_at,
-        "createdBy": row.created_by,
-        "updatedBy": row.updated_by,
-        "createdClient": row.created_client,
-        "updatedClient": row.updated_client,
-        "sandboxId": row.sandbox_id,
-        "sandboxName": tenant.sandbox_name,
-        "imsOrgId": row.org_id,
-        "name": row.name,
-        "etag": row.etag,
-    }

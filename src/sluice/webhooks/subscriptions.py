@@ -15,12 +15,13 @@ from sluice.domain.errors import bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.parsing import parse_model
+from sluice.schemas.system_fields import system_view
 from sluice.schemas.webhooks import SecretValue, WebhookCreate, WebhookFields
 from sluice.security.encryption import SecretBox
 from sluice.services.flows import flows
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Webhook, WebhookDelivery, WebhookEvent
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 from sluice.webhooks.deliveries import DELIVERY_STATUSES
 from sluice.webhooks.events import EVENT_TYPES
 
