@@ -24,7 +24,7 @@ from sluice.store import run_transitions
 from sluice.store.clock import now_ms
 from sluice.store.flow_endpoints import resolve_endpoints
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
-from sluice.store.models import Flow, Run
+from sluice.store.models import Flow, Run, RunBadRow
 from sluice.store.resources import ResourceRepository
 from sluice.store.runs import NewRun, add_retrigger_run, add_run
 
@@ -164,6 +164,18 @@ def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
         "metrics": metrics,
         "activities": row.doc.get("activities", []),
     }
+
+
+def quarantined_rows(session: Session, run: Run, limit: int) -> list[RunBadRow]:
+    """The first `limit` rows a run quarantined (bad rows), in the order they were found."""
+    return list(
+        session.scalars(
+            select(RunBadRow)
+            .where(RunBadRow.run_id == run.id)
+            .order_by(RunBadRow.position)
+            .limit(limit)
+        )
+    )
 
 
 def retrigger_run(session: Session, tenant: Tenant, run_id: str) -> Run:
