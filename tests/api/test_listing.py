@@ -24,7 +24,7 @@ from helpers import (
 )
 
 from sluice.config import Settings
-from sluice.domain.listing import ListQuery, OrderBy, PropertyFilter, encode_token
+from sluice.domain.list_query import ListQuery, OrderBy, PropertyFilter, encode_token
 from support.callers import Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"

@@ -21,7 +21,7 @@ from webhook_helpers import (
 
 from sluice.api.app import create_app
 from sluice.config import Settings
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.worker import Worker
 from sluice.store.models import Webhook
 from support.callers import error_code, make_caller

@@ -28,8 +28,8 @@ from sluice.api.problems import GatewayError, gateway_response, problem_response
 from sluice.api.routers import ROUTERS, token
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
-from sluice.engine.context import engine_context
-from sluice.engine.services import EngineServices
+from sluice.engine.engine_context import engine_context
+from sluice.engine.supervisor import EngineSupervisor
 from sluice.observability.endpoint import install_metrics
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = None
         if run_engine:
-            services = EngineServices(
+            services = EngineSupervisor(
                 engine_context(settings, context.sessions),
                 workers=settings.workers,
                 scheduler=settings.scheduler,

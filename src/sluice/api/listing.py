@@ -9,7 +9,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from sluice.config import Settings
-from sluice.domain.listing import ListQuery, encode_token, parse_list_query
+from sluice.domain.list_query import ListQuery, encode_token, parse_list_query
 from sluice.domain.tenancy import Tenant
 from sluice.store.models import ResourceColumns
 from sluice.store.resources import ResourceRepository

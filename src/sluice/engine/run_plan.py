@@ -15,7 +15,7 @@ from sluice.domain.schedule import delta_column_timezone
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.engine import claims
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.store import clock
 from sluice.store.datasets import table_location
 from sluice.store.flow_endpoints import FlowEndpoints, resolve_endpoints

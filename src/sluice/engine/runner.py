@@ -22,7 +22,7 @@ from sluice.connectors.reading import (
 from sluice.domain.run_states import CANCELLED, FAILED, SUCCESS
 from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.mapping import (
     MAPPING_FAILED,
     BatchMapper,

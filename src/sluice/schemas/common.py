@@ -23,9 +23,4 @@ class SpecRef(WireModel):
     version: str | None = None
 
 
-class CreatedResponse(BaseModel):
-    id: str
-    etag: str
-
-
 JsonObject = dict[str, Any]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sluice.domain.errors import NotFoundError, PreconditionFailedError, VersionRequiredError
-from sluice.domain.listing import ListQuery
+from sluice.domain.list_query import ListQuery
 from sluice.domain.tenancy import Tenant
 from sluice.store.clock import new_etag, new_id, now_ms
 from sluice.store.listing import Page, ResourceFields, count_rows, fetch_page, tenant_scope
