@@ -7,7 +7,6 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import FS
 from httpx import Response
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +17,7 @@ from sluice.security.tokens import InvalidTokenError, TokenClaims
 from sluice.store import tenants
 from sluice.store.db import transaction
 from sluice.store.models import ApiClient
+from support.api_bodies import FS
 from support.callers import Caller, error_code
 
 FLOWS = f"{FS}/flows"

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import flow_body, table_flow_parts
-from helpers import FS, created_id
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.engine.scheduler import materialize_due_runs
 from sluice.store.db import transaction
 from sluice.store.models import Flow, Run
+from support.api_bodies import FS, created_id
 from support.callers import Caller
+from support.flow_bodies import flow_body, table_flow_parts
 
 HOUR = 3600
 QUARTER = 15 * 60
