@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -147,29 +147,21 @@ def release_for_retry(
         run_transitions.release_for_retry(session, claim, retry_at_ms=retry_at_ms, doc=doc)
 
 
-def finish_run(
-    target: Session | Sessions,
-    claim: Claim,
-    *,
-    status: str,
-    completed_at_ms: int,
-    doc: dict[str, Any],
-    output_records: int,
-    committed_version: int | None,
-    output_bytes: int = 0,
-) -> None:
+class RunEnd(TypedDict):
+    """How a run ended: the keywords of `run_transitions.finish`."""
+
+    status: str
+    completed_at_ms: int
+    doc: dict[str, Any]
+    output_records: int
+    committed_version: int | None
+    output_bytes: NotRequired[int]
+
+
+def finish_run(target: Session | Sessions, claim: Claim, **end: Unpack[RunEnd]) -> None:
     """Record the run's end; the token is cleared so nothing can write to it afterwards."""
     with _in_transaction(target) as session:
-        run_transitions.finish(
-            session,
-            claim,
-            status=status,
-            completed_at_ms=completed_at_ms,
-            doc=doc,
-            output_records=output_records,
-            output_bytes=output_bytes,
-            committed_version=committed_version,
-        )
+        run_transitions.finish(session, claim, **end)
 
 
 def cancel_abandoned(sessions: Sessions, *, now_ms: int | None = None) -> int:
