@@ -13,10 +13,13 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.api.app import create_app
 from sluice.config import Settings
-from sluice.store.db import make_engine, upgrade_schema
+from sluice.domain.tenancy import Tenant
+from sluice.store import tenants
+from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
 from support.callers import TOKEN_PATH, Caller, error_code, make_caller  # noqa: F401
 
 if TYPE_CHECKING:  # the servers' modules are imported by the tests that use them only
@@ -62,6 +65,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     yield f"{PG_URL_BASE}/{name}"
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the migrated metadata store of `database_url` (both databases)."""
+    engine = make_engine(database_url)
+    upgrade_schema(engine)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def tenant(sessions: sessionmaker[Session]) -> Tenant:
+    """A fresh org's `prod` sandbox, written straight to the store."""
+    with transaction(sessions) as session:
+        org = tenants.create_org(session, "Engine Org")
+        sandbox = tenants.find_sandbox(session, org.id, "prod")
+        assert sandbox is not None
+        return Tenant(org.id, sandbox.id, "prod", "engine-tests")
 
 
 @pytest.fixture

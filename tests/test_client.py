@@ -267,7 +267,7 @@ def test_flows_enable_disable_and_runs_create_cancel_retrigger(server: Server) -
 
 
 def test_wait_for_run_reports_progress_until_the_end(server: Server) -> None:
-    from sluice.engine.context import engine_context
+    from sluice.engine.engine_context import engine_context
     from sluice.engine.runner import execute_run
     from sluice.engine.worker import Worker
 

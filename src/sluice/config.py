@@ -68,9 +68,6 @@ class Settings(BaseSettings):
     lake_storage_options: SecretStr | None = None
     # S3 without conditional writes loses commits when two writers race: refused unless set.
     lake_allow_unsafe_rename: bool = False
-    # Test-only fault injection: "kill-after-commit" makes a worker process kill itself right
-    # after a run's Delta commit, before recording the run (proves crash recovery).
-    fault_injection: str | None = None
 
     @field_validator("data_dir")
     @classmethod

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from helpers import CATALOG, FS, created_id, dataset
 
 from sluice.config import Settings
 from sluice.security.tokens import TokenSigner
 from sluice.store import tenants
 from sluice.store.db import make_engine, make_session_factory, transaction
+from support.api_bodies import CATALOG, FS, created_id, dataset
 from support.callers import TOKEN_PATH, Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"

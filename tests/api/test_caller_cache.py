@@ -4,22 +4,20 @@ made elsewhere takes effect within that time, a change made in this process at o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import FS
 from httpx import Response
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.api import caller_cache
 from sluice.api.caller_cache import CallerCache
-from sluice.config import Settings
 from sluice.security.tokens import InvalidTokenError, TokenClaims
 from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction
+from sluice.store.db import transaction
 from sluice.store.models import ApiClient
+from support.api_bodies import FS
 from support.callers import Caller, error_code
 
 FLOWS = f"{FS}/flows"
@@ -41,15 +39,6 @@ def clock(app_client: TestClient) -> Clock:
     clock = Clock()
     app_client.app.state.caller_cache = CallerCache(ttl_seconds=TTL, clock=clock)  # type: ignore[attr-defined]
     return clock
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _refused(response: Response) -> bool:

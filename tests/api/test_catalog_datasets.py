@@ -7,8 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from helpers import CATALOG, created_id
-
+from support.api_bodies import CATALOG, created_id
 from support.callers import Caller, error_code
 
 DATASETS = f"{CATALOG}/dataSets"

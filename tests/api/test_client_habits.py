@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import flow_body, table_flow_parts
-from helpers import CATALOG, FS, created_id, sqlite_connection, sqlite_file
 
 from sluice.config import Settings
+from support.api_bodies import CATALOG, FS, created_id, sqlite_connection, sqlite_file
 from support.api_runs import make_worker, run_all
 from support.callers import Caller, error_code
+from support.flow_bodies import flow_body, table_flow_parts
 
 IGNORED = "x-sluice-ignored-fields"
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import (
+
+from sluice.config import Settings
+from support.api_bodies import (
     CATALOG,
     DATA_LAKE_SPEC,
     FILE_FLOW_SPEC,
@@ -22,8 +24,6 @@ from helpers import (
     TABLE_FLOW_SPEC,
     created_id,
 )
-
-from sluice.config import Settings
 from support.callers import Caller, error_code
 
 JSON = {"content-type": "application/json"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers import (
+from support.api_bodies import (
     FS,
     SECRET,
     created_id,
@@ -13,7 +13,6 @@ from helpers import (
     sqlite_file,
     table_source,
 )
-
 from support.callers import Caller, error_code
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import (
+
+from support.api_bodies import (
     FS,
     created_id,
     postgres_connection,
     postgres_string_connection,
     sqlalchemy_connection,
 )
-
 from support.callers import Caller, error_code
 
 BAD_CONNECTION_STRINGS = [

@@ -9,9 +9,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from helpers import CATALOG, FS, created_id, dataset, postgres_connection, target
-
 from sluice.config import Settings
+from support.api_bodies import CATALOG, FS, created_id, dataset, postgres_connection, target
 from support.callers import Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"

@@ -14,10 +14,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from helpers import FS, SECRET, created_id, postgres_connection, sqlite_connection
 from httpx import Response
 
 from sluice.config import Settings
+from support.api_bodies import FS, SECRET, created_id, postgres_connection, sqlite_connection
 from support.callers import Caller, error_code
 from support.net import closed_port
 

@@ -5,21 +5,19 @@ and still creates every tick."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import flow_body, table_flow_parts
-from helpers import FS, created_id
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from sluice.config import Settings
 from sluice.engine.scheduler import materialize_due_runs
-from sluice.store.db import make_engine, make_session_factory, transaction
+from sluice.store.db import transaction
 from sluice.store.models import Flow, Run
+from support.api_bodies import FS, created_id
 from support.callers import Caller
+from support.flow_bodies import flow_body, table_flow_parts
 
 HOUR = 3600
 QUARTER = 15 * 60
@@ -29,15 +27,6 @@ COPY = [{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}}}]
 @pytest.fixture
 def root(settings: Any) -> Path:
     return Path(settings.allowed_file_roots[0])
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _next_tick(sessions: sessionmaker[Session], flow_id: str) -> int:

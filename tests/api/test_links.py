@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from helpers import (
+from sluice.config import Settings
+from support.api_bodies import (
     CATALOG,
     DATA_LAKE_SPEC,
     FS,
@@ -18,8 +19,6 @@ from helpers import (
     TABLE_FLOW_SPEC,
     created_id,
 )
-
-from sluice.config import Settings
 from support.api_runs import make_worker, run_all, start_run
 from support.callers import Caller
 

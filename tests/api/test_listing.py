@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers import (
+from sluice.config import Settings
+from sluice.domain.list_query import ListQuery, OrderBy, PropertyFilter, encode_token
+from support.api_bodies import (
     CATALOG,
     DATA_LAKE_SPEC,
     FS,
@@ -23,9 +25,6 @@ from helpers import (
     sqlite_file,
     target,
 )
-
-from sluice.config import Settings
-from sluice.domain.listing import ListQuery, OrderBy, PropertyFilter, encode_token
 from support.callers import Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"

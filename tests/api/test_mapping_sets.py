@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import flow_body, table_flow_parts
-from helpers import FS, created_id
 
 from sluice.client import SluiceApiError, SluiceClient
 from sluice.config import Settings
+from support.api_bodies import FS, created_id
 from support.callers import Caller, error_code
+from support.flow_bodies import flow_body, table_flow_parts
 
 MAPPING_SETS = "/data/foundation/conversion/mappingSets"
 

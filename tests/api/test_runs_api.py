@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import FILE_SPEC, file_flow_parts, flow_body, table_flow_parts
-from helpers import FS, created_id
 
+from support.api_bodies import FS, created_id
 from support.callers import Caller, error_code
+from support.flow_bodies import FILE_SPEC, file_flow_parts, flow_body, table_flow_parts
 
 SEED_TIMES = {
     "startTime": "1663735590",

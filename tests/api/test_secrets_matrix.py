@@ -20,13 +20,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from fastapi.testclient import TestClient
-from helpers import FS
 from sqlalchemy import MetaData, select
 from test_tenancy_matrix import operations
 
 from sluice.config import Settings
 from sluice.connectors.registry import all_specs
 from sluice.store.db import make_engine
+from support.api_bodies import FS
 from support.callers import Caller
 from ui.ui_support import login
 

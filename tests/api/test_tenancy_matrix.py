@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import flow_body, table_flow_parts
-from helpers import FS, created_id
 from test_tenant_isolation import create_sandbox
 
+from support.api_bodies import FS, created_id
 from support.callers import Caller, error_code
+from support.flow_bodies import flow_body, table_flow_parts
 
 MAPPING_SETS = "/data/foundation/conversion/mappingSets"
 WEBHOOKS = f"{FS}/webhooks"

@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import (
+
+from sluice.config import Settings
+from sluice.store import tenants
+from sluice.store.db import make_engine, make_session_factory, transaction
+from support.api_bodies import (
     CATALOG,
     FS,
     created_id,
@@ -21,10 +25,6 @@ from helpers import (
     table_source,
     target,
 )
-
-from sluice.config import Settings
-from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction
 from support.callers import Caller, error_code
 
 CONNECTIONS = f"{FS}/connections"

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flow_fixtures import flow_body, table_flow_parts
-from helpers import FS, created_id, postgres_string_connection, sqlalchemy_connection
 
+from support.api_bodies import FS, created_id, postgres_string_connection, sqlalchemy_connection
 from support.callers import Caller, error_code
+from support.flow_bodies import flow_body, table_flow_parts
 
 # Superscripts, full-width and Arabic-Indic digits (all `isdigit()`), underscores, NBSP.
 FULL_WIDTH_17 = "\uff11\uff17"

@@ -23,7 +23,7 @@ from sluice.connectors.paths import PathOutsideRootsError, resolve_inside_roots
 from sluice.connectors.postgresql import connection as postgresql
 from sluice.connectors.sql_database.connection import parse_url
 from sluice.domain.errors import BadRequestError
-from sluice.domain.listing import ListQuery, encode_token, parse_list_query
+from sluice.domain.list_query import ListQuery, encode_token, parse_list_query
 from sluice.domain.mapping_sets import parse_source_path
 from sluice.domain.numbers import ascii_decimal, ascii_whole_number, whole_number
 from sluice.domain.patching import normalize_operations

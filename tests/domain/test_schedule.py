@@ -8,12 +8,18 @@ import pytest
 
 from sluice.domain.errors import BadRequestError
 from sluice.domain.schedule import (
+    NO_MORE_TICKS,
     Schedule,
     check_schedule_change,
     delta_column_of,
+    delta_column_timezone,
+    due_ticks,
+    next_tick_at,
     parse_schedule,
+    tick_window,
     validate_copy_transformation,
 )
+from sluice.domain.windows import Window
 
 DOCS_START = 1612310466
 NOW = DOCS_START - 1000
@@ -215,11 +221,20 @@ def test_patch_before_the_start_time_still_rejects_a_past_start() -> None:
     assert code_of(sched(startTime=NOW - 3600), allow_past_start=DOCS_START) == 1360
 
 
+def change_refusal(old: Schedule, new: Schedule, *, now: int) -> int | None:
+    """The code a schedule change is refused with, or None when it is allowed."""
+    try:
+        check_schedule_change(old, new, now=now)
+    except BadRequestError as error:
+        return error.code
+    return None
+
+
 def test_before_the_start_time_everything_may_change() -> None:
     before = DOCS_START - 1
-    check_schedule_change(PERIODIC, Schedule(DOCS_START + 99, "once"), now=before)
-    check_schedule_change(PERIODIC, Schedule(DOCS_START, "minute", 15, False), now=before)
-    check_schedule_change(ONCE, Schedule(DOCS_START + 5, "day", 2, False), now=before)
+    assert change_refusal(PERIODIC, Schedule(DOCS_START + 99, "once"), now=before) is None
+    assert change_refusal(PERIODIC, Schedule(DOCS_START, "minute", 15, False), now=before) is None
+    assert change_refusal(ONCE, Schedule(DOCS_START + 5, "day", 2, False), now=before) is None
 
 
 @pytest.mark.parametrize("now", [DOCS_START, DOCS_START + 86400])
@@ -244,10 +259,10 @@ def test_changing_backfill_after_the_start_time_is_1404() -> None:
 
 def test_other_changes_after_the_start_time_are_allowed() -> None:
     after = DOCS_START + 1
-    check_schedule_change(PERIODIC, Schedule(DOCS_START, "hour", 2, True), now=after)
-    check_schedule_change(PERIODIC, PERIODIC, now=after)
-    check_schedule_change(ONCE, ONCE, now=after)
-    check_schedule_change(ONCE, Schedule(DOCS_START, "day", 1, True), now=after)
+    assert change_refusal(PERIODIC, Schedule(DOCS_START, "hour", 2, True), now=after) is None
+    assert change_refusal(PERIODIC, PERIODIC, now=after) is None
+    assert change_refusal(ONCE, ONCE, now=after) is None
+    assert change_refusal(ONCE, Schedule(DOCS_START, "day", 1, True), now=after) is None
 
 
 # --- ticks ----------------------------------------------------------------------------------
@@ -307,6 +322,8 @@ def copy_with(delta: object) -> list[dict[str, Any]]:
 def test_docs_transformations_are_valid() -> None:
     validate_copy_transformation(DOCS_TRANSFORMATIONS, PERIODIC, requires_delta_column=True)
     validate_copy_transformation(DOCS_TRANSFORMATIONS, PERIODIC, requires_delta_column=False)
+    assert delta_column_of(DOCS_TRANSFORMATIONS) == "Datefield"
+    assert delta_column_timezone(DOCS_TRANSFORMATIONS) == "UTC"
 
 
 @pytest.mark.parametrize("transformations", [
@@ -331,6 +348,8 @@ def test_once_without_delta_column_is_valid() -> None:
     validate_copy_transformation([{"name": "Copy", "params": {}}], ONCE,
                                  requires_delta_column=True)
     validate_copy_transformation([], ONCE, requires_delta_column=True)
+    assert delta_column_of(mapping_only) is None
+    assert delta_column_of([{"name": "Copy", "params": {}}]) is None
 
 
 @pytest.mark.parametrize("transformations", [
@@ -345,6 +364,7 @@ def test_periodic_table_flow_without_delta_column_is_1367(transformations: objec
 def test_periodic_file_flow_needs_no_delta_column() -> None:
     validate_copy_transformation(DOCS_TRANSFORMATIONS[1:], PERIODIC, requires_delta_column=False)
     validate_copy_transformation([], PERIODIC, requires_delta_column=False)
+    assert delta_column_of(DOCS_TRANSFORMATIONS[1:]) is None
 
 
 @pytest.mark.parametrize("delta", [{"name": ""}, None, {"dateFormat": "x"}])
@@ -361,8 +381,9 @@ def test_copy_name_is_case_insensitive() -> None:
 
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Europe/Berlin", "Etc/UTC"])
 def test_valid_time_zones(zone: str) -> None:
-    validate_copy_transformation(copy_with({"name": "d", "timezone": zone}), PERIODIC,
-                                 requires_delta_column=True)
+    transformations = copy_with({"name": "d", "timezone": zone})
+    validate_copy_transformation(transformations, PERIODIC, requires_delta_column=True)
+    assert delta_column_timezone(transformations) == zone
 
 
 @pytest.mark.parametrize("zone", ["Mars/Base", "utc", "", "../etc/passwd", "/etc/passwd",
@@ -396,3 +417,26 @@ def test_delta_column_of() -> None:
     assert delta_column_of([{"name": "Copy", "params": None}]) is None
     assert delta_column_of(copy_with({"name": ""})) is None
     assert delta_column_of(["junk", {"name": "Copy"}, *copy_with({"name": "d"})]) == "d"
+
+
+# --- tick arithmetic (what the scheduler and the flow service share) ------------------------
+
+def test_due_ticks_start_after_the_last_run_and_stop_at_now() -> None:
+    hourly = Schedule(DOCS_START, "hour", 1, False)
+    assert due_ticks(hourly, last_created=None, now_s=DOCS_START - 1, limit=10) == range(0)
+    three_hours = DOCS_START + 3 * 3600
+    assert due_ticks(hourly, last_created=None, now_s=three_hours, limit=10) == range(1, 4)
+    assert due_ticks(hourly, last_created=2, now_s=DOCS_START + 9 * 3600, limit=3) == range(3, 6)
+    backfill = Schedule(DOCS_START, "hour", 1, True)
+    assert due_ticks(backfill, last_created=None, now_s=DOCS_START, limit=10) == range(0, 1)
+
+
+def test_next_tick_at_and_the_window_of_a_tick() -> None:
+    hourly = Schedule(DOCS_START, "hour", 1, True)
+    assert next_tick_at(hourly, last_created=None) == DOCS_START  # tick 0, the backfill
+    assert next_tick_at(hourly, last_created=4) == DOCS_START + 5 * 3600
+    assert next_tick_at(ONCE, last_created=None) == ONCE.start_time
+    assert next_tick_at(ONCE, last_created=0) == NO_MORE_TICKS
+    assert tick_window(hourly, 0) == Window(0, DOCS_START)
+    assert tick_window(hourly, 3) == Window(DOCS_START + 2 * 3600, DOCS_START + 3 * 3600)
+    assert tick_window(ONCE, 0) is None

@@ -31,6 +31,7 @@ from sluice.client import SluiceClient, run_status
 FLOW_SERVICE = "/data/foundation/flowservice"
 # The `sluice` console script of the interpreter running the tests (the venv's).
 SLUICE = str(Path(sys.executable).with_name("sluice"))
+TESTS_DIR = str(Path(__file__).resolve().parents[1])
 PG_ADMIN_DSN = os.environ.get(
     "SLUICE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
@@ -142,12 +143,12 @@ class Processes:
             except Exception:  # keep stopping the others
                 started.process.kill()
 
-    def _spawn(self, name: str, args: Sequence[str], env: Mapping[str, str]) -> tuple[
-            subprocess.Popen[bytes], Path, Path]:
+    def _spawn(self, name: str, args: Sequence[str], env: Mapping[str, str],
+               command: Sequence[str] = (SLUICE,)) -> tuple[subprocess.Popen[bytes], Path, Path]:
         tag = f"{name}-{len(self.started)}"
         stdout_path, stderr_path = self.workdir / f"{tag}.out", self.workdir / f"{tag}.err"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            process = subprocess.Popen([SLUICE, *args], cwd=self.workdir, env=dict(env),
+            process = subprocess.Popen([*command, *args], cwd=self.workdir, env=dict(env),
                                        stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         return process, stdout_path, stderr_path
 
@@ -166,11 +167,20 @@ class Processes:
         (worker,) = self.workers(1, env, *options)
         return worker
 
-    def workers(self, count: int, env: Mapping[str, str], *options: str) -> list[SluiceProcess]:
+    def killed_after_commit_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
+        """`sluice worker *options` whose process SIGKILLs itself right after a run's Delta
+        commit (`support.faults`): a worker dying between the commit and its record."""
+        env = {**env, "PYTHONPATH": os.pathsep.join([TESTS_DIR, env.get("PYTHONPATH", "")])}
+        command = (sys.executable, "-m", "support.kill_after_commit_worker")
+        (worker,) = self.workers(1, env, *options, command=command)
+        return worker
+
+    def workers(self, count: int, env: Mapping[str, str], *options: str,
+                command: Sequence[str] = (SLUICE,)) -> list[SluiceProcess]:
         """`count` processes of `sluice worker *options`, started together."""
         started = []
         for _ in range(count):
-            process, out, err = self._spawn("worker", ["worker", *options], env)
+            process, out, err = self._spawn("worker", ["worker", *options], env, command)
             worker = SluiceProcess(process, out, err, f"sluice worker #{len(self.started)}")
             self.started.append(worker)
             started.append(worker)

@@ -227,8 +227,7 @@ def killed_after_commit(cluster: Cluster, source: Source,
     window = (BASE_EPOCH, BASE_EPOCH + DAY)
     with cluster.client() as client, Processes(tmp_path_factory.mktemp("commit")) as workers:
         flow = postgres_table_flow(client, source.table)
-        doomed = workers.worker(cluster.worker_env(fault_injection="kill-after-commit"),
-                                "--workers", "1")
+        doomed = workers.killed_after_commit_worker(cluster.worker_env(), "--workers", "1")
         run_id = create_run(client, flow.flow_id, *window, delta_column="updated_at")
         wait_for("the faulty worker to die after its commit",
                  lambda: True if not doomed.alive() else None, [cluster.server], timeout=180)

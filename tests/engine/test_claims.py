@@ -6,13 +6,13 @@ import multiprocessing
 import threading
 
 import pytest
-from engine_helpers import Sessions, add_runs, get_run, make_flow, set_flow_state, set_run
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
 from sluice.engine.claims import Claim, LeaseState, StaleClaimError
 from sluice.store.db import make_engine, make_session_factory
+from support.run_rows import Sessions, add_runs, get_run, make_flow, set_flow_state, set_run
 
 NOW = 2_000_000_000_000  # epoch ms, far after every run's start_at
 LEASE = 60_000

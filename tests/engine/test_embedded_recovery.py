@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_helpers import add_runs, get_run, make_flow
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
 from sluice.engine.embedded_recovery import recover, take_identity
+from support.run_rows import add_runs, get_run, make_flow
 
 LEASE_MS = 600_000
 

@@ -6,12 +6,12 @@ import threading
 from typing import Any
 
 import pytest
-from engine_helpers import Sessions, add_runs, get_run, make_flow
 
 from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
 from sluice.engine.claims import Claim, ClaimGuard
 from sluice.engine.executors import Executor, LocalExecutor
+from support.run_rows import Sessions, add_runs, get_run, make_flow
 
 PATIENCE = 30.0
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine_helpers import (
+from sluice.domain.tenancy import Tenant
+from sluice.engine import scheduler
+from sluice.engine.scheduler import Scheduler, acquire_leadership, materialize_due_runs
+from sluice.store.db import write_transaction
+from sluice.store.runs import SCHEDULER_CLIENT
+from support.run_rows import (
     COPY_UPDATED_AT,
     START,
     Sessions,
@@ -16,12 +21,6 @@ from engine_helpers import (
     runs_of,
     set_run,
 )
-
-from sluice.domain.tenancy import Tenant
-from sluice.engine import scheduler
-from sluice.engine.scheduler import Scheduler, acquire_leadership, materialize_due_runs
-from sluice.store.db import write_transaction
-from sluice.store.runs import SCHEDULER_CLIENT
 
 MINUTE, HOUR = 60, 3600
 

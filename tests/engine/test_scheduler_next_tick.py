@@ -7,7 +7,16 @@ import threading
 from typing import Any
 
 import pytest
-from engine_helpers import (
+from sqlalchemy import event, select, text, update
+from sqlalchemy.orm import Session
+
+from sluice.domain.tenancy import Tenant
+from sluice.engine import scheduler
+from sluice.engine.scheduler import NO_MORE_TICKS, Scheduler, materialize_due_runs
+from sluice.store import flow_ticks
+from sluice.store.db import transaction
+from sluice.store.models import Flow
+from support.run_rows import (
     COPY_UPDATED_AT,
     START,
     Sessions,
@@ -16,14 +25,6 @@ from engine_helpers import (
     runs_of,
     set_flow_state,
 )
-from sqlalchemy import event, select, text, update
-from sqlalchemy.orm import Session
-
-from sluice.domain.tenancy import Tenant
-from sluice.engine import scheduler
-from sluice.engine.scheduler import NO_MORE_TICKS, Scheduler, materialize_due_runs
-from sluice.store.db import transaction
-from sluice.store.models import Flow
 
 MINUTE, HOUR = 60, 3600
 QUARTER = 15 * MINUTE
@@ -149,7 +150,7 @@ def test_reschedule_works_the_next_tick_out_from_the_runs(
     set_next_tick(sessions, flow_id, NO_MORE_TICKS)  # a wrong value, as after a bad write
     with transaction(sessions) as session:
         flow = session.get_one(Flow, flow_id)
-        scheduler.reschedule(session, flow)
+        flow_ticks.reschedule(session, flow)
     assert flow_row(sessions, flow_id).next_tick_at == START + 4 * HOUR
 
 

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from engine_helpers import Sessions, add_runs, get_run, make_flow, set_run
 from sqlalchemy import select
 
 from sluice.domain.tenancy import Tenant
@@ -14,6 +13,7 @@ from sluice.engine import claims
 from sluice.engine.claims import Claim, ClaimGuard, StaleClaimError
 from sluice.engine.worker import Worker
 from sluice.store.models import Worker as WorkerRow
+from support.run_rows import Sessions, add_runs, get_run, make_flow, set_run
 
 PATIENCE = 30.0  # seconds to wait for something that should happen promptly
 

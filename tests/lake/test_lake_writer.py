@@ -20,13 +20,12 @@ from sluice.lake.schema import add_system_columns
 from sluice.lake.writer import (
     BatchSchemaError,
     ConcurrentWriteError,
-    InjectedFault,
-    WriteFaults,
     WriteMode,
     WritePlan,
     committed_version,
     write_run,
 )
+from support.faults import InjectedFault, fail_after_commit, fail_before_write
 
 DATA = pa.schema(
     [
@@ -168,9 +167,8 @@ def test_a_conflicting_commit_of_another_run_is_a_concurrent_write_error(
 
 def test_fault_after_commit_then_retry_is_recognised(table_uri: str) -> None:
     plan = WritePlan(table_uri, "r1", "replaceWindow", replace_predicate=DAY_PREDICATE)
-    with pytest.raises(InjectedFault):
-        write_run(plan, SCHEMA, run_batches(DATA, rows(range(3)), "r1"),
-                  faults=WriteFaults(fail_after_commit=True))
+    with pytest.raises(InjectedFault), fail_after_commit():
+        write_run(plan, SCHEMA, run_batches(DATA, rows(range(3)), "r1"))
     assert version(table_uri) == 0  # the commit happened before the "crash"
     retry = write_run(plan, SCHEMA, run_batches(DATA, rows(range(3)), "r1"))
     assert retry.version == 0 and retry.already_committed
@@ -185,9 +183,8 @@ def test_fault_before_write_writes_nothing(table_uri: str) -> None:
         consumed.append(True)
         yield from run_batches(DATA, rows(range(3)), "r1")
 
-    with pytest.raises(InjectedFault):
-        write_run(WritePlan(table_uri, "r1", "append"), SCHEMA, source(),
-                  faults=WriteFaults(fail_before_write=True))
+    with pytest.raises(InjectedFault), fail_before_write():
+        write_run(WritePlan(table_uri, "r1", "append"), SCHEMA, source())
     assert version(table_uri) is None and not consumed
     assert append(table_uri, "r1", rows(range(3))).version == 0
 

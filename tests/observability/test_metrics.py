@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
@@ -28,13 +26,6 @@ TOKEN = "metrics-token-for-tests"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.resolved_database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
-
-
 def scrape(http: TestClient) -> Samples:
     response = http.get("/metrics")
     assert response.status_code == 200, response.text
@@ -53,19 +44,29 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def make_flow(sessions: sessionmaker[Session], caller: Any, name: str) -> str:
     with transaction(sessions) as session:
         tenant = tenants.tenant_for(session, caller.org_id, caller.client_id, "prod")
-        doc = {"flowSpec": {"id": TABLE_FLOW_SPEC, "version": "1.0"},
-               "scheduleParams": {"startTime": 1_700_000_000, "frequency": "once"}}
+        doc = {
+            "flowSpec": {"id": TABLE_FLOW_SPEC, "version": "1.0"},
+            "scheduleParams": {"startTime": 1_700_000_000, "frequency": "once"},
+        }
         return flows.add(session, tenant, name, doc, flow_spec_id=TABLE_FLOW_SPEC).id
 
 
 def make_run(sessions: sessionmaker[Session], flow_id: str, **values: Any) -> str:
     with transaction(sessions) as session:
         flow = session.get_one(Flow, flow_id)
-        run = add_run(session, flow, NewRun(origin="onDemand", start_at=values.pop("start_at", 0),
-                                            window=Window(0, 10)), actor="tests")
+        run = add_run(
+            session,
+            flow,
+            NewRun(origin="onDemand", start_at=values.pop("start_at", 0), window=Window(0, 10)),
+            actor="tests",
+        )
         if values:
-            session.execute(update(Run).where(Run.id == run.id).values(**values)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                update(Run)
+                .where(Run.id == run.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         return run.id
 
 
@@ -78,11 +79,24 @@ def test_runs_records_bytes_and_durations_by_flow(
     orders = make_flow(sessions, caller, "orders")
     events = make_flow(sessions, caller, "events")
     for seconds, records, size in ((3, 100, 1000), (45, 50, 700)):
-        make_run(sessions, orders, status="success", started_at=1_000_000,
-                 completed_at=1_000_000 + seconds * 1000, output_records=records,
-                 output_bytes=size)
-    make_run(sessions, orders, status="failed", started_at=0, completed_at=7_200_000,
-             output_records=999, output_bytes=999)
+        make_run(
+            sessions,
+            orders,
+            status="success",
+            started_at=1_000_000,
+            completed_at=1_000_000 + seconds * 1000,
+            output_records=records,
+            output_bytes=size,
+        )
+    make_run(
+        sessions,
+        orders,
+        status="failed",
+        started_at=0,
+        completed_at=7_200_000,
+        output_records=999,
+        output_bytes=999,
+    )
     make_run(sessions, events, status="inProgress", started_at=clock.now_ms())
     make_run(sessions, events, status="scheduled", start_at=2**40)  # not due for ages
 
@@ -107,11 +121,16 @@ def test_runs_records_bytes_and_durations_by_flow(
     assert value(samples, "sluice_run_duration_seconds_bucket", le="3600.0", **failed) == 0
     assert value(samples, "sluice_run_duration_seconds_bucket", le="7200.0", **failed) == 1
     # Runs that have not finished are not in the histogram.
-    assert ("sluice_run_duration_seconds_count",
-            (("flow_id", events), ("status", "inProgress"))) not in samples
+    assert (
+        "sluice_run_duration_seconds_count",
+        (("flow_id", events), ("status", "inProgress")),
+    ) not in samples
 
-    (info,) = [dict(labels) for name, labels in samples
-               if name == "sluice_flow_info" and dict(labels)["flow_id"] == orders]
+    (info,) = [
+        dict(labels)
+        for name, labels in samples
+        if name == "sluice_flow_info" and dict(labels)["flow_id"] == orders
+    ]
     assert info["flow_name"] == "orders" and info["state"] == "enabled"
     assert info["org_id"] == caller.org_id
     assert value(samples, "sluice_metadata_database_up") == 1
@@ -136,21 +155,42 @@ def test_queue_depth_and_the_oldest_due_run(
 def test_worker_heartbeats(app_client: TestClient, sessions: sessionmaker[Session]) -> None:
     beat = clock.now_ms()
     with transaction(sessions) as session:
-        session.add(Worker(id="host:1:a", hostname="host", pid=1, started_at=beat,
-                           heartbeat_at=beat, current_run_id=None))
-        session.add(Worker(id="host:2:b", hostname="host", pid=2, started_at=beat,
-                           heartbeat_at=beat - 5000, current_run_id="some-run"))
+        session.add(
+            Worker(
+                id="host:1:a",
+                hostname="host",
+                pid=1,
+                started_at=beat,
+                heartbeat_at=beat,
+                current_run_id=None,
+            )
+        )
+        session.add(
+            Worker(
+                id="host:2:b",
+                hostname="host",
+                pid=2,
+                started_at=beat,
+                heartbeat_at=beat - 5000,
+                current_run_id="some-run",
+            )
+        )
     samples = scrape(app_client)
     assert value(samples, "sluice_workers") == 2
-    assert value(samples, "sluice_worker_last_heartbeat_timestamp_seconds",
-                 worker_id="host:1:a", hostname="host") == beat / 1000
+    assert (
+        value(
+            samples,
+            "sluice_worker_last_heartbeat_timestamp_seconds",
+            worker_id="host:1:a",
+            hostname="host",
+        )
+        == beat / 1000
+    )
     assert value(samples, "sluice_worker_busy", worker_id="host:1:a") == 0
     assert value(samples, "sluice_worker_busy", worker_id="host:2:b") == 1
 
 
-def test_request_latency_is_labelled_by_route_template(
-    app_client: TestClient, caller: Any
-) -> None:
+def test_request_latency_is_labelled_by_route_template(app_client: TestClient, caller: Any) -> None:
     missing = "8d5e3c1a-0000-4000-8000-000000000000"
     assert caller.get(f"{FS}/flows/{missing}").status_code == 404
     assert caller.get(f"{FS}/flows").status_code == 200
@@ -160,12 +200,22 @@ def test_request_latency_is_labelled_by_route_template(
     assert missing not in response.text and "/no/such/route" not in response.text
     samples = scrape(app_client)
     count = "sluice_http_request_duration_seconds_count"
-    assert value(samples, count, method="GET", route=f"{FS}/flows/{{resource_id}}",
-                 status="404") == 1
+    assert (
+        value(samples, count, method="GET", route=f"{FS}/flows/{{resource_id}}", status="404") == 1
+    )
     assert value(samples, count, method="GET", route=f"{FS}/flows", status="200") == 2
     assert value(samples, count, method="GET", route="unmatched", status="404") == 1
-    assert value(samples, "sluice_http_request_duration_seconds_bucket", method="GET",
-                 route=f"{FS}/flows", status="200", le="+Inf") == 2
+    assert (
+        value(
+            samples,
+            "sluice_http_request_duration_seconds_bucket",
+            method="GET",
+            route=f"{FS}/flows",
+            status="200",
+            le="+Inf",
+        )
+        == 2
+    )
 
 
 def test_metrics_need_no_credentials_and_can_be_turned_off(settings: Settings) -> None:

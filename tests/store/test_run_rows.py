@@ -4,7 +4,6 @@ write the same row, on both databases."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.services.flows import flows
 from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
+from sluice.store.db import transaction
 from sluice.store.models import Flow, Run
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, add_run, insert_tick_runs, run_row
 
@@ -23,16 +22,6 @@ Sessions = sessionmaker[Session]
 FLOW_SPEC = {"id": "14518937-270c-4525-bdec-c2ba7cce3860", "version": "1.0"}
 # Differ by design: fresh ids, etags and timestamps; providerRefId ends with the run id.
 VOLATILE = {"id", "etag", "created_at", "updated_at"}
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[Sessions]:
-    engine = make_engine(database_url)
-    upgrade_schema(engine)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

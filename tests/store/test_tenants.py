@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,18 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sluice.domain.errors import BadRequestError, NotFoundError, SluiceError
 from sluice.security.passwords import verify_secret
 from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
+from sluice.store.db import transaction
 from sluice.store.models import ApiClient, Sandbox
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade_schema(engine)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 def _sandbox_count(sessions: sessionmaker[Session], org_id: str) -> int:

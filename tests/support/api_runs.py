@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sluice.config import Settings
-from sluice.engine.context import engine_context
+from sluice.engine.engine_context import engine_context
 from sluice.engine.runner import execute_run
 from sluice.engine.worker import Worker
 from support.callers import Caller

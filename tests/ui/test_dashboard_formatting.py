@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sluice.services.dashboard_runs import RunRow
 from sluice.ui.charts import nice_ceiling, runs_chart
 from sluice.ui.formatting import (
     compact_utc,
@@ -11,7 +12,6 @@ from sluice.ui.formatting import (
     schedule,
     size,
 )
-from sluice.ui.runs_view import RunRow
 
 
 def run(run_id: str, status: str, records: int, started: int | None, completed: int | None,

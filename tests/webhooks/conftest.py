@@ -9,7 +9,7 @@ from receiver import Receiver, running_receiver
 from webhook_helpers import make_dispatcher
 
 from sluice.config import Settings
-from sluice.engine.context import EngineContext, engine_context
+from sluice.engine.engine_context import EngineContext, engine_context
 from sluice.engine.runner import execute_run
 from sluice.engine.worker import Worker
 from sluice.webhooks.dispatcher import WebhookDispatcher

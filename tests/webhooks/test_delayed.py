@@ -11,7 +11,7 @@ from webhook_helpers import Caller, make_orders, start_run, subscribe, table_flo
 
 from sluice.config import Settings
 from sluice.engine import claims
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.scheduler import Scheduler
 from sluice.store import clock
 from sluice.store.models import WebhookEvent

@@ -27,7 +27,7 @@ from webhook_helpers import (
 
 from sluice.config import Settings
 from sluice.engine import claims
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.worker import Worker
 from sluice.store import clock
 from sluice.store.models import Run, WebhookDelivery, WebhookEvent

@@ -14,7 +14,7 @@ from webhook_helpers import Caller, deliveries, make_orders, start_run, subscrib
 
 from sluice.api.app import create_app
 from sluice.config import Settings
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.worker import Worker
 from sluice.store import clock
 from sluice.store.models import WebhookDelivery, WebhookEvent

@@ -21,7 +21,7 @@ from webhook_helpers import (
 
 from sluice.api.app import create_app
 from sluice.config import Settings
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.worker import Worker
 from sluice.store.models import Webhook
 from support.callers import error_code, make_caller
@@ -66,7 +66,8 @@ def test_patching_to_a_link_local_url_is_refused_and_changes_nothing(caller: Cal
 
 def test_loopback_and_private_receivers_are_allowed(caller: Caller) -> None:
     for url in ("http://127.0.0.1:8080/hook", "https://10.0.0.5/hook", "http://localhost/h"):
-        subscribe(caller, url)
+        webhook_id = subscribe(caller, url)
+        assert caller.get(f"{WEBHOOKS}/{webhook_id}").json()["items"][0]["url"] == url
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.config import Settings
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.webhooks.dispatcher import DeliveryPolicy, WebhookDispatcher
 from support.api_runs import CATALOG, DATA_LAKE_SPEC, FS, SQLITE_SPEC, TABLE_FLOW_SPEC, created_id
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,14 +26,20 @@ from sluice.api.middleware import (
     TrailingSlashMiddleware,
 )
 from sluice.api.openapi import install_openapi
-from sluice.api.problems import GatewayError, gateway_response, problem_response, request_id_of
+from sluice.api.problems import (
+    GatewayError,
+    gateway_response,
+    problem_response,
+    request_id_of,
+    wire_message,
+)
 from sluice.api.routers import ROUTERS, token
 from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
-from sluice.engine.context import engine_context
 from sluice.engine.embedded_recovery import EmbeddedIdentity, recover, take_identity
-from sluice.engine.services import EngineServices
+from sluice.engine.engine_context import engine_context
+from sluice.engine.supervisor import EngineSupervisor
 from sluice.observability.endpoint import install_metrics
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
@@ -71,7 +78,7 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
         identity = None
         if run_engine:
             identity = await asyncio.to_thread(_embedded_recovery, settings, context)
-            services = EngineServices(
+            services = EngineSupervisor(
                 engine_context(settings, context.sessions),
                 workers=settings.workers,
                 scheduler=settings.scheduler,
@@ -121,7 +128,10 @@ def _embedded_recovery(settings: Settings, context: AppContext) -> EmbeddedIdent
         return None
     identity = take_identity(settings.data_dir)
     if identity is not None:
-        recover(context.sessions, identity, settings.lake_dir)
+        # Orphan files are swept in a local lake only: on an object store other writers may
+        # be committing, so no file can be known to be unreferenced for good.
+        lake = Path(settings.lake.root) if settings.lake.is_local else None
+        recover(context.sessions, identity, lake)
     return identity
 
 
@@ -136,7 +146,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 error.message,
             )
         return problem_response(
-            request, error.code, error.status, error.title, error.message, **error.report
+            request, error.code, error.status, error.title, wire_message(error), **error.report
         )
 
     @app.exception_handler(GatewayError)

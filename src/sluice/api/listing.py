@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from sluice.config import Settings
 from sluice.domain.catalog_query import parse_properties
-from sluice.domain.listing import ListQuery, PropertyFilter, encode_token, parse_list_query
+from sluice.domain.list_query import ListQuery, PropertyFilter, encode_token, parse_list_query
 from sluice.domain.tenancy import Tenant
 from sluice.store.models import ResourceColumns
 from sluice.store.resources import ResourceRepository

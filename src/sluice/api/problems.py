@@ -9,6 +9,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Send
 
+from sluice.domain.errors import SluiceError, VersionRequiredError
+
 ERROR_TYPE_PREFIX = "https://ns.adobe.com/aep/errors/"
 
 
@@ -20,6 +22,17 @@ class GatewayError(Exception):
         self.status = status
         self.error_code = error_code
         self.message = message
+
+
+# Domain errors whose wire message names an HTTP detail the layers below do not know.
+_WIRE_MESSAGES: dict[type[SluiceError], str] = {
+    VersionRequiredError: "The header 'If-Match' is missing in the request.",
+}
+
+
+def wire_message(error: SluiceError) -> str:
+    """The message a problem document gives for `error`."""
+    return _WIRE_MESSAGES.get(type(error), error.message)
 
 
 def request_id_of(request: Request) -> str:

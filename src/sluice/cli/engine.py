@@ -12,12 +12,12 @@ import typer
 from sluice.cli.output import console, reported_errors
 from sluice.cli.serve import configure_logging
 from sluice.config import Settings
-from sluice.engine.context import engine_context
-from sluice.engine.services import EngineServices
+from sluice.engine.engine_context import engine_context
+from sluice.engine.supervisor import EngineSupervisor
 from sluice.webhooks.dispatcher import dispatcher_from_settings
 
 
-def _run_until_signalled(services: EngineServices, what: str) -> None:
+def _run_until_signalled(services: EngineSupervisor, what: str) -> None:
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -39,7 +39,7 @@ def worker(
     settings = Settings()
     configure_logging(settings.log_level)
     with reported_errors():
-        services = EngineServices(engine_context(settings), workers=workers, scheduler=False)
+        services = EngineSupervisor(engine_context(settings), workers=workers, scheduler=False)
     _run_until_signalled(services, "worker")
 
 
@@ -50,7 +50,7 @@ def scheduler() -> None:
     configure_logging(settings.log_level)
     with reported_errors():
         ctx = engine_context(settings)
-        services = EngineServices(
+        services = EngineSupervisor(
             ctx,
             workers=0,
             scheduler=True,

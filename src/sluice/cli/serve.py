@@ -115,14 +115,14 @@ def serve_api_processes(
     """`processes` uvicorn processes serve the API (`api_process_app`); this one keeps the
     engine. The schema is upgraded here first, so the API processes never race to do it."""
     from sluice.api.app import build_context
-    from sluice.engine.context import engine_context
-    from sluice.engine.services import EngineServices
+    from sluice.engine.engine_context import engine_context
+    from sluice.engine.supervisor import EngineSupervisor
     from sluice.webhooks.dispatcher import dispatcher_from_settings
 
     with reported_errors():
         context = build_context(settings)
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
-    services = EngineServices(
+    services = EngineSupervisor(
         engine_context(settings, context.sessions),
         workers=settings.workers,
         scheduler=settings.scheduler,

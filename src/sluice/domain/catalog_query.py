@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sluice.domain.errors import bad_request
-from sluice.domain.listing import OrderBy, PropertyFilter, parse_filter
+from sluice.domain.list_query import OrderBy, PropertyFilter, parse_filter
 
 DEFAULT_LIMIT = 20  # the Catalog's default page
 MAX_LIMIT = 100  # and its global maximum

@@ -69,6 +69,25 @@ class PreconditionFailedError(SluiceError):
     code, status, title = 1404, 412, "Precondition failed"
 
 
+class VersionRequiredError(BadRequestError):
+    """A write that must be based on a known version (an etag) came without one; the API
+    says which header was missing."""
+
+    code = 1403
+
+    def __init__(self) -> None:
+        super().__init__("A version (etag) is required to change this resource.")
+
+
+class SandboxNotFoundError(SluiceError):
+    """The org has no sandbox of that name."""
+
+    code, status, title = 2101, 404, "Sandbox not found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Sandbox '{name}' is not found.")
+
+
 class ConflictError(SluiceError):
     """The change would break an invariant held by other resources (e.g. a flow uses it)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sluice.domain.listing import PropertyFilter
+from sluice.domain.list_query import PropertyFilter
 from sluice.domain.numbers import number_value
 
 

@@ -1,7 +1,8 @@
 """Run statuses and the transitions between them.
 
 `scheduled` -> `inProgress` -> `success` | `failed` | `cancelled`; a scheduled run may also be
-cancelled before it starts. Retries of a transient error stay inside `inProgress`.
+cancelled before it starts. Retries of a transient error stay inside `inProgress`. The
+transitions are written by one module only, `store/run_transitions.py`, one rule each.
 """
 
 from __future__ import annotations
@@ -15,16 +16,8 @@ SUCCESS: RunStatus = "success"
 FAILED: RunStatus = "failed"
 CANCELLED: RunStatus = "cancelled"
 TERMINAL: frozenset[str] = frozenset({SUCCESS, FAILED, CANCELLED})
-
-_ALLOWED: dict[str, frozenset[str]] = {
-    SCHEDULED: frozenset({IN_PROGRESS, CANCELLED}),
-    IN_PROGRESS: frozenset({SUCCESS, FAILED, CANCELLED}),
-}
-
-
-def can_transition(current: str, target: str) -> bool:
-    return target in _ALLOWED.get(current, frozenset())
-
+# Attempts of one run (its first execution, and retries after transient errors or crashes).
+MAX_ATTEMPTS = 3
 
 def can_retrigger(status: str, output_records: int) -> bool:
     """Failed runs, and successful runs that ingested nothing, may be re-triggered."""

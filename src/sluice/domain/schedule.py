@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 
 from sluice.domain.errors import bad_request
 from sluice.domain.numbers import whole_number
+from sluice.domain.windows import Window
 
 Frequency = Literal["once", "minute", "hour", "day", "week"]
 
@@ -72,6 +73,46 @@ class Schedule:
         if self.is_once:
             return 0
         return (now - self.start_time) // self.period_seconds
+
+
+# `next_tick_at` of a flow with nothing left to schedule (a `once` flow after its run, an
+# unreadable schedule): never due. The largest BIGINT.
+NO_MORE_TICKS = 2**63 - 1
+
+
+def first_missing_tick(schedule: Schedule, last_created: int | None) -> int:
+    """The first tick after `last_created` (the greatest tick with a run); tick 0 exists
+    only for `once` and backfilling schedules."""
+    first = 0 if schedule.is_once or schedule.backfill else 1
+    return first if last_created is None else max(first, last_created + 1)
+
+
+def due_ticks(schedule: Schedule, *, last_created: int | None, now_s: int, limit: int) -> range:
+    """Ticks whose time has come and that have no run yet, oldest first, at most `limit`."""
+    last_due = schedule.last_tick_index(now_s)
+    if last_due is None:
+        return range(0)
+    first = first_missing_tick(schedule, last_created)
+    return range(first, min(last_due, first + limit - 1) + 1)
+
+
+def next_tick_at(schedule: Schedule, *, last_created: int | None) -> int:
+    """When the first tick after `last_created` is due; NO_MORE_TICKS once a `once` flow
+    has its run."""
+    tick = first_missing_tick(schedule, last_created)
+    if schedule.is_once and tick > 0:
+        return NO_MORE_TICKS
+    return schedule.tick_time(tick)
+
+
+def tick_window(schedule: Schedule, tick: int) -> Window | None:
+    """The window tick k covers: `[t(k-1), t(k))`, tick 0 everything
+    before startTime; None for `once` (a full load)."""
+    if schedule.is_once:
+        return None
+    if tick == 0:
+        return Window(0, schedule.start_time)
+    return Window(schedule.tick_time(tick - 1), schedule.tick_time(tick))
 
 
 def _as_int(value: object) -> int | None:

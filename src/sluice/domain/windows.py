@@ -1,9 +1,27 @@
-"""Time windows of runs: half-open `[start, end)` in epoch seconds."""
+"""Time windows of runs: half-open `[start, end)` in epoch seconds, and their bounds in a
+delta column's own terms.
+
+`window_bounds` is the one rule for which rows a window selects: source reads filter with
+it and the lake's `replaceWindow` predicates delete with it, so the two cannot disagree.
+A row belongs to a window when its delta value, read as an instant, lies in it:
+
+- `timestamptz`: the value is an instant; bounds are aware UTC datetimes.
+- `timestamp` (no zone): the value is a wall-clock time in the flow's timezone; bounds are
+  the window's instants as naive wall times in that zone. Around a DST fall-back the same
+  wall time happens twice, so windows shorter than the shift may overlap there.
+- `date`: day `d` is in the window iff `start <= midnight(d, timezone) < end`.
+- `epoch`: an integer of seconds since 1970-01-01 UTC.
+
+A bound that `datetime` cannot represent (years outside 1..9999) is `None`: that side of
+the window is open.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -21,3 +39,69 @@ class Window:
     @property
     def end_datetime(self) -> datetime:
         return datetime.fromtimestamp(self.end, UTC)
+
+
+# A day inside each end of datetime's range, so converting to any zone cannot overflow.
+_MIN_EPOCH = int(datetime(1, 1, 3, tzinfo=UTC).timestamp())
+_MAX_EPOCH = int(datetime(9999, 12, 29, tzinfo=UTC).timestamp())
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class DeltaKind(StrEnum):
+    """How a delta column's values are compared to a window."""
+
+    TIMESTAMPTZ = "timestamptz"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    EPOCH = "epoch"
+
+
+Bound = datetime | date | int
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """`lower <= value < upper`; a `None` side is unbounded."""
+
+    lower: Bound | None
+    upper: Bound | None
+
+
+def zone(timezone: str) -> ZoneInfo:
+    """The zone named `timezone`; ValueError with a readable message when unknown."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {timezone!r}") from None
+
+
+def window_bounds(kind: DeltaKind, window: Window, timezone: str = "UTC") -> Bounds:
+    """The bounds, in the column's own terms, of the rows whose delta lies in `window`."""
+    if kind is DeltaKind.EPOCH:
+        lower = window.start if window.start > _INT64_MIN else None
+        upper = window.end if window.end <= _INT64_MAX else None
+        return Bounds(lower, upper)
+    tz = zone(timezone)
+    return Bounds(
+        None if window.start < _MIN_EPOCH else _convert(kind, min(window.start, _MAX_EPOCH), tz),
+        None if window.end > _MAX_EPOCH else _convert(kind, max(window.end, _MIN_EPOCH), tz),
+    )
+
+
+def _convert(kind: DeltaKind, epoch: int, tz: ZoneInfo) -> Bound:
+    instant = datetime.fromtimestamp(epoch, UTC)
+    if kind is DeltaKind.TIMESTAMPTZ:
+        return instant
+    local = instant.astimezone(tz)
+    if kind is DeltaKind.TIMESTAMP:
+        return local.replace(tzinfo=None)
+    # The first day whose local midnight is at or after the instant.
+    day = local.date()
+    if local_midnight(day, tz) < instant:
+        day += timedelta(days=1)
+    return day
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The instant `day` starts in `tz` (aware)."""
+    return datetime.combine(day, time(), tzinfo=tz)

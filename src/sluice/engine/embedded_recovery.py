@@ -68,13 +68,14 @@ class Recovered:
     orphan_files_removed: int
 
 
-def recover(sessions: Sessions, identity: EmbeddedIdentity, lake_dir: Path) -> Recovered:
-    """Release this identity's claims and sweep the lake; call before any worker starts."""
+def recover(sessions: Sessions, identity: EmbeddedIdentity, lake_dir: Path | None) -> Recovered:
+    """Release this identity's claims and sweep the (local) lake; call before any worker
+    starts. No lake folder: claims only."""
     started_ms = clock.now_ms()
     released = release_claims_of(sessions, identity.name)
     removed = sum(
         len(remove_orphan_files(table, written_before_ms=started_ms))
-        for table in delta_tables_under(lake_dir)
+        for table in (delta_tables_under(lake_dir) if lake_dir is not None else ())
     )
     if released or removed:
         log.info(

@@ -13,7 +13,7 @@ from sluice.connectors.errors import SourceReadError
 from sluice.connectors.reading import BadRow, SourceRead
 from sluice.domain.run_states import FAILED
 from sluice.engine import claims
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.metrics import RunMetrics
 from sluice.engine.run_plan import RunFailedError, RunPlan
 from sluice.lake.writer import CommitResult

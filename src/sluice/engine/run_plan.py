@@ -15,12 +15,12 @@ from sluice.domain.schedule import delta_column_timezone
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.engine import claims
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.lake.location import LakeTable
-from sluice.services.datasets import table_location
-from sluice.services.flow_sources import FlowEndpoints, resolve_endpoints
-from sluice.services.mapping_sets import find_version, mapping_sets
 from sluice.store import clock
+from sluice.store.datasets import table_location
+from sluice.store.flow_endpoints import FlowEndpoints, resolve_endpoints
+from sluice.store.mapping_versions import find_version, latest_version
 from sluice.store.models import Flow, Run
 from sluice.store.runs import SCHEDULER_CLIENT, earlier_runs_of_input
 
@@ -127,8 +127,7 @@ def _mapping_rules(session: Session, tenant: Tenant, flow: Flow) -> tuple[Mappin
         return None
     version = reference.version
     if version is None:
-        row = mapping_sets.find(session, tenant, reference.mapping_id)
-        version = row.version if row is not None else 0
+        version = latest_version(session, tenant, reference.mapping_id)
     stored = find_version(session, tenant, reference.mapping_id, version)
     if stored is None:
         raise RunFailedError(

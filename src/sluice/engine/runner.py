@@ -9,8 +9,6 @@ fails the run with a `CONNECTOR-...` code and a message a person can act on.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -21,7 +19,7 @@ from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRea
 from sluice.domain.run_states import CANCELLED, FAILED, SUCCESS
 from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.mapping import (
     MAPPING_FAILED,
     BatchMapper,
@@ -46,8 +44,8 @@ from sluice.engine.target_schema import DatasetSchema, dataset_schema, existing_
 from sluice.lake.predicates import window_predicate
 from sluice.lake.schema import SYSTEM_COLUMN_NAMES, add_system_columns, dataset_type
 from sluice.lake.writer import CommitResult, ConcurrentWriteError, WritePlan, write_run
-from sluice.services.datasets import declare_new_columns
 from sluice.store import clock
+from sluice.store.datasets import declare_new_columns
 from sluice.store.db import transaction
 from sluice.store.runs import SCHEDULER_CLIENT
 
@@ -152,9 +150,6 @@ def _move_data(
             ) from None
         batches = _stream(ctx, guard, plan, read, mapper, metrics, evolution.write_schema)
         commit = write_run(write_plan, evolution.write_schema, batches)
-        if ctx.fault_injection == "kill-after-commit" and commit.version is not None:
-            # Die like a SIGKILLed worker: committed, not recorded (crash-recovery tests).
-            os.kill(os.getpid(), signal.SIGKILL)
     finally:
         # Recorded even when the run fails: a re-trigger must read exactly these files.
         metrics.input_files = list(read.progress.files)

@@ -20,7 +20,6 @@ its schedule recompute it (`reschedule`).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -34,12 +33,18 @@ from typing import Any, cast
 from sqlalchemy import Table, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from sluice.domain.errors import SluiceError
-from sluice.domain.schedule import Schedule, delta_column_of, parse_schedule
-from sluice.domain.windows import Window
+from sluice.domain.schedule import (
+    NO_MORE_TICKS,
+    Schedule,
+    delta_column_of,
+    due_ticks,
+    next_tick_at,
+    tick_window,
+)
 from sluice.engine import claims
 from sluice.engine.claims import Sessions, dialect_insert, write_transaction
 from sluice.store import clock
+from sluice.store.flow_ticks import flow_schedule
 from sluice.store.models import Flow, Run, SchedulerLease
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, insert_tick_runs
 from sluice.webhooks import outbox
@@ -57,10 +62,6 @@ MAX_RUNS_PER_FLOW_PER_PASS = 1000
 # index page once however many of its runs land there.
 FLOWS_PER_PAGE = 5000
 RUNS_PER_TRANSACTION = 10_000
-# `next_tick_at` of a flow with nothing left to schedule (a `once` flow after its run, an
-# unreadable schedule): never due. The largest BIGINT.
-NO_MORE_TICKS = 2**63 - 1
-
 _LEASES = cast(Table, SchedulerLease.__table__)
 
 
@@ -96,57 +97,14 @@ def release_leadership(sessions: Sessions, holder: str) -> None:
         )
 
 
-def due_ticks(schedule: Schedule, *, last_created: int | None, now_s: int, limit: int) -> range:
-    """Ticks whose time has come and that have no run yet, oldest first, at most `limit`."""
-    last_due = schedule.last_tick_index(now_s)
-    if last_due is None:
-        return range(0)
-    first = _first_missing_tick(schedule, last_created)
-    return range(first, min(last_due, first + limit - 1) + 1)
-
-
-def _first_missing_tick(schedule: Schedule, last_created: int | None) -> int:
-    first = 0 if schedule.is_once or schedule.backfill else 1
-    return first if last_created is None else max(first, last_created + 1)
-
-
-def next_tick_at(schedule: Schedule, *, last_created: int | None) -> int:
-    """When the first tick after `last_created` (the greatest tick with a run) is due;
-    NO_MORE_TICKS once a `once` flow has its run."""
-    tick = _first_missing_tick(schedule, last_created)
-    if schedule.is_once and tick > 0:
-        return NO_MORE_TICKS
-    return schedule.tick_time(tick)
-
-
-def last_created_tick(session: Session, flow_id: str) -> int | None:
-    """The greatest tick with a run (the unique index answers it without a scan)."""
-    return session.scalar(select(func.max(Run.tick)).where(Run.flow_id == flow_id))
-
-
-def reschedule(session: Session, flow: Flow) -> None:
-    """Set `flow.next_tick_at` from its schedule and its runs: when a flow is enabled or its
-    schedule changes. Call it with the flow's row locked (read FOR UPDATE), so that no
-    scheduler pass creates a tick in between (a pass skips locked flows)."""
-    schedule = _flow_schedule(flow.id, flow.doc.get("scheduleParams"))
-    flow.next_tick_at = (
-        NO_MORE_TICKS
-        if schedule is None
-        else next_tick_at(schedule, last_created=last_created_tick(session, flow.id))
-    )
-
-
 def run_for_tick(schedule: Schedule, tick: int, *, delta_column: str | None) -> NewRun:
     """The run of one tick: its window and when it is due."""
     if schedule.is_once:
         return NewRun(origin="schedule", start_at=schedule.start_time, window=None, tick=0)
-    due = schedule.tick_time(tick)
-    start = 0 if tick == 0 else schedule.tick_time(tick - 1)
-    end = schedule.start_time if tick == 0 else due
     return NewRun(
         origin="schedule",
-        start_at=due,
-        window=Window(start, end),
+        start_at=schedule.tick_time(tick),
+        window=tick_window(schedule, tick),
         delta_column=delta_column,
         tick=tick,
     )
@@ -197,33 +155,10 @@ def due_flows(
     return [DueFlow(*row) for row in session.execute(statement)]
 
 
-def _flow_schedule(flow_id: str, raw: object) -> Schedule | None:
-    if not raw:
-        return None
-    try:
-        if isinstance(raw, dict):
-            try:
-                # Types in the key: True == 1, but only one of them is a valid backfill.
-                return _parsed_schedule(tuple((k, type(v), v) for k, v in raw.items()))
-            except TypeError:  # an unhashable value: not a valid schedule anyway
-                pass
-        return parse_schedule(raw, now=0)
-    except SluiceError as error:
-        log.warning("Flow %s has an unreadable schedule, skipped: %s", flow_id, error)
-        return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed_schedule(items: tuple[tuple[str, type, Any], ...]) -> Schedule:
-    # now=0: a stored start time is in the past by design; only its shape is checked.
-    # Memoized: flows made from one template share their schedule.
-    return parse_schedule({key: value for key, _type, value in items}, now=0)
-
-
 def plan_flow(flow: DueFlow, *, now_s: int, max_per_flow: int) -> FlowPlan:
     """The due runs of one flow (at most `max_per_flow`, the oldest first) and the time of
     the tick after them. A flow without a readable schedule is parked at NO_MORE_TICKS."""
-    schedule = _flow_schedule(flow.id, flow.schedule_params)
+    schedule = flow_schedule(flow.id, flow.schedule_params)
     if schedule is None:
         return FlowPlan(flow.id, [], NO_MORE_TICKS)
     delta = None if schedule.is_once else delta_column_of(flow.transformations)

@@ -2,18 +2,20 @@
 
 The predicate is what a `replaceWindow` write overwrites, so it must select exactly the rows
 a source read of the same window produces: half-open `[start, end)`, with zone-less
-timestamps and dates read in the column's configured timezone (see `local_bounds`).
+timestamps and dates read in the column's configured timezone. The bounds come from
+`domain.windows.window_bounds`, the function source reads filter with.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
-from sluice.domain.windows import Window
+from sluice.domain.windows import Bounds, DeltaKind, Window, window_bounds
 
 _ZONE_NAME = re.compile(r"^[A-Za-z0-9_/+:-]+$")
 _ARROW_UNITS = {"s": "Second", "ms": "Millisecond", "us": "Microsecond", "ns": "Nanosecond"}
@@ -31,34 +33,24 @@ def _zone(timezone: str) -> ZoneInfo:
         raise ValueError(f"Unknown timezone '{timezone}'.") from error
 
 
-def local_bounds(window: Window, timezone: str) -> tuple[datetime, datetime]:
-    """The window's ends as naive wall-clock times in `timezone`.
+def _bounds(kind: DeltaKind, window: Window, timezone: str) -> Bounds:
+    _zone(timezone)  # this module's message for an unknown zone
+    return window_bounds(kind, window, timezone)
 
-    A zone-less timestamp `v` lies in the window iff `lower <= v < upper`. Around a
-    daylight-saving fall-back the repeated wall-clock hour belongs to the window holding
-    its later (standard-time) instant; consecutive windows still cover every value once.
+
+def local_bounds(window: Window, timezone: str) -> tuple[datetime | None, datetime | None]:
+    """The window's ends as naive wall-clock times in `timezone` (`domain.windows`).
+
+    A zone-less timestamp `v` lies in the window iff `lower <= v < upper`; None is open.
     """
-    zone = _zone(timezone)
-    lower = datetime.fromtimestamp(window.start, zone).replace(tzinfo=None)
-    upper = datetime.fromtimestamp(window.end, zone).replace(tzinfo=None)
-    return lower, upper
+    bounds = _bounds(DeltaKind.TIMESTAMP, window, timezone)
+    return cast(datetime | None, bounds.lower), cast(datetime | None, bounds.upper)
 
 
-def _first_date_at_or_after(epoch_seconds: int, zone: ZoneInfo) -> date:
-    """The earliest date whose local midnight in `zone` is at or after `epoch_seconds`."""
-    day = datetime.fromtimestamp(epoch_seconds, zone).date() - timedelta(days=1)
-    while datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() < epoch_seconds:
-        day += timedelta(days=1)
-    return day
-
-
-def date_bounds(window: Window, timezone: str) -> tuple[date, date]:
+def date_bounds(window: Window, timezone: str) -> tuple[date | None, date | None]:
     """Dates `d` with `lower <= d < upper` are those whose local midnight lies in the window."""
-    zone = _zone(timezone)
-    return (
-        _first_date_at_or_after(window.start, zone),
-        _first_date_at_or_after(window.end, zone),
-    )
+    bounds = _bounds(DeltaKind.DATE, window, timezone)
+    return cast(date | None, bounds.lower), cast(date | None, bounds.upper)
 
 
 def _timestamp_literal(text: str, column_type: pa.TimestampType) -> str:
@@ -69,8 +61,23 @@ def _timestamp_literal(text: str, column_type: pa.TimestampType) -> str:
     return f"arrow_cast('{text}', 'Timestamp({unit}, {zone})')"
 
 
-def _between(column: str, lower: str, upper: str) -> str:
-    return f"{column} >= {lower} AND {column} < {upper}"
+def _timestamp_bound(bound: object, column_type: pa.TimestampType) -> str | None:
+    if not isinstance(bound, datetime):
+        return None
+    if bound.tzinfo is not None:  # an instant: written in UTC with a Z
+        text = bound.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    else:
+        text = bound.isoformat()
+    return _timestamp_literal(text, column_type)
+
+
+def _between(column: str, lower: str | None, upper: str | None) -> str:
+    """`lower <= column < upper`; a None side (beyond datetime's range) is left open."""
+    sides = [
+        f"{column} >= {lower}" if lower is not None else "",
+        f"{column} < {upper}" if upper is not None else "",
+    ]
+    return " AND ".join(side for side in sides if side) or "TRUE"
 
 
 def window_predicate(column: str, column_type: pa.DataType, window: Window, timezone: str) -> str:
@@ -83,22 +90,22 @@ def window_predicate(column: str, column_type: pa.DataType, window: Window, time
     """
     name = quote_identifier(column)
     if pa.types.is_timestamp(column_type):
-        if column_type.tz is not None:
-            lower_text = window.start_datetime.replace(tzinfo=None).isoformat() + "Z"
-            upper_text = window.end_datetime.replace(tzinfo=None).isoformat() + "Z"
-        else:
-            lower, upper = local_bounds(window, timezone)
-            lower_text, upper_text = lower.isoformat(), upper.isoformat()
+        kind = DeltaKind.TIMESTAMPTZ if column_type.tz is not None else DeltaKind.TIMESTAMP
+        bounds = _bounds(kind, window, timezone)
         return _between(
             name,
-            _timestamp_literal(lower_text, column_type),
-            _timestamp_literal(upper_text, column_type),
+            *(_timestamp_bound(bound, column_type) for bound in (bounds.lower, bounds.upper)),
         )
     if pa.types.is_date32(column_type):
         first, after = date_bounds(window, timezone)
-        return _between(name, f"DATE '{first.isoformat()}'", f"DATE '{after.isoformat()}'")
+        return _between(
+            name, *(None if d is None else f"DATE '{d.isoformat()}'" for d in (first, after))
+        )
     if pa.types.is_int32(column_type) or pa.types.is_int64(column_type):
-        return _between(name, str(window.start), str(window.end))
+        bounds = window_bounds(DeltaKind.EPOCH, window)
+        return _between(
+            name, *(None if b is None else str(b) for b in (bounds.lower, bounds.upper))
+        )
     raise ValueError(
         f"Column '{column}' of type {column_type} cannot select a window; use a timestamp, "
         "date or integer (epoch seconds) column."

@@ -56,18 +56,6 @@ class CommitResult:
     committed_by_run: str | None = None
 
 
-@dataclass(frozen=True)
-class WriteFaults:
-    """Failure points for tests: raise `InjectedFault` just before writing / after the commit."""
-
-    fail_before_write: bool = False
-    fail_after_commit: bool = False
-
-
-class InjectedFault(RuntimeError):  # noqa: N818 - the name engine tests use
-    """Raised at a `WriteFaults` point (simulates a worker dying there)."""
-
-
 class BatchSchemaError(ValueError):
     """A batch's schema differs from the run's schema; nothing was committed."""
 
@@ -255,8 +243,6 @@ def write_run(
     plan: WritePlan,
     schema: pa.Schema,
     batches: Iterable[pa.RecordBatch],
-    *,
-    faults: WriteFaults | None = None,
 ) -> CommitResult:
     """Write one run's batches to the Delta table in one commit (or none), exactly once.
 
@@ -276,8 +262,6 @@ def write_run(
         done = _input_committed_in(table, plan)
         if done is not None:
             return done
-    if faults is not None and faults.fail_before_write:
-        raise InjectedFault("injected fault before the write")
     stream = _Stream(schema, batches)
     if plan.mode != "replaceWindow" and not stream.has_rows():
         return CommitResult(None, 0, 0, 0, already_committed=False)
@@ -299,8 +283,6 @@ def write_run(
     facts = find_commit(location, plan.run_id, newest=newest, oldest=before + 1)
     if facts is None:  # pragma: no cover - deltalake returned without committing
         raise RuntimeError(f"Run {plan.run_id} wrote to {location.uri} but no commit is found.")
-    if faults is not None and faults.fail_after_commit:
-        raise InjectedFault("injected fault after the commit")
     return CommitResult(
         facts.version, stream.rows, facts.files_added, facts.bytes_added, already_committed=False
     )

@@ -31,9 +31,4 @@ class SpecRef(ResourceBody):
     version: str | None = None
 
 
-class CreatedResponse(BaseModel):
-    id: str
-    etag: str
-
-
 JsonObject = dict[str, Any]

@@ -12,19 +12,12 @@ from sluice.domain.tenancy import Tenant
 from sluice.services.connections import connections
 from sluice.services.source_connections import source_connections
 from sluice.services.target_connections import target_connections
+from sluice.store.connection_state import state_of
 from sluice.store.models import Connection, Flow, SourceConnection, TargetConnection
 from sluice.store.resources import ResourceRepository
 
 StateRow = TypeVar("StateRow", Connection, SourceConnection, TargetConnection)
 STATES = {"enable": "enabled", "disable": "disabled"}
-
-
-def state_of(row: Connection | SourceConnection | TargetConnection) -> str:
-    """Base connections keep their state in a column; source and target connections in
-    their document (absent means enabled, as every one was before actions existed)."""
-    if isinstance(row, Connection):
-        return row.state
-    return str(row.doc.get("state", "enabled"))
 
 
 def _target_state(op: str) -> str:

@@ -7,20 +7,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sluice.connectors.contract import AuthSpec, ConnectionSpec, Connector, ConnectorContext
+from sluice.connectors.contract import AuthSpec, ConnectionSpec, ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed
-from sluice.connectors.registry import find_connector
 from sluice.domain.errors import ConflictError, bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.secrets import masked, merge_patched_secrets, split_secrets
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import ConnectionCreate
 from sluice.schemas.parsing import parse_model
+from sluice.schemas.system_fields import system_view
 from sluice.security.encryption import SecretBox
 from sluice.services.validation import validate_against
+from sluice.store.flow_endpoints import full_auth_params, require_connector, require_spec
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Connection, SourceConnection, TargetConnection
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 FIELDS = ResourceFields(
     model=Connection,
@@ -33,21 +34,6 @@ FIELDS = ResourceFields(
 )
 connections = ResourceRepository(Connection, "connections", FIELDS)
 PATCHABLE = frozenset({"name", "description", "auth"})
-
-
-def require_connector(spec_id: str) -> Connector:
-    connector = find_connector(spec_id)
-    if connector is None:
-        raise bad_request(
-            1413,
-            f"Invalid connection spec id '{spec_id}'; list the available "
-            "ones with GET /connectionSpecs.",
-        )
-    return connector
-
-
-def require_spec(spec_id: str) -> ConnectionSpec:
-    return require_connector(spec_id).spec
 
 
 def _auth_spec_for(spec: ConnectionSpec, spec_name: str) -> AuthSpec:
@@ -117,12 +103,6 @@ def create_connection(
     _store_auth(row, box, auth_spec, params)
     session.flush()
     return row
-
-
-def full_auth_params(row: Connection, box: SecretBox) -> dict[str, Any]:
-    """Public and secret params together, for connectors only; never rendered."""
-    auth = row.doc.get("auth") or {}
-    return {**auth.get("params", {}), **box.open(row.sealed_secrets)}
 
 
 def render_connection(row: Connection, tenant: Tenant) -> dict[str, Any]:

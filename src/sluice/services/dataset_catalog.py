@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sluice.domain.catalog_query import parse_catalog_query, parse_properties
-from sluice.domain.listing import ListQuery
+from sluice.domain.list_query import ListQuery
 from sluice.domain.tenancy import Tenant
 from sluice.lake.location import LakeLocation
 from sluice.lake.reader import preview_rows, table_history, table_stats

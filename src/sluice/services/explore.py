@@ -24,7 +24,8 @@ from sluice.domain.tenancy import Tenant
 from sluice.lake.reader import json_value
 from sluice.lake.schema import dataset_type
 from sluice.security.encryption import SecretBox
-from sluice.services.connections import connections, full_auth_params, require_connector
+from sluice.services.connections import connections
+from sluice.store.flow_endpoints import full_auth_params, require_connector
 
 DEFAULT_PREVIEW_ROWS = 100
 MAX_PREVIEW_ROWS = 1000

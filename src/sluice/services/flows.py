@@ -16,21 +16,23 @@ from sluice.domain.run_states import IN_PROGRESS, SCHEDULED
 from sluice.domain.schedule import (
     Schedule,
     check_schedule_change,
+    next_tick_at,
     parse_schedule,
     validate_copy_transformation,
 )
 from sluice.domain.tenancy import Tenant
-from sluice.engine.scheduler import next_tick_at, reschedule
 from sluice.schemas.flows import FlowCreate
 from sluice.schemas.parsing import parse_model
+from sluice.schemas.system_fields import system_view
 from sluice.services.mapping_sets import check_flow_mapping, link_flow
 from sluice.services.source_connections import source_connections
 from sluice.services.target_connections import target_connections
 from sluice.services.validation import validate_against
 from sluice.store.clock import now_ms
+from sluice.store.flow_ticks import reschedule
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, FlowSourceConnection, FlowTargetConnection, Run
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 FIELDS = ResourceFields(
     model=Flow,

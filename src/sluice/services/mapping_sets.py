@@ -25,11 +25,12 @@ from sluice.domain.mapping_sets import (
 from sluice.domain.tenancy import Tenant
 from sluice.domain.type_changes import TypeChange, classify, type_name
 from sluice.lake.schema import arrow_type
+from sluice.schemas.system_fields import system_view
 from sluice.services.datasets import datasets
 from sluice.services.target_connections import target_connections
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowMappingSet, MappingSet, MappingSetVersion
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 INVALID_MAPPING_VERSION = 1412
 SCHEMA_MISMATCH = 1425
@@ -152,15 +153,6 @@ def replace_mapping_set(
     session.flush()
     _add_version(session, row, tenant, doc)
     return row
-
-
-def find_version(
-    session: Session, tenant: Tenant, mapping_id: str, version: int
-) -> MappingSetVersion | None:
-    """Version `version` of the tenant's mapping set `mapping_id`, if both exist."""
-    if mapping_sets.find(session, tenant, mapping_id) is None:
-        return None
-    return session.get(MappingSetVersion, (mapping_id, version))
 
 
 def render_mapping_set(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sluice.connectors.contract import ConnectorContext
@@ -13,24 +13,20 @@ from sluice.connectors.errors import SourceReadError
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import find_flow_spec
 from sluice.domain.run_params import parse_run_request
-from sluice.domain.run_states import (
-    CANCELLED,
-    IN_PROGRESS,
-    SCHEDULED,
-    SUCCESS,
-    can_retrigger,
-)
+from sluice.domain.run_states import IN_PROGRESS, SCHEDULED, SUCCESS, can_retrigger
 from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
+from sluice.schemas.system_fields import system_view
 from sluice.security.encryption import SecretBox
 from sluice.services.connection_states import require_enabled_connections
-from sluice.services.flow_sources import resolve_endpoints
 from sluice.services.flows import flows
-from sluice.store.clock import new_etag, now_ms
+from sluice.store import run_transitions
+from sluice.store.clock import now_ms
+from sluice.store.flow_endpoints import resolve_endpoints
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
-from sluice.store.models import Flow, Run
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.models import Flow, Run, RunBadRow
+from sluice.store.resources import ResourceRepository
 from sluice.store.runs import NewRun, add_retrigger_run, add_run
 
 FIELDS = ResourceFields(
@@ -175,6 +171,18 @@ def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
     }
 
 
+def quarantined_rows(session: Session, run: Run, limit: int) -> list[RunBadRow]:
+    """The first `limit` rows a run quarantined (bad rows), in the order they were found."""
+    return list(
+        session.scalars(
+            select(RunBadRow)
+            .where(RunBadRow.run_id == run.id)
+            .order_by(RunBadRow.position)
+            .limit(limit)
+        )
+    )
+
+
 def retrigger_run(session: Session, tenant: Tenant, run_id: str) -> Run:
     """A new run over the same window (and, for files, the same files) as a failed run.
 
@@ -243,35 +251,17 @@ def _chain_taken_message(session: Session, tenant: Tenant, run_id: str, root: st
 
 def cancel_run(session: Session, tenant: Tenant, run_id: str) -> Run:
     """A scheduled run is cancelled at once; an in-progress one is asked to stop, and its
-    worker ends it without committing. Both are single guarded UPDATEs, so a worker claiming
-    the run at the same moment cannot slip between the check and the write."""
+    worker ends it without committing (`run_transitions.cancel_scheduled`, `request_cancel`:
+    each re-checks the status on the row, so a claim at the same moment cannot slip in)."""
     row = runs.get(session, tenant, run_id)
     stamp = now_ms()
-    if not _update_if_status(
-        session, tenant, row, SCHEDULED, status=CANCELLED, completed_at=stamp
-    ) and not _update_if_status(session, tenant, row, IN_PROGRESS, cancel_requested=True):
+    actor = tenant.client_id
+    if not run_transitions.cancel_scheduled(
+        session, row.id, actor=actor, now_ms=stamp
+    ) and not run_transitions.request_cancel(session, row.id, actor=actor, now_ms=stamp):
         raise bad_request(
             1387, f"Run {run_id} has already ended ({row.status}); nothing to cancel."
         )
     session.expire(row)
     session.refresh(row)
     return row
-
-
-def _update_if_status(
-    session: Session, tenant: Tenant, row: Run, current: str, **values: Any
-) -> bool:
-    """Write `values` only while the run is still `current`; False when it no longer is."""
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Run)
-        .where(Run.id == row.id, Run.status == current)
-        .values(
-            **values,
-            updated_at=now_ms(),
-            etag=new_etag(),
-            updated_by=tenant.client_id,
-            updated_client=tenant.client_id,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)

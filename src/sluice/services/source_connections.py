@@ -10,9 +10,10 @@ from sluice.connectors.contract import ConnectionSpec
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import SourceConnectionCreate
-from sluice.services.connection_ends import delete_unless_used, patched_body, render_end
-from sluice.services.connections import connections, require_spec
+from sluice.services.connections import connections
+from sluice.services.flow_connections import delete_unless_used, patched_body, render_end
 from sluice.services.validation import validate_against
+from sluice.store.flow_endpoints import require_spec
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowSourceConnection, SourceConnection
 from sluice.store.resources import ResourceRepository

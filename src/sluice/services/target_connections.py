@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import TargetConnectionCreate
-from sluice.services.connection_ends import delete_unless_used, patched_body, render_end
-from sluice.services.connections import require_spec
 from sluice.services.datasets import datasets
+from sluice.services.flow_connections import delete_unless_used, patched_body, render_end
 from sluice.services.source_connections import validated_base_connection
 from sluice.services.validation import validate_against
+from sluice.store.flow_endpoints import require_spec
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowTargetConnection, TargetConnection
 from sluice.store.resources import ResourceRepository

@@ -17,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from sluice.domain.errors import bad_request
-from sluice.domain.listing import ListQuery, PropertyFilter
+from sluice.domain.list_query import ListQuery, PropertyFilter
 from sluice.domain.numbers import ascii_decimal
 from sluice.domain.tenancy import Tenant
 from sluice.store.json_paths import Json, JsonReader

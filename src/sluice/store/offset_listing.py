@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sluice.domain.errors import bad_request
-from sluice.domain.listing import ListQuery, OrderBy, PropertyFilter
+from sluice.domain.list_query import ListQuery, OrderBy, PropertyFilter
 from sluice.domain.tenancy import Tenant
 from sluice.store.listing import ResourceFields, build_select
 

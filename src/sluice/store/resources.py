@@ -7,8 +7,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sluice.domain.errors import NotFoundError, PreconditionFailedError, bad_request
-from sluice.domain.listing import ListQuery
+from sluice.domain.errors import NotFoundError, PreconditionFailedError, VersionRequiredError
+from sluice.domain.list_query import ListQuery
 from sluice.domain.tenancy import Tenant
 from sluice.store.clock import new_etag, new_id, now_ms
 from sluice.store.listing import Page, ResourceFields, count_rows, fetch_page, tenant_scope
@@ -30,12 +30,7 @@ class ResourceRepository(Generic[Row]):
         self.fields = fields
 
     def find(self, session: Session, tenant: Tenant, resource_id: str) -> Row | None:
-        if not is_storable_id(resource_id):
-            return None
-        statement = select(self.model).where(
-            self.model.id == resource_id, tenant_scope(self.model, tenant)
-        )
-        return session.scalar(statement)
+        return find_row(session, self.model, tenant, resource_id)
 
     def get(
         self, session: Session, tenant: Tenant, resource_id: str, *, for_update: bool = False
@@ -86,10 +81,12 @@ class ResourceRepository(Generic[Row]):
 
     @staticmethod
     def check_version(row: Row, if_match: str | None, *, required: bool = True) -> None:
-        """Refuse a write based on a stale read (two clients patching the same resource)."""
+        """Refuse a write based on a stale read (two clients patching the same resource).
+
+        `if_match` is a list of etags as an If-Match header writes it (`*`: any version)."""
         if if_match is None or if_match.strip() == "":
             if required:
-                raise bad_request(1403, "The header 'If-Match' is missing in the request.")
+                raise VersionRequiredError()
             return
         candidates = {tag.strip() for tag in if_match.split(",")}
         bare = row.etag.strip('"')
@@ -111,24 +108,15 @@ class ResourceRepository(Generic[Row]):
         return count_rows(session, self.fields, tenant, query)
 
 
+def find_row(session: Session, model: type[Row], tenant: Tenant, resource_id: str) -> Row | None:
+    """The tenant's row of `model` with this id, or None (another tenant's row included)."""
+    if not is_storable_id(resource_id):
+        return None
+    return session.scalar(
+        select(model).where(model.id == resource_id, tenant_scope(model, tenant))
+    )
+
+
 def is_storable_id(resource_id: str) -> bool:
     """Ids we could ever have issued; anything else (NUL, 10 kB) is simply not found."""
     return 0 < len(resource_id) <= 64 and resource_id.isprintable()
-
-
-def system_view(row: ResourceColumns, tenant: Tenant) -> dict[str, Any]:
-    """The reference's system fields of any resource."""
-    return {
-        "id": row.id,
-        "createdAt": row.created_at,
-        "updatedAt": row.updated_at,
-        "createdBy": row.created_by,
-        "updatedBy": row.updated_by,
-        "createdClient": row.created_client,
-        "updatedClient": row.updated_client,
-        "sandboxId": row.sandbox_id,
-        "sandboxName": tenant.sandbox_name,
-        "imsOrgId": row.org_id,
-        "name": row.name,
-        "etag": row.etag,
-    }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sluice.domain.errors import BadRequestError, NotFoundError, SluiceError
+from sluice.domain.errors import BadRequestError, NotFoundError, SandboxNotFoundError
 from sluice.domain.tenancy import DEFAULT_SANDBOX, Tenant, is_valid_sandbox_name
 from sluice.security.passwords import hash_secret, new_client_secret, verify_secret
 from sluice.store import dashboard_sessions
@@ -103,12 +103,11 @@ def list_sandboxes(session: Session, org_id: str) -> list[Sandbox]:
     )
 
 
-def get_sandbox_or_404(session: Session, org_id: str, name: str) -> Sandbox:
+def get_sandbox(session: Session, org_id: str, name: str) -> Sandbox:
+    """The org's sandbox of that name; SandboxNotFoundError when there is none."""
     sandbox = find_sandbox(session, org_id, name) if is_valid_sandbox_name(name) else None
     if sandbox is None:
-        raise SluiceError(
-            f"Sandbox '{name}' is not found.", code=2101, status=404, title="Sandbox not found"
-        )
+        raise SandboxNotFoundError(name)
     return sandbox
 
 
@@ -177,7 +176,7 @@ def active_client(session: Session, client_id: str) -> ApiClient | None:
 
 
 def tenant_for(session: Session, org_id: str, client_id: str, sandbox_name: str) -> Tenant:
-    sandbox = get_sandbox_or_404(session, org_id, sandbox_name)
+    sandbox = get_sandbox(session, org_id, sandbox_name)
     return Tenant(
         org_id=org_id, sandbox_id=sandbox.id, sandbox_name=sandbox.name, client_id=client_id
     )

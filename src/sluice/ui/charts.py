@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sluice.services.dashboard_runs import RunRow
 from sluice.ui.formatting import count, duration, utc_from_ms
-from sluice.ui.runs_view import RunRow
 
 WIDTH, HEIGHT = 960, 170
 LEFT, RIGHT, TOP, BOTTOM = 64, 64, 14, 30

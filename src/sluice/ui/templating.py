@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sluice import __version__
+from sluice.services.dashboard_runs import STATUSES
 from sluice.ui.deps import Viewer
 from sluice.ui.formatting import FILTERS
-from sluice.ui.runs_view import STATUSES
 from sluice.ui.sessions import CSRF_FIELD
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"

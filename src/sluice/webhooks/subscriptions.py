@@ -15,12 +15,12 @@ from sluice.domain.errors import bad_request
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.parsing import parse_model
+from sluice.schemas.system_fields import system_view
 from sluice.schemas.webhooks import SecretValue, WebhookCreate, WebhookFields
 from sluice.security.encryption import SecretBox
-from sluice.services.flows import flows
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
-from sluice.store.models import Webhook, WebhookDelivery, WebhookEvent
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.models import Flow, Webhook, WebhookDelivery, WebhookEvent
+from sluice.store.resources import ResourceRepository, find_row
 from sluice.webhooks.deliveries import DELIVERY_STATUSES
 from sluice.webhooks.events import EVENT_TYPES
 
@@ -73,7 +73,7 @@ def _checked_events(events: list[str]) -> list[str]:
 
 
 def _checked_flow(session: Session, tenant: Tenant, flow_id: str | None) -> str | None:
-    if flow_id is not None and flows.find(session, tenant, flow_id) is None:
+    if flow_id is not None and find_row(session, Flow, tenant, flow_id) is None:
         raise bad_request(1439, f"Flow {flow_id} is not found; flowId must name one of yours.")
     return flow_id
 

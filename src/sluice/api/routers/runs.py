@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
@@ -14,11 +13,10 @@ from sluice.api.ignored import report_ignored
 from sluice.api.listing import list_envelope
 from sluice.api.routers.common import FLOW_SERVICE, one
 from sluice.domain.errors import bad_request
-from sluice.domain.listing import PropertyFilter
+from sluice.domain.list_query import PropertyFilter
 from sluice.domain.run_params import ignored_run_fields
 from sluice.services import runs as service
 from sluice.services.flows import flows
-from sluice.store.models import RunBadRow
 
 RUNS = f"{FLOW_SERVICE}/runs"
 router = APIRouter(prefix=RUNS, tags=["runs"])
@@ -123,12 +121,7 @@ def bad_rows(
     run_id: str, session: SessionDep, tenant: TenantDep, limit: int = Query(100, ge=1, le=1000)
 ) -> dict[str, Any]:
     row = service.runs.get(session, tenant, run_id)
-    rows = session.scalars(
-        select(RunBadRow)
-        .where(RunBadRow.run_id == row.id)
-        .order_by(RunBadRow.position)
-        .limit(limit)
-    )
+    rows = service.quarantined_rows(session, row, limit)
     return {
         "items": [
             {"position": r.position, "location": r.location, "reason": r.reason, "raw": r.raw}

@@ -41,7 +41,7 @@ def list_sandboxes(caller: CallerDep, session: SessionDep) -> dict[str, Any]:
 
 @router.get("/{name}")
 def get_sandbox(name: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
-    return render_sandbox(tenants.get_sandbox_or_404(session, caller.org_id, name))
+    return render_sandbox(tenants.get_sandbox(session, caller.org_id, name))
 
 
 @router.post("")

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sluice.api.deps import ContextDep, SessionDep
+from sluice.services.dashboard_catalog import connection_views, dataset_preview, dataset_summaries
 from sluice.services.datasets import datasets
-from sluice.ui.catalog_view import connection_views, dataset_preview, dataset_summaries
 from sluice.ui.deps import PageNotFoundError, ViewerDep
 from sluice.ui.templating import render_page
 

@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse
 from starlette.status import HTTP_303_SEE_OTHER
 
 from sluice.domain.errors import SluiceError
+from sluice.services.dashboard_runs import DEFAULT_RUN_LIMIT, MAX_RUN_LIMIT, STATUSES, RunFilter
 from sluice.ui.formatting import parse_input_value
-from sluice.ui.runs_view import DEFAULT_RUN_LIMIT, MAX_RUN_LIMIT, STATUSES, RunFilter
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from fastapi.responses import Response
 from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.domain.errors import SluiceError
+from sluice.services.dashboard_flows import dataset_of, flow_summaries, flow_summary
+from sluice.services.dashboard_runs import flow_runs
 from sluice.services.flows import change_state, flows
 from sluice.services.runs import create_run
 from sluice.store.db import transaction
 from sluice.ui.charts import runs_chart
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep, form_text
-from sluice.ui.flows_view import dataset_of, flow_summaries, flow_summary
 from sluice.ui.formatting import input_value, parse_input_value
 from sluice.ui.routes.common import (
     Problem,
@@ -27,7 +28,6 @@ from sluice.ui.routes.common import (
     redirect,
     run_filter_form,
 )
-from sluice.ui.runs_view import flow_runs
 from sluice.ui.templating import render_page
 
 router = APIRouter()

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from sluice.api.deps import ContextDep, SessionDep
+from sluice.services.dashboard_flows import flow_summaries
 from sluice.ui.deps import ViewerDep
-from sluice.ui.flows_view import flow_summaries
 from sluice.ui.routes.common import run_filter_form
 from sluice.ui.routes.flows import flow_context
 from sluice.ui.routes.runs import run_context

@@ -10,13 +10,13 @@ from fastapi.responses import Response
 from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep
 from sluice.domain.errors import SluiceError
+from sluice.services.dashboard_flows import dataset_of
+from sluice.services.dashboard_runs import run_detail
 from sluice.services.flows import flows
 from sluice.services.runs import cancel_run, retrigger_run, runs
 from sluice.store.db import transaction
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep
-from sluice.ui.flows_view import dataset_of
 from sluice.ui.routes.common import Problem, notice_text, problem_of, redirect
-from sluice.ui.runs_view import run_detail
 from sluice.ui.templating import render_page
 
 router = APIRouter()

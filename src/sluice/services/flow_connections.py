@@ -12,8 +12,9 @@ from sluice.domain.errors import ConflictError
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.parsing import parse_model
+from sluice.schemas.system_fields import system_view
 from sluice.store.models import SourceConnection, TargetConnection
-from sluice.store.resources import ResourceRepository, system_view
+from sluice.store.resources import ResourceRepository
 
 EndRow = TypeVar("EndRow", SourceConnection, TargetConnection)
 Body = TypeVar("Body", bound=BaseModel)

@@ -1,4 +1,4 @@
-"""Flows and runs written straight to the store, for engine tests."""
+"""Flows and runs written straight to the store, for engine and store tests."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED, TERMINAL, can_retrigger
 from sluice.domain.tenancy import Tenant
-from sluice.services.runs import render_run
+from sluice.services.runs import quarantined_rows, render_run
 from sluice.store.listing import tenant_scope
-from sluice.store.models import Run, RunBadRow
+from sluice.store.models import Run
 
 STATUSES = ("scheduled", "inProgress", "success", "failed", "cancelled")
 DEFAULT_RUN_LIMIT = 50
@@ -148,12 +148,7 @@ class RunDetail:
 
 def run_detail(session: Session, tenant: Tenant, row: Run, flow_name: str) -> RunDetail:
     view = render_run(row, tenant)
-    bad_rows = session.scalars(
-        select(RunBadRow)
-        .where(RunBadRow.run_id == row.id)
-        .order_by(RunBadRow.position)
-        .limit(BAD_ROWS_SHOWN)
-    )
+    bad_rows = quarantined_rows(session, row, BAD_ROWS_SHOWN)
     return RunDetail(
         run=run_row(row, tenant),
         flow_name=flow_name,

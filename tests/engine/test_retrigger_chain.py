@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from deltalake import DeltaTable
-from helpers import FS
 from sqlalchemy import update
 from test_run_execution import BASE, file_flow, get_run, preview, write_csv
 
@@ -23,6 +22,7 @@ from sluice.config import Settings
 from sluice.engine.worker import Worker
 from sluice.store.db import make_engine
 from sluice.store.models import Run
+from support.api_bodies import FS
 from support.api_runs import make_worker, run_all, start_run
 from support.callers import Caller, error_code
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sluice.domain.errors import bad_request
@@ -57,13 +57,6 @@ class ListQuery:
             + [self.order.field, self.order.descending, self.resource]
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class ListRequest:
-    """Raw query parameters (repeated keys kept as lists)."""
-
-    params: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def parse_filter(raw: str) -> PropertyFilter:

@@ -1,4 +1,4 @@
-"""Request bodies shared by the API tests."""
+"""Request bodies shared by the API, engine and end-to-end tests."""
 
 from __future__ import annotations
 

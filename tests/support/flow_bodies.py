@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers import (
+from support.api_bodies import (
     CATALOG,
     FILE_FLOW_SPEC,
     FS,
@@ -19,7 +19,6 @@ from helpers import (
     table_source,
     target,
 )
-
 from support.callers import Caller
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sluice.engine.context import EngineContext
+from sluice.engine.engine_context import EngineContext
 from sluice.engine.executors import LocalExecutor
 from sluice.engine.runner import execute_run
 from sluice.engine.scheduler import Scheduler
@@ -16,7 +16,7 @@ from sluice.webhooks.dispatcher import WebhookDispatcher
 log = logging.getLogger("sluice.engine")
 
 
-class EngineServices:
+class EngineSupervisor:
     def __init__(
         self,
         ctx: EngineContext,

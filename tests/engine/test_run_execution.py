@@ -17,13 +17,20 @@ from typing import Any
 
 import psycopg
 import pytest
-from helpers import CATALOG, FILE_FLOW_SPEC, FS, LOCAL_FILES_SPEC, TABLE_FLOW_SPEC, created_id
 from sqlalchemy import update
 
 from sluice.config import Settings
 from sluice.engine.worker import Worker
 from sluice.store.db import make_engine
 from sluice.store.models import Run
+from support.api_bodies import (
+    CATALOG,
+    FILE_FLOW_SPEC,
+    FS,
+    LOCAL_FILES_SPEC,
+    TABLE_FLOW_SPEC,
+    created_id,
+)
 from support.api_runs import epoch, make_worker, run_all, start_run
 from support.callers import Caller, error_code
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from helpers import CATALOG, FS
 from test_run_execution import BASE, get_run, make_orders, preview, table_flow
 
 from sluice.api.app import create_app
 from sluice.config import Settings
 from sluice.engine.worker import Worker
+from support.api_bodies import CATALOG, FS
 from support.api_runs import make_worker, run_all, start_run
 from support.callers import Caller, make_caller
 from support.s3_server import REGION, S3Server

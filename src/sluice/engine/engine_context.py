@@ -25,7 +25,6 @@ class EngineContext:
     # Bad rows kept per run with their reason (all of them are counted).
     max_bad_rows_kept: int = 1000
     lease_ms: int = 60_000
-    fault_injection: str | None = None
 
 
 def engine_context(
@@ -49,5 +48,4 @@ def engine_context(
         ),
         lake=lake,
         lease_ms=int(settings.lease_seconds * 1000),
-        fault_injection=settings.fault_injection,
     )
