@@ -71,5 +71,6 @@ def test_a_window_lands_in_the_object_store_and_reads_back(
     assert s3_caller.delete(f"{FS}/flows/{flow}").status_code == 204
     target = flow_doc["targetConnectionIds"][0]
     assert s3_caller.delete(f"{FS}/targetConnections/{target}").status_code == 204
-    assert s3_caller.delete(f"{CATALOG}/dataSets/{dataset_id}").status_code == 204
+    deleted = s3_caller.delete(f"{CATALOG}/dataSets/{dataset_id}")
+    assert deleted.status_code == 200 and deleted.json() == [f"@/dataSets/{dataset_id}"]
     assert [k for k in bucket_keys(s3, bucket) if dataset_id in k] == []
