@@ -84,6 +84,7 @@ def test_loopback_private_and_unknown_hosts_are_allowed(
     guarded: ConnectorContext, host: str
 ) -> None:
     guard_host(guarded, host, 5432, "test")
+    assert "link-local" in refusal(guarded, "169.254.1.2", 5432, "test")  # same call, refused host
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.0.0.2"])
@@ -101,6 +102,7 @@ def test_other_databases_and_ports_of_the_metadata_server_are_allowed(
     guard_host(guarded, "127.0.0.1", 5432, "test")
     guard_host(guarded, "127.0.0.1", 5433, "sluice_meta")
     guard_host(guarded, "127.0.0.1", 5432)  # no database named: not a database connection
+    assert "own metadata database" in refusal(guarded, "127.0.0.1", 5432, "sluice_meta")
 
 
 def test_a_socket_metadata_database_is_still_recognised(guarded: ConnectorContext) -> None:
@@ -113,6 +115,7 @@ def test_a_socket_metadata_database_is_still_recognised(guarded: ConnectorContex
 def test_a_sqlite_metadata_database_guards_no_server(guarded: ConnectorContext) -> None:
     embedded = replace(guarded, metadata_database_url="sqlite:////tmp/x/sluice.db")
     guard_host(embedded, "127.0.0.1", 5432, "sluice_meta")
+    assert "own metadata database" in refusal(guarded, "127.0.0.1", 5432, "sluice_meta")
 
 
 def test_the_operator_allows_networks_by_cidr(guarded: ConnectorContext) -> None:
@@ -131,6 +134,7 @@ def test_the_operator_allows_hosts_by_name_and_address(guarded: ConnectorContext
 
 def test_the_operator_may_allow_the_metadata_server(guarded: ConnectorContext) -> None:
     guard_host(replace(guarded, allowed_hosts=("127.0.0.0/8",)), "127.0.0.1", 5432, "sluice_meta")
+    assert "own metadata database" in refusal(guarded, "127.0.0.1", 5432, "sluice_meta")
 
 
 @pytest.mark.parametrize("url, fragment", [
@@ -158,3 +162,5 @@ def test_urls_of_allowed_hosts_pass(guarded: ConnectorContext) -> None:
     guard_url(guarded, "http://127.0.0.1:8080/api")
     guard_url(guarded, "https://[::1]/api")
     guard_url(replace(guarded, allowed_hosts=("169.254.169.254",)), "http://169.254.169.254/")
+    with pytest.raises(HostRefusedError, match="cloud metadata endpoint"):  # not allowed
+        guard_url(guarded, "http://169.254.169.254/")

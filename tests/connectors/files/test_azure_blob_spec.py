@@ -70,6 +70,8 @@ def test_right_credentials_pass_both_ways(
     CONNECTOR.test(context, azurite.connection_string_auth(container=container))
     CONNECTOR.test(context, azurite.account_key_auth())
     CONNECTOR.test(context, azurite.account_key_auth(container=container, folderPath="in"))
+    assert "refused the credentials" in verdict(
+        context, azurite.account_key_auth(accountKey=WRONG_KEY, container=container))
 
 
 def test_wrong_key_fails_without_naming_it(

@@ -17,14 +17,18 @@ def failure_of(context: ConnectorContext, root_path: str) -> str:
     return str(caught.value)
 
 
-def test_folder_inside_the_root_passes(context: ConnectorContext, allowed_root: Path) -> None:
+def test_folder_inside_the_root_passes(context: ConnectorContext, allowed_root: Path,
+                                       tmp_path: Path) -> None:
     (allowed_root / "sales").mkdir()
     (allowed_root / "sales" / "2024.csv").write_text("id\n1\n")
     CONNECTOR.test(context, {"rootPath": str(allowed_root / "sales")})
+    (tmp_path / "sales").mkdir()  # the same folder outside the root
+    assert "outside" in failure_of(context, str(tmp_path / "sales"))
 
 
 def test_the_allowed_root_itself_passes(context: ConnectorContext, allowed_root: Path) -> None:
     CONNECTOR.test(context, {"rootPath": str(allowed_root)})
+    assert "outside" in failure_of(context, str(allowed_root.parent))
 
 
 def test_missing_folder_fails(context: ConnectorContext, allowed_root: Path) -> None:

@@ -46,6 +46,8 @@ def test_good_keys_and_bucket_pass(context: ConnectorContext, s3: S3Server) -> N
     CONNECTOR.test(context, s3.auth(bucketName=bucket))
     CONNECTOR.test(context, s3.auth(bucketName=bucket, folderPath="in"))
     CONNECTOR.test(context, s3.auth())  # no bucket: the keys may list the buckets
+    assert "refused the credentials" in verdict(
+        context, s3.auth(bucketName=bucket, s3SecretKey="Wrong/Secret+Key=="))
 
 
 def test_missing_bucket_and_folder_fail_clearly(context: ConnectorContext, s3: S3Server) -> None:
@@ -92,6 +94,8 @@ def test_operator_may_allow_a_refused_host(context: ConnectorContext, s3: S3Serv
     allowed = ConnectorContext(context.allowed_file_roots, context.lake_dir,
                                context.metadata_database_url, allowed_hosts=("169.254.0.0/16",))
     CONNECTOR.validate_auth(allowed, s3.auth(endpointUrl="http://169.254.10.1:9000"))
+    with pytest.raises(ConnectionTestFailed, match="link-local"):  # without the allow list
+        CONNECTOR.validate_auth(context, s3.auth(endpointUrl="http://169.254.10.1:9000"))
 
 
 @pytest.mark.parametrize(("params", "expected"), [

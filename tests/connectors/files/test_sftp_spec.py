@@ -113,6 +113,9 @@ def test_key_auth_passes_with_base64_or_pem_content(
     CONNECTOR.test(context, server.key_auth(privateKeyContent=server.client_key_pem))
     CONNECTOR.test(context, server.key_auth(privateKeyContent=server.client_key_encrypted_pem,
                                          passPhrase=KEY_PASSPHRASE))
+    assert server.auth_attempts() == 3  # each logged in on the server
+    assert "give its passPhrase" in verdict(  # the same encrypted key, without its passPhrase
+        context, server.key_auth(privateKeyContent=server.client_key_encrypted_pem))
 
 
 def test_a_key_the_server_does_not_know_is_refused(
@@ -144,6 +147,8 @@ def test_the_pinned_host_key_passes(context: ConnectorContext, server: SftpServe
     CONNECTOR.test(context, server.password_auth(hostKeyFingerprint=server.host_key_fingerprint))
     bare = server.host_key_fingerprint.removeprefix("SHA256:")
     CONNECTOR.test(context, server.password_auth(hostKeyFingerprint=bare))
+    assert server.host_key_fingerprint in verdict(
+        context, server.password_auth(hostKeyFingerprint="B" * 43))  # a wrong bare pin
 
 
 def test_a_wrong_host_key_is_refused_before_any_credential_is_sent(

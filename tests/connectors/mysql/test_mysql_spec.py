@@ -4,6 +4,7 @@ refuses."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,14 @@ def test_the_spec_is_registered_with_its_schemas() -> None:
 
 def test_basic_auth_connects(context: ConnectorContext) -> None:
     CONNECTOR.test(context, my_auth())
+    assert "Access denied" in failure_of(context, my_auth(password=FAKE_PASSWORD))
 
 
 def test_connection_string_connects(context: ConnectorContext) -> None:
     CONNECTOR.test(context, {"connectionString": uri()})
     CONNECTOR.test(context, {"connectionString": uri(options="?ssl-mode=preferred")})
+    assert "Access denied" in failure_of(context,
+                                         {"connectionString": uri(password=ESCAPED_PASSWORD)})
 
 
 def test_ssl_disabled_connects_and_required_is_refused_by_a_plain_server(
@@ -154,6 +158,8 @@ def test_operator_allowed_hosts_pass_the_guard(tmp_path: Path) -> None:
         allowed_file_roots=(), lake_dir=tmp_path, allowed_hosts=("127.0.0.1",),
         metadata_database_url=f"mysql+pymysql://{MY_USER}@{MY_HOST}:{MY_PORT}/{MY_DATABASE}")
     CONNECTOR.test(own, my_auth())
+    with pytest.raises(HostRefusedError, match="metadata database"):  # without the allow list
+        CONNECTOR.test(replace(own, allowed_hosts=()), my_auth())
 
 
 def test_root_lists_the_users_databases(context: ConnectorContext, tables: MariaTables) -> None:

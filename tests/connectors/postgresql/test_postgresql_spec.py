@@ -42,19 +42,26 @@ def failure_of(context: ConnectorContext, params: dict[str, Any]) -> str:
 
 def test_basic_auth_connects(context: ConnectorContext) -> None:
     CONNECTOR.test(context, basic())
+    assert "Check the database name" in failure_of(context, basic(database="sluice_no_such_db"))
 
 
 def test_basic_auth_without_password_or_ssl_mode_connects(context: ConnectorContext) -> None:
     CONNECTOR.test(context, {"host": HOST, "port": PORT, "database": DATABASE, "username": USER})
+    assert "Check the host and port" in failure_of(
+        context, {"host": HOST, "port": closed_port(), "database": DATABASE, "username": USER})
 
 
 def test_connection_string_uri_connects(context: ConnectorContext) -> None:
     CONNECTOR.test(context, {"connectionString": uri()})
+    assert "sluice_no_such_db" in failure_of(
+        context, {"connectionString": uri(database="sluice_no_such_db")})
 
 
 def test_connection_string_key_value_connects(context: ConnectorContext) -> None:
     CONNECTOR.test(context, {"connectionString":
                           f"host={HOST} port={PORT} dbname={DATABASE} user={USER} password=x"})
+    assert "Check the database name" in failure_of(context, {"connectionString":
+        f"host={HOST} port={PORT} dbname=sluice_no_such_db user={USER} password=x"})
 
 
 def test_closed_port_fails_with_a_hint(context: ConnectorContext) -> None:

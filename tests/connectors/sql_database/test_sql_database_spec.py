@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from jsonschema import Draft7Validator
+from sqlalchemy.engine import make_url
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError
@@ -72,11 +73,18 @@ def test_the_spec_is_registered_with_its_schema() -> None:
                                  my_url() + "?charset=utf8mb4"])
 def test_allowed_drivers_connect(context: ConnectorContext, url: str) -> None:
     CONNECTOR.test(context, {"url": url})
+    missing = make_url(url).set(database="sluice_no_such_db")
+    assert "Check the database name" in failure_of(
+        context, missing.render_as_string(hide_password=False))
 
 
-def test_a_sqlite_file_inside_the_allowed_folders_connects(context: ConnectorContext,
-                                                           sqlite_file: Path) -> None:
+def test_a_sqlite_file_inside_the_allowed_folders_connects(
+    context: ConnectorContext, sqlite_file: Path, tmp_path: Path
+) -> None:
     CONNECTOR.test(context, {"url": f"sqlite:///{sqlite_file}"})
+    outside = tmp_path / sqlite_file.name  # the same name, outside the allowed folders
+    sqlite3.connect(outside).close()
+    assert "outside the folders" in failure_of(context, f"sqlite:///{outside}")
 
 
 def test_wrong_password_fails_without_showing_it(context: ConnectorContext) -> None:

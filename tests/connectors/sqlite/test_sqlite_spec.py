@@ -26,8 +26,10 @@ def failure_of(context: ConnectorContext, path: str) -> str:
     return str(caught.value)
 
 
-def test_database_inside_the_root_passes(context: ConnectorContext, allowed_root: Path) -> None:
+def test_database_inside_the_root_passes(context: ConnectorContext, allowed_root: Path,
+                                         tmp_path: Path) -> None:
     CONNECTOR.test(context, {"path": str(make_database(allowed_root / "shop.db"))})
+    assert "outside" in failure_of(context, str(make_database(tmp_path / "shop.db")))
 
 
 def test_symlink_inside_the_root_to_a_database_inside_passes(
@@ -35,6 +37,8 @@ def test_symlink_inside_the_root_to_a_database_inside_passes(
     make_database(allowed_root / "shop.db")
     (allowed_root / "alias.db").symlink_to(allowed_root / "shop.db")
     CONNECTOR.test(context, {"path": str(allowed_root / "alias.db")})
+    (allowed_root / "shop.db").unlink()  # the test opened the link's target, now gone
+    assert "does not exist" in failure_of(context, str(allowed_root / "alias.db"))
 
 
 def test_dot_dot_escape_is_refused(context: ConnectorContext, allowed_root: Path,
@@ -74,6 +78,8 @@ def test_directory_is_not_a_database_file(context: ConnectorContext, allowed_roo
 def test_odd_characters_in_the_file_name_are_not_uri_syntax(
         context: ConnectorContext, allowed_root: Path) -> None:
     CONNECTOR.test(context, {"path": str(make_database(allowed_root / "a?mode=rwc#b %.db"))})
+    assert "does not exist" in failure_of(context, str(allowed_root / "c?mode=rwc#d %.db"))
+    assert [p.name for p in allowed_root.iterdir()] == ["a?mode=rwc#b %.db"]  # none created
 
 
 def test_the_test_opens_read_only(context: ConnectorContext, allowed_root: Path) -> None:
