@@ -62,6 +62,8 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("Generic REST API", "Basic Authentication"): {
         "baseUrl": f"http://{CLOSED}/api", "username": "u"},
     ("Generic REST API", "No Authentication"): {"baseUrl": f"http://{CLOSED}/api"},
+    # The example third-party connector (examples/sluice-calendar), found by entry point.
+    ("Calendar (example)", "Token Authentication"): {"startDate": "2024-05-01"},
 }
 
 

@@ -123,6 +123,15 @@ def sluice_env(data_dir: Path, **settings: str) -> dict[str, str]:
     return env
 
 
+# `sluice` with the Delta writer patched to SIGKILL its process right after a commit.
+KILL_AFTER_COMMIT = (sys.executable, "-m", "support.kill_after_commit_worker")
+
+
+def _with_tests_path(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with the tests folder importable (for `support.kill_after_commit_worker`)."""
+    return {**env, "PYTHONPATH": os.pathsep.join([TESTS_DIR, env.get("PYTHONPATH", "")])}
+
+
 class Processes:
     """Starts Sluice processes for one test and stops every one of them at the end."""
 
@@ -152,10 +161,12 @@ class Processes:
                                        stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         return process, stdout_path, stderr_path
 
-    def serve(self, env: Mapping[str, str], *options: str) -> ServerProcess:
+    def serve(self, env: Mapping[str, str], *options: str,
+              command: Sequence[str] = (SLUICE,)) -> ServerProcess:
         """`sluice serve --port <free> *options`, once it answers HTTP."""
         port = free_port()
-        process, out, err = self._spawn("serve", ["serve", "--port", str(port), *options], env)
+        process, out, err = self._spawn("serve", ["serve", "--port", str(port), *options], env,
+                                        command)
         server = ServerProcess(process, out, err, "sluice serve", f"http://127.0.0.1:{port}",
                                Path(env["SLUICE_DATA_DIR"]))
         self.started.append(server)
@@ -170,10 +181,13 @@ class Processes:
     def killed_after_commit_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
         """`sluice worker *options` whose process SIGKILLs itself right after a run's Delta
         commit (`support.faults`): a worker dying between the commit and its record."""
-        env = {**env, "PYTHONPATH": os.pathsep.join([TESTS_DIR, env.get("PYTHONPATH", "")])}
-        command = (sys.executable, "-m", "support.kill_after_commit_worker")
-        (worker,) = self.workers(1, env, *options, command=command)
+        (worker,) = self.workers(1, _with_tests_path(env), *options, command=KILL_AFTER_COMMIT)
         return worker
+
+    def killed_after_commit_server(self, env: Mapping[str, str], *options: str) -> ServerProcess:
+        """`sluice serve *options` (with its local workers) whose process SIGKILLs itself
+        right after a run's Delta commit: the embedded server dying there."""
+        return self.serve(_with_tests_path(env), *options, command=KILL_AFTER_COMMIT)
 
     def workers(self, count: int, env: Mapping[str, str], *options: str,
                 command: Sequence[str] = (SLUICE,)) -> list[SluiceProcess]:

@@ -34,8 +34,7 @@ def test_a_restarted_embedded_server_finishes_its_killed_run_without_waiting_a_l
     data_dir = tmp_path / "data"
     base = {"local_file_roots": str(files_root), "lease_seconds": LONG_LEASE}
     with Processes(tmp_path) as processes:
-        doomed = processes.serve(sluice_env(data_dir, **base, fault_injection="kill-after-commit"),
-                                 "--no-demo")
+        doomed = processes.killed_after_commit_server(sluice_env(data_dir, **base), "--no-demo")
         with client_for(doomed) as client:
             flow = csv_folder_flow(client, folder)
             run_id = create_run(client, flow.flow_id, 0, int(time.time()) + 3600)

@@ -1,4 +1,4 @@
-"""`python -m support.kill_after_commit_worker worker ...`: the `sluice` command with the
+"""`python -m support.kill_after_commit_worker worker|serve ...`: the `sluice` command with the
 Delta writer patched to SIGKILL its process right after a commit (tests/e2e crash tests)."""
 
 from __future__ import annotations
