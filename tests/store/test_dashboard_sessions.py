@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.store import dashboard_sessions, tenants
-from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
+from sluice.store.db import transaction
 from sluice.store.models import DashboardSession
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade_schema(engine)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

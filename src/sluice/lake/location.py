@@ -15,12 +15,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import fsspec
-from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
+if TYPE_CHECKING:  # settings import this module: delta-rs and fsspec load on first lake use
+    import fsspec
+    from deltalake import DeltaTable
 
 LOCAL_SCHEMES = frozenset({"", "file"})
 S3_SCHEMES = frozenset({"s3", "s3a"})
@@ -76,6 +76,7 @@ class LakeLocation:
     def filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
         """An fsspec file system on the lake, with the same credentials as delta-rs, and the
         prefix to strip from table URIs for it (fsspec paths carry no scheme)."""
+        import fsspec
         if self.is_local:
             return fsspec.filesystem("file"), ""
         options = {**self._environment(), **self.storage_options}
@@ -201,6 +202,9 @@ class LakeTable:
 
     def open(self) -> DeltaTable | None:
         """The table's latest snapshot; None when no table exists there yet."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
         try:
             return DeltaTable(self.uri, storage_options=self.storage_options)
         except TableNotFoundError:
