@@ -1,12 +1,13 @@
 # Sluice: `make demo` starts the server with its demo, `make test` runs every check.
 # Both create the virtualenv in .venv on first use (Python 3.11) and install pinned
-# versions from constraints.txt.
+# versions from constraints.txt with uv (itself pinned there; ten times faster than pip).
 
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-INSTALL := $(PIP) install --disable-pip-version-check -c constraints.txt
+UV := $(BIN)/uv
+INSTALL := $(UV) pip install --python $(BIN)/python -c constraints.txt
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
@@ -43,7 +44,10 @@ install-dev: $(VENV)/.installed-dev
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+$(UV): $(BIN)/python
+	$(PIP) install --disable-pip-version-check -q -c constraints.txt uv
+
+$(VENV)/.installed: $(UV) pyproject.toml constraints.txt
 	$(INSTALL) -e .
 	touch $@
 
@@ -51,9 +55,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 # tests find it through its `sluice.connectors` entry point and run the contract kit on it.
 EXAMPLE_CONNECTOR := examples/sluice-calendar
 
-$(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt $(EXAMPLE_CONNECTOR)/pyproject.toml
+$(VENV)/.installed-dev: $(UV) pyproject.toml constraints.txt $(EXAMPLE_CONNECTOR)/pyproject.toml
 	$(INSTALL) -e '.[dev]'
-	$(PIP) install --disable-pip-version-check --no-deps -e $(EXAMPLE_CONNECTOR)
+	$(UV) pip install --python $(BIN)/python --no-deps -e $(EXAMPLE_CONNECTOR)
 	touch $@ $(VENV)/.installed
 
 constraints: $(VENV)/.installed-dev  ## Re-pin constraints.txt from the dev environment
