@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from sluice import __version__
+from sluice.api.app_context import AppContext
 from sluice.api.body import ContentTypeError
-from sluice.api.context import AppContext
 from sluice.api.deps import authenticate
 from sluice.api.middleware import (
     BodyLimitMiddleware,

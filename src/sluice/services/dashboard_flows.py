@@ -14,7 +14,7 @@ from sluice.domain.run_states import FAILED, IN_PROGRESS, SCHEDULED, SUCCESS
 from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.services.target_connections import target_connections
-from sluice.store.listing import tenant_scope
+from sluice.store.list_query_sql import tenant_scope
 from sluice.store.models import Flow, Run
 
 RECENT_RUNS = 20

@@ -30,7 +30,7 @@ from sluice.services.target_connections import target_connections
 from sluice.services.validation import validate_against
 from sluice.store.clock import now_ms
 from sluice.store.flow_ticks import reschedule
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, FlowSourceConnection, FlowTargetConnection, Run
 from sluice.store.resources import ResourceRepository
 

@@ -24,7 +24,7 @@ from sluice.services.flows import flows
 from sluice.store import run_transitions
 from sluice.store.clock import now_ms
 from sluice.store.flow_endpoints import resolve_endpoints
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Run, RunBadRow
 from sluice.store.resources import ResourceRepository
 from sluice.store.runs import NewRun, add_retrigger_run, add_run

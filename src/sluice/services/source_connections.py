@@ -14,7 +14,7 @@ from sluice.services.connections import connections
 from sluice.services.flow_connections import delete_unless_used, patched_body, render_end
 from sluice.services.validation import validate_against
 from sluice.store.flow_endpoints import require_spec
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowSourceConnection, SourceConnection
 from sluice.store.resources import ResourceRepository
 

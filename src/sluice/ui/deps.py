@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from sluice.api.context import AppContext
+from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep
 from sluice.domain.tenancy import DEFAULT_SANDBOX, Tenant
 from sluice.store import dashboard_sessions, tenants

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from sluice.api.app_context import AppContext
 from sluice.api.body import JsonBody
-from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.ignored import report_ignored
-from sluice.api.listing import list_envelope
+from sluice.api.list_pages import list_envelope
 from sluice.api.routers.common import created, no_content, one, updated
 from sluice.domain.tenancy import Tenant
 from sluice.store.models import ResourceColumns

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
-from sluice.api.listing import list_envelope
+from sluice.api.list_pages import list_envelope
 from sluice.api.routers.common import no_content, one
 from sluice.domain.mapping_sets import mapping_version
 from sluice.services import mapping_sets as service

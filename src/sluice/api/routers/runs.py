@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.ignored import report_ignored
-from sluice.api.listing import list_envelope
+from sluice.api.list_pages import list_envelope
 from sluice.api.routers.common import FLOW_SERVICE, one
 from sluice.domain.errors import bad_request
 from sluice.domain.list_query import PropertyFilter

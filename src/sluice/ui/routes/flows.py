@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from sluice.api.context import AppContext
+from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.domain.errors import SluiceError
 from sluice.services.dashboard_flows import dataset_of, flow_summaries, flow_summary

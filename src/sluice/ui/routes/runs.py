@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from sluice.api.context import AppContext
+from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep
 from sluice.domain.errors import SluiceError
 from sluice.services.dashboard_flows import dataset_of
