@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sluice.connectors.registry import find_spec
+from sluice.domain.copy_transformation import validate_copy_transformation
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import FlowSpec, find_flow_spec
 from sluice.domain.patching import apply_operations, normalize_operations
@@ -18,7 +19,6 @@ from sluice.domain.schedule import (
     check_schedule_change,
     next_tick_at,
     parse_schedule,
-    validate_copy_transformation,
 )
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.flows import FlowCreate

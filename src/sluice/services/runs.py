@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceReadError
+from sluice.domain.copy_transformation import delta_column_of
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import find_flow_spec
 from sluice.domain.run_params import parse_run_request
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED, SUCCESS, can_retrigger
-from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.schemas.system_fields import system_view
