@@ -14,10 +14,9 @@ from sluice.config import Settings
 from sluice.domain.catalog_query import parse_properties
 from sluice.domain.list_query import ListQuery, PropertyFilter, encode_token, parse_list_query
 from sluice.domain.tenancy import Tenant
-from sluice.store.models import ResourceColumns
-from sluice.store.resources import ResourceRepository
+from sluice.services.resource_types import ResourceReader, VersionedResource
 
-Row = TypeVar("Row", bound=ResourceColumns)
+Row = TypeVar("Row", bound=VersionedResource)
 
 
 def service_relative(path: str) -> str:
@@ -57,7 +56,7 @@ def list_envelope(
     settings: Settings,
     session: Session,
     tenant: Tenant,
-    repository: ResourceRepository[Row],
+    repository: ResourceReader[Row],
     render: Callable[[Row], dict[str, Any]],
     scope: Sequence[PropertyFilter] = (),
 ) -> dict[str, Any]:

@@ -18,16 +18,15 @@ from sluice.api.ignored import report_ignored
 from sluice.api.list_pages import list_envelope
 from sluice.api.routers.common import created, no_content, one, updated
 from sluice.domain.tenancy import Tenant
-from sluice.store.models import ResourceColumns
-from sluice.store.resources import ResourceRepository
+from sluice.services.resource_types import ResourceReader, VersionedResource
 
-Row = TypeVar("Row", bound=ResourceColumns)
+Row = TypeVar("Row", bound=VersionedResource)
 
 
 @dataclass(frozen=True)
 class ResourceOperations(Generic[Row]):
     path: str
-    repository: ResourceRepository[Row]
+    repository: ResourceReader[Row]
     render: Callable[[Row, Tenant, AppContext], dict[str, Any]]
     create: Callable[[Session, Tenant, AppContext, Any], Row]
     patch: Callable[[Session, Tenant, AppContext, str, Any, str | None], Row]

@@ -17,13 +17,13 @@ from sluice.api.list_pages import list_envelope
 from sluice.api.routers.common import no_content, one
 from sluice.domain.mapping_sets import mapping_version
 from sluice.services import mapping_sets as service
-from sluice.store.models import MappingSet
+from sluice.services.resource_types import NumberedResource
 
 PATH = "/data/foundation/conversion/mappingSets"
 router = APIRouter(prefix=PATH, tags=["mappingSets"])
 
 
-def _written(row: MappingSet, status_code: int) -> JSONResponse:
+def _written(row: NumberedResource, status_code: int) -> JSONResponse:
     headers = {"ETag": row.etag}
     if status_code == 201:
         headers["Location"] = f"{PATH}/{row.id}"

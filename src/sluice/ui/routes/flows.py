@@ -16,7 +16,6 @@ from sluice.services.dashboard_flows import dataset_of, flow_summaries, flow_sum
 from sluice.services.dashboard_runs import flow_runs
 from sluice.services.flows import change_state, flows
 from sluice.services.runs import create_run
-from sluice.store.db import transaction
 from sluice.ui.charts import runs_chart
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep, form_text
 from sluice.ui.formatting import input_value, parse_input_value
@@ -70,7 +69,7 @@ def flow_context(
     context: AppContext, viewer: Viewer, flow_id: str, filters: RunFilterForm
 ) -> dict[str, Any]:
     """Everything the flow page and its live endpoint show."""
-    with transaction(context.sessions) as session:
+    with context.sessions.begin() as session:
         row = flows.find(session, viewer.tenant, flow_id)
         if row is None:
             raise PageNotFoundError(flow_id)
@@ -151,7 +150,7 @@ def run_now(
         start_at=form_text(form, "start_at"),
     )
     try:
-        with transaction(context.sessions) as session:
+        with context.sessions.begin() as session:
             if flows.find(session, viewer.tenant, flow_id) is None:
                 raise PageNotFoundError(flow_id)
             run = create_run(
@@ -184,7 +183,7 @@ def set_flow_state(
 ) -> Response:
     op = form_text(form, "op")
     try:
-        with transaction(context.sessions) as session:
+        with context.sessions.begin() as session:
             if flows.find(session, viewer.tenant, flow_id) is None:
                 raise PageNotFoundError(flow_id)
             row = change_state(session, viewer.tenant, flow_id, op, None)

@@ -14,7 +14,6 @@ from sluice.services.dashboard_flows import dataset_of
 from sluice.services.dashboard_runs import run_detail
 from sluice.services.flows import flows
 from sluice.services.runs import cancel_run, retrigger_run, runs
-from sluice.store.db import transaction
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep
 from sluice.ui.routes.common import Problem, notice_text, problem_of, redirect
 from sluice.ui.templating import render_page
@@ -24,7 +23,7 @@ router = APIRouter()
 
 def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, Any]:
     """Everything the run page and its live endpoint show."""
-    with transaction(context.sessions) as session:
+    with context.sessions.begin() as session:
         row = runs.find(session, viewer.tenant, run_id)
         if row is None:
             raise PageNotFoundError(run_id)
@@ -72,7 +71,7 @@ def cancel(
     request: Request, run_id: str, context: ContextDep, viewer: ViewerDep, _form: FormDep
 ) -> Response:
     try:
-        with transaction(context.sessions) as session:
+        with context.sessions.begin() as session:
             if runs.find(session, viewer.tenant, run_id) is None:
                 raise PageNotFoundError(run_id)
             cancel_run(session, viewer.tenant, run_id)
@@ -88,7 +87,7 @@ def retrigger(
     request: Request, run_id: str, context: ContextDep, viewer: ViewerDep, _form: FormDep
 ) -> Response:
     try:
-        with transaction(context.sessions) as session:
+        with context.sessions.begin() as session:
             if runs.find(session, viewer.tenant, run_id) is None:
                 raise PageNotFoundError(run_id)
             new_run_id = retrigger_run(session, viewer.tenant, run_id).id
