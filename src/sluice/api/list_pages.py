@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from sluice.config import Settings
@@ -51,7 +52,7 @@ def projected(item: dict[str, Any], properties: tuple[str, ...] | None) -> dict[
     return {k: v for k, v in item.items() if k == "id" or k in properties}
 
 
-def list_envelope(
+def list_response(
     request: Request,
     settings: Settings,
     session: Session,
@@ -59,16 +60,17 @@ def list_envelope(
     repository: ResourceReader[Row],
     render: Callable[[Row], dict[str, Any]],
     scope: Sequence[PropertyFilter] = (),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """One page; `scope` filters are always applied (`/flows/{id}/runs` is the runs list
-    with `flowId=={id}`), and travel in the continuation token like the caller's own."""
+    with `flowId=={id}`), and travel in the continuation token like the caller's own.
+    Plain JSON, like a single GET: no response-model pass over free-form documents."""
     query = list_query_from(request, settings)
     properties = requested_properties(request)
     missing = tuple(f for f in scope if f not in query.filters)
     if missing:
         query = replace(query, filters=missing + query.filters)
     if query.count_only:
-        return {"count": repository.count(session, tenant, query)}
+        return JSONResponse({"count": repository.count(session, tenant, query)})
     page = repository.page(session, tenant, query)
     links: dict[str, Any] = {}
     if page.next_after is not None:
@@ -77,4 +79,6 @@ def list_envelope(
         if properties is not None:
             href += f"&properties={quote(','.join(properties))}"
         links["next"] = {"href": href}
-    return {"items": [projected(render(row), properties) for row in page.rows], "_links": links}
+    items = [projected(render(row), properties) for row in page.rows]
+    return JSONResponse({"items": items, "_links": links})
+

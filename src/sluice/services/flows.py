@@ -14,12 +14,7 @@ from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import FlowSpec, find_flow_spec
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED
-from sluice.domain.schedule import (
-    Schedule,
-    check_schedule_change,
-    next_tick_at,
-    parse_schedule,
-)
+from sluice.domain.schedule import Schedule, check_schedule_change, next_tick_at, parse_schedule
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.flows import FlowCreate
 from sluice.schemas.parsing import parse_model

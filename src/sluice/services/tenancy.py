@@ -4,15 +4,20 @@ endpoint use them: plain records out, so no caller holds (or lazily loads) a sto
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.orm import Session
 
 from sluice.domain.errors import NotFoundError, SluiceError
 from sluice.domain.tenancy import Tenant
 from sluice.store import tenants
-from sluice.store.models import ApiClient, Org, Sandbox
 from sluice.store.tenants import IssuedClient as IssuedClient
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Record = TypeVar("Record", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -44,36 +49,17 @@ class ClientRecord:
     created_at: int
 
 
-def _org(row: Org) -> OrgRecord:
-    return OrgRecord(id=row.id, name=row.name, created_at=row.created_at)
-
-
-def _sandbox(row: Sandbox) -> SandboxRecord:
-    return SandboxRecord(
-        id=row.id,
-        org_id=row.org_id,
-        name=row.name,
-        title=row.title,
-        type=row.type,
-        state=row.state,
-        is_default=row.is_default,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def _client(row: ApiClient) -> ClientRecord:
-    return ClientRecord(
-        id=row.id, org_id=row.org_id, name=row.name, enabled=row.enabled, created_at=row.created_at
-    )
+def _record(kind: type[Record], row: object) -> Record:
+    """A record of the row's attributes of the same names."""
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
 
 
 def create_org(session: Session, name: str, org_id: str | None = None) -> OrgRecord:
-    return _org(tenants.create_org(session, name, org_id))
+    return _record(OrgRecord, tenants.create_org(session, name, org_id))
 
 
 def list_orgs(session: Session) -> list[OrgRecord]:
-    return [_org(o) for o in tenants.list_orgs(session)]
+    return [_record(OrgRecord, o) for o in tenants.list_orgs(session)]
 
 
 def require_org(session: Session, org_id: str) -> None:
@@ -82,17 +68,11 @@ def require_org(session: Session, org_id: str) -> None:
 
 
 def create_sandbox(
-    session: Session,
-    org_id: str,
-    name: str,
-    *,
-    title: str | None = None,
-    sandbox_type: str = "development",
+    session: Session, org_id: str, name: str, *, title: str | None, sandbox_type: str
 ) -> SandboxRecord:
     """An operator's new sandbox, of either type (the admin command)."""
-    return _sandbox(
-        tenants.create_sandbox(session, org_id, name, title=title, sandbox_type=sandbox_type)
-    )
+    row = tenants.create_sandbox(session, org_id, name, title=title, sandbox_type=sandbox_type)
+    return _record(SandboxRecord, row)
 
 
 def create_development_sandbox(
@@ -110,11 +90,11 @@ def create_development_sandbox(
 
 
 def list_sandboxes(session: Session, org_id: str) -> list[SandboxRecord]:
-    return [_sandbox(s) for s in tenants.list_sandboxes(session, org_id)]
+    return [_record(SandboxRecord, s) for s in tenants.list_sandboxes(session, org_id)]
 
 
 def get_sandbox(session: Session, org_id: str, name: str) -> SandboxRecord:
-    return _sandbox(tenants.get_sandbox(session, org_id, name))
+    return _record(SandboxRecord, tenants.get_sandbox(session, org_id, name))
 
 
 def tenant_for(session: Session, org_id: str, client_id: str, sandbox_name: str) -> Tenant:
@@ -127,7 +107,7 @@ def create_client(session: Session, org_id: str, name: str) -> IssuedClient:
 
 
 def list_clients(session: Session, org_id: str | None = None) -> list[ClientRecord]:
-    return [_client(c) for c in tenants.list_clients(session, org_id)]
+    return [_record(ClientRecord, c) for c in tenants.list_clients(session, org_id)]
 
 
 def _require_client(session: Session, client_id: str, org_id: str | None) -> None:
@@ -141,7 +121,7 @@ def set_client_enabled(
 ) -> ClientRecord:
     """Enable or disable a client (of `org_id` when given); disabling ends its sessions."""
     _require_client(session, client_id, org_id)
-    return _client(tenants.set_client_enabled(session, client_id, enabled))
+    return _record(ClientRecord, tenants.set_client_enabled(session, client_id, enabled))
 
 
 def rotate_client_secret(
