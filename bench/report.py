@@ -39,6 +39,34 @@ def _mark(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
 
+def _window_section(part: dict[str, Any], title: str) -> list[str]:
+    """A window benchmark's heading, its results table and the load after it."""
+    bare = _find(part["results"], "bare:")
+    return [title, "", *_data_table(part["results"], bare), "",
+            f"Load average after: {part['load_after']}.", ""]
+
+
+def _window_targets(part: dict[str, Any], label: str, *, dlt_factor: int,
+                    with_rss: bool) -> list[tuple[str, str, bool | None]]:
+    """Sluice against bare reads (wall time, and peak RSS if `with_rss`) and against dlt."""
+    bare = _find(part["results"], "bare:")
+    sluice = _find(part["results"], "Sluice")
+    dlt = _find(part["results"], "dlt")
+    if not (bare and sluice and dlt):
+        return []
+    ratio = sluice["seconds"] / bare["seconds"]
+    speedup = dlt["seconds"] / sluice["seconds"]
+    targets: list[tuple[str, str, bool | None]] = [
+        (f"{label}: Sluice within 1.3x bare wall time", f"{ratio:.2f}x", ratio <= 1.3),
+        (f"{label}: Sluice at least {dlt_factor}x faster than dlt", f"{speedup:.1f}x",
+         speedup >= dlt_factor),
+    ]
+    if with_rss:
+        rss = sluice["peak_rss"] / bare["peak_rss"]
+        targets.append((f"{label}: Sluice peak RSS within 1.5x bare", f"{rss:.2f}x", rss <= 1.5))
+    return targets
+
+
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     out = [
@@ -59,39 +87,14 @@ def markdown(report: dict[str, Any]) -> str:
     targets: list[tuple[str, str, bool | None]] = []
     if "table" in report:
         t = report["table"]
-        bare = _find(t["results"], "bare:")
-        sluice = _find(t["results"], "Sluice")
-        dlt = _find(t["results"], "dlt")
-        out += [f"### 1. Table window ({t['rows']:,} rows, one window covering the table)", ""]
-        out += _data_table(t["results"], bare)
-        out += ["", f"Load average after: {t['load_after']}.", ""]
-        if bare and sluice and dlt:
-            tr = sluice["seconds"] / bare["seconds"]
-            targets += [
-                ("Table window: Sluice within 1.3x bare wall time", f"{tr:.2f}x", tr <= 1.3),
-                ("Table window: Sluice at least 4x faster than dlt",
-                 f"{dlt['seconds'] / sluice['seconds']:.1f}x",
-                 dlt["seconds"] / sluice["seconds"] >= 4),
-                ("Table window: Sluice peak RSS within 1.5x bare",
-                 f"{sluice['peak_rss'] / bare['peak_rss']:.2f}x",
-                 sluice["peak_rss"] / bare["peak_rss"] <= 1.5),
-            ]
+        out += _window_section(t, f"### 1. Table window ({t['rows']:,} rows, one window "
+                                  "covering the table)")
+        targets += _window_targets(t, "Table window", dlt_factor=4, with_rss=True)
     if "files" in report:
         f = report["files"]
-        bare = _find(f["results"], "bare:")
-        sluice = _find(f["results"], "Sluice")
-        dlt = _find(f["results"], "dlt")
-        out += [f"### 2. File window ({f['files']} CSV files, {f['rows']:,} rows)", ""]
-        out += _data_table(f["results"], bare)
-        out += ["", f"Load average after: {f['load_after']}.", ""]
-        if bare and sluice and dlt:
-            fr = sluice["seconds"] / bare["seconds"]
-            targets += [
-                ("File window: Sluice within 1.3x bare wall time", f"{fr:.2f}x", fr <= 1.3),
-                ("File window: Sluice at least 20x faster than dlt",
-                 f"{dlt['seconds'] / sluice['seconds']:.1f}x",
-                 dlt["seconds"] / sluice["seconds"] >= 20),
-            ]
+        out += _window_section(f, f"### 2. File window ({f['files']} CSV files, "
+                                  f"{f['rows']:,} rows)")
+        targets += _window_targets(f, "File window", dlt_factor=20, with_rss=False)
     if "memory" in report:
         res = report["memory"]["results"]
         first = res[0]["peak_rss"]

@@ -14,10 +14,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
-import dlt
 from dlt.sources.filesystem import filesystem, read_csv
+from dlt_delta import load_to_delta
 
-from common import self_rss, write_result
+from common import self_rss
 
 
 def main() -> None:
@@ -27,18 +27,8 @@ def main() -> None:
     started = time.perf_counter()
     files = filesystem(bucket_url=folder.as_uri(), file_glob="*.csv")
     source = (files | read_csv()).with_name("events")
-    pipeline = dlt.pipeline(
-        pipeline_name="bench_files",
-        pipelines_dir=str(out / "pipelines"),
-        destination=dlt.destinations.filesystem(bucket_url=(out / "lake").as_uri()),
-        dataset_name="bench",
-    )
-    info = pipeline.run(source, table_format="delta", write_disposition="append")
-    seconds = time.perf_counter() - started
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    write_result(result, rows=int(counts.get("events", 0)), seconds=seconds,
-                 baseline_rss=baseline,
-                 detail=str(info).splitlines()[0])
+    load_to_delta(source, out, result, pipeline_name="bench_files", table="events",
+                  started=started, baseline_rss=baseline)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt
 from dlt.sources.sql_database import sql_table
+from dlt_delta import load_to_delta
 
-from common import PG_URI, self_rss, table_name, window_epochs, write_result
+from common import PG_URI, self_rss, table_name, window_epochs
 
 
 def main() -> None:
@@ -38,18 +39,8 @@ def main() -> None:
             range_end="open",
         ),
     )
-    pipeline = dlt.pipeline(
-        pipeline_name=f"bench_table_{rows}",
-        pipelines_dir=str(out / "pipelines"),
-        destination=dlt.destinations.filesystem(bucket_url=(out / "lake").as_uri()),
-        dataset_name="bench",
-    )
-    info = pipeline.run(source, table_format="delta", write_disposition="append")
-    seconds = time.perf_counter() - started
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    write_result(result, rows=int(counts.get(table_name(rows), 0)), seconds=seconds,
-                 baseline_rss=baseline,
-                 detail=str(info).splitlines()[0])
+    load_to_delta(source, out, result, pipeline_name=f"bench_table_{rows}",
+                  table=table_name(rows), started=started, baseline_rss=baseline)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sluice.config import Settings
 from sluice.security.tokens import TokenSigner
 from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction
 from support.api_bodies import CATALOG, FS, created_id, dataset
 from support.callers import TOKEN_PATH, Caller, error_code
+from support.metadata_db import metadata_transaction
 
 CONNECTIONS = f"{FS}/connections"
 
@@ -27,29 +27,30 @@ def _token_request(client: TestClient, **fields: str) -> Any:
     return client.post(TOKEN_PATH, data=fields)
 
 
+def _grant(caller: Caller, client_id: str | None = None, secret: str | None = None) -> Any:
+    """A client-credentials request, with the caller's own id and secret unless given."""
+    return _token_request(
+        caller.http,
+        grant_type="client_credentials",
+        client_id=caller.client_id if client_id is None else client_id,
+        client_secret=caller.client_secret if secret is None else secret,
+    )
+
+
 def _without(caller: Caller, header: str) -> dict[str, str]:
     return {k: v for k, v in caller.headers().items() if k.lower() != header.lower()}
 
 
 def _set_enabled(settings: Settings, client_id: str, enabled: bool) -> None:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            tenants.set_client_enabled(session, client_id, enabled)
-    finally:
-        engine.dispose()
+    with metadata_transaction(settings) as session:
+        tenants.set_client_enabled(session, client_id, enabled)
 
 
 # --- POST /ims/token/v3 --------------------------------------------------------------------
 
 
 def test_token_for_the_right_secret(caller: Caller, settings: Settings) -> None:
-    response = _token_request(
-        caller.http,
-        grant_type="client_credentials",
-        client_id=caller.client_id,
-        client_secret=caller.client_secret,
-    )
+    response = _grant(caller)
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access_token", "token_type", "expires_in"}
@@ -62,18 +63,8 @@ def test_token_for_the_right_secret(caller: Caller, settings: Settings) -> None:
 
 
 def test_token_refused_for_wrong_secret_or_unknown_client(caller: Caller) -> None:
-    wrong = _token_request(
-        caller.http,
-        grant_type="client_credentials",
-        client_id=caller.client_id,
-        client_secret=caller.client_secret + "x",
-    )
-    unknown = _token_request(
-        caller.http,
-        grant_type="client_credentials",
-        client_id="sluice-nobody",
-        client_secret=caller.client_secret,
-    )
+    wrong = _grant(caller, secret=caller.client_secret + "x")
+    unknown = _grant(caller, client_id="sluice-nobody")
     for response in (wrong, unknown):
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_client"
@@ -112,12 +103,7 @@ def test_token_refused_for_other_grant_types(caller: Caller) -> None:
 
 def test_disabled_client_gets_no_token(caller: Caller, settings: Settings) -> None:
     _set_enabled(settings, caller.client_id, False)
-    response = _token_request(
-        caller.http,
-        grant_type="client_credentials",
-        client_id=caller.client_id,
-        client_secret=caller.client_secret,
-    )
+    response = _grant(caller)
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
 

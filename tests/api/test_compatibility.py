@@ -20,11 +20,11 @@ from support.api_bodies import (
     FS,
     LOCAL_FILES_SPEC,
     POSTGRES_SPEC,
-    SQLITE_SPEC,
     TABLE_FLOW_SPEC,
     created_id,
 )
 from support.callers import Caller, error_code
+from support.sample_flows import lake_target, sqlite_table_source
 
 JSON = {"content-type": "application/json"}
 SYSTEM_FIELDS = {
@@ -191,14 +191,7 @@ def _flow_parts(caller: Caller, settings: Settings) -> tuple[str, str, str]:
     db = Path(settings.allowed_file_roots[0]) / "orders.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, Datefield TIMESTAMP)")
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "shop", "auth": {"specName": "File Path Authentication",
-                                 "params": {"path": str(db)}},
-        "connectionSpec": {"id": SQLITE_SPEC, "version": "1.0"}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "orders", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": "orders"}, "connectionSpec": {"id": SQLITE_SPEC}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": "orders"}))
+    source, dataset_id = sqlite_table_source(caller, db, "orders", name="shop")
     target_body = fill(TARGET_14, **{'"dataSetId":"…"': f'"dataSetId":"{dataset_id}"'})
     target = created_id(post_raw(caller, f"{FS}/targetConnections", target_body))
     mapping = created_id(caller.post("/data/foundation/conversion/mappingSets", json={
@@ -279,18 +272,8 @@ def _once_flow(caller: Caller, spec: str, source: str, target: str) -> str:
 
 def _people_parts(caller: Caller, people_db: Path) -> tuple[str, str]:
     """(source, target) of a table flow reading the `people` table into a dataset."""
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "people", "auth": {"specName": "File Path Authentication",
-                                   "params": {"path": str(people_db)}},
-        "connectionSpec": {"id": SQLITE_SPEC, "version": "1.0"}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "people", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": "people"}, "connectionSpec": {"id": SQLITE_SPEC}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": "people"}))
-    target = created_id(caller.post(f"{FS}/targetConnections", json={
-        "name": "lake", "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": DATA_LAKE_SPEC, "version": "1.0"}}))
-    return source, target
+    source, dataset_id = sqlite_table_source(caller, people_db, "people", name="people")
+    return source, lake_target(caller, dataset_id)
 
 
 def test_seed_requests_byte_for_byte(caller: Caller, settings: Settings, people_db: Path) -> None:

@@ -13,14 +13,13 @@ from typing import Any
 from sluice.config import Settings
 from support.api_bodies import (
     CATALOG,
-    DATA_LAKE_SPEC,
     FS,
-    SQLITE_SPEC,
     TABLE_FLOW_SPEC,
     created_id,
 )
 from support.api_runs import make_worker, run_all, start_run
 from support.callers import Caller
+from support.sample_flows import lake_target, sqlite_table_source
 
 SERVICE_ROOTS = ("/data/foundation/flowservice", "/data/foundation/catalog",
                  "/data/foundation/conversion")
@@ -63,17 +62,8 @@ def populate(caller: Caller, settings: Settings) -> list[str]:
         conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, updated_at TIMESTAMP)")
         conn.executemany("INSERT INTO orders VALUES (?, ?)",
                          [(1, "2024-01-01 10:00:00"), (2, "2024-01-01 11:00:00")])
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "shop", "auth": {"specName": "File Path Authentication",
-                                 "params": {"path": str(db)}},
-        "connectionSpec": {"id": SQLITE_SPEC, "version": "1.0"}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "orders", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": "orders"}, "connectionSpec": {"id": SQLITE_SPEC}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": "orders"}))
-    target = created_id(caller.post(f"{FS}/targetConnections", json={
-        "name": "lake", "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": DATA_LAKE_SPEC, "version": "1.0"}}))
+    source, dataset_id = sqlite_table_source(caller, db, "orders", name="shop")
+    target = lake_target(caller, dataset_id)
     flow = created_id(caller.post(f"{FS}/flows", json={
         "name": "orders", "flowSpec": {"id": TABLE_FLOW_SPEC, "version": "1.0"},
         "sourceConnectionIds": [source], "targetConnectionIds": [target],

@@ -13,7 +13,6 @@ import pytest
 
 from sluice.config import Settings
 from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction
 from support.api_bodies import (
     CATALOG,
     FS,
@@ -26,6 +25,7 @@ from support.api_bodies import (
     target,
 )
 from support.callers import Caller, error_code
+from support.metadata_db import metadata_transaction
 
 CONNECTIONS = f"{FS}/connections"
 DATASETS = f"{CATALOG}/dataSets"
@@ -49,12 +49,8 @@ def items_of(path: str, response: Any) -> list[dict[str, Any]]:
 
 
 def create_sandbox(settings: Settings, org_id: str, name: str) -> None:
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            tenants.create_sandbox(session, org_id, name)
-    finally:
-        engine.dispose()
+    with metadata_transaction(settings) as session:
+        tenants.create_sandbox(session, org_id, name)
 
 
 def populate(owner: Caller, settings: Settings) -> dict[str, dict[str, Any]]:

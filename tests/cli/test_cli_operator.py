@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from cli_harness import Cli
-from live_server import LiveServer, live_server
+from live_server import LiveServer
 from sqlalchemy import update
 from typer.testing import CliRunner
 
 from sluice.cli import main
 from sluice.client import SluiceClient
-from sluice.demo import setup_demo
 from sluice.demo.provision import EVENTS_FLOW, ORDERS_FLOW
 from sluice.store import clock
 from sluice.store.db import make_engine, make_session_factory, transaction
@@ -28,21 +27,6 @@ LISTINGS = (
     ("flow-specs", "list"), ("sandboxes", "list"), ("runs", "list"), ("webhooks", "list"),
     ("runs", "watch", "--once"),
 )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("operator") / "data") as running:
-        c = running.credentials
-        with SluiceClient(running.url, c.org_id, c.client_id, c.client_secret) as client:
-            setup_demo(client, running.settings)
-        yield running
-
-
-@pytest.fixture
-def remote(server: LiveServer) -> Cli:
-    return Cli(CliRunner(env={"SLUICE_DATA_DIR": str(server.settings.data_dir),
-                              "SLUICE_URL": server.url}))
 
 
 @pytest.fixture

@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cli_harness import Cli
-from live_server import LiveServer, live_server
-from typer.testing import CliRunner
+from live_server import LiveServer
 
 from sluice.client import SluiceClient
 from sluice.demo import setup_demo
 from sluice.demo.provision import EVENTS_FLOW, ORDERS_FLOW
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("live") / "data") as running:
-        c = running.credentials
-        with SluiceClient(running.url, c.org_id, c.client_id, c.client_secret) as client:
-            setup_demo(client, running.settings)
-        yield running
-
-
-@pytest.fixture
-def remote(server: LiveServer) -> Cli:
-    return Cli(CliRunner(env={"SLUICE_DATA_DIR": str(server.settings.data_dir),
-                              "SLUICE_URL": server.url}))
 
 
 def test_flows_list_shows_the_demo_flows(remote: Cli) -> None:

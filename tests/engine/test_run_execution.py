@@ -6,8 +6,6 @@ metadata database; the dataset is read back through the preview endpoint.
 
 from __future__ import annotations
 
-import csv
-import os
 import socket
 import sqlite3
 import uuid
@@ -27,14 +25,20 @@ from support.api_bodies import (
     CATALOG,
     FILE_FLOW_SPEC,
     FS,
-    LOCAL_FILES_SPEC,
     TABLE_FLOW_SPEC,
     created_id,
 )
 from support.api_runs import epoch, make_worker, run_all, start_run
 from support.callers import Caller, error_code
+from support.sample_flows import (
+    BASE,
+    events_csv_source,
+    make_orders,
+    once_flow,
+    sqlite_table_source,
+)
+from support.sample_flows import write_events_csv as write_csv
 
-BASE = datetime(2024, 5, 1, tzinfo=UTC)
 DAY = 86_400
 
 
@@ -43,38 +47,10 @@ def worker(settings: Settings) -> Worker:
     return make_worker(settings)
 
 
-def make_orders(root: Path, count: int = 48) -> Path:
-    """One order per hour from BASE; `updated_at` as SQLite ISO text."""
-    path = root / "orders.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, "
-                     "amount NUMERIC(10,2), updated_at TIMESTAMP)")
-        conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [
-            (i, f"c{i % 5}", f"{i}.25", (BASE + timedelta(hours=i)).strftime("%Y-%m-%d %H:%M:%S"))
-            for i in range(count)
-        ])
-    return path
-
-
 def table_flow(caller: Caller, db: Path, **options: Any) -> tuple[str, str]:
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "orders db", "connectionSpec": {"id": "40a2e097-51aa-4ded-91a4-482c06367e24"},
-        "auth": {"specName": "File Path Authentication", "params": {"path": str(db)}}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "orders", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": "orders"},
-        "connectionSpec": {"id": "40a2e097-51aa-4ded-91a4-482c06367e24"}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": "orders"}))
-    target = created_id(caller.post(f"{FS}/targetConnections", json={
-        "name": "lake", "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c"}}))
-    flow = created_id(caller.post(f"{FS}/flows", json={
-        "name": "orders flow", "flowSpec": {"id": TABLE_FLOW_SPEC},
-        "sourceConnectionIds": [source], "targetConnectionIds": [target],
-        "scheduleParams": {"startTime": str(epoch(datetime.now(UTC)) + 3600),
-                           "frequency": "once"},
-        "options": options}))
-    return flow, dataset_id
+    source, dataset_id = sqlite_table_source(caller, db, "orders", name="orders")
+    return once_flow(caller, "orders flow", TABLE_FLOW_SPEC, source, dataset_id,
+                     **options), dataset_id
 
 
 def get_run(caller: Caller, run_id: str) -> dict[str, Any]:
@@ -168,49 +144,39 @@ def test_vanished_source_fails_the_run_with_a_code_and_writes_nothing(
 
 
 def file_flow(caller: Caller, folder: Path, **options: Any) -> tuple[str, str]:
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "events", "connectionSpec": {"id": LOCAL_FILES_SPEC},
-        "auth": {"specName": "Local Folder Authentication", "params": {"rootPath": str(folder)}}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "events csv", "baseConnectionId": base,
-        "data": {"format": "delimited", "columnDelimiter": ","},
-        "params": {"path": "*.csv"}, "connectionSpec": {"id": LOCAL_FILES_SPEC}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={
-        "name": "events", "schema": {"fields": [
-            {"name": "event_id", "type": "long"}, {"name": "kind", "type": "string"},
-            {"name": "amount", "type": "decimal(10,2)"}]}}))
-    target = created_id(caller.post(f"{FS}/targetConnections", json={
-        "name": "lake", "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c"}}))
-    flow = created_id(caller.post(f"{FS}/flows", json={
-        "name": "events flow", "flowSpec": {"id": FILE_FLOW_SPEC},
-        "sourceConnectionIds": [source], "targetConnectionIds": [target],
-        "scheduleParams": {"startTime": str(epoch(datetime.now(UTC)) + 3600),
-                           "frequency": "once"},
-        "options": options}))
-    return flow, dataset_id
+    source, dataset_id = events_csv_source(caller, folder)
+    return once_flow(caller, "events flow", FILE_FLOW_SPEC, source, dataset_id,
+                     **options), dataset_id
 
 
-def write_csv(path: Path, rows: list[list[str]], modified: datetime) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["event_id", "kind", "amount"])
-        writer.writerows(rows)
-    os.utime(path, (epoch(modified), epoch(modified)))
+def events_folder(settings: Settings,
+                  files: dict[str, tuple[list[list[str]], datetime]]) -> Path:
+    """A new `events` folder holding these CSV files: name -> (rows, modified)."""
+    folder = Path(settings.allowed_file_roots[0]) / "events"
+    folder.mkdir()
+    for name, (rows, modified) in files.items():
+        write_csv(folder / name, rows, modified)
+    return folder
+
+
+def first_day_run(caller: Caller, worker: Worker, folder: Path, *,
+                  partial_percent: int) -> tuple[str, str]:
+    """(run, dataset) of a file flow with error diagnostics over `folder`, run over BASE's
+    day until the worker has nothing left."""
+    flow, dataset_id = file_flow(caller, folder, errorDiagnosticsEnabled=True,
+                                 partialIngestionPercent=partial_percent)
+    run_id = start_run(caller, flow, BASE, BASE + timedelta(days=1), delta=None)
+    run_all(worker)
+    return run_id, dataset_id
 
 
 def test_file_window_reads_files_modified_in_it_and_quarantines_bad_rows(
     caller: Caller, settings: Settings, worker: Worker
 ) -> None:
-    folder = Path(settings.allowed_file_roots[0]) / "events"
-    folder.mkdir()
-    write_csv(folder / "a.csv", [["1", "click", "1.50"], ["2", "view", "oops"]],
-              BASE + timedelta(hours=1))
-    write_csv(folder / "b.csv", [["3", "click", "2.00"]], BASE + timedelta(hours=30))
-    flow, dataset_id = file_flow(caller, folder, errorDiagnosticsEnabled=True,
-                                 partialIngestionPercent=50)
-    run_id = start_run(caller, flow, BASE, BASE + timedelta(days=1), delta=None)
-    run_all(worker)
+    folder = events_folder(settings, {
+        "a.csv": ([["1", "click", "1.50"], ["2", "view", "oops"]], BASE + timedelta(hours=1)),
+        "b.csv": ([["3", "click", "2.00"]], BASE + timedelta(hours=30))})
+    run_id, dataset_id = first_day_run(caller, worker, folder, partial_percent=50)
     run = get_run(caller, run_id)
     metrics = run["metrics"]
     assert metrics["statusSummary"]["status"] == "success", metrics
@@ -228,14 +194,9 @@ def test_file_window_reads_files_modified_in_it_and_quarantines_bad_rows(
 def test_failed_share_above_the_threshold_fails_and_commits_nothing(
     caller: Caller, settings: Settings, worker: Worker
 ) -> None:
-    folder = Path(settings.allowed_file_roots[0]) / "events"
-    folder.mkdir()
-    write_csv(folder / "a.csv", [["1", "click", "x"], ["2", "view", "1.00"]],
-              BASE + timedelta(hours=1))
-    flow, dataset_id = file_flow(caller, folder, errorDiagnosticsEnabled=True,
-                                 partialIngestionPercent=10)
-    run_id = start_run(caller, flow, BASE, BASE + timedelta(days=1), delta=None)
-    run_all(worker)
+    folder = events_folder(settings, {
+        "a.csv": ([["1", "click", "x"], ["2", "view", "1.00"]], BASE + timedelta(hours=1))})
+    run_id, dataset_id = first_day_run(caller, worker, folder, partial_percent=10)
     run = get_run(caller, run_id)
     assert run["metrics"]["statusSummary"]["status"] == "failed"
     assert "partialIngestionPercent" in run["metrics"]["statusSummary"]["errors"][0]["message"]

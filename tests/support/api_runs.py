@@ -11,6 +11,7 @@ from sluice.config import Settings
 from sluice.engine.engine_context import engine_context
 from sluice.engine.runner import execute_run
 from sluice.engine.worker import Worker
+from support.api_bodies import created_id as created_id
 from support.callers import Caller
 
 FS = "/data/foundation/flowservice"
@@ -20,15 +21,6 @@ LOCAL_FILES_SPEC = "bc3ffdcf-1b46-41ec-b156-a8c195929f8a"
 DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 TABLE_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
 FILE_FLOW_SPEC = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"
-
-
-def created_id(response: Any) -> str:
-    """The id of what a POST created (its status must be 201)."""
-    assert response.status_code == 201, response.text
-    body = response.json()
-    if isinstance(body, list):  # the Catalog's ["@/dataSets/{id}"]
-        return str(body[0]).rsplit("/", 1)[-1]
-    return str(body["id"])
 
 
 def epoch(moment: datetime) -> int:

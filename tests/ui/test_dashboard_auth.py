@@ -12,9 +12,9 @@ from sluice.api.app import create_app
 from sluice.config import Settings
 from sluice.security.tokens import TokenSigner
 from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction
 from sluice.ui.sessions import SESSION_AUDIENCE, SESSION_COOKIE
 from support.callers import Caller
+from support.metadata_db import metadata_transaction
 
 PAGES = ["/ui/flows", "/ui/datasets", "/ui/connections", "/ui/flows/x", "/ui/runs/x",
          "/ui/datasets/x"]
@@ -52,13 +52,9 @@ def test_login_with_client_credentials_sets_a_strict_http_only_session_cookie(
 
 def test_session_cookie_is_secure_when_served_over_https(settings: Settings) -> None:
     with TestClient(create_app(settings), base_url="https://testserver") as https:
-        engine = make_engine(settings.resolved_database_url)
-        try:
-            with transaction(make_session_factory(engine)) as session:
-                org = tenants.create_org(session, "Secure org")
-                issued = tenants.create_client(session, org.id, "secure client")
-        finally:
-            engine.dispose()
+        with metadata_transaction(settings) as session:
+            org = tenants.create_org(session, "Secure org")
+            issued = tenants.create_client(session, org.id, "secure client")
         form = https.get("/ui/login")
         response = https.post(
             "/ui/login",
@@ -190,12 +186,8 @@ def test_disabling_the_client_ends_its_sessions(
     app_client: TestClient, caller: Caller, settings: Settings
 ) -> None:
     login(app_client, caller)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            tenants.set_client_enabled(session, caller.client_id, False)
-    finally:
-        engine.dispose()
+    with metadata_transaction(settings) as session:
+        tenants.set_client_enabled(session, caller.client_id, False)
     assert app_client.get("/ui/flows", follow_redirects=False).status_code == 303
 
 
@@ -238,14 +230,9 @@ def test_a_new_client_secret_ends_the_sessions_opened_with_the_old_one(
 ) -> None:
     login(app_client, caller)
     assert app_client.get("/ui/flows", follow_redirects=False).status_code == 200
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            issued = tenants.rotate_client_secret(session, caller.client_id)
-        with transaction(make_session_factory(engine)) as session:
-            assert tenants.authenticate_client(session, caller.client_id, caller.client_secret) \
-                is None
-            assert tenants.authenticate_client(session, caller.client_id, issued.client_secret)
-    finally:
-        engine.dispose()
+    with metadata_transaction(settings) as session:
+        issued = tenants.rotate_client_secret(session, caller.client_id)
+    with metadata_transaction(settings) as session:
+        assert tenants.authenticate_client(session, caller.client_id, caller.client_secret) is None
+        assert tenants.authenticate_client(session, caller.client_id, issued.client_secret)
     assert app_client.get("/ui/flows", follow_redirects=False).status_code == 303

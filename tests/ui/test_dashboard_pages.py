@@ -8,9 +8,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from ui_support import (
     BASE,
-    CATALOG,
     FS,
-    created_id,
     events_flow,
     login,
     orders_flow,
@@ -21,9 +19,9 @@ from ui_support import (
 
 from sluice.config import Settings
 from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction
-from support.api_runs import make_worker, run_all
+from support.api_runs import CATALOG, created_id, make_worker, run_all
 from support.callers import Caller
+from support.metadata_db import metadata_transaction
 
 XSS = "<script>alert(1)</script>"
 
@@ -222,12 +220,8 @@ def test_sandbox_switcher_changes_what_the_pages_show(
     app_client: TestClient, caller: Caller, settings: Settings
 ) -> None:
     orders_flow(caller, settings, name="prod flow")
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            tenants.create_sandbox(session, caller.org_id, "dev")
-    finally:
-        engine.dispose()
+    with metadata_transaction(settings) as session:
+        tenants.create_sandbox(session, caller.org_id, "dev")
     orders_flow(caller.in_sandbox("dev"), settings, name="dev flow")
     csrf = login(app_client, caller)
     assert "prod flow" in app_client.get("/ui/flows").text

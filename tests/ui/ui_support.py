@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import os
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,19 +13,21 @@ from fastapi.testclient import TestClient
 
 from sluice.config import Settings
 from support.api_runs import (
-    CATALOG,
-    DATA_LAKE_SPEC,
     FILE_FLOW_SPEC,
     FS,
-    LOCAL_FILES_SPEC,
-    SQLITE_SPEC,
     TABLE_FLOW_SPEC,
-    created_id,
 )
 from support.callers import Caller
+from support.sample_flows import (
+    BASE,
+    events_csv_source,
+    make_orders,
+    once_flow,
+    sqlite_table_source,
+    write_events_csv,
+)
 
 ORIGIN = "http://testserver"
-BASE = datetime(2024, 5, 1, tzinfo=UTC)
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
@@ -63,19 +62,6 @@ def utc_input(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
-def make_orders(root: Path, count: int = 48) -> Path:
-    """One order per hour from BASE; `updated_at` as SQLite ISO text."""
-    path = root / f"orders-{time.monotonic_ns()}.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, "
-                     "amount NUMERIC(10,2), updated_at TIMESTAMP)")
-        conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [
-            (i, f"c{i % 5}", f"{i}.25", (BASE + timedelta(hours=i)).strftime("%Y-%m-%d %H:%M:%S"))
-            for i in range(count)
-        ])
-    return path
-
-
 @dataclass(frozen=True)
 class BuiltFlow:
     flow_id: str
@@ -83,56 +69,23 @@ class BuiltFlow:
     source_path: Path
 
 
-def _flow(caller: Caller, name: str, spec: str, source: str, dataset_id: str,
-          **options: Any) -> str:
-    target = created_id(caller.post(f"{FS}/targetConnections", json={
-        "name": f"{name} target", "params": {"dataSetId": dataset_id},
-        "connectionSpec": {"id": DATA_LAKE_SPEC}}))
-    return created_id(caller.post(f"{FS}/flows", json={
-        "name": name, "flowSpec": {"id": spec},
-        "sourceConnectionIds": [source], "targetConnectionIds": [target],
-        "scheduleParams": {"startTime": str(int(time.time()) + 3600), "frequency": "once"},
-        "options": options}))
-
-
 def orders_flow(caller: Caller, settings: Settings, name: str = "orders flow",
                 dataset_name: str = "orders") -> BuiltFlow:
     """A SQLite table flow without a delta column yet (its first windowed run gives one)."""
     db = make_orders(Path(settings.allowed_file_roots[0]))
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": f"{name} db", "connectionSpec": {"id": SQLITE_SPEC},
-        "auth": {"specName": "File Path Authentication", "params": {"path": str(db)}}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": f"{name} source", "baseConnectionId": base, "data": {"format": "tabular"},
-        "params": {"tableName": "orders"}, "connectionSpec": {"id": SQLITE_SPEC}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={"name": dataset_name}))
-    return BuiltFlow(_flow(caller, name, TABLE_FLOW_SPEC, source, dataset_id), dataset_id, db)
+    source, dataset_id = sqlite_table_source(caller, db, "orders", name=name,
+                                             dataset_name=dataset_name)
+    return BuiltFlow(once_flow(caller, name, TABLE_FLOW_SPEC, source, dataset_id), dataset_id, db)
 
 
 def events_flow(caller: Caller, settings: Settings, rows: list[list[str]]) -> BuiltFlow:
     """A CSV file flow with error diagnostics on; one file modified an hour after BASE."""
     folder = Path(settings.allowed_file_roots[0]) / f"events-{time.monotonic_ns()}"
     folder.mkdir()
-    path = folder / "a.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["event_id", "kind", "amount"])
-        writer.writerows(rows)
-    modified = int((BASE + timedelta(hours=1)).timestamp())
-    os.utime(path, (modified, modified))
-    base = created_id(caller.post(f"{FS}/connections", json={
-        "name": "events", "connectionSpec": {"id": LOCAL_FILES_SPEC},
-        "auth": {"specName": "Local Folder Authentication", "params": {"rootPath": str(folder)}}}))
-    source = created_id(caller.post(f"{FS}/sourceConnections", json={
-        "name": "events csv", "baseConnectionId": base,
-        "data": {"format": "delimited", "columnDelimiter": ","},
-        "params": {"path": "*.csv"}, "connectionSpec": {"id": LOCAL_FILES_SPEC}}))
-    dataset_id = created_id(caller.post(f"{CATALOG}/dataSets", json={
-        "name": "events", "schema": {"fields": [
-            {"name": "event_id", "type": "long"}, {"name": "kind", "type": "string"},
-            {"name": "amount", "type": "decimal(10,2)"}]}}))
-    flow_id = _flow(caller, "events flow", FILE_FLOW_SPEC, source, dataset_id,
-                    errorDiagnosticsEnabled=True, partialIngestionPercent=50)
+    write_events_csv(folder / "a.csv", rows, BASE + timedelta(hours=1))
+    source, dataset_id = events_csv_source(caller, folder)
+    flow_id = once_flow(caller, "events flow", FILE_FLOW_SPEC, source, dataset_id,
+                        errorDiagnosticsEnabled=True, partialIngestionPercent=50)
     return BuiltFlow(flow_id, dataset_id, folder)
 
 

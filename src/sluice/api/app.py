@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from sluice import __version__
+from sluice.api.app_context import AppContext
 from sluice.api.body import ContentTypeError
-from sluice.api.context import AppContext
 from sluice.api.deps import authenticate
 from sluice.api.middleware import (
     BodyLimitMiddleware,
@@ -44,7 +44,7 @@ from sluice.observability.endpoint import install_metrics
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
 from sluice.security.tokens import TokenSigner
-from sluice.store.db import make_engine, make_session_factory, upgrade_schema
+from sluice.services.metadata_database import open_metadata_database
 from sluice.ui import install_dashboard
 from sluice.webhooks.dispatcher import dispatcher_from_settings
 
@@ -56,12 +56,12 @@ def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _ = settings.lake  # an unusable or unsafe lake stops the server here
     keys = load_key_ring(settings)
-    engine = make_engine(settings.resolved_database_url)
-    upgrade_schema(engine)
+    metadata = open_metadata_database(settings.resolved_database_url)
+    metadata.upgrade_schema()
     return AppContext(
         settings=settings,
-        engine=engine,
-        sessions=make_session_factory(engine),
+        engine=metadata.engine,
+        sessions=metadata.sessions,
         signer=TokenSigner(keys.token_signing_key, settings.token_ttl_seconds),
         secret_box=SecretBox(keys.fernet_keys),
     )

@@ -19,19 +19,16 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
-from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.domain.tenancy import Tenant
 from sluice.security.tokens import TokenClaims
-from sluice.store import tenants
-from sluice.store.models import ApiClient, Org, Sandbox
+from sluice.services import tenancy
 
 CALLER_CACHE_SECONDS = 5.0
 # Entries are per client and per (org, sandbox name), so this is far above any real count;
 # past it the cache starts over rather than grow.
 _CACHE_MAX_ENTRIES = 10_000
-_TENANCY_CHANGED = "sluice.tenancy_changed"
 
 
 class CallerCache:
@@ -77,8 +74,7 @@ class CallerCache:
         None when it is unknown or disabled."""
         started, generation = self._clock(), self._current_generation()
         with sessions() as session:
-            client = tenants.active_client(session, client_id)
-            org_id = None if client is None else client.org_id
+            org_id = tenancy.enabled_client_org(session, client_id)
         if org_id is not None:
             self._store(self._clients, client_id, (started + self.ttl_seconds, org_id), generation)
         return org_id
@@ -97,7 +93,7 @@ class CallerCache:
         an unknown sandbox."""
         started, generation = self._clock(), self._current_generation()
         with sessions() as session:
-            tenant = tenants.tenant_for(session, org_id, client_id, sandbox_name)
+            tenant = tenancy.tenant_for(session, org_id, client_id, sandbox_name)
         entry = (started + self.ttl_seconds, tenant.sandbox_id)
         self._store(self._sandboxes, (org_id, sandbox_name), entry, generation)
         return tenant
@@ -132,29 +128,7 @@ def clear_caller_caches() -> None:
         cache.clear()
 
 
-def _tenancy_written(_mapper: Any, _connection: Any, target: object) -> None:
-    # At flush, and once more at commit: a request that read the old row between the two
-    # must not keep it for a whole TTL.
-    clear_caller_caches()
-    session = object_session(target)
-    if session is not None:
-        session.info[_TENANCY_CHANGED] = True
-
-
-def _tenancy_committed(session: Session) -> None:
-    if session.info.pop(_TENANCY_CHANGED, False):
-        clear_caller_caches()
-
-
-def _tenancy_rolled_back(session: Session, _previous_transaction: object) -> None:
-    session.info.pop(_TENANCY_CHANGED, None)
-
-
-for _model in (ApiClient, Org, Sandbox):
-    event.listen(_model, "after_update", _tenancy_written)
-    event.listen(_model, "after_delete", _tenancy_written)
-event.listen(Session, "after_commit", _tenancy_committed)
-event.listen(Session, "after_soft_rollback", _tenancy_rolled_back)
+tenancy.on_tenancy_change(clear_caller_caches)
 
 
 async def get_caller_cache(request: Request) -> CallerCache:

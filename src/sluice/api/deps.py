@@ -16,8 +16,8 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from sluice.api.app_context import AppContext
 from sluice.api.caller_cache import CallerCacheDep
-from sluice.api.context import AppContext
 from sluice.api.problems import GatewayError
 from sluice.domain.errors import SluiceError
 from sluice.domain.tenancy import DEFAULT_SANDBOX, Tenant

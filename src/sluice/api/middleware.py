@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids and the request body size limit."""
+"""ASGI middleware: request ids, the request body size limit and trailing slashes."""
 
 from __future__ import annotations
 
@@ -14,16 +14,27 @@ from sluice.domain.numbers import ascii_whole_number
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-class RequestIdMiddleware:
-    """Tags every request with an id (the caller's `x-request-id` if sane) and echoes it."""
+class HttpMiddleware:
+    """A middleware that acts on HTTP requests only: lifespan events and websockets pass
+    through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestIdMiddleware(HttpMiddleware):
+    """Tags every request with an id (the caller's `x-request-id` if sane) and echoes it."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
@@ -42,17 +53,14 @@ class BodyTooLargeError(Exception):
     pass
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuses bodies over the limit, declared (Content-Length) or streamed (chunked)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
         size = ascii_whole_number(declared.decode("latin-1")) if declared is not None else None
@@ -90,18 +98,14 @@ class BodyLimitMiddleware:
         await send_problem(send, 413, body, request_id)
 
 
-class TrailingSlashMiddleware:
+class TrailingSlashMiddleware(HttpMiddleware):
     """`/connections/{id}/` and `/runs/` (as the reference writes them) reach the same routes
     as the bare paths, without a redirect that curl would not follow for a POST."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                scope = {**scope, "path": path.rstrip("/") or "/"}
-                if scope.get("raw_path"):
-                    scope["raw_path"] = scope["path"].encode()
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+            if scope.get("raw_path"):
+                scope["raw_path"] = scope["path"].encode()
         await self.app(scope, receive, send)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from sluice.api.middleware import HttpMiddleware
 from sluice.api.problems import TrackedSend, problem_body, send_problem
 
 log = logging.getLogger("sluice.api")
@@ -19,16 +20,10 @@ log = logging.getLogger("sluice.api")
 UNEXPECTED_MESSAGE = "An unexpected error occurred; quote the request id to the operator."
 
 
-class UnexpectedErrorMiddleware:
+class UnexpectedErrorMiddleware(HttpMiddleware):
     """Answers an exception nobody handled with one logged `FLOW-1500-500`."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracked = TrackedSend(send)
         try:
             await self.app(scope, receive, tracked)

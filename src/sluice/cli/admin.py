@@ -20,13 +20,12 @@ from sluice.cli.output import (
 )
 from sluice.cli.output import reported_errors as admin_errors
 from sluice.config import Settings
-from sluice.domain.errors import NotFoundError
 from sluice.security.encryption import SecretBox
 from sluice.security.keys import load_key_ring
+from sluice.services import tenancy
 from sluice.services.key_rotation import rotate_all_secrets
-from sluice.store import tenants
-from sluice.store.db import make_engine, make_session_factory, transaction, upgrade_schema
-from sluice.store.models import ApiClient, Org, Sandbox
+from sluice.services.metadata_database import open_metadata_database
+from sluice.services.tenancy import ClientRecord, IssuedClient, OrgRecord, SandboxRecord
 
 app = typer.Typer(
     help="Manage orgs, sandboxes and API clients (direct database access; "
@@ -49,24 +48,24 @@ OrgOption = Annotated[str, typer.Option("--org", help="Org id (see `sluice admin
 def database(settings: Settings | None = None) -> Iterator[Session]:
     """One transaction on the configured metadata database, brought to the newest schema."""
     settings = settings or Settings()
-    engine = make_engine(settings.resolved_database_url)
+    metadata = open_metadata_database(settings.resolved_database_url)
     try:
         with admin_errors():
             try:
-                upgrade_schema(engine)
+                metadata.upgrade_schema()
             except OperationalError as error:
                 fail(f"cannot open the metadata database: {error.orig}")
-            with transaction(make_session_factory(engine)) as session:
+            with metadata.sessions.begin() as session:
                 yield session
     finally:
-        engine.dispose()
+        metadata.dispose()
 
 
-def org_row(org: Org) -> dict[str, Any]:
+def org_row(org: OrgRecord) -> dict[str, Any]:
     return {"id": org.id, "name": org.name, "createdAt": org.created_at}
 
 
-def sandbox_row(sandbox: Sandbox) -> dict[str, Any]:
+def sandbox_row(sandbox: SandboxRecord) -> dict[str, Any]:
     return {
         "id": sandbox.id,
         "name": sandbox.name,
@@ -78,7 +77,7 @@ def sandbox_row(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
-def client_row(client: ApiClient) -> dict[str, Any]:
+def client_row(client: ClientRecord) -> dict[str, Any]:
     return {
         "clientId": client.id,
         "orgId": client.org_id,
@@ -86,11 +85,6 @@ def client_row(client: ApiClient) -> dict[str, Any]:
         "enabled": client.enabled,
         "createdAt": client.created_at,
     }
-
-
-def require_org(session: Session, org_id: str) -> None:
-    if tenants.get_org(session, org_id) is None:
-        raise NotFoundError("orgs", org_id)
 
 
 @orgs_app.command("create")
@@ -101,7 +95,7 @@ def create_org(
 ) -> None:
     """Create an org (with its `prod` sandbox)."""
     with database() as session:
-        row = org_row(tenants.create_org(session, name, org_id))
+        row = org_row(tenancy.create_org(session, name, org_id))
     if output is OutputFormat.json:
         print_json(row)
     else:
@@ -112,7 +106,7 @@ def create_org(
 def list_orgs(output: OutputOption = OutputFormat.table) -> None:
     """List orgs."""
     with database() as session:
-        rows = [org_row(o) for o in tenants.list_orgs(session)]
+        rows = [org_row(o) for o in tenancy.list_orgs(session)]
     print_items(rows, (("ID", "id"), ("Name", "name"), ("Created", "createdAt")), output)
 
 
@@ -128,9 +122,9 @@ def create_sandbox(
 ) -> None:
     """Create a sandbox in an org."""
     with database() as session:
-        require_org(session, org)
+        tenancy.require_org(session, org)
         row = sandbox_row(
-            tenants.create_sandbox(session, org, name, title=title, sandbox_type=sandbox_type)
+            tenancy.create_sandbox(session, org, name, title=title, sandbox_type=sandbox_type)
         )
     if output is OutputFormat.json:
         print_json(row)
@@ -142,8 +136,8 @@ def create_sandbox(
 def list_sandboxes(org: OrgOption, output: OutputOption = OutputFormat.table) -> None:
     """List the sandboxes of an org."""
     with database() as session:
-        require_org(session, org)
-        rows = [sandbox_row(s) for s in tenants.list_sandboxes(session, org)]
+        tenancy.require_org(session, org)
+        rows = [sandbox_row(s) for s in tenancy.list_sandboxes(session, org)]
     print_items(
         rows,
         (
@@ -165,11 +159,11 @@ def create_client(
 ) -> None:
     """Create an API client; its secret is printed this once and never again."""
     with database() as session:
-        issued = tenants.create_client(session, org, name)
+        issued = tenancy.create_client(session, org, name)
     _print_issued(issued, output)
 
 
-def _print_issued(issued: tenants.IssuedClient, output: OutputFormat) -> None:
+def _print_issued(issued: IssuedClient, output: OutputFormat) -> None:
     if output is OutputFormat.json:
         print_json(
             {
@@ -193,8 +187,8 @@ def list_clients(
     """List API clients (never their secrets)."""
     with database() as session:
         if org:
-            require_org(session, org)
-        rows = [client_row(c) for c in tenants.list_clients(session, org)]
+            tenancy.require_org(session, org)
+        rows = [client_row(c) for c in tenancy.list_clients(session, org)]
     print_items(
         rows,
         (
@@ -210,10 +204,7 @@ def list_clients(
 
 def _set_enabled(client_id: str, org: str | None, enabled: bool, output: OutputFormat) -> None:
     with database() as session:
-        current = next((c for c in tenants.list_clients(session, org) if c.id == client_id), None)
-        if current is None:  # unknown, or in another org than --org says
-            raise NotFoundError("apiClients", client_id)
-        row = client_row(tenants.set_client_enabled(session, client_id, enabled))
+        row = client_row(tenancy.set_client_enabled(session, client_id, enabled, org_id=org))
     if output is OutputFormat.json:
         print_json(row)
     else:
@@ -254,10 +245,7 @@ def rotate_client_secret(
     """Give a client a new secret: the old one stops working, and so do the dashboard
     sessions opened with it; the new one is printed this once."""
     with database() as session:
-        current = next((c for c in tenants.list_clients(session, org) if c.id == client_id), None)
-        if current is None:  # unknown, or in another org than --org says
-            raise NotFoundError("apiClients", client_id)
-        issued = tenants.rotate_client_secret(session, client_id)
+        issued = tenancy.rotate_client_secret(session, client_id, org_id=org)
     _print_issued(issued, output)
 
 

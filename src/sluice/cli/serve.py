@@ -34,7 +34,7 @@ from sluice.cli.remote import DEFAULT_URL
 from sluice.client import FLOW_SERVICE_PATH, TOKEN_PATH, Credentials, SluiceApiError, SluiceClient
 from sluice.config import Settings
 from sluice.demo import setup_demo
-from sluice.store.db import make_engine, make_session_factory
+from sluice.services.metadata_database import open_metadata_database
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -187,11 +187,11 @@ def configure_logging(level: str) -> None:
 
 
 def ensure_embedded_tenant(settings: Settings) -> Credentials:
-    engine = make_engine(settings.resolved_database_url)
+    metadata = open_metadata_database(settings.resolved_database_url)
     try:
-        return ensure_default_tenant(settings, make_session_factory(engine))
+        return ensure_default_tenant(settings, metadata.sessions)
     finally:
-        engine.dispose()
+        metadata.dispose()
 
 
 def client_host(host: str) -> str:

@@ -1,7 +1,7 @@
 """The Catalog API's list query: `limit`, `start`, `orderBy`, `properties`, `property`
 filters, simple filters (`name=a,b`, `name=!a`) and date ranges (`createdAfter`...).
 
-Parsing only; `store.offset_listing` runs it. `property` takes the shared filter syntax
+Parsing only; `store.offset_pages` runs it. `property` takes the shared filter syntax
 (`name==a`, `created>1700000000000`, dotted and `[]` paths); the Catalog's existence tests
 (`property=name`, `property=!name`) and regular expressions (`~`) are not supported and
 answer the shared codes (1450, 1440). `count=true` is Sluice's, as on Flow Service lists.

@@ -1,6 +1,6 @@
 """The shared list query: `property` filters, `orderby`, `limit`, `count`, `continuationToken`.
 
-Parsing only; `store.listing` turns a `ListQuery` into SQL. Error codes are the reference's
+Parsing only; `store.list_query_sql` turns a `ListQuery` into SQL. Error codes are the reference's
 (section 2.5): 1440 unimplemented operator, 1443 several values with a comparison, 1450
 invalid operator, 1451 unknown parameter, 1452 invalid value, 1453 empty value, 1401 limit
 with count, 1432 / 1433 bad orderby prefix / field.

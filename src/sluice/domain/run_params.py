@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sluice.domain.copy_transformation import DELTA_COLUMN_KEYS
 from sluice.domain.errors import bad_request
 from sluice.domain.numbers import whole_number
+from sluice.domain.schedule import MAX_EPOCH_SECONDS
 
-MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 PARAM_KEYS = frozenset({"startTime", "windowStartTime", "windowEndTime", "deltaColumn"})
 BODY_KEYS = frozenset({"flowId", "params"})
-DELTA_COLUMN_KEYS = frozenset({"name", "dateFormat", "timezone"})
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sluice.connectors.reading import SourceFile
+from sluice.domain.copy_transformation import delta_column_timezone
 from sluice.domain.errors import SluiceError
 from sluice.domain.flow_specs import default_write_mode, find_flow_spec, schema_evolution
 from sluice.domain.mapping_sets import MappingRule, mapping_reference, rules_of
-from sluice.domain.schedule import delta_column_timezone
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.engine import claims

@@ -33,10 +33,10 @@ from typing import Any, cast
 from sqlalchemy import Table, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from sluice.domain.copy_transformation import delta_column_of
 from sluice.domain.schedule import (
     NO_MORE_TICKS,
     Schedule,
-    delta_column_of,
     due_ticks,
     next_tick_at,
     tick_window,

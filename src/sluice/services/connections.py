@@ -19,7 +19,7 @@ from sluice.schemas.system_fields import system_view
 from sluice.security.encryption import SecretBox
 from sluice.services.validation import validate_against
 from sluice.store.flow_endpoints import full_auth_params, require_connector, require_spec
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Connection, SourceConnection, TargetConnection
 from sluice.store.resources import ResourceRepository
 

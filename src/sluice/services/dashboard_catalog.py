@@ -14,7 +14,7 @@ from sluice.lake.location import LakeLocation
 from sluice.lake.reader import TableStats, preview_rows, table_stats
 from sluice.services.connections import render_connection
 from sluice.services.datasets import table_location
-from sluice.store.listing import tenant_scope
+from sluice.store.list_query_sql import tenant_scope
 from sluice.store.models import Connection, Dataset
 
 PREVIEW_ROWS = 20

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from sluice.domain.copy_transformation import delta_column_of
 from sluice.domain.flow_specs import find_flow_spec
 from sluice.domain.run_states import FAILED, IN_PROGRESS, SCHEDULED, SUCCESS
-from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.services.target_connections import target_connections
-from sluice.store.listing import tenant_scope
+from sluice.store.list_query_sql import tenant_scope
 from sluice.store.models import Flow, Run
 
 RECENT_RUNS = 20

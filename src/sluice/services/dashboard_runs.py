@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED, TERMINAL, can_retrigger
 from sluice.domain.tenancy import Tenant
 from sluice.services.runs import quarantined_rows, render_run
-from sluice.store.listing import tenant_scope
+from sluice.store.list_query_sql import tenant_scope
 from sluice.store.models import Run
 
 STATUSES = ("scheduled", "inProgress", "success", "failed", "cancelled")

@@ -14,9 +14,9 @@ from sluice.domain.tenancy import Tenant
 from sluice.lake.location import LakeLocation
 from sluice.lake.reader import preview_rows, table_history, table_stats
 from sluice.services.datasets import FIELDS, datasets, render_dataset, table_location
-from sluice.store.listing import count_rows
+from sluice.store.list_query_sql import count_rows
 from sluice.store.models import Dataset
-from sluice.store.offset_listing import fetch_offset_page
+from sluice.store.offset_pages import fetch_offset_page
 
 # `name=a,b` style filters: the columns, not the free-form document.
 SIMPLE_FILTERS = frozenset(FIELDS.columns)

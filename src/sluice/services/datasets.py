@@ -16,7 +16,7 @@ from sluice.lake.location import LakeLocation
 from sluice.schemas.datasets import DatasetCreate
 from sluice.schemas.parsing import parse_model
 from sluice.store.datasets import table_location as table_location
-from sluice.store.listing import ColumnField, ResourceFields
+from sluice.store.list_query_sql import ColumnField, ResourceFields
 from sluice.store.models import Dataset, TargetConnection
 from sluice.store.resources import ResourceRepository
 

@@ -8,9 +8,11 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from sluice.connectors.contract import ConnectionSpec
 from sluice.domain.errors import ConflictError
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.tenancy import Tenant
+from sluice.schemas.connections import SourceConnectionCreate, TargetConnectionCreate
 from sluice.schemas.parsing import parse_model
 from sluice.schemas.system_fields import system_view
 from sluice.store.models import SourceConnection, TargetConnection
@@ -46,6 +48,20 @@ def render_end(
     }
 
 
+def end_document(
+    body: SourceConnectionCreate | TargetConnectionCreate,
+    spec: ConnectionSpec,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The stored document of a validated connection body (its spec version filled in)."""
+    return {
+        "description": body.description or "",
+        "data": data,
+        "params": body.params,
+        "connectionSpec": {"id": spec.id, "version": body.connection_spec.version or spec.version},
+    }
+
+
 def patched_body(
     session: Session,
     tenant: Tenant,
@@ -75,15 +91,33 @@ def patched_body(
     return row, body
 
 
-def delete_unless_used(
+def store_patched(
     session: Session,
+    tenant: Tenant,
     repository: ResourceRepository[EndRow],
     row: EndRow,
+    name: str,
+    doc: dict[str, Any],
+) -> EndRow:
+    """Write a validated patch: the new name and document, as a new version."""
+    row.name = name
+    row.doc = doc
+    repository.touch(row, tenant)
+    session.flush()
+    return row
+
+
+def delete_unless_used(
+    session: Session,
+    tenant: Tenant,
+    repository: ResourceRepository[EndRow],
+    resource_id: str,
     link: InstrumentedAttribute[str],
     flow_column: InstrumentedAttribute[str],
     usage: str,
 ) -> None:
-    """Delete, unless flows use the connection (1447, naming them)."""
+    """Delete the connection (locked first), unless flows use it (1447, naming them)."""
+    row = repository.get(session, tenant, resource_id, for_update=True)
     flows = list(session.scalars(select(flow_column).where(link == row.id)))
     if flows:
         raise ConflictError(

@@ -9,17 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sluice.connectors.registry import find_spec
+from sluice.domain.copy_transformation import validate_copy_transformation
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import FlowSpec, find_flow_spec
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED
-from sluice.domain.schedule import (
-    Schedule,
-    check_schedule_change,
-    next_tick_at,
-    parse_schedule,
-    validate_copy_transformation,
-)
+from sluice.domain.schedule import Schedule, check_schedule_change, next_tick_at, parse_schedule
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.flows import FlowCreate
 from sluice.schemas.parsing import parse_model
@@ -30,7 +25,7 @@ from sluice.services.target_connections import target_connections
 from sluice.services.validation import validate_against
 from sluice.store.clock import now_ms
 from sluice.store.flow_ticks import reschedule
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, FlowSourceConnection, FlowTargetConnection, Run
 from sluice.store.resources import ResourceRepository
 

@@ -28,7 +28,7 @@ from sluice.lake.schema import arrow_type
 from sluice.schemas.system_fields import system_view
 from sluice.services.datasets import datasets
 from sluice.services.target_connections import target_connections
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowMappingSet, MappingSet, MappingSetVersion
 from sluice.store.resources import ResourceRepository
 

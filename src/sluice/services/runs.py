@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceReadError
+from sluice.domain.copy_transformation import delta_column_of
 from sluice.domain.errors import bad_request
 from sluice.domain.flow_specs import find_flow_spec
 from sluice.domain.run_params import parse_run_request
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED, SUCCESS, can_retrigger
-from sluice.domain.schedule import delta_column_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.schemas.system_fields import system_view
@@ -24,7 +24,7 @@ from sluice.services.flows import flows
 from sluice.store import run_transitions
 from sluice.store.clock import now_ms
 from sluice.store.flow_endpoints import resolve_endpoints
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Run, RunBadRow
 from sluice.store.resources import ResourceRepository
 from sluice.store.runs import NewRun, add_retrigger_run, add_run

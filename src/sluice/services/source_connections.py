@@ -10,11 +10,11 @@ from sluice.connectors.contract import ConnectionSpec
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import SourceConnectionCreate
+from sluice.services import flow_connections
 from sluice.services.connections import connections
-from sluice.services.flow_connections import delete_unless_used, patched_body, render_end
 from sluice.services.validation import validate_against
 from sluice.store.flow_endpoints import require_spec
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowSourceConnection, SourceConnection
 from sluice.store.resources import ResourceRepository
 
@@ -28,7 +28,6 @@ FIELDS = ResourceFields(
     document_fields=frozenset({"description", "data", "params", "connectionSpec"}),
 )
 source_connections = ResourceRepository(SourceConnection, "sourceConnections", FIELDS)
-PATCHABLE = frozenset({"name", "description", "data", "params"})
 FILE_FORMATS = ("delimited", "json", "parquet")
 
 
@@ -84,13 +83,7 @@ def _validated(
     base_id = validated_base_connection(session, tenant, spec, body.base_connection_id)
     data = _validated_data(spec, body.data)
     validate_against(spec.params_schema, body.params, "params")
-    doc = {
-        "description": body.description or "",
-        "data": data,
-        "params": body.params,
-        "connectionSpec": {"id": spec.id, "version": body.connection_spec.version or spec.version},
-    }
-    return spec, base_id, doc
+    return spec, base_id, flow_connections.end_document(body, spec, data)
 
 
 def create_source_connection(
@@ -103,13 +96,13 @@ def create_source_connection(
 
 
 def render_source_connection(row: SourceConnection, tenant: Tenant) -> dict[str, Any]:
-    return render_end(row, tenant, "/sourceConnections")
+    return flow_connections.render_end(row, tenant, "/sourceConnections")
 
 
 def patch_source_connection(
     session: Session, tenant: Tenant, source_id: str, operations: object, if_match: str | None
 ) -> SourceConnection:
-    row, body = patched_body(
+    row, body = flow_connections.patched_body(
         session,
         tenant,
         source_connections,
@@ -119,19 +112,15 @@ def patch_source_connection(
         if_match,
     )
     _spec, _base, doc = _validated(session, tenant, body)
-    row.name = body.name
-    row.doc = doc
-    source_connections.touch(row, tenant)
-    session.flush()
-    return row
+    return flow_connections.store_patched(session, tenant, source_connections, row, body.name, doc)
 
 
 def delete_source_connection(session: Session, tenant: Tenant, source_id: str) -> None:
-    row = source_connections.get(session, tenant, source_id, for_update=True)
-    delete_unless_used(
+    flow_connections.delete_unless_used(
         session,
+        tenant,
         source_connections,
-        row,
+        source_id,
         FlowSourceConnection.source_connection_id,
         FlowSourceConnection.flow_id,
         "read from",

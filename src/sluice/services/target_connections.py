@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import TargetConnectionCreate
+from sluice.services import flow_connections
 from sluice.services.datasets import datasets
-from sluice.services.flow_connections import delete_unless_used, patched_body, render_end
 from sluice.services.source_connections import validated_base_connection
 from sluice.services.validation import validate_against
 from sluice.store.flow_endpoints import require_spec
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowTargetConnection, TargetConnection
 from sluice.store.resources import ResourceRepository
 
@@ -31,7 +31,6 @@ FIELDS = ResourceFields(
     document_fields=frozenset({"description", "data", "params", "connectionSpec"}),
 )
 target_connections = ResourceRepository(TargetConnection, "targetConnections", FIELDS)
-PATCHABLE = frozenset({"name", "description", "data", "params"})
 
 
 def _validated(
@@ -49,13 +48,7 @@ def _validated(
             f"Invalid dataset id '{dataset_id}': no such dataset in this "
             "sandbox. Create it with POST /data/foundation/catalog/dataSets.",
         )
-    doc = {
-        "description": body.description or "",
-        "data": body.data,
-        "params": body.params,
-        "connectionSpec": {"id": spec.id, "version": body.connection_spec.version or spec.version},
-    }
-    return base_id, dataset_id, doc
+    return base_id, dataset_id, flow_connections.end_document(body, spec, body.data)
 
 
 def create_target_connection(
@@ -74,7 +67,7 @@ def create_target_connection(
 
 
 def render_target_connection(row: TargetConnection, tenant: Tenant) -> dict[str, Any]:
-    view = render_end(row, tenant, "/targetConnections")
+    view = flow_connections.render_end(row, tenant, "/targetConnections")
     if row.dataset_id:
         # Another service: a whole path, not one relative to the flow service.
         view["_links"]["dataSet"] = {"href": f"{DATASETS_PATH}/{row.dataset_id}"}
@@ -84,7 +77,7 @@ def render_target_connection(row: TargetConnection, tenant: Tenant) -> dict[str,
 def patch_target_connection(
     session: Session, tenant: Tenant, target_id: str, operations: object, if_match: str | None
 ) -> TargetConnection:
-    row, body = patched_body(
+    row, body = flow_connections.patched_body(
         session,
         tenant,
         target_connections,
@@ -94,20 +87,16 @@ def patch_target_connection(
         if_match,
     )
     _base, dataset_id, doc = _validated(session, tenant, body)
-    row.name = body.name
-    row.doc = doc
     row.dataset_id = dataset_id
-    target_connections.touch(row, tenant)
-    session.flush()
-    return row
+    return flow_connections.store_patched(session, tenant, target_connections, row, body.name, doc)
 
 
 def delete_target_connection(session: Session, tenant: Tenant, target_id: str) -> None:
-    row = target_connections.get(session, tenant, target_id, for_update=True)
-    delete_unless_used(
+    flow_connections.delete_unless_used(
         session,
+        tenant,
         target_connections,
-        row,
+        target_id,
         FlowTargetConnection.target_connection_id,
         FlowTargetConnection.flow_id,
         "write to",

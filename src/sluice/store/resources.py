@@ -11,7 +11,7 @@ from sluice.domain.errors import NotFoundError, PreconditionFailedError, Version
 from sluice.domain.list_query import ListQuery
 from sluice.domain.tenancy import Tenant
 from sluice.store.clock import new_etag, new_id, now_ms
-from sluice.store.listing import Page, ResourceFields, count_rows, fetch_page, tenant_scope
+from sluice.store.list_query_sql import Page, ResourceFields, count_rows, fetch_page, tenant_scope
 from sluice.store.models import ResourceColumns
 
 Row = TypeVar("Row", bound=ResourceColumns)

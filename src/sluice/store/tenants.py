@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, object_session
 
 from sluice.domain.errors import BadRequestError, NotFoundError, SandboxNotFoundError
 from sluice.domain.tenancy import DEFAULT_SANDBOX, Tenant, is_valid_sandbox_name
@@ -183,3 +185,31 @@ def tenant_for(session: Session, org_id: str, client_id: str, sandbox_name: str)
 
 
 _DUMMY_HASH = hash_secret("not-a-real-secret")
+
+
+_TENANCY_CHANGED = "sluice.tenancy_changed"
+
+
+def listen_for_tenancy_changes(changed: Callable[[], None]) -> None:
+    """Call `changed` when a client, an org or a sandbox is updated or deleted in this
+    process: at flush, and once more when that session commits (a reader between the two
+    must not keep the old row)."""
+
+    def written(_mapper: Any, _connection: Any, target: object) -> None:
+        changed()
+        session = object_session(target)
+        if session is not None:
+            session.info[_TENANCY_CHANGED] = True
+
+    def committed(session: Session) -> None:
+        if session.info.pop(_TENANCY_CHANGED, False):
+            changed()
+
+    def rolled_back(session: Session, _previous_transaction: object) -> None:
+        session.info.pop(_TENANCY_CHANGED, None)
+
+    for model in (ApiClient, Org, Sandbox):
+        event.listen(model, "after_update", written)
+        event.listen(model, "after_delete", written)
+    event.listen(Session, "after_commit", committed)
+    event.listen(Session, "after_soft_rollback", rolled_back)

@@ -6,14 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from sluice.api.context import AppContext
+from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep
-from sluice.domain.tenancy import DEFAULT_SANDBOX, Tenant
-from sluice.store import dashboard_sessions, tenants
-from sluice.store.db import transaction
+from sluice.domain.tenancy import Tenant
+from sluice.services.dashboard_logins import LoginKey, is_session_open, viewer_access
 from sluice.ui.sessions import (
     CSRF_FIELD,
     SessionIdentity,
@@ -49,41 +47,27 @@ class Viewer:
         return self.identity.csrf_token
 
 
+def _login_key(identity: SessionIdentity) -> LoginKey:
+    return LoginKey(identity.org_id, identity.client_id, identity.session_id)
+
+
 def live_session(request: Request, context: AppContext) -> SessionIdentity | None:
     """The cookie's session if it is still open in the metadata database (not logged out,
     not revoked) and its client still enabled; else None."""
-    with transaction(context.sessions) as session:
-        return _open_session(request, context, session)
-
-
-def _open_session(
-    request: Request, context: AppContext, session: Session
-) -> SessionIdentity | None:
     identity = read_session(request, context.signer)
-    return identity if identity is not None and _is_open(session, identity) else None
-
-
-def _is_open(session: Session, identity: SessionIdentity) -> bool:
-    client = tenants.active_client(session, identity.client_id)
-    # Disabled or deleted since the login: the session dies with it.
-    return (
-        client is not None
-        and client.org_id == identity.org_id
-        and dashboard_sessions.is_live(session, identity.session_id, identity.client_id)
-    )
+    if identity is None or not is_session_open(context.sessions, _login_key(identity)):
+        return None
+    return identity
 
 
 def current_viewer(request: Request, context: ContextDep) -> Viewer:
-    with transaction(context.sessions) as session:
-        identity = _open_session(request, context, session)
-        if identity is None:
-            raise LoginRequiredError
-        sandboxes = tuple(s.name for s in tenants.list_sandboxes(session, identity.org_id))
-        wanted = chosen_sandbox(request)
-        if wanted not in sandboxes:
-            wanted = DEFAULT_SANDBOX if DEFAULT_SANDBOX in sandboxes else sandboxes[0]
-        tenant = tenants.tenant_for(session, identity.org_id, identity.client_id, wanted)
-    return Viewer(identity=identity, tenant=tenant, sandboxes=sandboxes)
+    identity = read_session(request, context.signer)
+    if identity is None:
+        raise LoginRequiredError
+    access = viewer_access(context.sessions, _login_key(identity), chosen_sandbox(request))
+    if access is None:
+        raise LoginRequiredError
+    return Viewer(identity=identity, tenant=access.tenant, sandboxes=access.sandboxes)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

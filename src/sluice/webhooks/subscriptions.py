@@ -18,7 +18,7 @@ from sluice.schemas.parsing import parse_model
 from sluice.schemas.system_fields import system_view
 from sluice.schemas.webhooks import SecretValue, WebhookCreate, WebhookFields
 from sluice.security.encryption import SecretBox
-from sluice.store.listing import ColumnField, ResourceFields, system_fields
+from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Webhook, WebhookDelivery, WebhookEvent
 from sluice.store.resources import ResourceRepository, find_row
 from sluice.webhooks.deliveries import DELIVERY_STATUSES

@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import Response, status
 from fastapi.responses import JSONResponse
 
-from sluice.store.models import ResourceColumns
+from sluice.services.resource_types import VersionedResource
 
 FLOW_SERVICE = "/data/foundation/flowservice"
 CATALOG = "/data/foundation/catalog"
 
 
-def created(row: ResourceColumns, location: str) -> JSONResponse:
+def created(row: VersionedResource, location: str) -> JSONResponse:
     return JSONResponse(
         {"id": row.id, "etag": row.etag},
         status_code=status.HTTP_201_CREATED,
@@ -21,7 +21,7 @@ def created(row: ResourceColumns, location: str) -> JSONResponse:
     )
 
 
-def updated(row: ResourceColumns) -> JSONResponse:
+def updated(row: VersionedResource) -> JSONResponse:
     return JSONResponse({"id": row.id, "etag": row.etag}, headers={"ETag": row.etag})
 
 

@@ -11,23 +11,22 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from sluice.api.app_context import AppContext
 from sluice.api.body import JsonBody
-from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.ignored import report_ignored
-from sluice.api.listing import list_envelope
+from sluice.api.list_pages import list_response
 from sluice.api.routers.common import created, no_content, one, updated
 from sluice.domain.tenancy import Tenant
-from sluice.store.models import ResourceColumns
-from sluice.store.resources import ResourceRepository
+from sluice.services.resource_types import ResourceReader, VersionedResource
 
-Row = TypeVar("Row", bound=ResourceColumns)
+Row = TypeVar("Row", bound=VersionedResource)
 
 
 @dataclass(frozen=True)
 class ResourceOperations(Generic[Row]):
     path: str
-    repository: ResourceRepository[Row]
+    repository: ResourceReader[Row]
     render: Callable[[Row, Tenant, AppContext], dict[str, Any]]
     create: Callable[[Session, Tenant, AppContext, Any], Row]
     patch: Callable[[Session, Tenant, AppContext, str, Any, str | None], Row]
@@ -43,17 +42,10 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
     def list_resources(
         request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
     ) -> JSONResponse:
-        # Plain JSON, like the single GET: no response-model pass over free-form documents.
-        return JSONResponse(
-            list_envelope(
-                request,
-                context.settings,
-                session,
-                tenant,
-                ops.repository,
-                lambda row: ops.render(row, tenant, context),
-            )
-        )
+        def render(row: Row) -> dict[str, Any]:
+            return ops.render(row, tenant, context)
+
+        return list_response(request, context.settings, session, tenant, ops.repository, render)
 
     @router.post("")
     def create_resource(

@@ -6,6 +6,7 @@ N+1; GET shows the latest version, or `?version=N`.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,17 +14,17 @@ from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
-from sluice.api.listing import list_envelope
+from sluice.api.list_pages import list_response
 from sluice.api.routers.common import no_content, one
 from sluice.domain.mapping_sets import mapping_version
 from sluice.services import mapping_sets as service
-from sluice.store.models import MappingSet
+from sluice.services.resource_types import NumberedResource
 
 PATH = "/data/foundation/conversion/mappingSets"
 router = APIRouter(prefix=PATH, tags=["mappingSets"])
 
 
-def _written(row: MappingSet, status_code: int) -> JSONResponse:
+def _written(row: NumberedResource, status_code: int) -> JSONResponse:
     headers = {"ETag": row.etag}
     if status_code == 201:
         headers["Location"] = f"{PATH}/{row.id}"
@@ -44,16 +45,8 @@ def _version(text: str | None) -> int | None:
 def list_mapping_sets(
     request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
 ) -> JSONResponse:
-    return JSONResponse(
-        list_envelope(
-            request,
-            context.settings,
-            session,
-            tenant,
-            service.mapping_sets,
-            lambda row: service.render_mapping_set(row, tenant),
-        )
-    )
+    render = partial(service.render_mapping_set, tenant=tenant)
+    return list_response(request, context.settings, session, tenant, service.mapping_sets, render)
 
 
 @router.post("")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.ignored import report_ignored
-from sluice.api.listing import list_envelope
+from sluice.api.list_pages import list_response
 from sluice.api.routers.common import FLOW_SERVICE, one
 from sluice.domain.errors import bad_request
 from sluice.domain.list_query import PropertyFilter
@@ -30,17 +31,8 @@ def _runs_page(
     tenant: TenantDep,
     scope: tuple[PropertyFilter, ...] = (),
 ) -> JSONResponse:
-    return JSONResponse(
-        list_envelope(
-            request,
-            context.settings,
-            session,
-            tenant,
-            service.runs,
-            lambda row: service.render_run(row, tenant),
-            scope=scope,
-        )
-    )
+    render = partial(service.render_run, tenant=tenant)
+    return list_response(request, context.settings, session, tenant, service.runs, render, scope)
 
 
 @router.get("")

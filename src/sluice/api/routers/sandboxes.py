@@ -9,17 +9,16 @@ from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import CallerDep, SessionDep
-from sluice.domain.errors import SluiceError
 from sluice.schemas.parsing import parse_model
 from sluice.schemas.sandboxes import SandboxCreate
-from sluice.store import tenants
-from sluice.store.models import Sandbox
+from sluice.services import tenancy
+from sluice.services.tenancy import SandboxRecord
 
 SANDBOXES = "/data/foundation/sandbox-management/sandboxes"
 router = APIRouter(prefix=SANDBOXES, tags=["sandboxes"])
 
 
-def render_sandbox(sandbox: Sandbox) -> dict[str, Any]:
+def render_sandbox(sandbox: SandboxRecord) -> dict[str, Any]:
     return {
         "id": sandbox.id,
         "name": sandbox.name,
@@ -35,26 +34,19 @@ def render_sandbox(sandbox: Sandbox) -> dict[str, Any]:
 
 @router.get("")
 def list_sandboxes(caller: CallerDep, session: SessionDep) -> dict[str, Any]:
-    items = [render_sandbox(s) for s in tenants.list_sandboxes(session, caller.org_id)]
+    items = [render_sandbox(s) for s in tenancy.list_sandboxes(session, caller.org_id)]
     return {"sandboxes": items, "_page": {"limit": len(items), "count": len(items)}}
 
 
 @router.get("/{name}")
 def get_sandbox(name: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
-    return render_sandbox(tenants.get_sandbox(session, caller.org_id, name))
+    return render_sandbox(tenancy.get_sandbox(session, caller.org_id, name))
 
 
 @router.post("")
 def create_sandbox(body: JsonBody, caller: CallerDep, session: SessionDep) -> JSONResponse:
     request = parse_model(SandboxCreate, body)
-    if request.type == "production":
-        raise SluiceError(
-            "Only the 'prod' sandbox is a production sandbox; create development sandboxes.",
-            code=2107,
-            status=400,
-            title="Bad request",
-        )
-    sandbox = tenants.create_sandbox(
+    sandbox = tenancy.create_development_sandbox(
         session, caller.org_id, request.name, title=request.title, sandbox_type=request.type
     )
     return JSONResponse(

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from sluice.api.deps import ContextDep, TenantDep
-from sluice.api.listing import list_query_from, projected, requested_properties
+from sluice.api.list_pages import list_query_from, projected, requested_properties
 from sluice.api.routers.common import FLOW_SERVICE
 from sluice.connectors.registry import all_specs
 from sluice.domain.errors import NotFoundError

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sluice.api.deps import ContextDep, SessionDep
-from sluice.store import tenants
+from sluice.services.tenancy import authenticated_org
 
 router = APIRouter(tags=["auth"])
 
@@ -34,10 +34,10 @@ async def issue_token(request: Request, context: ContextDep, session: SessionDep
     client_id, secret = fields.get("client_id", ""), fields.get("client_secret", "")
     if not client_id or not secret:
         return _oauth_error(400, "invalid_request", "client_id and client_secret are required")
-    client = tenants.authenticate_client(session, client_id, secret)
-    if client is None:
+    org_id = authenticated_org(session, client_id, secret)
+    if org_id is None:
         return _oauth_error(401, "invalid_client", "invalid client_id or client_secret")
-    token = context.signer.issue(client.org_id, client.id)
+    token = context.signer.issue(org_id, client_id)
     return JSONResponse(
         {"access_token": token, "token_type": "bearer", "expires_in": context.signer.ttl_seconds},
         headers={"Cache-Control": "no-store"},

@@ -9,8 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from sluice.api.deps import ContextDep
 from sluice.domain.tenancy import DEFAULT_SANDBOX
-from sluice.store import dashboard_sessions, tenants
-from sluice.store.db import transaction
+from sluice.services.dashboard_logins import log_in, log_out
 from sluice.ui.deps import FormDep, FormRefusedError, ViewerDep, form_text, live_session
 from sluice.ui.routes.common import redirect
 from sluice.ui.sessions import (
@@ -80,15 +79,8 @@ async def login(request: Request, context: ContextDep) -> Response:
     client_id = form_text(form, "client_id")
     secret = form_text(form, "client_secret")
     next_path = safe_next(form_text(form, "next"))
-    with transaction(context.sessions) as session:
-        client = tenants.authenticate_client(session, client_id, secret) if client_id else None
-        org_id = client.org_id if client is not None else None
-        session_id = (
-            dashboard_sessions.open_session(session, client_id, context.signer.ttl_seconds)
-            if org_id is not None
-            else ""
-        )
-    if org_id is None:
+    login = log_in(context.sessions, client_id, secret, context.signer.ttl_seconds)
+    if login is None:
         return _login_form(
             request,
             next_path=next_path,
@@ -96,17 +88,14 @@ async def login(request: Request, context: ContextDep) -> Response:
             status_code=401,
         )
     response = redirect(next_path)
-    start_session(request, response, context.signer, (org_id, client_id, session_id))
+    start_session(request, response, context.signer, (login.org_id, client_id, login.session_id))
     remember_sandbox(request, response, DEFAULT_SANDBOX, context.signer.ttl_seconds)
     return response
 
 
 @router.post("/ui/logout")
 def logout(request: Request, viewer: ViewerDep, _form: FormDep, context: ContextDep) -> Response:
-    # Revoked in the database, not only forgotten by this browser: a copy of the cookie
-    # stops working too, on every API process.
-    with transaction(context.sessions) as session:
-        dashboard_sessions.revoke(session, viewer.identity.session_id)
+    log_out(context.sessions, viewer.identity.session_id)
     response = redirect("/ui/login")
     end_session(request, response)
     return response

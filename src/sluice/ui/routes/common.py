@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from fastapi import Depends, Query
 from fastapi.responses import RedirectResponse
 from starlette.status import HTTP_303_SEE_OTHER
 
@@ -39,6 +41,22 @@ def notice_text(key: str | None) -> str | None:
     return NOTICES.get(key or "")
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What a page shows of the action that led to it: a notice after it succeeded, or the
+    coded error it was refused with (and that error's status)."""
+
+    notice: str | None = None
+    refused: SluiceError | None = None
+
+    def page_fields(self) -> dict[str, Any]:
+        return {
+            "status_code": 200 if self.refused is None else self.refused.status,
+            "notice": notice_text(self.notice),
+            "problem": None if self.refused is None else problem_of(self.refused),
+        }
+
+
 def redirect(path: str, **query: str) -> RedirectResponse:
     target = f"{path}?{urlencode(query)}" if query else path
     return RedirectResponse(target, status_code=HTTP_303_SEE_OTHER)
@@ -70,11 +88,18 @@ class RunFilterForm:
 
 
 def run_filter_form(
-    status: str | None, created_from: str | None, created_to: str | None, limit: int | None
+    status: str | None = None,
+    created_from: Annotated[str | None, Query(alias="from")] = None,
+    created_to: Annotated[str | None, Query(alias="to")] = None,
+    limit: int | None = None,
 ) -> RunFilterForm:
+    """The run filters of the query string (the flow page and its live endpoint), bounded."""
     return RunFilterForm(
         status=status if status in STATUSES else "",
         created_from=(created_from or "").strip()[:32],
         created_to=(created_to or "").strip()[:32],
         limit=min(max(limit or DEFAULT_RUN_LIMIT, 1), MAX_RUN_LIMIT),
     )
+
+
+RunFiltersDep = Annotated[RunFilterForm, Depends(run_filter_form)]

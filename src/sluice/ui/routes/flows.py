@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from sluice.api.context import AppContext
+from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.domain.errors import SluiceError
 from sluice.services.dashboard_flows import dataset_of, flow_summaries, flow_summary
 from sluice.services.dashboard_runs import flow_runs
 from sluice.services.flows import change_state, flows
 from sluice.services.runs import create_run
-from sluice.store.db import transaction
 from sluice.ui.charts import runs_chart
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep, form_text
 from sluice.ui.formatting import input_value, parse_input_value
 from sluice.ui.routes.common import (
-    Problem,
+    Outcome,
     RunFilterForm,
+    RunFiltersDep,
     notice_text,
-    problem_of,
     redirect,
-    run_filter_form,
 )
 from sluice.ui.templating import render_page
 
@@ -70,7 +71,7 @@ def flow_context(
     context: AppContext, viewer: Viewer, flow_id: str, filters: RunFilterForm
 ) -> dict[str, Any]:
     """Everything the flow page and its live endpoint show."""
-    with transaction(context.sessions) as session:
+    with context.sessions.begin() as session:
         row = flows.find(session, viewer.tenant, flow_id)
         if row is None:
             raise PageNotFoundError(flow_id)
@@ -103,24 +104,29 @@ def _flow_page(
     viewer: Viewer,
     flow_id: str,
     filters: RunFilterForm,
+    outcome: Outcome,
     *,
-    notice: str | None = None,
-    problem: Problem | None = None,
     run_form: RunForm | None = None,
     highlight: str | None = None,
-    status_code: int = 200,
 ) -> Response:
     return render_page(
         request,
         "flow.html",
         viewer,
-        status_code=status_code,
-        notice=notice_text(notice),
-        problem=problem,
+        **outcome.page_fields(),
         run_form=run_form or RunForm.default(),
         highlight=highlight,
         **flow_context(context, viewer, flow_id, filters),
     )
+
+
+@contextmanager
+def _viewers_flow(context: AppContext, viewer: Viewer, flow_id: str) -> Iterator[Session]:
+    """A transaction in which the viewer's tenant has the flow (else PageNotFoundError)."""
+    with context.sessions.begin() as session:
+        if flows.find(session, viewer.tenant, flow_id) is None:
+            raise PageNotFoundError(flow_id)
+        yield session
 
 
 @router.get("/ui/flows/{flow_id}")
@@ -129,15 +135,12 @@ def flow_page(
     flow_id: str,
     context: ContextDep,
     viewer: ViewerDep,
-    status: str | None = None,
-    created_from: Annotated[str | None, Query(alias="from")] = None,
-    created_to: Annotated[str | None, Query(alias="to")] = None,
-    limit: int | None = None,
+    filters: RunFiltersDep,
     notice: str | None = None,
     run: str | None = None,
 ) -> Response:
-    filters = run_filter_form(status, created_from, created_to, limit)
-    return _flow_page(request, context, viewer, flow_id, filters, notice=notice, highlight=run)
+    outcome = Outcome(notice=notice)
+    return _flow_page(request, context, viewer, flow_id, filters, outcome, highlight=run)
 
 
 @router.post("/ui/flows/{flow_id}/runs")
@@ -151,9 +154,7 @@ def run_now(
         start_at=form_text(form, "start_at"),
     )
     try:
-        with transaction(context.sessions) as session:
-            if flows.find(session, viewer.tenant, flow_id) is None:
-                raise PageNotFoundError(flow_id)
+        with _viewers_flow(context, viewer, flow_id) as session:
             run = create_run(
                 session,
                 viewer.tenant,
@@ -163,16 +164,9 @@ def run_now(
             )
             run_id = run.id
     except SluiceError as error:
-        return _flow_page(
-            request,
-            context,
-            viewer,
-            flow_id,
-            RunFilterForm(),
-            problem=problem_of(error),
-            run_form=run_form,
-            status_code=error.status,
-        )
+        refused = Outcome(refused=error)
+        filters = RunFilterForm()
+        return _flow_page(request, context, viewer, flow_id, filters, refused, run_form=run_form)
     # After the commit: a worker woken earlier would not see the run yet.
     context.notify_run_ready(run_id)
     return redirect(f"/ui/flows/{flow_id}", notice="run-started", run=run_id)
@@ -184,19 +178,11 @@ def set_flow_state(
 ) -> Response:
     op = form_text(form, "op")
     try:
-        with transaction(context.sessions) as session:
-            if flows.find(session, viewer.tenant, flow_id) is None:
-                raise PageNotFoundError(flow_id)
+        with _viewers_flow(context, viewer, flow_id) as session:
             row = change_state(session, viewer.tenant, flow_id, op, None)
             state = row.state
     except SluiceError as error:
         return _flow_page(
-            request,
-            context,
-            viewer,
-            flow_id,
-            RunFilterForm(),
-            problem=problem_of(error),
-            status_code=error.status,
+            request, context, viewer, flow_id, RunFilterForm(), Outcome(refused=error)
         )
     return redirect(f"/ui/flows/{flow_id}", notice=f"flow-{state}")

@@ -6,15 +6,13 @@ the run statuses, so the page's script swaps the fragment in and tests can read 
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.services.dashboard_flows import flow_summaries
 from sluice.ui.deps import ViewerDep
-from sluice.ui.routes.common import run_filter_form
+from sluice.ui.routes.common import RunFiltersDep
 from sluice.ui.routes.flows import flow_context
 from sluice.ui.routes.runs import run_context
 from sluice.ui.templating import render_fragment
@@ -35,13 +33,9 @@ def live_flow_runs(
     flow_id: str,
     context: ContextDep,
     viewer: ViewerDep,
-    status: str | None = None,
-    created_from: Annotated[str | None, Query(alias="from")] = None,
-    created_to: Annotated[str | None, Query(alias="to")] = None,
-    limit: int | None = None,
+    filters: RunFiltersDep,
     run: str | None = None,
 ) -> JSONResponse:
-    filters = run_filter_form(status, created_from, created_to, limit)
     shown = flow_context(context, viewer, flow_id, filters)
     html = render_fragment("_flow_runs.html", viewer=viewer, highlight=run, **shown)
     return JSONResponse(

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from sluice.api.context import AppContext
+from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep
 from sluice.domain.errors import SluiceError
+from sluice.domain.tenancy import Tenant
 from sluice.services.dashboard_flows import dataset_of
 from sluice.services.dashboard_runs import run_detail
 from sluice.services.flows import flows
 from sluice.services.runs import cancel_run, retrigger_run, runs
-from sluice.store.db import transaction
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep
-from sluice.ui.routes.common import Problem, notice_text, problem_of, redirect
+from sluice.ui.routes.common import Outcome, redirect
 from sluice.ui.templating import render_page
 
 router = APIRouter()
@@ -24,7 +26,7 @@ router = APIRouter()
 
 def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, Any]:
     """Everything the run page and its live endpoint show."""
-    with transaction(context.sessions) as session:
+    with context.sessions.begin() as session:
         row = runs.find(session, viewer.tenant, run_id)
         if row is None:
             raise PageNotFoundError(run_id)
@@ -36,24 +38,38 @@ def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, A
 
 
 def _run_page(
-    request: Request,
-    context: AppContext,
-    viewer: Viewer,
-    run_id: str,
-    *,
-    notice: str | None = None,
-    problem: Problem | None = None,
-    status_code: int = 200,
+    request: Request, context: AppContext, viewer: Viewer, run_id: str, outcome: Outcome
 ) -> Response:
     return render_page(
         request,
         "run.html",
         viewer,
-        status_code=status_code,
-        notice=notice_text(notice),
-        problem=problem,
+        **outcome.page_fields(),
         **run_context(context, viewer, run_id),
     )
+
+
+def _run_action(
+    request: Request,
+    context: AppContext,
+    viewer: Viewer,
+    run_id: str,
+    act: Callable[[Session, Tenant, str], str],
+    notice: str,
+) -> Response:
+    """`act` on the viewer's run in one transaction, then the page of the run it answers,
+    with `notice`; or the run page with the coded error the action was refused with."""
+    try:
+        with context.sessions.begin() as session:
+            if runs.find(session, viewer.tenant, run_id) is None:
+                raise PageNotFoundError(run_id)
+            shown = act(session, viewer.tenant, run_id)
+    except SluiceError as error:
+        return _run_page(request, context, viewer, run_id, Outcome(refused=error))
+    if shown != run_id:
+        # A new run, woken after the commit: a worker woken earlier would not see it yet.
+        context.notify_run_ready(shown)
+    return redirect(f"/ui/runs/{shown}", notice=notice)
 
 
 @router.get("/ui/runs/{run_id}")
@@ -64,37 +80,25 @@ def run_page(
     viewer: ViewerDep,
     notice: str | None = None,
 ) -> Response:
-    return _run_page(request, context, viewer, run_id, notice=notice)
+    return _run_page(request, context, viewer, run_id, Outcome(notice=notice))
 
 
 @router.post("/ui/runs/{run_id}/cancel")
 def cancel(
     request: Request, run_id: str, context: ContextDep, viewer: ViewerDep, _form: FormDep
 ) -> Response:
-    try:
-        with transaction(context.sessions) as session:
-            if runs.find(session, viewer.tenant, run_id) is None:
-                raise PageNotFoundError(run_id)
-            cancel_run(session, viewer.tenant, run_id)
-    except SluiceError as error:
-        return _run_page(
-            request, context, viewer, run_id, problem=problem_of(error), status_code=error.status
-        )
-    return redirect(f"/ui/runs/{run_id}", notice="run-cancelled")
+    def cancel_it(session: Session, tenant: Tenant, run_id: str) -> str:
+        cancel_run(session, tenant, run_id)
+        return run_id
+
+    return _run_action(request, context, viewer, run_id, cancel_it, "run-cancelled")
 
 
 @router.post("/ui/runs/{run_id}/retrigger")
 def retrigger(
     request: Request, run_id: str, context: ContextDep, viewer: ViewerDep, _form: FormDep
 ) -> Response:
-    try:
-        with transaction(context.sessions) as session:
-            if runs.find(session, viewer.tenant, run_id) is None:
-                raise PageNotFoundError(run_id)
-            new_run_id = retrigger_run(session, viewer.tenant, run_id).id
-    except SluiceError as error:
-        return _run_page(
-            request, context, viewer, run_id, problem=problem_of(error), status_code=error.status
-        )
-    context.notify_run_ready(new_run_id)
-    return redirect(f"/ui/runs/{new_run_id}", notice="run-retriggered")
+    def retrigger_it(session: Session, tenant: Tenant, run_id: str) -> str:
+        return retrigger_run(session, tenant, run_id).id
+
+    return _run_action(request, context, viewer, run_id, retrigger_it, "run-retriggered")

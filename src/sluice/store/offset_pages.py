@@ -1,6 +1,6 @@
 """Offset pages (the Catalog API's `start` + `limit`), ordered on several columns.
 
-Filters are the shared ones (`store.listing`); the order always ends on the id, so equal
+Filters are the shared ones (`store.list_query_sql`); the order always ends on the id, so equal
 sort values still page in one stable order.
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sluice.domain.errors import bad_request
 from sluice.domain.list_query import ListQuery, OrderBy, PropertyFilter
 from sluice.domain.tenancy import Tenant
-from sluice.store.listing import ResourceFields, build_select
+from sluice.store.list_query_sql import ResourceFields, build_select
 
 
 def fetch_offset_page(

@@ -8,16 +8,16 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from sluice.config import Settings
 from sluice.domain.catalog_query import parse_properties
 from sluice.domain.list_query import ListQuery, PropertyFilter, encode_token, parse_list_query
 from sluice.domain.tenancy import Tenant
-from sluice.store.models import ResourceColumns
-from sluice.store.resources import ResourceRepository
+from sluice.services.resource_types import ResourceReader, VersionedResource
 
-Row = TypeVar("Row", bound=ResourceColumns)
+Row = TypeVar("Row", bound=VersionedResource)
 
 
 def service_relative(path: str) -> str:
@@ -52,24 +52,25 @@ def projected(item: dict[str, Any], properties: tuple[str, ...] | None) -> dict[
     return {k: v for k, v in item.items() if k == "id" or k in properties}
 
 
-def list_envelope(
+def list_response(
     request: Request,
     settings: Settings,
     session: Session,
     tenant: Tenant,
-    repository: ResourceRepository[Row],
+    repository: ResourceReader[Row],
     render: Callable[[Row], dict[str, Any]],
     scope: Sequence[PropertyFilter] = (),
-) -> dict[str, Any]:
+) -> JSONResponse:
     """One page; `scope` filters are always applied (`/flows/{id}/runs` is the runs list
-    with `flowId=={id}`), and travel in the continuation token like the caller's own."""
+    with `flowId=={id}`), and travel in the continuation token like the caller's own.
+    Plain JSON, like a single GET: no response-model pass over free-form documents."""
     query = list_query_from(request, settings)
     properties = requested_properties(request)
     missing = tuple(f for f in scope if f not in query.filters)
     if missing:
         query = replace(query, filters=missing + query.filters)
     if query.count_only:
-        return {"count": repository.count(session, tenant, query)}
+        return JSONResponse({"count": repository.count(session, tenant, query)})
     page = repository.page(session, tenant, query)
     links: dict[str, Any] = {}
     if page.next_after is not None:
@@ -78,4 +79,6 @@ def list_envelope(
         if properties is not None:
             href += f"&properties={quote(','.join(properties))}"
         links["next"] = {"href": href}
-    return {"items": [projected(render(row), properties) for row in page.rows], "_links": links}
+    items = [projected(render(row), properties) for row in page.rows]
+    return JSONResponse({"items": items, "_links": links})
+
