@@ -188,137 +188,145 @@ def ended_ok(cluster: Cluster, client: SluiceClient, run_id: str) -> dict[str, A
     return run
 
 
-# -- the journey ----------------------------------------------------------------------------
+# -- the scenarios -------------------------------------------------------------------------
+# They run once, together, in one module fixture (worker processes are slow to start): a
+# default worker serves `sluice`; the runs routed elsewhere wait until one worker serving
+# all their queues starts. The tests then assert on what the fixture observed.
+
+
+@pytest.fixture(scope="module")
+def observed(cluster: Cluster, source: Source, broker: RedisServer) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    queues = {name: unique_name(name) for name in ("twice", "lost", "big", "kill")}
+    with cluster.client() as client:
+        flows = {name: postgres_table_flow(client, source.table, workerQueue=queue)
+                 for name, queue in queues.items() if name != "kill"}
+        flows["kill"] = postgres_table_flow(client, source.gated_view,
+                                            workerQueue=queues["kill"])
+        flows["journey"] = postgres_table_flow(client, source.table)
+        seen["flows"] = flows
+
+        def new_run(name: str) -> str:
+            return create_run(client, flows[name].flow_id, *WINDOW, delta_column="updated_at")
+
+        # A worker SIGKILLed while it holds a run (the source blocks it at the gate row).
+        gate = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                               autocommit=True)
+        try:
+            gate.execute("SELECT pg_advisory_lock(%s)", [source.gate_key])
+            runs = {"kill": new_run("kill")}
+            doomed = cluster.worker("--queues", queues["kill"])
+            wait_for("the doomed worker to hold its run",
+                     lambda: f":{doomed.process.pid}:" in (
+                         cluster.run_row(runs["kill"])["claimed_by"] or "") or None,
+                     cluster.watched())
+            doomed.kill()
+            seen["doomed_exit"] = doomed.process.returncode
+            seen["kill_status_at_kill"] = cluster.run_row(runs["kill"])["status"]
+        finally:
+            gate.close()
+
+        default = cluster.worker()
+        runs |= {name: new_run(name) for name in ("journey", "twice", "lost", "big")}
+        for name in ("twice", "lost", "big"):
+            wait_for(f"the {name} run's task", lambda q=queues[name]: queued(
+                cluster.broker_url, q) or None, cluster.watched())
+        send_task(cluster.broker_url, runs["twice"], queues["twice"])  # a duplicate
+        seen["twice_queued"] = queued(cluster.broker_url, queues["twice"])
+        redis.Redis.from_url(cluster.broker_url).delete(queues["lost"])  # a lost task
+        seen["big_status_unserved"] = run_status(client.get_item(f"runs/{runs['big']}"))
+        seen["journey"] = ended_ok(cluster, client, runs["journey"])
+
+        routed = cluster.worker("--queues", ",".join(queues.values()), "--concurrency", "2")
+        for name in ("twice", "lost", "big", "kill"):
+            seen[name] = ended_ok(cluster, client, runs[name])
+        wait_for("every copy of the duplicated task to be acknowledged",
+                 lambda: settled(cluster.broker_url, queues["twice"]), cluster.watched())
+        send_task(cluster.broker_url, runs["twice"], queues["twice"])  # late: after the end
+        wait_for("the late copy to be acknowledged",
+                 lambda: settled(cluster.broker_url, queues["twice"]), cluster.watched())
+        seen["metrics"] = httpx.get(f"{cluster.server.url}/metrics", timeout=30).text
+        seen["default_slots"] = cluster.metadata(
+            f"SELECT queues, executor FROM workers WHERE id LIKE '%:{default.process.pid}:%'")
+
+        # The broker goes down: the API still answers 201; once it is back, the workers
+        # reconnect and the sweep sends the task the API could not.
+        broker.stop()
+        runs["broker_down"] = new_run("journey")
+        seen["broker_down_status"] = run_status(client.get_item(f"runs/{runs['broker_down']}"))
+        wait_for("the API's warning", lambda: True if "Could not send" in
+                 cluster.server.output() else None, cluster.watched())
+        broker.start()
+        seen["broker_down"] = ended_ok(cluster, client, runs["broker_down"])
+
+    seen["runs"] = runs
+    seen["rows"] = {name: cluster.run_row(run_id) for name, run_id in runs.items()}
+    seen["pids"] = {"default": default.process.pid, "routed": routed.process.pid,
+                    "doomed": doomed.process.pid}
+    seen["server_output"] = cluster.server.output()
+    return seen
 
 
 def test_a_run_created_through_the_api_ends_success_on_a_celery_worker(
-    cluster: Cluster, source: Source
+    observed: dict[str, Any], source: Source
 ) -> None:
-    worker = cluster.worker()
-    with cluster.client() as client:
-        flow = postgres_table_flow(client, source.table)
-        run_id = create_run(client, flow.flow_id, *WINDOW, delta_column="updated_at")
-        run = ended_ok(cluster, client, run_id)
+    run = observed["journey"]
     assert run["metrics"]["recordSummary"]["outputRecordCount"] == rows_in_window(source.table)
-    row = cluster.run_row(run_id)
+    row = observed["rows"]["journey"]
     assert row["attempt"] == 1
-    assert f":{worker.process.pid}:" in row["claimed_by"]
-    # Its slots are in the workers table with their queue and executor, and in /metrics.
-    slots = cluster.metadata(
-        f"SELECT queues, executor FROM workers WHERE id LIKE '%:{worker.process.pid}:%'")
-    assert slots == [("sluice", "celery"), ("sluice", "celery")]
-    metrics = httpx.get(f"{cluster.server.url}/metrics", timeout=10).text
-    assert 'sluice_workers_seen{executor="celery",queue="sluice"}' in metrics
+    assert f":{observed['pids']['default']}:" in row["claimed_by"]
 
 
-def test_a_task_delivered_twice_runs_the_window_once(cluster: Cluster, source: Source) -> None:
-    queue = unique_name("twice")
-    with cluster.client() as client:
-        flow = postgres_table_flow(client, source.table, workerQueue=queue)
-        run_id = create_run(client, flow.flow_id, *WINDOW, delta_column="updated_at")
-        wait_for("the API's task", lambda: queued(cluster.broker_url, queue) or None,
-                 cluster.watched())
-        send_task(cluster.broker_url, run_id, queue)
-        assert queued(cluster.broker_url, queue) >= 2
-        cluster.worker("--queues", queue, "--concurrency", "2")
-        ended_ok(cluster, client, run_id)
-        wait_for("every copy of the task to be taken and acknowledged",
-                 lambda: settled(cluster.broker_url, queue), cluster.watched())
-        # A copy delivered after the end is a no-op too.
-        send_task(cluster.broker_url, run_id, queue)
-        wait_for("the late copy to be acknowledged",
-                 lambda: settled(cluster.broker_url, queue), cluster.watched())
-    assert cluster.run_row(run_id)["attempt"] == 1
-    history = commits(cluster.server.data_dir, flow.dataset_id)
-    assert [c.get("sluice.runId") for c in history] == [run_id]
+def test_celery_workers_are_in_the_workers_table_and_in_metrics(
+    observed: dict[str, Any],
+) -> None:
+    assert observed["default_slots"] == [("sluice", "celery"), ("sluice", "celery")]
+    metrics = observed["metrics"]
+    assert 'sluice_workers_seen{executor="celery",queue="sluice"} 2.0' in metrics
+    assert "sluice_runs_in_hand" in metrics
+
+
+def test_a_task_delivered_twice_runs_the_window_once(
+    observed: dict[str, Any], cluster: Cluster
+) -> None:
+    assert observed["twice_queued"] >= 2
+    assert observed["rows"]["twice"]["attempt"] == 1
+    history = commits(cluster.server.data_dir, observed["flows"]["twice"].dataset_id)
+    assert [c.get("sluice.runId") for c in history] == [observed["runs"]["twice"]]
 
 
 def test_worker_queue_routes_a_run_only_to_workers_serving_that_queue(
-    cluster: Cluster, source: Source
+    observed: dict[str, Any],
 ) -> None:
-    queue = unique_name("big")
-    default = cluster.worker()  # serves `sluice` only
-    with cluster.client() as client:
-        flow = postgres_table_flow(client, source.table, workerQueue=queue)
-        run_id = create_run(client, flow.flow_id, *WINDOW, delta_column="updated_at")
-        wait_for("the task in its queue", lambda: queued(cluster.broker_url, queue) or None,
-                 cluster.watched())
-        assert run_status(client.get_item(f"runs/{run_id}")) == "scheduled"
-        big = cluster.worker("--queues", f"{queue},other")
-        ended_ok(cluster, client, run_id)
-    claimed_by = cluster.run_row(run_id)["claimed_by"]
-    assert f":{big.process.pid}:" in claimed_by
-    assert f":{default.process.pid}:" not in claimed_by
+    assert observed["big_status_unserved"] == "scheduled"  # the default worker left it
+    claimed_by = observed["rows"]["big"]["claimed_by"]
+    assert f":{observed['pids']['routed']}:" in claimed_by
 
 
-def test_a_lost_task_is_sent_again_by_the_sweep(cluster: Cluster, source: Source) -> None:
-    queue = unique_name("lost")
-    with cluster.client() as client:
-        flow = postgres_table_flow(client, source.table, workerQueue=queue)
-        run_id = create_run(client, flow.flow_id, *WINDOW, delta_column="updated_at")
-        wait_for("the API's task", lambda: queued(cluster.broker_url, queue) or None,
-                 cluster.watched())
-        redis.Redis.from_url(cluster.broker_url).delete(queue)  # the broker lost it
-        cluster.worker("--queues", queue)
-        ended_ok(cluster, client, run_id)
-    row = cluster.run_row(run_id)
+def test_a_lost_task_is_sent_again_by_the_sweep(observed: dict[str, Any]) -> None:
+    row = observed["rows"]["lost"]
     assert row["attempt"] == 1
     assert row["enqueued_at"] is not None  # the task the worker took was the sweep's
 
 
 def test_a_worker_sigkilled_mid_run_is_taken_over_after_its_lease(
-    cluster: Cluster, source: Source
+    observed: dict[str, Any], cluster: Cluster
 ) -> None:
-    queue = unique_name("kill")
-    gate = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
-                           autocommit=True)
-    with cluster.client() as client:
-        flow = postgres_table_flow(client, source.gated_view, workerQueue=queue)
-        try:
-            gate.execute("SELECT pg_advisory_lock(%s)", [source.gate_key])
-            run_id = create_run(client, flow.flow_id, *WINDOW, delta_column="updated_at")
-            doomed = cluster.worker("--queues", queue)
-            wait_for("the doomed worker to hold the run",
-                     lambda: f":{doomed.process.pid}:" in (cluster.run_row(run_id)["claimed_by"]
-                                                            or "") or None,
-                     cluster.watched())
-            doomed.kill()
-        finally:
-            gate.close()
-        assert doomed.process.returncode == -signal.SIGKILL
-        assert cluster.run_row(run_id)["status"] == "inProgress"
-        healthy = cluster.worker("--queues", queue)
-        ended_ok(cluster, client, run_id)
-    row = cluster.run_row(run_id)
+    assert observed["doomed_exit"] == -signal.SIGKILL
+    assert observed["kill_status_at_kill"] == "inProgress"
+    row = observed["rows"]["kill"]
     assert row["attempt"] == 2
-    assert f":{healthy.process.pid}:" in row["claimed_by"]
-    history = commits(cluster.server.data_dir, flow.dataset_id)
-    assert [c.get("sluice.runId") for c in history] == [run_id]
-
-
-# -- the broker ---------------------------------------------------------------------------
+    assert f":{observed['pids']['routed']}:" in row["claimed_by"]
+    history = commits(cluster.server.data_dir, observed["flows"]["kill"].dataset_id)
+    assert [c.get("sluice.runId") for c in history] == [observed["runs"]["kill"]]
 
 
 def test_the_broker_down_at_api_time_then_the_sweep_sends_the_task(
-    tmp_path: Path, source: Source
+    observed: dict[str, Any],
 ) -> None:
-    with redis_server(tmp_path) as own_broker, metadata_database() as url, \
-            Processes(tmp_path) as processes:
-        cluster = start_cluster(tmp_path, processes, url, own_broker.url)
-        cluster.worker()
-        with cluster.client() as client:
-            flow = postgres_table_flow(client, source.table)
-            own_broker.stop()
-            # The request answers 201 although its task cannot be sent.
-            run_id = create_run(client, flow.flow_id, *WINDOW, delta_column="updated_at")
-            assert run_status(client.get_item(f"runs/{run_id}")) == "scheduled"
-            assert "Could not send" in wait_for(
-                "the API's warning", lambda: cluster.server.output() if "Could not send"
-                in cluster.server.output() else None, cluster.watched())
-            own_broker.start()  # same port: the worker reconnects, the sweep sends the task
-            ended_ok(cluster, client, run_id)
-        assert cluster.run_row(run_id)["enqueued_at"] is not None
-        assert "password" not in cluster.server.output()
+    assert observed["broker_down_status"] == "scheduled"  # created: 201
+    assert observed["rows"]["broker_down"]["enqueued_at"] is not None
+    assert "Could not send" in observed["server_output"]
 
 
 def test_a_run_on_rabbitmq_ends_success(cluster: Cluster, source: Source) -> None:
@@ -356,7 +364,4 @@ def test_a_celery_worker_without_a_usable_broker_url_stops_with_a_clear_error(
     assert bad.returncode == 1
     assert "scheme 'http' is not supported" in bad.stderr
     assert "s3cr3t" not in bad.stdout + bad.stderr
-    queues = run_cli("worker", "--queues", "ok,not ok", env={
-        **env, "SLUICE_BROKER_URL": "redis://127.0.0.1:1/0"})
-    assert queues.returncode == 1 and "'not ok'" in queues.stderr
     assert not (tmp_path / "data").exists()

@@ -53,8 +53,10 @@ log = logging.getLogger("sluice.api")
 
 
 def build_context(settings: Settings) -> AppContext:
-    # The data dir holds the metadata database and the lake: owner-only, like the key files.
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The embedded data dir holds the metadata database, the keys and the lake: owner-only.
+    # Outside the embedded mode no process keeps state on its disk (DESIGN section 1).
+    if settings.is_embedded:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _ = settings.lake  # an unusable or unsafe lake stops the server here
     keys = load_key_ring(settings)
     engine = make_engine(settings.resolved_database_url)
