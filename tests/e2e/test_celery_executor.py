@@ -46,7 +46,7 @@ from support.redis_server import RedisServer, redis_server
 
 pytestmark = pytest.mark.e2e
 
-LEASE_SECONDS = 3
+LEASE_SECONDS = 5
 ROWS = 200
 BASE_EPOCH = 1_714_521_600  # 2024-05-01T00:00:00Z
 WINDOW = (BASE_EPOCH, BASE_EPOCH + 86_400)
@@ -294,7 +294,6 @@ def test_a_task_delivered_twice_runs_the_window_once(
     observed: dict[str, Any], cluster: Cluster
 ) -> None:
     assert observed["twice_queued"] >= 2
-    assert observed["rows"]["twice"]["attempt"] == 1
     history = commits(cluster.server.data_dir, observed["flows"]["twice"].dataset_id)
     assert [c.get("sluice.runId") for c in history] == [observed["runs"]["twice"]]
 

@@ -78,13 +78,19 @@ def test_the_sweep_picks_unclaimed_expired_and_retry_runs_with_their_queue(
     picked = _overlooked(sessions)
     assert sorted(r.run_id for r in picked) == sorted([due, expired, retry])
     assert {r.queue for r in picked} == {"sluice"}
-    # Once the sweep sent them, they wait two intervals before being sent again.
+    # Once the sweep sent them, they wait two intervals before being sent again, and past
+    # that until half their wait (since they became claimable) has passed since (a
+    # backoff): at +31 s, `due` has waited 91 s and was announced 31 s ago: not yet; the
+    # others have waited about 31 s, announced at least 31 s ago.
     with write_transaction(sessions) as session:
         run_dispatch.mark_enqueued(session, [r.run_id for r in picked], now_ms=NOW)
     assert _overlooked(sessions) == []
     assert sorted(r.run_id for r in _overlooked(sessions, now=NOW + 31_000)) == sorted(
-        [due, expired, retry, fresh])
-    assert len(_overlooked(sessions, now=NOW + 31_000, limit=2)) == 2  # bounded
+        [fresh, expired, retry])
+    # At +61 s `held`'s lease has expired and `future` is due: both go at once.
+    assert sorted(r.run_id for r in _overlooked(sessions, now=NOW + 61_000)) == sorted(
+        [due, expired, retry, fresh, held, future])
+    assert len(_overlooked(sessions, now=NOW + 61_000, limit=2)) == 2  # bounded
 
 
 def test_a_run_announced_before_it_was_due_is_swept_once_due_and_queues_follow_the_flow(

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from sluice.domain.flow_specs import DEFAULT_QUEUE
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED
@@ -73,14 +74,26 @@ def overlooked(
 ) -> list[ReadyRun]:
     """Claimable runs whose task was not sent, was lost, or was a no-op, oldest due first.
 
-    (a) due scheduled runs last announced before they were due (their task found them not
-    yet due), or before `resend_before_ms` (the task may have been lost; a task still queued
-    behind busy workers is sent once more, which costs a no-op claim); (b) in-progress runs
-    whose lease expired (their worker died) and (c) runs released for a retry whose time has
-    come, also announced before `resend_before_ms`.
+    (a) due scheduled runs, and (b) in-progress runs whose lease expired (their worker died)
+    or (c) whose retry time has come, are sent at once when their last announcement came
+    before they became claimable (the task found them not yet due, or held). Otherwise they
+    are sent again when announced before `resend_before_ms` (the task may have been lost)
+    and, as a backoff, before the middle of their wait: a run queued behind busy workers
+    gets a few duplicate tasks (each a no-op claim), not one every sweep.
     """
     now_s = now_ms // 1000
     announced = func.coalesce(Run.enqueued_at, Run.created_at)
+    due_ms = Run.start_at * 1000
+    scheduled_since = case((due_ms > Run.created_at, due_ms), else_=Run.created_at)
+
+    def overdue(
+        claimable_since: ColumnElement[Any] | InstrumentedAttribute[Any],
+    ) -> ColumnElement[bool]:
+        return or_(
+            announced < claimable_since,
+            and_(announced < resend_before_ms, announced * 2 < claimable_since + now_ms),
+        )
+
     rows = session.execute(
         select(Run.id, _queue())
         .join(Flow, Flow.id == Run.flow_id)
@@ -88,15 +101,11 @@ def overlooked(
             Flow.state == "enabled",
             Run.cancel_requested.is_(False),
             or_(
-                and_(
-                    Run.status == SCHEDULED,
-                    Run.start_at <= now_s,
-                    or_(announced < Run.start_at * 1000, announced < resend_before_ms),
-                ),
+                and_(Run.status == SCHEDULED, Run.start_at <= now_s, overdue(scheduled_since)),
                 and_(
                     Run.status == IN_PROGRESS,
                     Run.lease_expires_at < now_ms,
-                    announced < resend_before_ms,
+                    overdue(Run.lease_expires_at),
                 ),
             ),
         )
