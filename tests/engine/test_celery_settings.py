@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from sluice.config import Settings
 from sluice.domain.errors import ConfigurationError
 from sluice.engine.celery_executor import CeleryExecutor, executor_from_settings
+from sluice.store.run_dispatch import ReadyRun
+from support.net import closed_port
 
 
 def test_the_celery_executor_needs_a_broker_url_of_a_supported_scheme() -> None:
@@ -40,3 +42,28 @@ def test_only_a_celery_process_builds_a_sender_and_its_repr_hides_the_password()
     assert isinstance(executor, CeleryExecutor)
     assert "pw-123" not in repr(settings)
     executor.app.close()
+
+
+def test_a_sender_gives_up_quickly_on_a_broker_that_is_down_and_then_pauses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A real Celery sender against a port nothing listens on (a broker that is down).
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    executor = CeleryExecutor.for_broker(url, sessions=None)  # type: ignore[arg-type]
+    attempts: list[str] = []
+    send = executor.app.send_task
+
+    def counted(*args: object, **kwargs: object) -> object:
+        attempts.append(str(args[0]))
+        return send(*args, **kwargs)
+
+    executor.app.send_task = counted  # type: ignore[method-assign]
+    runs = [ReadyRun("run-1", "sluice"), ReadyRun("run-2", "sluice")]
+    try:
+        assert executor.publish(runs) == []
+        assert attempts == ["sluice.run_ready"]  # stopped at the first failure
+        assert "sweep will send them again" in caplog.text
+        assert executor.publish(runs) == []  # paused: not even tried
+        assert attempts == ["sluice.run_ready"]
+    finally:
+        executor.app.close()

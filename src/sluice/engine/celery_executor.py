@@ -13,6 +13,8 @@ Celery is imported only by processes configured for it (`SLUICE_EXECUTOR=celery`
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 TASK_NAME = "sluice.run_ready"
 # A sender's patience with the broker: connect and write timeouts (seconds) and one retry.
 SEND_TIMEOUT_SECONDS = 2.0
+# After a failed send, sends are skipped (left to the sweep) this long: while the broker is
+# down, request threads must not each wait out the timeouts.
+BROKER_DOWN_PAUSE_SECONDS = 10.0
 _SEND_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0.2,
@@ -84,6 +89,8 @@ class CeleryExecutor:
     def __init__(self, app: Celery, sessions: Sessions) -> None:
         self.app = app
         self.sessions = sessions
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
 
     @classmethod
     def for_broker(cls, broker_url: str, sessions: Sessions) -> CeleryExecutor:
@@ -107,8 +114,12 @@ class CeleryExecutor:
 
     def publish(self, runs: Sequence[ReadyRun]) -> list[str]:
         """Send the runs' tasks; the ids sent. Stops at the first failure (the broker is
-        down: the others would fail the same way, each after its timeout)."""
+        down: the others would fail the same way, each after its timeout), and sends nothing
+        for BROKER_DOWN_PAUSE_SECONDS after one."""
         sent: list[str] = []
+        if runs and time.monotonic() < self._paused_until:
+            log.debug("Broker recently unreachable: %d task(s) left to the sweep.", len(runs))
+            return sent
         for run in runs:
             try:
                 self.app.send_task(
@@ -120,6 +131,8 @@ class CeleryExecutor:
                     retry_policy=_SEND_RETRY_POLICY,
                 )
             except Exception as error:
+                with self._lock:
+                    self._paused_until = time.monotonic() + BROKER_DOWN_PAUSE_SECONDS
                 # The error names the broker's host, never its password.
                 log.warning(
                     "Could not send %d run task(s) to the broker (%s: %s); the scheduler's "
