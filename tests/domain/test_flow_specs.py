@@ -75,7 +75,7 @@ def test_wire_shape(spec: FlowSpec) -> None:
     assert body["runSpec"]["name"] == "ProviderParams"
     assert set(body["optionSpec"]["spec"]["properties"]) \
         == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey",
-           "delayAlertMinutes", "schemaEvolution"}
+           "delayAlertMinutes", "schemaEvolution", "workerQueue"}
     json.dumps(body)
 
 
@@ -153,6 +153,8 @@ def test_option_spec() -> None:
     assert not options.is_valid({"schemaEvolution": "merge"})
     assert not options.is_valid({"partialIngestionPercent": -1})
     assert not options.is_valid({"errorDiagnosticsEnabled": "yes"})
+    assert options.is_valid({"workerQueue": "big.v2_x-1"})
+    assert not any(options.is_valid({"workerQueue": q}) for q in ("a b", "", "x" * 65, 3))
 
 
 SCHEDULES: list[dict[str, Any]] = [

@@ -173,10 +173,16 @@ def test_worker_heartbeats(app_client: TestClient, sessions: sessionmaker[Sessio
                 started_at=beat,
                 heartbeat_at=beat - 5000,
                 current_run_id="some-run",
+                queues="big,sluice",
+                executor="celery",
             )
         )
     samples = scrape(app_client)
     assert value(samples, "sluice_workers") == 2
+    assert value(samples, "sluice_workers_seen", executor="local", queue="") == 1
+    assert value(samples, "sluice_workers_seen", executor="celery", queue="big") == 1
+    assert value(samples, "sluice_workers_seen", executor="celery", queue="sluice") == 1
+    assert value(samples, "sluice_runs_in_hand") == 1
     assert (
         value(
             samples,

@@ -197,6 +197,13 @@ def test_log_in_run_a_window_watch_it_succeed_and_open_its_detail(server: Server
             page.get_by_role("heading", name="Preview").wait_for()
             assert "updated_at" in page.inner_text("table.preview thead")
             shot(page, "dataset")
+
+            # The workers page, from the nav: the server's one local worker (`--workers 1`).
+            page.get_by_role("link", name="Workers").click()
+            page.wait_for_url(f"{server.url}/ui/workers")
+            page.locator("tr[data-worker]").first.wait_for()
+            assert page.locator("tr[data-worker]").count() == 1
+            assert "local" in page.inner_text("table.workers tbody")
             assert console_errors == [], console_errors
         finally:
             browser.close()

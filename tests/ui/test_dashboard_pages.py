@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import timedelta
+from typing import Any
 
 from fastapi.testclient import TestClient
 from ui_support import (
@@ -18,6 +19,9 @@ from ui_support import (
 )
 
 from sluice.config import Settings
+from sluice.engine.claims import Claim, ClaimGuard
+from sluice.engine.engine_context import engine_context
+from sluice.engine.worker import Worker
 from sluice.store import tenants
 from support.api_runs import CATALOG, created_id, make_worker, run_all
 from support.callers import Caller
@@ -232,3 +236,41 @@ def test_sandbox_switcher_changes_what_the_pages_show(
     # A sandbox of no one's (or another org's) is ignored: the choice stays.
     post_form(app_client, "/ui/sandbox", csrf, sandbox="nope")
     assert "dev flow" in app_client.get("/ui/flows").text
+
+
+def test_workers_page_shows_each_worker_its_queues_and_only_the_viewers_run_in_hand(
+    app_client: TestClient, caller: Caller, other_caller: Caller, settings: Settings
+) -> None:
+    built = orders_flow(caller, settings)
+    run_id = start_api_run(caller, built.flow_id, BASE, BASE + timedelta(hours=5))
+    ctx = engine_context(settings)
+    idle = Worker(ctx.sessions, lambda *_: None, worker_id="celery-host:7:cafe:0",
+                  queues=("big", "sluice"), executor="celery")
+    idle.record_idle()
+    seen: dict[str, Any] = {}
+    login(app_client, caller)
+    other_http = TestClient(app_client.app)  # a second browser, for the other tenant
+    login(other_http, other_caller)
+
+    def look(_claim: Claim, _guard: ClaimGuard) -> None:
+        # While the run is in hand: as its tenant, then as another tenant.
+        seen["own"] = app_client.get("/ui/workers").text
+        seen["live"] = app_client.get("/ui/live/workers").json()
+        seen["other"] = other_http.get("/ui/workers").text
+
+    busy = Worker(ctx.sessions, look, worker_id="local-host:8:beef:0")
+    assert busy.run_ready(run_id)
+    own_row = seen["own"].split('data-worker="local-host:8:beef:0"', 1)[1].split("</tr>", 1)[0]
+    assert f'href="/ui/runs/{run_id}"' in own_row and "local" in own_row
+    idle_row = seen["own"].split('data-worker="celery-host:7:cafe:0"', 1)[1].split("</tr>")[0]
+    assert "<code>big</code>, <code>sluice</code>" in idle_row and "idle" in idle_row
+    assert "celery" in idle_row
+    assert {w["id"]: w["busy"] for w in seen["live"]["workers"]} == {
+        "celery-host:7:cafe:0": False, "local-host:8:beef:0": True}
+    # Another tenant sees that the slot is busy, never whose run it is.
+    assert run_id not in seen["other"]
+    assert "busy (another sandbox" in seen["other"]
+    # Once the run is out of hand the slot reads idle; a graceful stop removes it.
+    busy.deregister()
+    page = app_client.get("/ui/workers").text
+    assert "local-host:8:beef:0" not in page and "celery-host:7:cafe:0" in page

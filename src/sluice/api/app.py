@@ -37,6 +37,7 @@ from sluice.api.routers import ROUTERS, token
 from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
+from sluice.engine.celery_executor import executor_from_settings
 from sluice.engine.embedded_recovery import EmbeddedIdentity, recover, take_identity
 from sluice.engine.engine_context import engine_context
 from sluice.engine.supervisor import EngineSupervisor
@@ -52,8 +53,10 @@ log = logging.getLogger("sluice.api")
 
 
 def build_context(settings: Settings) -> AppContext:
-    # The data dir holds the metadata database and the lake: owner-only, like the key files.
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The embedded data dir holds the metadata database, the keys and the lake: owner-only.
+    # Outside the embedded mode no process keeps state on its disk (DESIGN section 1).
+    if settings.is_embedded:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _ = settings.lake  # an unusable or unsafe lake stops the server here
     keys = load_key_ring(settings)
     metadata = open_metadata_database(settings.resolved_database_url)
@@ -71,6 +74,10 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     """The API; with `run_engine`, also the local workers and the scheduler of the settings."""
     settings = settings or load_settings()
     context = build_context(settings)
+    # With the Celery executor every API process sends "run X is ready" tasks itself.
+    celery = executor_from_settings(settings, context.sessions)
+    if celery is not None:
+        context = replace(context, notify_run_ready=celery.notify)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +92,8 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
                 dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
                 worker_prefix=identity.name if identity is not None else None,
+                celery=celery,
+                sweep_interval_seconds=settings.sweep_interval_seconds,
             )
             services.start()
             app.state.context = replace(context, notify_run_ready=services.notify)

@@ -32,4 +32,5 @@ class AppContext:
             lake_dir=self.settings.lake_dir,
             metadata_database_url=self.settings.resolved_database_url,
             allowed_hosts=self.settings.connector_allowed_host_list,
+            lake=self.settings.lake,
         )

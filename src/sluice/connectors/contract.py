@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from sluice.connectors.errors import UnsupportedOperationError
 from sluice.connectors.exploring import ExploreItem, ObjectType
 from sluice.connectors.reading import ReadRequest, SourceRead
+from sluice.lake.location import LakeLocation
 
 SourceKind = Literal["table", "file", "target"]
 
@@ -34,6 +35,8 @@ class ConnectorContext:
     # Hosts, addresses or networks (CIDR) the operator allows even though the host guard
     # would refuse them (`SLUICE_CONNECTOR_ALLOWED_HOSTS`); see sluice.connectors.host_guard.
     allowed_hosts: tuple[str, ...] = ()
+    # The lake datasets are written to (SLUICE_LAKE_URI); None: the local `lake_dir`.
+    lake: LakeLocation | None = None
 
 
 @dataclass(frozen=True)

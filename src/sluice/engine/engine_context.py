@@ -45,6 +45,7 @@ def engine_context(
             lake_dir=settings.lake_dir,
             metadata_database_url=settings.resolved_database_url,
             allowed_hosts=settings.connector_allowed_host_list,
+            lake=lake,
         ),
         lake=lake,
         lease_ms=int(settings.lease_seconds * 1000),

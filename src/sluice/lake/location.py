@@ -1,11 +1,14 @@
 """Where datasets live: a local folder or an object store, and how every lake call reaches it.
 
 `SLUICE_LAKE_URI` names the lake's root: a folder (the default, `<data dir>/lake`), or
-`s3://bucket/prefix`, `az://container/prefix` / `abfss://container@account.dfs.core.windows.net/prefix`.
+`s3://bucket/prefix`, `az://container/prefix` / `abfss://container@account.dfs.core.windows.net/prefix`,
+or `gs://bucket/prefix` (Google Cloud Storage).
 One set of storage options, built once from the settings and the standard variables delta-rs
-reads itself (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, `AZURE_STORAGE_ACCOUNT_NAME`, ...), is
-passed to every delta-rs call; the few reads delta-rs has no API for (a commit's log entry,
-deleting a table) go through fsspec with the same credentials.
+reads itself (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, `AZURE_STORAGE_ACCOUNT_NAME`,
+`GOOGLE_SERVICE_ACCOUNT`, ...), is passed to every delta-rs call; the few reads delta-rs has no
+API for (a commit's log entry, deleting a table) go through fsspec with the same credentials
+(on Google Cloud Storage through pyarrow's built-in GCS client, which authenticates with
+Application Default Credentials, i.e. `GOOGLE_APPLICATION_CREDENTIALS`, or an access token).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ if TYPE_CHECKING:  # settings import this module: delta-rs and fsspec load on fi
 LOCAL_SCHEMES = frozenset({"", "file"})
 S3_SCHEMES = frozenset({"s3", "s3a"})
 AZURE_SCHEMES = frozenset({"az", "abfs", "abfss", "azure"})
-SUPPORTED_SCHEMES = LOCAL_SCHEMES | S3_SCHEMES | AZURE_SCHEMES
+GCS_SCHEMES = frozenset({"gs"})
+SUPPORTED_SCHEMES = LOCAL_SCHEMES | S3_SCHEMES | AZURE_SCHEMES | GCS_SCHEMES
 # delta-rs commits on S3 safely only with a conditional put (or an external lock): Sluice
 # asks for the ETag-based one unless the operator chose a mechanism.
 _S3_SAFE_COMMIT = {"conditional_put": "etag"}
@@ -82,6 +86,8 @@ class LakeLocation:
         options = {**self._environment(), **self.storage_options}
         if self.scheme in S3_SCHEMES:
             return fsspec.filesystem("s3", **_s3fs_options(options)), f"{self.scheme}://"
+        if self.scheme in GCS_SCHEMES:
+            return _gcs_filesystem(options), f"{self.scheme}://"
         return fsspec.filesystem("abfs", **_adlfs_options(options)), f"{self.scheme}://"
 
     def fs_path(self, table_uri: str) -> str:
@@ -98,6 +104,8 @@ class LakeLocation:
     def _environment(self) -> dict[str, str]:
         if self.scheme in S3_SCHEMES:
             return _from_environment(("AWS_",))
+        if self.scheme in GCS_SCHEMES:
+            return _from_environment(("GOOGLE_",))
         return _from_environment(("AZURE_",))
 
 
@@ -115,6 +123,18 @@ def _s3fs_options(options: Mapping[str, str]) -> dict[str, Any]:
     if endpoint:
         result["endpoint_url"] = endpoint
     return result
+
+
+def _gcs_filesystem(options: Mapping[str, str]) -> fsspec.AbstractFileSystem:
+    """An fsspec view of pyarrow's built-in GCS client (no gcsfs dependency). Service account
+    files and keys in the options are delta-rs's own; pyarrow finds the same credentials
+    through Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, or the
+    metadata server on Google Cloud)."""
+    from fsspec.implementations.arrow import ArrowFSWrapper
+    from pyarrow.fs import GcsFileSystem
+
+    project = options.get("google_project_id")
+    return ArrowFSWrapper(GcsFileSystem(project_id=project) if project else GcsFileSystem())
 
 
 def _adlfs_options(options: Mapping[str, str]) -> dict[str, Any]:
@@ -151,7 +171,7 @@ def lake_location(
     if scheme not in SUPPORTED_SCHEMES:
         raise LakeConfigurationError(
             f"SLUICE_LAKE_URI scheme '{scheme}://' is not supported; use a folder, s3://, "
-            "az:// or abfss://."
+            "az://, abfss:// or gs://."
         )
     try:
         parsed = json.loads(options_json) if options_json else {}

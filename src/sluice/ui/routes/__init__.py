@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from sluice.ui.routes import auth, catalog, flows, live, runs
+from sluice.ui.routes import auth, catalog, flows, live, runs, workers
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -10,4 +10,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
     catalog.router,
     live.router,
+    workers.router,
 )

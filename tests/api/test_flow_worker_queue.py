@@ -1,0 +1,27 @@
+"""The `workerQueue` flow option (the Celery queue of the flow's runs): a checked name, or
+a coded 400 and no flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sluice.config import Settings
+from support.api_bodies import FS, created_id
+from support.callers import Caller, error_code
+from support.flow_bodies import flow_body, table_flow_parts
+
+
+def test_worker_queue_is_a_checked_name(caller: Caller, settings: Settings) -> None:
+    _base, source, target_id = table_flow_parts(caller, Path(settings.allowed_file_roots[0]))
+    before = caller.get(f"{FS}/flows").json()["items"]
+    for bad in ("big queue", "a/b", "", "x" * 65, 7):
+        refused = caller.post(f"{FS}/flows", json=flow_body(
+            source, target_id, options={"workerQueue": bad}))
+        assert refused.status_code == 400, bad
+        assert error_code(refused).startswith("FLOW-") and error_code(refused).endswith("-400")
+        assert "workerQueue" in refused.text
+    assert caller.get(f"{FS}/flows").json()["items"] == before  # nothing was created
+    flow_id = created_id(caller.post(f"{FS}/flows", json=flow_body(
+        source, target_id, options={"workerQueue": "big.v2_x-1"})))
+    flow = caller.get(f"{FS}/flows/{flow_id}").json()["items"][0]
+    assert flow["options"]["workerQueue"] == "big.v2_x-1"
