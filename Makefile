@@ -24,7 +24,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src examples/sluice-calendar/src
 
 unit: $(VENV)/.installed-dev azurite
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # The Azure Blob Storage emulator the Azure tests start: installed from the npm registry,
 # pinned by tests/emulators/package-lock.json, once (never at test time).

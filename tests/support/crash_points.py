@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from sluice.engine import runner
 from sluice.lake import writer
 from sluice.lake.location import as_lake_table
+from support.faults import InjectedFault
 
 POINT_ENV, FROM_ENV, RUNS_ENV, DIR_ENV = (
     "CRASH_MATRIX_POINT", "CRASH_MATRIX_FROM", "CRASH_MATRIX_RUNS", "CRASH_MATRIX_DIR")
@@ -38,10 +39,6 @@ POINTS = ("a_mid_read", "b_before_commit", "c_after_commit", "d_retrigger",
 # Bounded: a run that never reaches the point must not hang the test; the process dies
 # anyway and the test sees which runs were not where they should have been.
 GATHER_SECONDS = 60.0
-
-
-class InjectedFault(RuntimeError):  # noqa: N818 - reads as what the test injected
-    """The first run of a re-trigger chain fails here (nothing written)."""
 
 
 class _Gathering:
