@@ -125,6 +125,8 @@ def sluice_env(data_dir: Path, **settings: str) -> dict[str, str]:
 
 # `sluice` with the Delta writer patched to SIGKILL its process right after a commit.
 KILL_AFTER_COMMIT = (sys.executable, "-m", "support.kill_after_commit_worker")
+# `sluice` whose runs stop at the crash point its environment names (`support.crash_points`).
+CRASH_POINT = (sys.executable, "-m", "support.crash_point_worker")
 
 
 def _with_tests_path(env: Mapping[str, str]) -> dict[str, str]:
@@ -182,6 +184,12 @@ class Processes:
         """`sluice worker *options` whose process SIGKILLs itself right after a run's Delta
         commit (`support.faults`): a worker dying between the commit and its record."""
         (worker,) = self.workers(1, _with_tests_path(env), *options, command=KILL_AFTER_COMMIT)
+        return worker
+
+    def crash_point_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
+        """`sluice worker *options` whose runs stop at the crash point `env` names
+        (`CRASH_MATRIX_*`, see `support.crash_points`; none: a healthy worker)."""
+        (worker,) = self.workers(1, _with_tests_path(env), *options, command=CRASH_POINT)
         return worker
 
     def killed_after_commit_server(self, env: Mapping[str, str], *options: str) -> ServerProcess:
