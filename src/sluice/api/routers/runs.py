@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
-from sluice.api.body import JsonBody
 from sluice.api.app_context import AppContext
+from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.ignored import report_ignored
 from sluice.api.list_pages import list_response
