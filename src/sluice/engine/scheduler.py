@@ -43,7 +43,7 @@ from sluice.domain.schedule import (
 )
 from sluice.engine import claims
 from sluice.engine.claims import Sessions, dialect_insert, write_transaction
-from sluice.store import clock
+from sluice.store import clock, idempotency_keys
 from sluice.store.flow_ticks import flow_schedule
 from sluice.store.models import Flow, Run, SchedulerLease
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, insert_tick_runs
@@ -277,6 +277,8 @@ class Scheduler:
             log.info("Scheduler %s created %d run(s).", self.holder, created)
         claims.cancel_abandoned(self.sessions, now_ms=now)
         outbox.record_delayed_runs(self.sessions, now_ms=now)
+        with write_transaction(self.sessions) as session:
+            idempotency_keys.purge_expired(session, now_ms=now)
         return True
 
     def run_forever(self, stop: threading.Event) -> None:

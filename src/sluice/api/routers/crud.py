@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sluice.api.body import JsonBody
 from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
+from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.listing import list_envelope
 from sluice.api.routers.common import created, no_content, one, updated
@@ -62,11 +63,14 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
         context: ContextDep,
         session: SessionDep,
         tenant: TenantDep,
-    ) -> JSONResponse:
-        row = ops.create(session, tenant, context, body)
-        response = created(row, f"{ops.path}/{row.id}")
-        report_ignored(request, response, ops.ignored(body))
-        return response
+        idempotency: IdempotencyDep,
+    ) -> Response:
+        def create() -> Response:
+            row = ops.create(session, tenant, context, body)
+            response = created(row, f"{ops.path}/{row.id}")
+            return report_ignored(request, response, ops.ignored(body))
+
+        return idempotency.respond(create)
 
     @router.get("/{resource_id}")
     def get_resource(

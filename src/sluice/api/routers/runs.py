@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
+from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.listing import list_envelope
 from sluice.api.routers.common import FLOW_SERVICE, one
@@ -63,17 +64,29 @@ def list_flow_runs(
 
 @router.post("")
 def create_run(
-    request: Request, body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
-) -> JSONResponse:
-    row = service.create_run(session, tenant, context.secret_box, context.connector_context, body)
-    context.notify_run_ready(row.id)
-    # The tutorial's response wraps the new run in `items`.
-    response = JSONResponse(
-        {"items": [{"id": row.id, "etag": row.etag}]},
-        status_code=201,
-        headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
-    )
-    return report_ignored(request, response, ignored_run_fields(body))
+    request: Request,
+    body: JsonBody,
+    context: ContextDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    idempotency: IdempotencyDep,
+) -> Response:
+    def create() -> Response:
+        row = service.create_run(
+            session, tenant, context.secret_box, context.connector_context, body
+        )
+        # A run rolled back because a concurrent request won its Idempotency-Key is simply
+        # not found by the worker this wakes up.
+        context.notify_run_ready(row.id)
+        # The tutorial's response wraps the new run in `items`.
+        response = JSONResponse(
+            {"items": [{"id": row.id, "etag": row.etag}]},
+            status_code=201,
+            headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
+        )
+        return report_ignored(request, response, ignored_run_fields(body))
+
+    return idempotency.respond(create)
 
 
 @router.get("/{run_id}")
