@@ -47,7 +47,7 @@ from sluice.store import clock, idempotency_keys
 from sluice.store.flow_ticks import flow_schedule
 from sluice.store.models import Flow, Run, SchedulerLease
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, insert_tick_runs
-from sluice.webhooks import outbox
+from sluice.webhooks import flow_alerts, outbox
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +277,7 @@ class Scheduler:
             log.info("Scheduler %s created %d run(s).", self.holder, created)
         claims.cancel_abandoned(self.sessions, now_ms=now)
         outbox.record_delayed_runs(self.sessions, now_ms=now)
+        flow_alerts.record_overdue_flows(self.sessions, now_ms=now)
         with write_transaction(self.sessions) as session:
             idempotency_keys.purge_expired(session, now_ms=now)
         return True

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -283,6 +284,13 @@ class Run(ResourceColumns, Base):
     # Bytes the run committed (metrics read it in one grouped query, without the JSON doc).
     output_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     committed_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # A successful run's reconciliation: True matched, False mismatched, None not reconciled;
+    # and whether it missed the flow's minRowsPerRun. Columns, so that metrics count them
+    # in their one grouped query, without the JSON doc.
+    reconciled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    expectation_failed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     __table_args__ = (
         UniqueConstraint("flow_id", "tick"),

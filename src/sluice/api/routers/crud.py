@@ -35,6 +35,9 @@ class ResourceOperations(Generic[Row]):
     delete: Callable[[Session, Tenant, AppContext, str], None]
     # The body fields a create ignores (unknown or read-only), for the response header.
     ignored: Callable[[Any], list[str]] = field(default=lambda _body: [])
+    # Warnings about a created resource (a source that could not be checked), answered as
+    # `warnings` beside the id and etag.
+    warnings: Callable[[Row], list[str]] = field(default=lambda _row: [])
 
 
 def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
@@ -67,7 +70,7 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
     ) -> Response:
         def create() -> Response:
             row = ops.create(session, tenant, context, body)
-            response = created(row, f"{ops.path}/{row.id}")
+            response = created(row, f"{ops.path}/{row.id}", ops.warnings(row))
             return report_ignored(request, response, ops.ignored(body))
 
         return idempotency.respond(create)

@@ -202,6 +202,15 @@ def open_source(
         if not table.columns:
             raise TerminalReadError(f'Table "{table_name}" has no columns.')
         statement = read_statement(table, table_name, request, session.dialect)
+        source_count = None
+        if request.limit is None:
+            # The same statement counted, on the read's connection and transaction: the
+            # database's isolation level decides whether both see one snapshot.
+            counting = sa.select(sa.func.count()).select_from(statement.subquery())
+            try:
+                source_count = int(session.connection.execute(counting).scalar_one())
+            except SQLAlchemyError as error:
+                raise session.error(error, "Could not count the window's rows") from None
         batch_rows = max(1, request.batch_rows)
         options: dict[str, Any] = {"stream_results": True, "yield_per": batch_rows}
         if session.dialect == "postgresql":
@@ -213,7 +222,9 @@ def open_source(
     except BaseException:
         session.close(abandon=True)
         raise
-    return SqlAlchemyRead(session, result, table, table_name)
+    read = SqlAlchemyRead(session, result, table, table_name)
+    read.progress.source_count = source_count
+    return read
 
 
 class SqlAlchemyRead(SelfClosingRead):

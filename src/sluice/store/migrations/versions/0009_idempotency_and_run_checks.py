@@ -1,4 +1,5 @@
-"""idempotency_keys: the first answer to a create request sent with an Idempotency-Key
+"""idempotency_keys (the first answer to a create request sent with an Idempotency-Key);
+runs.reconciled and runs.expectation_failed (counted by the metrics)
 
 Revision ID: 0009
 Revises: 0008
@@ -58,7 +59,19 @@ def upgrade() -> None:
         )
 
 
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reconciled", sa.Boolean(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "expectation_failed", sa.Boolean(), server_default=sa.false(), nullable=False
+            )
+        )
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_column("expectation_failed")
+        batch_op.drop_column("reconciled")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_expires_at"))
     op.drop_table("idempotency_keys")
