@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +226,9 @@ def test_specs_sandboxes_and_connections(server: Server, tmp_path: Path) -> None
     assert client.sandboxes.get("dev-1")["type"] == "development"
     files = server.settings.allowed_file_roots[0]
     files.mkdir(parents=True, exist_ok=True)
-    (files / "x.db").touch()
+    # The table must exist: a source connection naming a missing one is refused (1493).
+    with sqlite3.connect(files / "x.db") as db:
+        db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER)")
     connection = client.connections.create({
         "name": "db", "connectionSpec": {"id": SQLITE_SPEC},
         "auth": {"specName": "File Path Authentication", "params": {"path": str(files / "x.db")}}})
