@@ -169,15 +169,18 @@ def _move_data(
         metrics.input_files = list(read.progress.files)
         read.close()
     metrics.record_commit(commit, files=read.progress.files)
-    _reconcile(plan, read, metrics)
+    _reconcile(plan, read, metrics, commit)
     _declare_new_columns(ctx, plan, evolution, commit)
     return commit
 
 
-def _reconcile(plan: RunPlan, read: SourceRead, metrics: RunMetrics) -> None:
-    """Source against landed, once the data is committed; a run whose input an earlier run
-    of its chain landed has nothing of its own to reconcile."""
-    if metrics.landed_by_run is not None:
+def _reconcile(
+    plan: RunPlan, read: SourceRead, metrics: RunMetrics, commit: CommitResult
+) -> None:
+    """Source against landed, once the data is committed. A run whose input an earlier run
+    of its chain landed, or whose commit an earlier attempt made (this attempt wrote nothing,
+    and its bad rows are unknown), has nothing of its own to reconcile."""
+    if metrics.landed_by_run is not None or commit.already_committed:
         return
     metrics.reconciliation = reconcile(
         read.progress,

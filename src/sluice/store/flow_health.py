@@ -10,8 +10,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sluice.domain.expectations import flow_expectations, overdue_since
+from sluice.domain.expectations import (
+    MAX_AGE_WITHOUT_SUCCESS,
+    flow_expectations,
+    overdue_since,
+)
 from sluice.domain.run_states import SUCCESS
+from sluice.store.json_paths import JsonReader
 from sluice.store.models import Flow, Run
 
 
@@ -42,8 +47,11 @@ def overdue_flows(
     session: Session, *, now_ms: int, flow_ids: Sequence[str] | None = None
 ) -> list[OverdueFlow]:
     """Enabled flows (of `flow_ids`, or all) past their maxAgeWithoutSuccess."""
+    # Only flows that set the option leave the database (the scheduler asks on every pass).
+    reader = JsonReader(session.get_bind().dialect.name)
+    unit = reader.text(Flow.doc, ("options", "expectations", MAX_AGE_WITHOUT_SUCCESS, "unit"))
     query = select(Flow.id, Flow.org_id, Flow.sandbox_id, Flow.name, Flow.created_at, Flow.doc)
-    query = query.where(Flow.state == "enabled")
+    query = query.where(Flow.state == "enabled", unit.is_not(None))
     if flow_ids is not None:
         query = query.where(Flow.id.in_(list(flow_ids)))
     candidates = [
