@@ -257,7 +257,11 @@ def test_flows_enable_disable_and_runs_create_cancel_retrigger(server: Server) -
     enabled = client.flows.enable(flow_id, etag=disabled.etag)
     assert enabled.etag != disabled.etag and client.flows.get(flow_id)["state"] == "enabled"
 
-    run = client.runs.create(flow_id, window_start=0, window_end=10, start_time=2_000_000_000)
+    run = client.runs.create(flow_id, window_start=0, window_end=10, start_time=2_000_000_000,
+                             idempotency_key="client-retry-1")
+    again = client.runs.create(flow_id, window_start=0, window_end=10,
+                               start_time=2_000_000_000, idempotency_key="client-retry-1")
+    assert again.id == run.id
     assert client.runs.get(run.id)["flowId"] == flow_id
     assert [r["id"] for r in client.runs.for_flow(flow_id)] == [run.id]
     assert list(client.runs.for_flow(flow_id, status="failed")) == []
