@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,7 +226,9 @@ def test_specs_sandboxes_and_connections(server: Server, tmp_path: Path) -> None
     assert client.sandboxes.get("dev-1")["type"] == "development"
     files = server.settings.allowed_file_roots[0]
     files.mkdir(parents=True, exist_ok=True)
-    (files / "x.db").touch()
+    # The table must exist: a source connection naming a missing one is refused (1493).
+    with sqlite3.connect(files / "x.db") as db:
+        db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER)")
     connection = client.connections.create({
         "name": "db", "connectionSpec": {"id": SQLITE_SPEC},
         "auth": {"specName": "File Path Authentication", "params": {"path": str(files / "x.db")}}})
@@ -254,7 +257,11 @@ def test_flows_enable_disable_and_runs_create_cancel_retrigger(server: Server) -
     enabled = client.flows.enable(flow_id, etag=disabled.etag)
     assert enabled.etag != disabled.etag and client.flows.get(flow_id)["state"] == "enabled"
 
-    run = client.runs.create(flow_id, window_start=0, window_end=10, start_time=2_000_000_000)
+    run = client.runs.create(flow_id, window_start=0, window_end=10, start_time=2_000_000_000,
+                             idempotency_key="client-retry-1")
+    again = client.runs.create(flow_id, window_start=0, window_end=10,
+                               start_time=2_000_000_000, idempotency_key="client-retry-1")
+    assert again.id == run.id
     assert client.runs.get(run.id)["flowId"] == flow_id
     assert [r["id"] for r in client.runs.for_flow(flow_id)] == [run.id]
     assert list(client.runs.for_flow(flow_id, status="failed")) == []

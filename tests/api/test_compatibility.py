@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from support.api_bodies import (
     created_id,
 )
 from support.callers import Caller, error_code
+from support.connector_reads import pg_execute
 from support.sample_flows import lake_target, sqlite_table_source
 
 JSON = {"content-type": "application/json"}
@@ -148,14 +150,22 @@ def test_connection_12_round_trip(caller: Caller) -> None:
 def test_source_and_target_connections_13_14(caller: Caller, settings: Settings) -> None:
     base = created_id(post_raw(caller, f"{FS}/connections",
                                fill(CONNECTION_12, **{'"id":"…"': f'"id":"{POSTGRES_SPEC}"'})))
+    # The reference's table must exist now (a reachable source's missing table is refused,
+    # issue 13): one of the test's own stands in for `test1.Mytable`.
+    table = f"ref13_{uuid.uuid4().hex[:10]}"
+    params = {**json.loads(TABLE_PARAMS_13), "tableName": f"public.{table}"}
     table_source = {"name": "db source", "baseConnectionId": base, "data": {"format": "tabular"},
-                    "params": json.loads(TABLE_PARAMS_13),
+                    "params": params,
                     "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"}}
-    source_id = assert_created(caller.post(f"{FS}/sourceConnections", json=table_source),
-                               f"{FS}/sourceConnections")
+    pg_execute(f'CREATE TABLE "{table}" ("Datefield" timestamptz)')
+    try:
+        source_id = assert_created(caller.post(f"{FS}/sourceConnections", json=table_source),
+                                   f"{FS}/sourceConnections")
+    finally:
+        pg_execute(f'DROP TABLE IF EXISTS "{table}"')
     source = only_item(caller.get(f"{FS}/sourceConnections/{source_id}"))
     assert_system_fields(source, caller)
-    assert source["params"] == json.loads(TABLE_PARAMS_13)
+    assert source["params"] == params
     assert source["baseConnectionId"] == base and source["data"]["format"] == "tabular"
 
     folder = Path(settings.allowed_file_roots[0]) / "dir"

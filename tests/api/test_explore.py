@@ -227,7 +227,7 @@ def test_missing_table_and_schema_are_coded_400(caller: Caller, pg_connection: s
     table = caller.get(explore_url(pg_connection), params={
         "objectType": "table", "object": "public.ex_no_such_table", "preview": "true"})
     assert table.status_code == 400, table.text
-    assert error_code(table) == "CONNECTOR-1001-400"
+    assert error_code(table) == "CONNECTOR-1002-400"  # a missing source's own code (issue 13)
     assert "ex_no_such_table" in table.json()["report"]["detailed-message"]
     schema = caller.get(explore_url(pg_connection),
                         params={"objectType": "schema", "object": "ex_no_such_schema"})

@@ -104,6 +104,13 @@ def test_later_runs_may_omit_the_delta_column_but_not_change_it(
             },
             "FLOW-1381-400",
         ),
+        (  # An empty window, [20, 20), is refused like an inverted one.
+            {
+                "flowId": "FLOW",
+                "params": {"startTime": "1", "windowStartTime": "20", "windowEndTime": "20"},
+            },
+            "FLOW-1381-400",
+        ),
         ({"flowId": "FLOW", "params": SEED_TIMES}, "FLOW-1383-400"),
         ({"flowId": "FLOW", "params": {**SEED_TIMES, "deltaColumn": {}}}, "FLOW-1384-400"),
         ({"flowId": "missing-flow", "params": SEED_TIMES}, "FLOW-1430-400"),

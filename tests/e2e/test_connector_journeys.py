@@ -112,4 +112,5 @@ def test_sqlite_journey_and_the_explore_command(server: ServerProcess, files_roo
     missing = run_cli("connections", "explore", result.connection_id, "--type", "table",
                       "--object", "no_such_table", env=env)
     assert missing.returncode == 1
-    assert "CONNECTOR-1001-400" in missing.stderr and "no_such_table" in missing.stderr
+    # A source that does not exist has its own code (issue 13), in a preview as in a run.
+    assert "CONNECTOR-1002-400" in missing.stderr and "no_such_table" in missing.stderr

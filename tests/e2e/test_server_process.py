@@ -69,6 +69,9 @@ def test_first_start_serves_the_demo_without_leaking_the_secret(server: ServerPr
 
     flows = wait_for("the demo flows", demo_flows, server)
     assert all(f["scheduleParams"]["frequency"] == "once" for f in flows)
+    # The demo turns the silent-failure alerts on (off by default for every other flow).
+    assert all(f["options"]["expectations"]["minRowsPerRun"] == 1 for f in flows
+               if f["name"] in DEMO_FLOWS)
 
     wait_for("the ready panel", lambda: "Sluice is running" in server.output() or None, server)
     stdout = server.stdout_path.read_text()

@@ -73,7 +73,8 @@ def test_run_now_may_start_later(
     csrf = login(app_client, caller)
     later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     response = post_form(app_client, f"/ui/flows/{built.flow_id}/runs", csrf,
-                         window_start=utc_input(BASE), window_end=utc_input(BASE),
+                         window_start=utc_input(BASE),
+                         window_end=utc_input(BASE + timedelta(hours=1)),
                          delta_column="updated_at",
                          start_at=later.strftime("%Y-%m-%dT%H:%M:%S"))
     assert response.status_code == 303
@@ -121,7 +122,8 @@ def test_disable_and_enable_a_flow_and_runs_of_a_disabled_flow_are_refused(
     assert disabled.status_code == 303 and "notice=flow-disabled" in disabled.headers["location"]
     assert flow_item(caller, built.flow_id)["state"] == "disabled"
     refused = post_form(app_client, f"/ui/flows/{built.flow_id}/runs", csrf,
-                        window_start=utc_input(BASE), window_end=utc_input(BASE),
+                        window_start=utc_input(BASE),
+                        window_end=utc_input(BASE + timedelta(hours=1)),
                         delta_column="updated_at")
     assert refused.status_code == 400 and "FLOW-1444-400" in refused.text
     assert post_form(app_client, state_path, csrf, op="publish").status_code == 400

@@ -153,9 +153,12 @@ class Runs(ReadableCollection):
         window_end: int,
         start_time: int | None = None,
         delta_column: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Created:
         """An on-demand run over `[window_start, window_end)` (epoch seconds); it may begin
-        at `start_time` (default now). `delta_column` only on a table flow's first run."""
+        at `start_time` (default now). `delta_column` only on a table flow's first run. With
+        `idempotency_key`, sending the same request again returns the same run (give
+        `start_time` too: its default, now, would make a later retry another request)."""
         params: dict[str, Any] = {
             "windowStartTime": str(window_start),
             "windowEndTime": str(window_end),
@@ -163,7 +166,8 @@ class Runs(ReadableCollection):
         }
         if delta_column:
             params["deltaColumn"] = {"name": delta_column}
-        return Created.from_body(self.api.post(self.path, {"flowId": flow_id, "params": params}))
+        body = {"flowId": flow_id, "params": params}
+        return Created.from_body(self.api.post(self.path, body, idempotency_key=idempotency_key))
 
     def for_flow(self, flow_id: str, *, status: str | None = None) -> Iterator[JsonObject]:
         """A flow's runs, newest first, optionally of one status (e.g. `failed`)."""

@@ -191,8 +191,12 @@ class ApiTransport:
             return item
         return body if isinstance(body, dict) else {"value": body}
 
-    def post(self, path: str, body: Any = None, params: Any = None) -> Any:
-        response = self.request("POST", path, params=params, json=body)
+    def post(
+        self, path: str, body: Any = None, params: Any = None, *, idempotency_key: str | None = None
+    ) -> Any:
+        """POST; with `idempotency_key`, a retry of the same create gets the first answer."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        response = self.request("POST", path, params=params, json=body, headers=headers)
         return response.json() if response.content else None
 
     def patch(self, path: str, operations: Sequence[Mapping[str, Any]], if_match: str) -> Any:

@@ -71,6 +71,13 @@ class UnreadableDataError(TerminalReadError):
     default_code = "CONNECTOR-2001-500"
 
 
+class SourceMissingError(TerminalReadError):
+    """The source itself does not exist: no such table, or a path (file, folder or glob) that
+    matches nothing at all. Not a read of an empty window: that is a normal, empty run."""
+
+    default_code = "CONNECTOR-1002-500"
+
+
 class UnsupportedOperationError(TerminalReadError):
     """The connector does not do this (the data-lake target is written, never read)."""
 

@@ -63,6 +63,12 @@ class ReadProgress:
     input_records: int = 0
     files: list[SourceFile] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
+    # Table sources: the rows of the window, counted with the read's own predicate in its
+    # snapshot where the database allows (see docs/concepts.md, "Reconciliation"); None when
+    # the reader does not count (previews, REST).
+    source_count: int | None = None
+    # File sources: how many of `files` were read to their end.
+    files_read: int = 0
 
 
 class SourceRead(Protocol):

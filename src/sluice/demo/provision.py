@@ -37,6 +37,9 @@ class DemoResult:
     created: tuple[str, ...]  # names of the resources this call created
 
 
+DEMO_EXPECTATIONS = {"minRowsPerRun": 1, "maxAgeWithoutSuccess": {"value": 1, "unit": "day"}}
+
+
 def demo_files(settings: Settings) -> DemoFiles:
     base = settings.data_dir / "files" / "demo"
     return DemoFiles(shop_db=base / "shop.db", events_dir=base / "events")
@@ -160,6 +163,9 @@ def setup_demo(client: SluiceClient, settings: Settings) -> DemoResult:
                 "startTime": str(int(time.time()) + START_DELAY_SECONDS),
                 "frequency": "once",
             },
+            # The demo shows the silent-failure alerts: an empty window, or a day without a
+            # success, raises flow_expectation_failed and the dashboard badge.
+            "options": {"expectations": DEMO_EXPECTATIONS},
         }
 
     flow_ids = {

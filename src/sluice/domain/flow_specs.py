@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sluice.domain.expectations import expectations_schema
 from sluice.domain.schedule import FREQUENCIES, MAX_EPOCH_SECONDS, MIN_INTERVAL
 
 PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
@@ -178,6 +179,7 @@ def _option_spec() -> dict[str, Any]:
                     "description": "A run still in progress this many minutes after it "
                     "started sends the flow_run_delayed webhook event.",
                 },
+                "expectations": expectations_schema(),
             },
             [],
             **{

@@ -95,6 +95,13 @@ def parse_run_request(body: object) -> RunRequest:
     end = epoch_seconds(params["windowEndTime"], "windowEndTime")
     if end < start:
         raise bad_request(1381, f"WindowEndTime={end} cannot be before Window StartTime={start}")
+    if end == start:
+        # Half-open, `[t, t)` selects nothing: a run of it could only ever "succeed" empty.
+        raise bad_request(
+            1381,
+            f"WindowEndTime={end} equals WindowStartTime={start}: the window [start, end) is "
+            "empty; give an end after the start.",
+        )
     start_time = epoch_seconds(params["startTime"], "startTime") if "startTime" in params else None
     delta = _delta_column(params["deltaColumn"]) if "deltaColumn" in params else None
     return RunRequest(flow_id.strip(), start_time, start, end, delta)

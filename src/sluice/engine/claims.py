@@ -186,6 +186,8 @@ class RunEnd(TypedDict):
     output_records: int
     committed_version: int | None
     output_bytes: NotRequired[int]
+    reconciled: NotRequired[bool | None]
+    expectation_failed: NotRequired[bool]
 
 
 def finish_run(target: Session | Sessions, claim: Claim, **end: Unpack[RunEnd]) -> None:

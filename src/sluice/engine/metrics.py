@@ -26,6 +26,17 @@ class RunMetrics:
     bad_rows: list[BadRow] = field(default_factory=list)
     # A re-trigger that found its input committed by this earlier run of its chain.
     landed_by_run: str | None = None
+    # Sluice extensions of the wire metrics: warnings of a successful run, and what the
+    # source held against what landed (sluice.engine.reconciliation).
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    reconciliation: dict[str, Any] | None = None
+    # The flow's minRowsPerRun expectation was missed by this (successful) run.
+    expectation_failed: bool = False
+
+    @property
+    def reconciled(self) -> bool | None:
+        """True matched, False mismatched, None not reconciled."""
+        return None if self.reconciliation is None else bool(self.reconciliation["matched"])
 
     def add_batch(
         self, input_rows: int, output_rows: int, bad_rows: list[BadRow], input_bytes: int
@@ -91,7 +102,7 @@ class RunMetrics:
         duration: dict[str, Any] = {"startedAtUTC": self.started_at}
         if completed_at is not None:
             duration["completedAtUTC"] = completed_at
-        return {
+        wire: dict[str, Any] = {
             "durationSummary": duration,
             "sizeSummary": {"inputBytes": self.input_bytes, "outputBytes": self.output_bytes},
             "recordSummary": {
@@ -110,6 +121,11 @@ class RunMetrics:
                 "activityRefs": ["copyActivity", "promotionActivity"],
             },
         }
+        if self.warnings:
+            wire["warnings"] = list(self.warnings)
+        if self.reconciliation is not None:
+            wire["reconciliation"] = dict(self.reconciliation)
+        return wire
 
     def activities(
         self,

@@ -11,7 +11,8 @@ from sqlalchemy import insert, update
 
 from sluice.connectors.errors import SourceReadError
 from sluice.connectors.reading import BadRow, SourceRead
-from sluice.domain.run_states import FAILED
+from sluice.domain.expectations import MIN_ROWS_PER_RUN
+from sluice.domain.run_states import FAILED, SUCCESS
 from sluice.engine import claims
 from sluice.engine.engine_context import EngineContext
 from sluice.engine.metrics import RunMetrics
@@ -20,7 +21,12 @@ from sluice.lake.writer import CommitResult
 from sluice.store import clock
 from sluice.store.models import Flow, Run, RunBadRow
 from sluice.webhooks import outbox
-from sluice.webhooks.events import FLOW_RUN_FAILED, end_event
+from sluice.webhooks.events import (
+    FLOW_EXPECTATION_FAILED,
+    FLOW_RUN_FAILED,
+    FLOW_RUN_RECONCILIATION_MISMATCH,
+    end_event,
+)
 
 log = logging.getLogger("sluice.runner")
 
@@ -113,15 +119,41 @@ def finish(ctx: EngineContext, guard: claims.ClaimGuard, plan: RunPlan, outcome:
                 output_records=metrics.output_records,
                 output_bytes=metrics.output_bytes,
                 committed_version=version,
+                reconciled=metrics.reconciled,
+                expectation_failed=metrics.expectation_failed,
             )
             _record_last_run(session, plan, outcome.status, completed)
             event = end_event(outcome.status)
             if event is not None:
                 outbox.record_run_event(session, plan.run_id, event, now_ms=completed)
+            _record_warning_events(session, plan, outcome, completed)
             if plan.error_diagnostics:
                 _store_bad_rows(session, plan.run_id, metrics.bad_rows[: ctx.max_bad_rows_kept])
     except claims.StaleClaimError:
         log.warning("run %s was taken over before it could be recorded", plan.run_id)
+
+
+def _record_warning_events(
+    session: Any, plan: RunPlan, outcome: Outcome, completed: int
+) -> None:
+    """The events of a successful run's warnings, in the transaction that records its end."""
+    if outcome.status != SUCCESS:
+        return
+    metrics = outcome.metrics
+    if metrics.reconciled is False:
+        extra: dict[str, Any] = {"reconciliation": metrics.reconciliation}
+        outbox.record_run_event(
+            session, plan.run_id, FLOW_RUN_RECONCILIATION_MISMATCH, extra=extra, now_ms=completed
+        )
+    if metrics.expectation_failed:
+        extra = {
+            "expectation": MIN_ROWS_PER_RUN,
+            "minRowsPerRun": plan.expectations.min_rows_per_run,
+            "landedCount": metrics.output_records,
+        }
+        outbox.record_run_event(
+            session, plan.run_id, FLOW_EXPECTATION_FAILED, extra=extra, now_ms=completed
+        )
 
 
 def finish_without_plan(ctx: EngineContext, claim: claims.Claim, failure: RunFailedError) -> None:

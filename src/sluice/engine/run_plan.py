@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sluice.connectors.reading import SourceFile
 from sluice.domain.copy_transformation import delta_column_timezone
 from sluice.domain.errors import SluiceError
+from sluice.domain.expectations import Expectations, flow_expectations
 from sluice.domain.flow_specs import default_write_mode, find_flow_spec, schema_evolution
 from sluice.domain.mapping_sets import MappingRule, mapping_reference, rules_of
 from sluice.domain.tenancy import Tenant
@@ -68,6 +69,8 @@ class RunPlan:
     # A re-trigger: the earlier runs of its chain that may have committed the same input
     # before failing; the writer lands nothing if one of them did.
     earlier_runs: tuple[str, ...] = ()
+    # The flow's `expectations` option (off unless set).
+    expectations: Expectations = field(default_factory=Expectations)
 
 
 def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
@@ -114,6 +117,7 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             schema_evolution=schema_evolution(options),
             typed_source=not (source_kind == "file" and file_format in _TEXT_FORMATS),
             earlier_runs=earlier_runs_of_input(session, run),
+            expectations=flow_expectations(options),
         )
 
 

@@ -30,6 +30,12 @@ from sluice.engine.mapping import (
     incoming_schema,
 )
 from sluice.engine.metrics import RunMetrics
+from sluice.engine.reconciliation import (
+    min_rows_warning,
+    mismatch_warning,
+    open_window_warning,
+    reconcile,
+)
 from sluice.engine.recording import (
     Outcome,
     fail,
@@ -113,6 +119,11 @@ def execute_run(ctx: EngineContext, guard: claims.ClaimGuard) -> None:
             f"Writing to the dataset failed: {type(error).__name__}: {error}",
         )
         return
+    if metrics.landed_by_run is None:
+        missed = min_rows_warning(plan.expectations.min_rows_per_run, metrics.output_records)
+        if missed is not None:
+            metrics.warnings.append(missed)
+            metrics.expectation_failed = True
     finish(
         ctx, guard, plan, Outcome(SUCCESS, metrics, commit=commit, errors=metrics.partial_errors())
     )
@@ -121,6 +132,9 @@ def execute_run(ctx: EngineContext, guard: claims.ClaimGuard) -> None:
 def _move_data(
     ctx: EngineContext, guard: claims.ClaimGuard, plan: RunPlan, metrics: RunMetrics
 ) -> CommitResult:
+    still_open = open_window_warning(plan.window, clock.now_ms() // 1000)
+    if still_open is not None:
+        metrics.warnings.append(still_open)
     request = ReadRequest(
         window=plan.window, delta_column=plan.delta_column, timezone=plan.timezone, files=plan.files
     )
@@ -155,8 +169,27 @@ def _move_data(
         metrics.input_files = list(read.progress.files)
         read.close()
     metrics.record_commit(commit, files=read.progress.files)
+    _reconcile(plan, read, metrics, commit)
     _declare_new_columns(ctx, plan, evolution, commit)
     return commit
+
+
+def _reconcile(
+    plan: RunPlan, read: SourceRead, metrics: RunMetrics, commit: CommitResult
+) -> None:
+    """Source against landed, once the data is committed. A run whose input an earlier run
+    of its chain landed, or whose commit an earlier attempt made (this attempt wrote nothing,
+    and its bad rows are unknown), has nothing of its own to reconcile."""
+    if metrics.landed_by_run is not None or commit.already_committed:
+        return
+    metrics.reconciliation = reconcile(
+        read.progress,
+        is_file_source=plan.is_file_source,
+        landed=metrics.output_records,
+        bad_rows=metrics.failed_records,
+    )
+    if metrics.reconciliation is not None and not metrics.reconciliation["matched"]:
+        metrics.warnings.append(mismatch_warning(metrics.reconciliation))
 
 
 def _mapped_columns(plan: RunPlan, source: pa.Schema, dataset: DatasetSchema) -> list[MappedColumn]:

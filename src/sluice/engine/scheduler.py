@@ -44,11 +44,11 @@ from sluice.domain.schedule import (
 from sluice.engine import claims
 from sluice.engine.claims import Sessions, dialect_insert, write_transaction
 from sluice.engine.executors import RunPublisher
-from sluice.store import clock, run_dispatch
+from sluice.store import clock, idempotency_keys, run_dispatch
 from sluice.store.flow_ticks import flow_schedule
 from sluice.store.models import Flow, Run, SchedulerLease
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, insert_tick_runs
-from sluice.webhooks import outbox
+from sluice.webhooks import flow_alerts, outbox
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,9 @@ class Scheduler:
                 self.announce_created(since_ms=pass_started)
         claims.cancel_abandoned(self.sessions, now_ms=now)
         outbox.record_delayed_runs(self.sessions, now_ms=now)
+        flow_alerts.record_overdue_flows(self.sessions, now_ms=now)
+        with write_transaction(self.sessions) as session:
+            idempotency_keys.purge_expired(session, now_ms=now)
         if self.publisher is not None and now >= self._next_sweep_ms:
             self.sweep(now_ms=now)
             self._next_sweep_ms = now + self.sweep_interval_ms

@@ -65,6 +65,8 @@ def _runs_summary(session: Session) -> list[Any]:
         func.sum(case((succeeded, Run.output_bytes), else_=0)).label("bytes"),
         func.sum(case((finished, 1), else_=0)).label("finished"),
         func.sum(case((finished, duration_ms), else_=0)).label("duration_ms"),
+        func.sum(case((Run.reconciled.is_(False), 1), else_=0)).label("mismatched"),
+        func.sum(case((Run.expectation_failed.is_(True), 1), else_=0)).label("below_min"),
         *buckets,
     ).group_by(Run.flow_id, Run.status)
     return list(session.execute(statement))
@@ -126,10 +128,26 @@ def _run_families(rows: list[Any], per_flow: bool) -> Iterator[Any]:
         "Duration of finished runs, from their first claim to their end.",
         labels=[*flow, "status"],
     )
+    mismatched = CounterMetricFamily(
+        "sluice_reconciliation_mismatched_runs",
+        "Successful runs whose source count did not match what they landed (a warning).",
+        labels=flow,
+    )
+    below_min = CounterMetricFamily(
+        "sluice_expectation_failed_runs",
+        "Successful runs that landed fewer rows than their flow's minRowsPerRun expectation.",
+        labels=flow,
+    )
     by_status: dict[tuple[str, ...], list[int]] = {}
     totals: dict[tuple[str, ...], tuple[int, int]] = {}
+    warned: dict[tuple[str, ...], tuple[int, int]] = {}
     for row in rows:
         key = (row.flow_id,) if per_flow else ()
+        seen_mismatched, seen_below = warned.get(key, (0, 0))
+        warned[key] = (
+            seen_mismatched + int(row.mismatched or 0),
+            seen_below + int(row.below_min or 0),
+        )
         count, size = totals.get(key, (0, 0))
         totals[key] = (count + int(row.records or 0), size + int(row.bytes or 0))
         sums = by_status.setdefault((*key, row.status), [0] * (len(DURATION_BUCKETS) + 3))
@@ -145,7 +163,10 @@ def _run_families(rows: list[Any], per_flow: bool) -> Iterator[Any]:
     for labels, (count, size) in sorted(totals.items()):
         records.add_metric(list(labels), count)
         written.add_metric(list(labels), size)
-    yield from (runs, records, written, durations)
+    for labels, (mismatch_count, below_count) in sorted(warned.items()):
+        mismatched.add_metric(list(labels), mismatch_count)
+        below_min.add_metric(list(labels), below_count)
+    yield from (runs, records, written, durations, mismatched, below_min)
 
 
 def _le(bound: float) -> str:

@@ -14,6 +14,8 @@ from sluice.domain.flow_specs import find_flow_spec
 from sluice.domain.run_states import FAILED, IN_PROGRESS, SCHEDULED, SUCCESS
 from sluice.domain.tenancy import Tenant
 from sluice.services.target_connections import target_connections
+from sluice.store.clock import now_ms
+from sluice.store.flow_health import OverdueFlow, overdue_flows
 from sluice.store.list_query_sql import tenant_scope
 from sluice.store.models import Flow, Run
 
@@ -31,6 +33,8 @@ class RecentRuns:
     succeeded: int = 0
     failed: int = 0
     active: int = 0
+    # The newest run missed the flow's minRowsPerRun expectation.
+    last_below_expectation: bool = False
 
     @property
     def success_rate(self) -> float | None:
@@ -49,6 +53,8 @@ class FlowSummary:
     schedule: dict[str, Any]
     delta_column: str | None
     recent: RecentRuns
+    # The flow's failed expectations, as the dashboard badge says them (empty: none failed).
+    expectation_alerts: tuple[str, ...] = ()
 
     @property
     def needs_delta_column(self) -> bool:
@@ -56,11 +62,12 @@ class FlowSummary:
         return self.source_kind == "table" and self.delta_column is None
 
 
-def _summarize(runs: list[tuple[str, str, int]]) -> RecentRuns:
-    """`runs` as (id, status, created_at), newest first."""
-    statuses = [status for _id, status, _at in runs]
-    last_id, last_status, last_at = runs[0]
+def _summarize(runs: list[tuple[str, str, int, bool]]) -> RecentRuns:
+    """`runs` as (id, status, created_at, expectation_failed), newest first."""
+    statuses = [status for _id, status, _at, _below in runs]
+    last_id, last_status, last_at, last_below = runs[0]
     return RecentRuns(
+        last_below_expectation=bool(last_below),
         last_run_id=last_id,
         last_status=last_status,
         last_created_at=last_at,
@@ -82,15 +89,25 @@ def recent_runs(
     scope = tenant_scope(Run, tenant)
     if flow_id is not None:
         scope = and_(scope, Run.flow_id == flow_id)
-    ranked = select(Run.flow_id, Run.id, Run.status, Run.created_at, rank).where(scope).subquery()
+    ranked = (
+        select(Run.flow_id, Run.id, Run.status, Run.created_at, Run.expectation_failed, rank)
+        .where(scope)
+        .subquery()
+    )
     rows = session.execute(
-        select(ranked.c.flow_id, ranked.c.id, ranked.c.status, ranked.c.created_at)
+        select(
+            ranked.c.flow_id,
+            ranked.c.id,
+            ranked.c.status,
+            ranked.c.created_at,
+            ranked.c.expectation_failed,
+        )
         .where(ranked.c.rank <= RECENT_RUNS)
         .order_by(ranked.c.flow_id, ranked.c.rank)
     )
-    by_flow: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
-    for row_flow_id, run_id, status, created_at in rows:
-        by_flow[row_flow_id].append((run_id, status, created_at))
+    by_flow: dict[str, list[tuple[str, str, int, bool]]] = defaultdict(list)
+    for row_flow_id, run_id, status, created_at, below in rows:
+        by_flow[row_flow_id].append((run_id, status, created_at, bool(below)))
     return {key: _summarize(runs) for key, runs in by_flow.items()}
 
 
@@ -102,12 +119,35 @@ def dataset_of(session: Session, tenant: Tenant, flow: Flow) -> str | None:
     return None
 
 
+def _alerts(recent: RecentRuns, overdue: OverdueFlow | None) -> tuple[str, ...]:
+    alerts = []
+    if overdue is not None:
+        alerts.append(f"no successful run for over {duration_text(overdue.max_age_seconds)}")
+    if recent.last_below_expectation:
+        alerts.append("last run landed fewer rows than minRowsPerRun")
+    return tuple(alerts)
+
+
+def duration_text(seconds: int) -> str:
+    for unit, size in (("week", 604_800), ("day", 86_400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
 def flow_summary(
-    session: Session, tenant: Tenant, flow: Flow, recent: RecentRuns | None = None
+    session: Session,
+    tenant: Tenant,
+    flow: Flow,
+    recent: RecentRuns | None = None,
+    overdue: dict[str, OverdueFlow] | None = None,
 ) -> FlowSummary:
     spec = find_flow_spec(flow.flow_spec_id)
     if recent is None:
         recent = recent_runs(session, tenant, flow.id).get(flow.id, RecentRuns())
+    if overdue is None:
+        overdue = _overdue(session, [flow.id])
     return FlowSummary(
         id=flow.id,
         name=flow.name,
@@ -117,7 +157,13 @@ def flow_summary(
         schedule=dict(flow.doc.get("scheduleParams") or {}),
         delta_column=delta_column_of(flow.doc.get("transformations", [])),
         recent=recent,
+        expectation_alerts=_alerts(recent, overdue.get(flow.id)),
     )
+
+
+def _overdue(session: Session, flow_ids: list[str]) -> dict[str, OverdueFlow]:
+    found = overdue_flows(session, now_ms=now_ms(), flow_ids=flow_ids)
+    return {flow.flow_id: flow for flow in found}
 
 
 def flow_summaries(session: Session, tenant: Tenant) -> list[FlowSummary]:
@@ -128,4 +174,9 @@ def flow_summaries(session: Session, tenant: Tenant) -> list[FlowSummary]:
         .order_by(Flow.name, Flow.id)
         .limit(FLOWS_SHOWN)
     )
-    return [flow_summary(session, tenant, row, recent.get(row.id, RecentRuns())) for row in rows]
+    flows = list(rows)
+    overdue = _overdue(session, [row.id for row in flows])
+    return [
+        flow_summary(session, tenant, row, recent.get(row.id, RecentRuns()), overdue)
+        for row in flows
+    ]

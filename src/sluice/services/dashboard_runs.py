@@ -51,6 +51,9 @@ class RunRow:
     output_files: int
     delta_version: int | None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # Sluice's extensions: warnings of a successful run, and its reconciliation.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    reconciliation: dict[str, Any] | None = None
 
     @property
     def duration_ms(self) -> int | None:
@@ -109,6 +112,10 @@ def run_row(row: Run, tenant: Tenant) -> RunRow:
         output_files=_number(files, "outputFileCount"),
         delta_version=row.committed_version,
         errors=[e for e in status.get("errors") or [] if isinstance(e, dict)],
+        warnings=[w for w in metrics.get("warnings") or [] if isinstance(w, dict)],
+        reconciliation=(
+            metrics["reconciliation"] if isinstance(metrics.get("reconciliation"), dict) else None
+        ),
     )
 
 

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sluice.connectors.contract import ConnectionSpec
+from sluice.connectors.contract import ConnectionSpec, ConnectorContext
 from sluice.domain.errors import bad_request
 from sluice.domain.tenancy import Tenant
 from sluice.schemas.connections import SourceConnectionCreate
+from sluice.security.encryption import SecretBox
 from sluice.services import flow_connections
 from sluice.services.connections import connections
+from sluice.services.source_checks import check_source_exists
 from sluice.services.validation import validate_against
-from sluice.store.flow_endpoints import require_spec
+from sluice.store.flow_endpoints import full_auth_params, require_connector, require_spec
 from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import FlowSourceConnection, SourceConnection
 from sluice.store.resources import ResourceRepository
+
+
+@dataclass(frozen=True)
+class SourceChecker:
+    """What checking a source at create time needs: the connectors' context and the key box
+    that opens the base connection's secrets."""
+
+    context: ConnectorContext
+    box: SecretBox
+
 
 FIELDS = ResourceFields(
     model=SourceConnection,
@@ -86,10 +99,35 @@ def _validated(
     return spec, base_id, flow_connections.end_document(body, spec, data)
 
 
+def _checked_source(
+    session: Session,
+    tenant: Tenant,
+    checker: SourceChecker,
+    spec: ConnectionSpec,
+    base_id: str | None,
+    doc: dict[str, Any],
+) -> dict[str, Any]:
+    """`doc` with `sourceCheck`: FLOW-1493-400 if the source is reachable and its table or
+    path does not exist; a warning kept on the connection if it could not be checked."""
+    auth: dict[str, Any] = {}
+    if base_id is not None:
+        auth = full_auth_params(connections.get(session, tenant, base_id), checker.box)
+    source = {"data": doc["data"], "params": doc["params"]}
+    warning = check_source_exists(checker.context, require_connector(spec.id), auth, source)
+    return {**doc, "sourceCheck": {"checked": warning is None, "warning": warning}}
+
+
+def source_check_warnings(row: SourceConnection) -> list[str]:
+    """The warning of the create-time check, for the create response."""
+    warning = (row.doc.get("sourceCheck") or {}).get("warning")
+    return [warning] if warning else []
+
+
 def create_source_connection(
-    session: Session, tenant: Tenant, body: SourceConnectionCreate
+    session: Session, tenant: Tenant, body: SourceConnectionCreate, checker: SourceChecker
 ) -> SourceConnection:
     spec, base_id, doc = _validated(session, tenant, body)
+    doc = _checked_source(session, tenant, checker, spec, base_id, doc)
     return source_connections.add(
         session, tenant, body.name, doc, connection_spec_id=spec.id, base_connection_id=base_id
     )
@@ -100,7 +138,12 @@ def render_source_connection(row: SourceConnection, tenant: Tenant) -> dict[str,
 
 
 def patch_source_connection(
-    session: Session, tenant: Tenant, source_id: str, operations: object, if_match: str | None
+    session: Session,
+    tenant: Tenant,
+    checker: SourceChecker,
+    source_id: str,
+    operations: object,
+    if_match: str | None,
 ) -> SourceConnection:
     row, body = flow_connections.patched_body(
         session,
@@ -111,7 +154,11 @@ def patch_source_connection(
         operations,
         if_match,
     )
-    _spec, _base, doc = _validated(session, tenant, body)
+    spec, base_id, doc = _validated(session, tenant, body)
+    if doc["params"] != row.doc.get("params") or doc["data"] != row.doc.get("data"):
+        doc = _checked_source(session, tenant, checker, spec, base_id, doc)
+    elif "sourceCheck" in row.doc:
+        doc["sourceCheck"] = row.doc["sourceCheck"]
     return flow_connections.store_patched(session, tenant, source_connections, row, body.name, doc)
 
 

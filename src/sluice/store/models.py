@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -286,6 +287,13 @@ class Run(ResourceColumns, Base):
     # Epoch ms when the scheduler's sweep last sent this run's task to the broker (Celery
     # executor); None when only its creator did (then `created_at` stands for it).
     enqueued_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # A successful run's reconciliation: True matched, False mismatched, None not reconciled;
+    # and whether it missed the flow's minRowsPerRun. Columns, so that metrics count them
+    # in their one grouped query, without the JSON doc.
+    reconciled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    expectation_failed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     __table_args__ = (
         UniqueConstraint("flow_id", "tick"),
@@ -411,3 +419,30 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Every attempt: when, the receiver's status code or the error, and how long it took.
     attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a create request sent with an `Idempotency-Key` header.
+
+    The primary key (tenant, client, key) is the arbiter between two requests that carry the
+    same key: the row is written in the transaction that creates the resource, so of two
+    concurrent requests only one commits; the other waits on the key and replays its answer.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    org_id: Mapped[str] = mapped_column(
+        ForeignKey("orgs.id", ondelete="CASCADE"), primary_key=True
+    )
+    sandbox_id: Mapped[str] = mapped_column(
+        ForeignKey("sandboxes.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # sha256 of the method, path and canonical JSON body: a reused key must carry the same.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    response_headers: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

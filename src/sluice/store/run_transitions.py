@@ -247,6 +247,8 @@ def finish(
     output_records: int,
     committed_version: int | None,
     output_bytes: int = 0,
+    reconciled: bool | None = None,
+    expectation_failed: bool = False,
 ) -> None:
     """inProgress -> success | failed | cancelled, by the worker holding the run.
 
@@ -265,6 +267,8 @@ def finish(
             "output_records": output_records,
             "output_bytes": output_bytes,
             "committed_version": committed_version,
+            "reconciled": reconciled,
+            "expectation_failed": expectation_failed,
             "claim_token": None,
             "lease_expires_at": None,
         },

@@ -11,13 +11,20 @@ FLOW_RUN_STARTED = "flow_run_started"
 FLOW_RUN_SUCCESS = "flow_run_success"
 FLOW_RUN_FAILED = "flow_run_failed"
 FLOW_RUN_DELAYED = "flow_run_delayed"
+# A successful run whose source count did not match what it landed (sluice.engine.reconciliation).
+FLOW_RUN_RECONCILIATION_MISMATCH = "flow_run_reconciliation_mismatch"
+# A run below the flow's minRowsPerRun, or a flow without success for maxAgeWithoutSuccess.
+FLOW_EXPECTATION_FAILED = "flow_expectation_failed"
 EVENT_TYPES: tuple[str, ...] = (
     FLOW_RUN_STARTED,
     FLOW_RUN_SUCCESS,
     FLOW_RUN_FAILED,
     FLOW_RUN_DELAYED,
+    FLOW_RUN_RECONCILIATION_MISMATCH,
+    FLOW_EXPECTATION_FAILED,
 )
 RUNS_PATH = "/data/foundation/flowservice/runs"
+FLOWS_PATH = "/data/foundation/flowservice/flows"
 
 _END_EVENTS: dict[str, str] = {SUCCESS: FLOW_RUN_SUCCESS, FAILED: FLOW_RUN_FAILED}
 
@@ -69,4 +76,29 @@ def run_event_payload(
         "sandboxName": sandbox_name,
         "data": data,
         "_links": {"run": {"href": f"{RUNS_PATH}/{run.id}"}},
+    }
+
+
+def flow_event_payload(
+    *,
+    event_id: str,
+    event_type: str,
+    created_at: int,
+    org_id: str,
+    sandbox_id: str,
+    sandbox_name: str,
+    flow_id: str,
+    flow_name: str,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """An event about a flow rather than one of its runs (an overdue flow)."""
+    return {
+        "id": event_id,
+        "type": event_type,
+        "createdAt": created_at,
+        "imsOrgId": org_id,
+        "sandboxId": sandbox_id,
+        "sandboxName": sandbox_name,
+        "data": {"flowId": flow_id, "flowName": flow_name, **data},
+        "_links": {"flow": {"href": f"{FLOWS_PATH}/{flow_id}"}},
     }

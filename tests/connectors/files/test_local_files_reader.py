@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sluice.connectors.contract import ConnectorContext, FunctionConnector
-from sluice.connectors.errors import ExploreError, SourceReadError
+from sluice.connectors.errors import ExploreError, SourceMissingError, SourceReadError
 from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceFile
 from sluice.connectors.registry import find_connector
@@ -241,9 +241,17 @@ def test_later_files_take_the_first_files_types(
 
 
 def test_empty_files_and_no_files(context: ConnectorContext, allowed_root: Path) -> None:
-    table, opened = read(context, allowed_root, source("*.csv"))
+    # An existing folder with no file is an empty read...
+    table, opened = read(context, allowed_root, source(""))
     assert table.num_rows == 0
     assert opened.schema.names == [SOURCE_FILE_COLUMN]
+    # ...a glob that matches nothing at all, or a path that does not exist, is a coded
+    # error naming it (issue 13: a source that can only ever "succeed" with 0 files).
+    for missing in ("*.csv", "in/today.csv", "nowhere"):
+        with pytest.raises(SourceMissingError) as caught:
+            read(context, allowed_root, source(missing))
+        assert caught.value.code == "CONNECTOR-1002-500"
+        assert repr(missing) in caught.value.message
     write(allowed_root, "0.csv", "", T0)
     write(allowed_root, "1.csv", "id\n1\n", T0 + 1)
     table, opened = read(context, allowed_root, source("*.csv"))

@@ -96,6 +96,15 @@ def test_window_includes_its_start_and_excludes_its_end(
     assert read_ids(context, events, window(T0, T0 + DAY, column), opener) == [2, 3, 4]
 
 
+def test_a_read_counts_the_rows_of_its_window(
+    context: ConnectorContext, events: str, opener: Opener
+) -> None:
+    """The source side of a run's reconciliation, on both read paths."""
+    read = opener(context, my_auth(), source(events), window(T0, T0 + DAY, "at"))
+    rows, _ = read_all(read)
+    assert rows.num_rows == 3 and read.progress.source_count == 3
+
+
 def test_date_window_by_local_midnight(context: ConnectorContext, events: str,
                                        opener: Opener) -> None:
     # Days 2024-02-29 (row 1), 2024-03-01 (rows 2-4) and 2024-03-02 (row 5).
@@ -309,7 +318,8 @@ def test_missing_table(context: ConnectorContext) -> None:
     with pytest.raises(SourceReadError) as read_failure:
         read_table(context, "sluice_no_such_table", ReadRequest(window=None))
     assert read_failure.value.transient is False
-    assert read_failure.value.code == "CONNECTOR-1001-500"
+    # A missing source has its own code (issue 13), distinct from an unreachable one.
+    assert read_failure.value.code == "CONNECTOR-1002-500"
     assert "does not exist" in read_failure.value.message
 
 

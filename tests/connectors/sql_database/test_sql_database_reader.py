@@ -346,7 +346,8 @@ def test_missing_table(context: ConnectorContext, backend: Backend) -> None:
     with pytest.raises(SourceReadError) as read_failure:
         read_table(context, backend, "sluice_no_such_table", ReadRequest(window=None))
     assert read_failure.value.transient is False
-    assert read_failure.value.code == "CONNECTOR-1001-500"
+    # A missing source has its own code (issue 13), distinct from an unreachable one.
+    assert read_failure.value.code == "CONNECTOR-1002-500"
     assert "does not exist" in read_failure.value.message
 
 

@@ -13,9 +13,14 @@ FLOW_SERVICE = "/data/foundation/flowservice"
 CATALOG = "/data/foundation/catalog"
 
 
-def created(row: VersionedResource, location: str) -> JSONResponse:
+def created(
+    row: VersionedResource, location: str, warnings: list[str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"id": row.id, "etag": row.etag}
+    if warnings:
+        body["warnings"] = warnings
     return JSONResponse(
-        {"id": row.id, "etag": row.etag},
+        body,
         status_code=status.HTTP_201_CREATED,
         headers={"Location": location, "ETag": row.etag},
     )

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sluice.api.app_context import AppContext
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
+from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import created, no_content, one, updated
@@ -33,6 +34,9 @@ class ResourceOperations(Generic[Row]):
     delete: Callable[[Session, Tenant, AppContext, str], None]
     # The body fields a create ignores (unknown or read-only), for the response header.
     ignored: Callable[[Any], list[str]] = field(default=lambda _body: [])
+    # Warnings about a created resource (a source that could not be checked), answered as
+    # `warnings` beside the id and etag.
+    warnings: Callable[[Row], list[str]] = field(default=lambda _row: [])
 
 
 def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
@@ -54,11 +58,14 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
         context: ContextDep,
         session: SessionDep,
         tenant: TenantDep,
-    ) -> JSONResponse:
-        row = ops.create(session, tenant, context, body)
-        response = created(row, f"{ops.path}/{row.id}")
-        report_ignored(request, response, ops.ignored(body))
-        return response
+        idempotency: IdempotencyDep,
+    ) -> Response:
+        def create() -> Response:
+            row = ops.create(session, tenant, context, body)
+            response = created(row, f"{ops.path}/{row.id}", ops.warnings(row))
+            return report_ignored(request, response, ops.ignored(body))
+
+        return idempotency.respond(create)
 
     @router.get("/{resource_id}")
     def get_resource(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
+from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.routers.common import CATALOG
 from sluice.schemas.datasets import DatasetCreate
@@ -40,15 +41,22 @@ def list_datasets(request: Request, session: SessionDep, tenant: TenantDep) -> J
 
 @router.post("")
 def create_dataset(
-    request: Request, body: JsonBody, session: SessionDep, tenant: TenantDep
-) -> JSONResponse:
-    row = service.create_dataset(session, tenant, parse_model(DatasetCreate, body))
-    response = JSONResponse(
-        catalog.catalog_ref(row),
-        status_code=201,
-        headers={"Location": f"{DATASETS}/{row.id}", "ETag": row.etag},
-    )
-    return report_ignored(request, response, ignored_fields(DatasetCreate, body))
+    request: Request,
+    body: JsonBody,
+    session: SessionDep,
+    tenant: TenantDep,
+    idempotency: IdempotencyDep,
+) -> Response:
+    def create() -> Response:
+        row = service.create_dataset(session, tenant, parse_model(DatasetCreate, body))
+        response = JSONResponse(
+            catalog.catalog_ref(row),
+            status_code=201,
+            headers={"Location": f"{DATASETS}/{row.id}", "ETag": row.etag},
+        )
+        return report_ignored(request, response, ignored_fields(DatasetCreate, body))
+
+    return idempotency.respond(create)
 
 
 @router.get("/{dataset_id}")

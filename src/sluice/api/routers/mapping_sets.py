@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
+from sluice.api.idempotency import IdempotencyDep
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import no_content, one
 from sluice.domain.mapping_sets import mapping_version
@@ -50,8 +51,12 @@ def list_mapping_sets(
 
 
 @router.post("")
-def create_mapping_set(body: JsonBody, session: SessionDep, tenant: TenantDep) -> JSONResponse:
-    return _written(service.create_mapping_set(session, tenant, body), 201)
+def create_mapping_set(
+    body: JsonBody, session: SessionDep, tenant: TenantDep, idempotency: IdempotencyDep
+) -> Response:
+    return idempotency.respond(
+        lambda: _written(service.create_mapping_set(session, tenant, body), 201)
+    )
 
 
 @router.get("/{mapping_id}")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from sluice.api.app_context import AppContext
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
+from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import FLOW_SERVICE, one
@@ -57,17 +58,29 @@ def list_flow_runs(
 
 @router.post("")
 def create_run(
-    request: Request, body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
-) -> JSONResponse:
-    row = service.create_run(session, tenant, context.secret_box, context.connector_context, body)
-    # The tutorial's response wraps the new run in `items`.
-    response = JSONResponse(
-        {"items": [{"id": row.id, "etag": row.etag}]},
-        status_code=201,
-        headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
-        background=_notify_after_commit(context, row.id),
-    )
-    return report_ignored(request, response, ignored_run_fields(body))
+    request: Request,
+    body: JsonBody,
+    context: ContextDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    idempotency: IdempotencyDep,
+) -> Response:
+    def create() -> Response:
+        row = service.create_run(
+            session, tenant, context.secret_box, context.connector_context, body
+        )
+        # The tutorial's response wraps the new run in `items`.
+        response = JSONResponse(
+            {"items": [{"id": row.id, "etag": row.etag}]},
+            status_code=201,
+            headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
+            # A run rolled back because a concurrent request won its Idempotency-Key is
+            # answered by the replay, without this task.
+            background=_notify_after_commit(context, row.id),
+        )
+        return report_ignored(request, response, ignored_run_fields(body))
+
+    return idempotency.respond(create)
 
 
 @router.get("/{run_id}")

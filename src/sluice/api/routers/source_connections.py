@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sluice.api.app_context import AppContext
 from sluice.api.routers.common import FLOW_SERVICE
 from sluice.api.routers.crud import ResourceOperations, add_state_action, resource_router
 from sluice.schemas.connections import SourceConnectionCreate
@@ -10,21 +11,27 @@ from sluice.schemas.parsing import parse_model
 from sluice.services import source_connections as service
 from sluice.services.connection_states import change_source_state
 
+
+def _checker(context: AppContext) -> service.SourceChecker:
+    return service.SourceChecker(context.connector_context, context.secret_box)
+
+
 router = resource_router(
     ResourceOperations(
         path=f"{FLOW_SERVICE}/sourceConnections",
         repository=service.source_connections,
         render=lambda row, tenant, _ctx: service.render_source_connection(row, tenant),
-        create=lambda session, tenant, _ctx, body: service.create_source_connection(
-            session, tenant, parse_model(SourceConnectionCreate, body)
+        create=lambda session, tenant, ctx, body: service.create_source_connection(
+            session, tenant, parse_model(SourceConnectionCreate, body), _checker(ctx)
         ),
-        patch=lambda session, tenant, _ctx, rid, ops, if_match: service.patch_source_connection(
-            session, tenant, rid, ops, if_match
+        patch=lambda session, tenant, ctx, rid, ops, if_match: service.patch_source_connection(
+            session, tenant, _checker(ctx), rid, ops, if_match
         ),
         delete=lambda session, tenant, _ctx, rid: service.delete_source_connection(
             session, tenant, rid
         ),
         ignored=lambda body: ignored_fields(SourceConnectionCreate, body),
+        warnings=service.source_check_warnings,
     ),
     "sourceConnections",
 )

@@ -118,6 +118,7 @@ class FilesRead(OpenRead):
                     self._current.close()
                     return
             self._progress.input_bytes += selected.file.size
+            self._progress.files_read += 1
 
     # Opening and guarding.
 

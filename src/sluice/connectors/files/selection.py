@@ -25,6 +25,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from sluice.connectors.batching import one_line
 from sluice.connectors.errors import (
+    SourceMissingError,
     SourceReadError,
     TerminalReadError,
     UnreadableDataError,
@@ -194,8 +195,22 @@ def _described(location: FileLocation, path: str, info: Mapping[str, Any]) -> Se
     return SelectedFile(path, SourceFile(relative, int(info.get("size") or 0), modified))
 
 
-def _matches(location: FileLocation, parts: tuple[str, ...], recursive: bool) -> dict[str, Any]:
-    """Path -> info of every entry matching the user path (a folder's files included)."""
+def _missing(location: FileLocation, path: str) -> SourceMissingError:
+    return SourceMissingError(
+        f"The source path {path!r} does not exist in {location.display!r}"
+        " (no file, folder or glob match): check the source connection's params.path."
+    )
+
+
+def _matches(
+    location: FileLocation, parts: tuple[str, ...], recursive: bool, path: str
+) -> dict[str, Any]:
+    """Path -> info of every entry matching the user path (a folder's files included).
+
+    SourceMissingError when the path names nothing at all (no such file or folder, a glob
+    that matches no entry): such a source would only ever "succeed" with 0 files. An existing
+    folder with no file in it matches, and yields nothing.
+    """
     fs = location.fs
     pattern = "/".join(parts)
     depth = None if recursive else 1
@@ -205,12 +220,14 @@ def _matches(location: FileLocation, parts: tuple[str, ...], recursive: bool) ->
             pattern = f"{head}/**/{last}" if head else f"**/{last}"
         root = glob.escape(location.root) if location.root else ""
         matched: dict[str, Any] = fs.glob(entry_path(root, [pattern]), detail=True)
+        if not matched:
+            raise _missing(location, path)
     else:
         target = entry_path(location.root, parts)
         try:
             matched = {target: fs.info(target)}
         except FileNotFoundError:
-            return {}
+            raise _missing(location, path) from None
     found: dict[str, Any] = {}
     for path, info in matched.items():
         if info.get("type") == "directory":
@@ -239,7 +256,7 @@ def select_files(
     if root_info.get("type") != "directory":
         raise TerminalReadError(f"{location.display!r} is a file, not a folder.")
     try:
-        matches = _matches(location, parts, recursive)
+        matches = _matches(location, parts, recursive, path)
         selected: dict[str, SelectedFile] = {}
         for candidate, info in matches.items():
             described = _described(location, candidate, info)
@@ -247,6 +264,8 @@ def select_files(
                 continue
             if window is None or window.contains(described.file.modified_at):
                 selected[described.path] = described
+    except SourceReadError:
+        raise
     except Exception as error:
         raise storage_error(location, error, path) from None
     return sorted(selected.values(), key=lambda s: (s.file.modified_at, s.file.path))

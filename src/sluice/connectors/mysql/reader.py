@@ -166,16 +166,47 @@ def _open(
 ) -> SourceRead:
     table_name = table_name_of(source)
     session = _Session(context, auth)
+    read: MysqlCursorRead | MysqlArrowRead
     try:
+        # InnoDB: the count and a cursor read share this snapshot (connectorx reads on its
+        # own connections, so there the count is the same predicate just before the read).
+        _execute(session, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         table = existing_table(table_name, reflect(session, table_name))
         query = read_query(table, table_name, request)
+        source_count = None
+        if request.limit is None:
+            where = _where_clause(table, table_name, request)
+            source_count = _count(session, f"SELECT COUNT(*) FROM {table.quoted_name}{where}")
         if cursor_only or _encrypted(session):
-            return MysqlCursorRead(session, query, table, table_name, request.batch_rows)
+            read = MysqlCursorRead(session, query, table, table_name, request.batch_rows)
+            read.progress.source_count = source_count
+            return read
     except BaseException:
         session.close()
         raise
     session.close()
-    return MysqlArrowRead(session.settings, session.secrets, query, table, table_name, request)
+    read = MysqlArrowRead(session.settings, session.secrets, query, table, table_name, request)
+    read.progress.source_count = source_count
+    return read
+
+
+def _execute(session: _Session, sql: str) -> None:
+    try:
+        with session.connection.cursor() as cursor:
+            cursor.execute(sql)
+    except pymysql.MySQLError as error:
+        raise session.error(error, "Could not start the read") from None
+
+
+def _count(session: _Session, sql: str) -> int:
+    """The window's rows, by the read's own predicate: one query per run, not per batch."""
+    try:
+        with session.connection.cursor() as cursor:
+            cursor.execute(sql)
+            row = cursor.fetchone()
+    except pymysql.MySQLError as error:
+        raise session.error(error, "Could not count the window's rows") from None
+    return int(row[0]) if row else 0
 
 
 def _encrypted(session: _Session) -> bool:

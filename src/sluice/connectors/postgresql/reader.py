@@ -30,6 +30,7 @@ from sluice.connectors.postgresql.catalog import (
     table_from_rows,
 )
 from sluice.connectors.postgresql.connection import AdbcSession
+from sluice.connectors.postgresql.infinity import drop_infinities
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.adbc_read import AdbcRead
 from sluice.connectors.tables.conform import conform
@@ -86,10 +87,15 @@ def open_source(
     table_name = table_name_of(source)
     session = AdbcSession(context, auth)
     try:
+        # First statement of the read's transaction: the count and the read see one snapshot.
+        _execute(session, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         table = existing_table(table_name, reflect(session, table_name))
         if not table.columns:
             raise TerminalReadError(f'Table "{table_name}" has no columns.')
         where = _where_clause(session, table, table_name, request)
+        source_count = None
+        if request.limit is None:
+            source_count = _count(session, f"SELECT count(*) FROM {table.quoted_name}{where}")
         columns = ", ".join(
             f"{c.select_expression} AS {quote_identifier(c.name)}" for c in table.columns
         )
@@ -105,7 +111,32 @@ def open_source(
     except BaseException:
         session.close()
         raise
-    return PostgresRead(session, cursor, reader, table, table_name, request.batch_rows)
+    read = PostgresRead(session, cursor, reader, table, table_name, request.batch_rows)
+    read.progress.source_count = source_count
+    return read
+
+
+def _execute(session: AdbcSession, sql: str) -> None:
+    cursor = session.connection.cursor()
+    try:
+        cursor.execute(sql)
+    except adbc_driver_manager.Error as error:
+        raise session.error(error, "Could not start the read") from None
+    finally:
+        cursor.close()
+
+
+def _count(session: AdbcSession, sql: str) -> int:
+    """The window's rows, by the read's own predicate: one query per run, not per batch."""
+    cursor = session.connection.cursor()
+    try:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    except adbc_driver_manager.Error as error:
+        raise session.error(error, "Could not count the window's rows") from None
+    finally:
+        cursor.close()
+    return int(row[0]) if row else 0
 
 
 def _where_clause(
@@ -177,8 +208,11 @@ class PostgresRead(AdbcRead):
             yield batch
 
     def _conformed(self) -> Iterator[pa.RecordBatch]:
+        rows_seen = 0
         for raw in self._raw_batches():
-            batch = conform(raw, self._schema, self._table_name)
+            first_row, rows_seen = rows_seen, rows_seen + raw.num_rows
+            finite = drop_infinities(raw, self._table_name, first_row, self._progress.bad_rows)
+            batch = conform(finite, self._schema, self._table_name)
             self._progress.input_bytes += batch.nbytes
             yield batch
 

@@ -206,14 +206,27 @@ def open_source(
         options: dict[str, Any] = {"stream_results": True, "yield_per": batch_rows}
         if session.dialect == "postgresql":
             options["postgresql_readonly"] = True
+        # Set before the transaction begins (the count's statement begins it).
+        connection = session.connection.execution_options(**options)
+        source_count = None
+        if request.limit is None:
+            # The same statement counted, on the read's connection and transaction: the
+            # database's isolation level decides whether both see one snapshot.
+            counting = sa.select(sa.func.count()).select_from(statement.subquery())
+            try:
+                source_count = int(connection.execute(counting).scalar_one())
+            except SQLAlchemyError as error:
+                raise session.error(error, "Could not count the window's rows") from None
         try:
-            result = session.connection.execution_options(**options).execute(statement)
+            result = connection.execute(statement)
         except SQLAlchemyError as error:
             raise session.error(error, f'Could not read table "{table_name}"') from None
     except BaseException:
         session.close(abandon=True)
         raise
-    return SqlAlchemyRead(session, result, table, table_name)
+    read = SqlAlchemyRead(session, result, table, table_name)
+    read.progress.source_count = source_count
+    return read
 
 
 class SqlAlchemyRead(SelfClosingRead):

@@ -196,8 +196,15 @@ def open_source(
     table_name = table_name_of(source)
     connection, _ = connect(context, auth)
     try:
+        # One read transaction from here on: the count and the read see one snapshot.
+        _run(connection, "BEGIN", (), "Could not start the read")
         table = existing_table(table_name, reflect(connection, table_name))
         where, parameters = _where_clause(table, table_name, request)
+        source_count = None
+        if request.limit is None:
+            counting = f"SELECT count(*) FROM {quote_identifier(table.name)}{where}"
+            found = _run(connection, counting, parameters, "Could not count the window's rows")
+            source_count = int(found[0]) if found else 0
         sentinels = ", ".join(
             f"{c.storage.value[0]} AS {quote_identifier(c.name)}" for c in table.columns
         )
@@ -219,7 +226,21 @@ def open_source(
     except BaseException:
         connection.close()
         raise
-    return SqliteRead(connection, cursor, reader, table, table_name)
+    read = SqliteRead(connection, cursor, reader, table, table_name)
+    read.progress.source_count = source_count
+    return read
+
+
+def _run(connection: Any, sql: str, parameters: tuple[Any, ...], what: str) -> Any:
+    """One statement on the read's connection; its first row (None for none)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, parameters or None)
+        return cursor.fetchone() if cursor.description else None
+    except adbc_driver_manager.Error as error:
+        raise read_error(error, what) from None
+    finally:
+        cursor.close()
 
 
 def _where_clause(

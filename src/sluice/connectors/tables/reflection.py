@@ -11,7 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import pyarrow as pa
 
 from sluice.connectors.contract import DeltaColumnChecker
-from sluice.connectors.errors import TerminalReadError
+from sluice.connectors.errors import SourceMissingError
 from sluice.connectors.read_base import Closable
 from sluice.connectors.reading import ReadRequest
 from sluice.connectors.tables.windowing import Bounds, DeltaKind, WindowedColumn, select_window
@@ -55,7 +55,7 @@ class ReflectedTable(Generic[TableColumnT]):
 def existing_table(table_name: str, table: T | None) -> T:
     """`table`; a terminal SourceReadError when reflection found no such table."""
     if table is None:
-        raise TerminalReadError(f'Table "{table_name}" does not exist.')
+        raise SourceMissingError(f'Table "{table_name}" does not exist.')
     return table
 
 

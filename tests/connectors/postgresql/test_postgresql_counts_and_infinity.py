@@ -1,0 +1,86 @@
+"""The PostgreSQL reader against the real server: it counts its window's rows (the source side
+of a run's reconciliation), turns `infinity` timestamps and dates into coded bad rows, and
+reports a missing table as such."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sluice.connectors.contract import ConnectorContext
+from sluice.connectors.errors import SourceMissingError
+from sluice.connectors.postgresql.reader import open_source
+from sluice.connectors.reading import ReadRequest
+from sluice.domain.windows import Window
+from support.connector_reads import pg_auth, pg_dsn, read_all
+
+MakeTable = Callable[..., str]
+CONTEXT = ConnectorContext(
+    allowed_file_roots=(), lake_dir=Path("unused-lake"), metadata_database_url="sqlite:///x.db"
+)
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def _source(table: str) -> dict[str, object]:
+    return {"data": {}, "params": {"tableName": table}}
+
+
+def test_a_window_read_counts_the_rows_of_its_window(pg_table: MakeTable) -> None:
+    table = pg_table("id int, at timestamptz")
+    with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+        for row_id, hours in [(1, -1), (2, 0), (3, 5), (4, 24), (5, None)]:
+            at = None if hours is None else T0.timestamp() + hours * 3600
+            connection.execute(
+                f'INSERT INTO "{table}" VALUES (%s, to_timestamp(%s))', (row_id, at)
+            )
+    start = int(T0.timestamp())
+    request = ReadRequest(window=Window(start, start + 86_400), delta_column="at")
+    read = open_source(CONTEXT, pg_auth(), _source(table), request)
+    rows, _ = read_all(read)
+    assert sorted(rows.column("id").to_pylist()) == [2, 3]
+    assert read.progress.source_count == 2
+    # A preview (a limit) does not pay for a count.
+    preview = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None, limit=1))
+    read_all(preview)
+    assert preview.progress.source_count is None
+
+
+def test_infinite_timestamps_and_dates_are_coded_bad_rows_never_values(
+    pg_table: MakeTable,
+) -> None:
+    table = pg_table("id int, at timestamptz, plain timestamp, day date")
+    with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+        connection.execute(
+            f"""INSERT INTO "{table}" VALUES
+            (1, '2024-03-01 10:00+00', '2024-03-01 10:00', '2024-03-01'),
+            (2, 'infinity', '2024-03-01 10:00', '2024-03-01'),
+            (3, '2024-03-01 10:00+00', '-infinity', '2024-03-01'),
+            (4, '2024-03-01 10:00+00', '2024-03-01 10:00', 'infinity'),
+            (5, '-infinity', 'infinity', '-infinity'),
+            (6, NULL, NULL, NULL)"""
+        )
+    read = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
+    rows, _ = read_all(read)
+    assert sorted(rows.column("id").to_pylist()) == [1, 6]
+    assert rows.column("at").to_pylist()[0] == datetime(2024, 3, 1, 10, tzinfo=UTC)
+    reasons = {bad.location: bad.reason for bad in read.progress.bad_rows}
+    assert len(reasons) == 4
+    assert all(reason.startswith("CONNECTOR-2003") for reason in reasons.values())
+    by_row = sorted(reasons.items())
+    assert '"at" = infinity' in by_row[0][1]
+    assert '"plain" = -infinity' in by_row[1][1]
+    assert '"day" = infinity' in by_row[2][1]
+    assert all(part in by_row[3][1] for part in (
+        '"at" = -infinity', '"plain" = infinity', '"day" = -infinity'))
+    assert read.progress.source_count == 6  # counted rows = landed + bad: reconciled
+
+
+def test_a_missing_table_is_a_source_missing_error(pg_table: MakeTable) -> None:
+    with pytest.raises(SourceMissingError) as raised:
+        open_source(CONTEXT, pg_auth(), _source("no_such_table_xyz"), ReadRequest(window=None))
+    assert raised.value.code == "CONNECTOR-1002-500"
+    assert "no_such_table_xyz" in raised.value.message
