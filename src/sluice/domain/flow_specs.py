@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sluice.domain.late_data import duration_schema
 from sluice.domain.schedule import FREQUENCIES, MAX_EPOCH_SECONDS, MIN_INTERVAL
 
 PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
@@ -163,6 +164,14 @@ def _option_spec() -> dict[str, Any]:
                     "adds them to the dataset, frozen drops them, fail fails the run. A type "
                     "change that would lose data always fails the run.",
                 },
+                "settleDelay": duration_schema(
+                    "Scheduled flows: how long before its due time a tick's window ends, so "
+                    "late rows have settled (see docs/late-data.md)."
+                ),
+                "lookback": duration_schema(
+                    "Scheduled flows: how far each tick's window reaches back into the "
+                    "previous one to pick up late rows; needs writeMode replaceWindow or merge."
+                ),
                 "delayAlertMinutes": {
                     "type": "integer",
                     "minimum": 1,
