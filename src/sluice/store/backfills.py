@@ -2,7 +2,8 @@
 
 A chunk's state is read from its current run, never stored twice: `planned` while it waits
 for a run (never run, or retried), else its run's status (`running` for a scheduled or
-in-progress run, `succeeded`, `failed`, `cancelled`).
+in-progress run, `succeeded`, `failed`, `cancelled`); a chunk a cancel reached before it
+ever ran is `cancelled`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ _STATE_OF_RUN: dict[str, str] = {
 
 
 def chunk_state(pending: bool, run_status: str | None) -> str:
-    if pending or run_status is None:
+    """A chunk's state; one that waits for nothing and has no run was cancelled first."""
+    if pending:
         return "planned"
+    if run_status is None:
+        return "cancelled"
     return _STATE_OF_RUN.get(run_status, "running")
 
 
