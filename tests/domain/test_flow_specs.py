@@ -75,7 +75,7 @@ def test_wire_shape(spec: FlowSpec) -> None:
     assert body["runSpec"]["name"] == "ProviderParams"
     assert set(body["optionSpec"]["spec"]["properties"]) \
         == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey",
-           "delayAlertMinutes", "schemaEvolution"}
+           "delayAlertMinutes", "schemaEvolution", "settleDelay", "lookback"}
     json.dumps(body)
 
 
