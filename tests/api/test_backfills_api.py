@@ -9,6 +9,7 @@ chunks against PostgreSQL through the real server.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -384,3 +385,39 @@ def test_file_flows_take_no_delta_column(caller: Caller, root: Path) -> None:
     without = {k: v for k, v in _body(flow_id).items() if k != "deltaColumn"}
     backfill = _show(caller, _create(caller, without))
     assert "deltaColumn" not in backfill
+
+
+def test_concurrent_overlapping_creates_make_one_backfill(
+    caller: Caller, table_flow: str, sessions: Sessions
+) -> None:
+    assert (
+        caller.post(
+            f"{FS}/runs",
+            json={
+                "flowId": table_flow,
+                "params": {
+                    "windowStartTime": 0,
+                    "windowEndTime": 1,
+                    "deltaColumn": {"name": "updated_at"},
+                },
+            },
+        ).status_code
+        == 201
+    )  # the delta column is set: the creates only race on the overlap
+    barrier = threading.Barrier(4)
+    answers: list[Any] = []
+
+    def create(offset: int) -> None:
+        barrier.wait()
+        body = _body(table_flow, windowStartTime=START + offset * 3600)
+        answers.append(
+            caller.post(BACKFILLS, json={k: v for k, v in body.items() if k != "deltaColumn"})
+        )
+
+    threads = [threading.Thread(target=create, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409], [a.text for a in answers]
+    assert _count(sessions, Backfill) == 1

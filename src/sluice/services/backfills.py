@@ -39,7 +39,7 @@ from sluice.services.runs import resolve_delta_column
 from sluice.store import backfills as store
 from sluice.store import run_transitions
 from sluice.store.backfill_dispatch import advance_backfill
-from sluice.store.backfills import Progress, chunk_state
+from sluice.store.backfills import Progress, chunk_state, lock_flow_for_backfill
 from sluice.store.clock import now_ms
 from sluice.store.listing import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Backfill, Flow
@@ -68,7 +68,8 @@ class CreatedBackfill:
 
 
 def _flow_of(session: Session, tenant: Tenant, flow_id: str) -> Flow:
-    flow = flows.get(session, tenant, flow_id, for_update=True)
+    lock_flow_for_backfill(session, flow_id)
+    flow = flows.get(session, tenant, flow_id)
     if flow.state != "enabled":
         raise bad_request(
             1444,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sluice.domain.run_states import CANCELLED, FAILED, IN_PROGRESS, SCHEDULED, SUCCESS
 from sluice.domain.windows import Window
-from sluice.store.models import BackfillChunk, Run
+from sluice.store.models import BackfillChunk, Flow, Run
 
 LIVE_RUN_STATES = (SCHEDULED, IN_PROGRESS)
 CHUNK_STATES = ("planned", "running", "succeeded", "failed", "cancelled")
@@ -51,6 +51,24 @@ class Progress:
 
     def to_wire(self) -> dict[str, object]:
         return {"chunks": {"total": self.total, **self.chunks}, "records": self.records}
+
+
+def lock_flow_for_backfill(session: Session, flow_id: str) -> None:
+    """Hold the flow's row for writing until the transaction ends, before anything is read.
+
+    Prevents two concurrent creates from both finding no overlapping backfill and both
+    inserting one: the second waits here for the first to commit, then sees it. A no-op
+    UPDATE rather than SELECT ... FOR UPDATE because SQLite has no row locks: as the
+    transaction's first statement it takes the database's write lock, so the second request
+    queues on the busy timeout instead of failing to upgrade a stale read snapshot. The
+    flow's etag and times are left alone: a backfill does not change the flow.
+    """
+    session.execute(
+        update(Flow)
+        .where(Flow.id == flow_id)
+        .values(next_tick_at=Flow.next_tick_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def add_chunks(session: Session, backfill_id: str, chunks: Sequence[Window]) -> None:
