@@ -68,7 +68,7 @@ class CreatedBackfill:
 
 
 def _flow_of(session: Session, tenant: Tenant, flow_id: str) -> Flow:
-    lock_flow_for_backfill(session, flow_id)
+    lock_flow_for_backfill(session, tenant, flow_id)
     flow = flows.get(session, tenant, flow_id)
     if flow.state != "enabled":
         raise bad_request(

@@ -15,7 +15,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sluice.domain.run_states import CANCELLED, FAILED, IN_PROGRESS, SCHEDULED, SUCCESS
+from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
+from sluice.store.listing import tenant_scope
 from sluice.store.models import BackfillChunk, Flow, Run
 
 LIVE_RUN_STATES = (SCHEDULED, IN_PROGRESS)
@@ -53,7 +55,7 @@ class Progress:
         return {"chunks": {"total": self.total, **self.chunks}, "records": self.records}
 
 
-def lock_flow_for_backfill(session: Session, flow_id: str) -> None:
+def lock_flow_for_backfill(session: Session, tenant: Tenant, flow_id: str) -> None:
     """Hold the flow's row for writing until the transaction ends, before anything is read.
 
     Prevents two concurrent creates from both finding no overlapping backfill and both
@@ -65,7 +67,7 @@ def lock_flow_for_backfill(session: Session, flow_id: str) -> None:
     """
     session.execute(
         update(Flow)
-        .where(Flow.id == flow_id)
+        .where(Flow.id == flow_id, tenant_scope(Flow, tenant))
         .values(next_tick_at=Flow.next_tick_at)
         .execution_options(synchronize_session=False)
     )
