@@ -78,7 +78,11 @@ def populate(owner: Caller, settings: Any) -> dict[str, dict[str, Any]]:
     webhook = created_id(owner.post(WEBHOOKS, json={
         "name": "ops", "url": "http://127.0.0.1:9/hook", "secret": "w" * 32,
         "events": ["flow_run_success"]}))
+    backfill = created_id(owner.post(f"{FS}/backfills", json={
+        "flowId": flow, "windowStartTime": 3600, "windowEndTime": 7 * 3600,
+        "chunk": {"unit": "hour", "size": 2}, "parallelism": 1}))
     ids = {
+        "backfills": backfill,
         "connections": base, "sourceConnections": source, "targetConnections": target_id,
         "dataSets": target["params"]["dataSetId"], "flows": flow,
         "runs": run.json()["items"][0]["id"], "mappingSets": mapping, "webhooks": webhook,

@@ -75,7 +75,8 @@ def test_wire_shape(spec: FlowSpec) -> None:
     assert body["runSpec"]["name"] == "ProviderParams"
     assert set(body["optionSpec"]["spec"]["properties"]) \
         == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey",
-           "delayAlertMinutes", "schemaEvolution", "workerQueue", "expectations"}
+           "delayAlertMinutes", "schemaEvolution", "workerQueue", "expectations",
+           "settleDelay", "lookback"}
     json.dumps(body)
 
 

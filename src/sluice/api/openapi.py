@@ -26,7 +26,9 @@ CREATE_BODIES = {
     "flows": "FlowCreate",
     "runs": "RunCreate",
     "webhooks": "WebhookCreate",
+    "backfills": "BackfillCreate",
 }
+BACKFILLS = f"{FLOW_SERVICE}/backfills"
 
 
 def install_openapi(app: FastAPI, settings: Settings) -> None:
@@ -69,7 +71,11 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any], limit
         responses[status] = _answer(schema)
         if (method, path) == ("POST", f"{FLOW_SERVICE}/runs/{{run_id}}/action"):
             responses["201"] = _answer(ref("Created"))  # re-trigger creates a run
+        if (method, path) == ("POST", BACKFILLS):
+            responses["200"] = _answer(ref("BackfillPlan"), "The plan of a dry run.")
         statuses = ERROR_STATUSES + (("412",) if method != "GET" else ())
+        if method == "POST" and path.startswith(BACKFILLS):
+            statuses += ("409",)  # an overlapping backfill; an action its status refuses
         for code in statuses:
             responses[code] = _answer(ref("Error"), "An error (problem or gateway document).")
         body = _request_body(path, method)

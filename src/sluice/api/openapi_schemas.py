@@ -181,6 +181,34 @@ ANSWERS: dict[str, Schema] = {
             },
         },
     },
+    "BackfillCreate": {
+        "type": "object",
+        "description": "A Sluice extension: a flow's range loaded in chunks.",
+        "required": ["flowId", "windowStartTime", "windowEndTime", "chunk"],
+        "properties": {
+            "flowId": {"type": "string"},
+            "windowStartTime": {"type": ["string", "integer"]},
+            "windowEndTime": {"type": ["string", "integer"]},
+            "chunk": {
+                "type": "object",
+                "required": ["unit"],
+                "properties": {
+                    "unit": {"type": "string", "enum": ["hour", "day", "week", "month"]},
+                    "size": {"type": "integer", "minimum": 1},
+                },
+            },
+            "parallelism": {"type": "integer", "minimum": 1},
+            "dryRun": {"type": "boolean"},
+            "deltaColumn": {"type": "object", "properties": {"name": {"type": "string"}}},
+        },
+    },
+    "BackfillPlan": {
+        "type": "object",
+        "description": "The answer of a dry run: the chunks a backfill would run.",
+        "required": ["dryRun", "chunks"],
+        "properties": {"dryRun": {"type": "boolean"}, "chunks": {"type": "array"}},
+        "additionalProperties": True,
+    },
     "Sandbox": {
         "type": "object",
         "required": ["id", "name", "type", "state"],

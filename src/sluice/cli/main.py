@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sluice import __version__
-from sluice.cli import admin, engine, resources, runs, webhooks
+from sluice.cli import admin, backfills, engine, resources, runs, webhooks
 from sluice.cli.output import GuardedTyper
 from sluice.cli.serve import serve
 
@@ -37,6 +37,7 @@ app.command()(engine.worker)
 app.command()(engine.scheduler)
 app.add_typer(admin.app, name="admin")
 app.add_typer(runs.app, name="runs")
+app.add_typer(backfills.app, name="backfills")
 app.add_typer(webhooks.app, name="webhooks")
 resources.register(app)
 

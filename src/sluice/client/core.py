@@ -7,6 +7,7 @@ from typing import Any, Self
 
 import httpx
 
+from sluice.client.backfills import Backfills
 from sluice.client.credentials import Credentials
 from sluice.client.mapping_sets import MappingSets
 from sluice.client.resources import (
@@ -51,6 +52,7 @@ class SluiceClient(ApiTransport):
         self.target_connections = Collection(self, "targetConnections")
         self.flows = Flows(self, "flows")
         self.runs = Runs(self, "runs")
+        self.backfills = Backfills(self, "backfills")
         self.datasets = Datasets(self)
         self.mapping_sets = MappingSets(self)
         self.webhooks = Webhooks(self, "webhooks")

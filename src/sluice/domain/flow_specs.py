@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sluice.domain.expectations import expectations_schema
+from sluice.domain.late_data import duration_schema
 from sluice.domain.schedule import FREQUENCIES, MAX_EPOCH_SECONDS, MIN_INTERVAL
 
 PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
@@ -171,6 +172,14 @@ def _option_spec() -> dict[str, Any]:
                     f"{DEFAULT_QUEUE!r}); `sluice worker --queues` picks the queues a worker "
                     "serves, so heavy flows can be pinned to big workers.",
                 },
+                "settleDelay": duration_schema(
+                    "Scheduled flows: how long before its due time a tick's window ends, so "
+                    "late rows have settled (see docs/late-data.md)."
+                ),
+                "lookback": duration_schema(
+                    "Scheduled flows: how far each tick's window reaches back into the "
+                    "previous one to pick up late rows; needs writeMode replaceWindow or merge."
+                ),
                 "delayAlertMinutes": {
                     "type": "integer",
                     "minimum": 1,

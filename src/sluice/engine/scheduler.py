@@ -34,6 +34,7 @@ from sqlalchemy import Table, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from sluice.domain.copy_transformation import delta_column_of
+from sluice.domain.late_data import LateData, late_data_of, late_window
 from sluice.domain.schedule import (
     NO_MORE_TICKS,
     Schedule,
@@ -45,6 +46,7 @@ from sluice.engine import claims
 from sluice.engine.claims import Sessions, dialect_insert, write_transaction
 from sluice.engine.executors import RunPublisher
 from sluice.store import clock, idempotency_keys, run_dispatch
+from sluice.store.backfill_dispatch import advance_running_backfills
 from sluice.store.flow_ticks import flow_schedule
 from sluice.store.models import Flow, Run, SchedulerLease
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, insert_tick_runs
@@ -98,14 +100,19 @@ def release_leadership(sessions: Sessions, holder: str) -> None:
         )
 
 
-def run_for_tick(schedule: Schedule, tick: int, *, delta_column: str | None) -> NewRun:
-    """The run of one tick: its window and when it is due."""
+def run_for_tick(
+    schedule: Schedule, tick: int, *, delta_column: str | None, late: LateData = LateData()
+) -> NewRun:
+    """The run of one tick: its window (shifted for late data) and when it is due (the tick
+    time, whatever the settle delay: the window's end moves instead)."""
     if schedule.is_once:
         return NewRun(origin="schedule", start_at=schedule.start_time, window=None, tick=0)
+    window = tick_window(schedule, tick)
+    assert window is not None  # periodic schedules window every tick
     return NewRun(
         origin="schedule",
         start_at=schedule.tick_time(tick),
-        window=tick_window(schedule, tick),
+        window=late_window(window, late, first=tick == 0),
         delta_column=delta_column,
         tick=tick,
     )
@@ -114,11 +121,12 @@ def run_for_tick(schedule: Schedule, tick: int, *, delta_column: str | None) -> 
 @dataclass(frozen=True)
 class DueFlow:
     """What planning a flow's runs reads: its schedule, its transformations (the delta
-    column) and the greatest tick that has a run."""
+    column), its options (late data) and the greatest tick that has a run."""
 
     id: str
     schedule_params: Any
     transformations: Any
+    options: Any
     last_tick: int | None
 
 
@@ -147,7 +155,13 @@ def due_flows(
     # same order) leaves it the due index and a sort of the due flows only.
     by_id = Flow.id.concat("") if session.get_bind().dialect.name == "sqlite" else Flow.id
     statement = (
-        select(Flow.id, Flow.doc["scheduleParams"], Flow.doc["transformations"], last_tick)
+        select(
+            Flow.id,
+            Flow.doc["scheduleParams"],
+            Flow.doc["transformations"],
+            Flow.doc["options"],
+            last_tick,
+        )
         .where(Flow.state == "enabled", Flow.next_tick_at <= now_s, by_id > after)
         .order_by(by_id)
         .limit(FLOWS_PER_PAGE if limit is None else limit)
@@ -164,7 +178,8 @@ def plan_flow(flow: DueFlow, *, now_s: int, max_per_flow: int) -> FlowPlan:
         return FlowPlan(flow.id, [], NO_MORE_TICKS)
     delta = None if schedule.is_once else delta_column_of(flow.transformations)
     ticks = due_ticks(schedule, last_created=flow.last_tick, now_s=now_s, limit=max_per_flow)
-    runs = [run_for_tick(schedule, tick, delta_column=delta) for tick in ticks]
+    late = late_data_of(flow.options)
+    runs = [run_for_tick(schedule, tick, delta_column=delta, late=late) for tick in ticks]
     last = ticks[-1] if ticks else flow.last_tick
     return FlowPlan(flow.id, runs, next_tick_at(schedule, last_created=last))
 
@@ -244,10 +259,11 @@ def default_holder() -> str:
 
 
 class Scheduler:
-    """Leadership, then runs for due ticks, abandoned cancels and delayed-run events; every
-    `interval_seconds`. With a `publisher` (the Celery executor) the leader also sends the
-    tasks of the runs it created, and sweeps: every `sweep_interval_seconds` it sends again
-    the tasks of claimable runs nobody took (`run_dispatch.overlooked`).
+    """Leadership, then runs for due ticks and running backfills' next chunks, abandoned
+    cancels and delayed-run events; every `interval_seconds`. With a `publisher` (the Celery
+    executor) the leader also sends the tasks of the runs it created, and sweeps: every
+    `sweep_interval_seconds` it sends again the tasks of claimable runs nobody took
+    (`run_dispatch.overlooked`).
 
     Standby schedulers loop too and take over within `lease_ms` of the leader's last pass.
     """
@@ -286,6 +302,12 @@ class Scheduler:
             log.info("Scheduler %s created %d run(s).", self.holder, created)
             if self.publisher is not None:
                 self.announce_created(since_ms=pass_started)
+        backfill_runs = advance_running_backfills(self.sessions, now_s=now // 1000)
+        if backfill_runs:
+            log.info("Scheduler %s created %d backfill run(s).", self.holder, len(backfill_runs))
+            if self.publisher is not None:
+                with self.sessions() as session:
+                    self.publisher.publish(run_dispatch.queues_of(session, backfill_runs))
         claims.cancel_abandoned(self.sessions, now_ms=now)
         outbox.record_delayed_runs(self.sessions, now_ms=now)
         flow_alerts.record_overdue_flows(self.sessions, now_ms=now)

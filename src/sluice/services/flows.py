@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from sluice.connectors.registry import find_spec
 from sluice.domain.copy_transformation import validate_copy_transformation
 from sluice.domain.errors import bad_request
-from sluice.domain.flow_specs import FlowSpec, find_flow_spec
+from sluice.domain.flow_specs import FlowSpec, default_write_mode, find_flow_spec
+from sluice.domain.late_data import LATE_DATA_OPTIONS, parse_late_data
 from sluice.domain.patching import apply_operations, normalize_operations
 from sluice.domain.run_states import IN_PROGRESS, SCHEDULED
 from sluice.domain.schedule import Schedule, check_schedule_change, next_tick_at, parse_schedule
@@ -115,6 +116,16 @@ def _inherited_attributes(
 def _validated_settings(spec: FlowSpec, body: FlowCreate, schedule: Schedule) -> None:
     validate_copy_transformation(
         body.transformations, schedule, requires_delta_column=spec.requires_delta_column
+    )
+    options = body.options or {}
+    late_data = {name: options[name] for name in LATE_DATA_OPTIONS if name in options}
+    # The late-data options get their own coded messages (2311, 2312) before the schema's
+    # generic 1000.
+    parse_late_data(
+        late_data,
+        periodic=not schedule.is_once,
+        write_mode=str(options.get("writeMode") or default_write_mode(spec.source_kind)),
+        source_kind=spec.source_kind,
     )
     option_schema = spec.to_wire([], [])["optionSpec"]["spec"]
     validate_against(option_schema, body.options, "options")

@@ -40,6 +40,7 @@ FIELDS = ResourceFields(
         "metrics.durationSummary.completedAtUTC": ColumnField(Run.completed_at, "integer"),
         "params.windowStartTime": ColumnField(Run.window_start, "integer"),
         "params.windowEndTime": ColumnField(Run.window_end, "integer"),
+        "backfillId": ColumnField(Run.backfill_id),
     },
     document_fields=frozenset({"params", "metrics", "activities", "providerRefId", "flowSpec"}),
 )
@@ -74,40 +75,63 @@ def _write_delta_column(flow: Flow, tenant: Tenant, column: str) -> None:
     flows.touch(flow, tenant)
 
 
+def resolve_delta_column(
+    session: Session,
+    tenant: Tenant,
+    box: SecretBox,
+    context: ConnectorContext,
+    flow: Flow,
+    requested: str | None,
+    *,
+    dry_run: bool = False,
+) -> str | None:
+    """The delta column a new windowed run of `flow` uses (None for file flows).
+
+    A table flow's Copy transformation holds it once set; the first run gives it (1383 if
+    it does not), it is checked against the source and written into the flow; a later run
+    may repeat it but never change it (1382). File flows take none (1384). A `dry_run`
+    applies the same rules but neither reaches the source nor writes the flow."""
+    spec = find_flow_spec(flow.flow_spec_id)
+    assert spec is not None
+    if spec.source_kind != "table":
+        if requested is not None:
+            raise bad_request(
+                1384,
+                "params.deltaColumn applies to table-based flows only; remove it for file-based "
+                "flows.",
+            )
+        return None
+    held = delta_column_of(flow.doc.get("transformations", []))
+    if held is None and requested is None:
+        raise bad_request(
+            1383,
+            "The delta column is missing in the params received for "
+            "creating a flow run; give params.deltaColumn.name on the flow's "
+            "first run.",
+        )
+    if held is not None and requested not in (None, held):
+        raise bad_request(
+            1382,
+            f"The delta column should match the value present in the "
+            f"flow's Copy transformations ('{held}').",
+        )
+    if held is not None:
+        return held
+    assert requested is not None
+    if dry_run:
+        return requested
+    _check_delta_column(session, tenant, box, context, flow, requested)
+    _write_delta_column(flow, tenant, requested)
+    return requested
+
+
 def create_run(
     session: Session, tenant: Tenant, box: SecretBox, context: ConnectorContext, payload: Any
 ) -> Run:
     request = parse_run_request(payload)
     flow = _enabled_flow(session, tenant, request.flow_id, code=1444)
     require_enabled_connections(session, tenant, flow)
-    spec = find_flow_spec(flow.flow_spec_id)
-    assert spec is not None
-    delta = None
-    if spec.source_kind == "table":
-        held = delta_column_of(flow.doc.get("transformations", []))
-        if held is None and request.delta_column is None:
-            raise bad_request(
-                1383,
-                "The delta column is missing in the params received for "
-                "creating a flow run; give params.deltaColumn.name on the flow's "
-                "first run.",
-            )
-        if held is not None and request.delta_column not in (None, held):
-            raise bad_request(
-                1382,
-                f"The delta column should match the value present in the "
-                f"flow's Copy transformations ('{held}').",
-            )
-        delta = held or request.delta_column
-        assert delta is not None
-        if held is None:
-            _check_delta_column(session, tenant, box, context, flow, delta)
-            _write_delta_column(flow, tenant, delta)
-    elif request.delta_column is not None:
-        raise bad_request(
-            1384,
-            "params.deltaColumn applies to table-based flows only; remove it for file-based flows.",
-        )
+    delta = resolve_delta_column(session, tenant, box, context, flow, request.delta_column)
     start_at = request.start_time if request.start_time is not None else int(time.time())
     window = Window(request.window_start, request.window_end)
     params = request.params_view()
@@ -156,7 +180,7 @@ def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
     status = dict(metrics.get("statusSummary") or {})
     status["status"] = row.status
     metrics.update(durationSummary=duration, statusSummary=status)
-    return {
+    view = {
         **view,
         "flowId": row.flow_id,
         "flowSpec": row.doc.get("flowSpec"),
@@ -169,6 +193,10 @@ def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
             "flow": {"href": f"/flows/{row.flow_id}"},
         },
     }
+    if row.backfill_id is not None:  # a Sluice extension field, only on chunk runs
+        view["backfillId"] = row.backfill_id
+        view["_links"]["backfill"] = {"href": f"/backfills/{row.backfill_id}"}
+    return view
 
 
 def quarantined_rows(session: Session, run: Run, limit: int) -> list[RunBadRow]:

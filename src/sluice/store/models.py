@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from sluice.store.clock import new_etag
-from sluice.store.retrigger_index import LIVE_RETRIGGER
+from sluice.store.retrigger_index import LIVE_CHUNK_RUN, LIVE_RETRIGGER
 
 # Stable constraint names so that Alembic migrations are identical on both databases.
 NAMING_CONVENTION = {
@@ -294,9 +294,24 @@ class Run(ResourceColumns, Base):
     expectation_failed: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # A backfill's chunk run: the backfill and the chunk's position (None otherwise).
+    backfill_id: Mapped[str | None] = mapped_column(
+        ForeignKey("backfills.id", ondelete="CASCADE"), nullable=True
+    )
+    backfill_chunk: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("flow_id", "tick"),
+        # A backfill's chunk has at most one run that is live or succeeded: a retry (or a
+        # second scheduler) cannot run a chunk twice, nor again after it landed.
+        Index(
+            "ux_runs_one_live_chunk_run",
+            "backfill_id",
+            "backfill_chunk",
+            unique=True,
+            sqlite_where=LIVE_CHUNK_RUN,
+            postgresql_where=LIVE_CHUNK_RUN,
+        ),
         Index("ix_runs_due", "status", "start_at"),
         Index("ix_runs_tenant_created", "org_id", "sandbox_id", "created_at", "id"),
         # A flow's runs newest first (its runs page) without walking other flows' runs.
@@ -311,6 +326,45 @@ class Run(ResourceColumns, Base):
             postgresql_where=LIVE_RETRIGGER,
         ),
     )
+
+
+class Backfill(ResourceColumns, Base):
+    """A range of one flow's history loaded as chunk runs (a Sluice extension). The plan is
+    the `backfill_chunks` rows; the runs they point at are the source of truth for progress."""
+
+    __tablename__ = "backfills"
+    __table_args__ = (
+        Index("ix_backfills_tenant_created", "org_id", "sandbox_id", "created_at", "id"),
+        # A flow's live backfills (the overlap check) and the scheduler's running ones.
+        Index("ix_backfills_flow_status", "flow_id", "status"),
+    )
+
+    flow_id: Mapped[str] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
+    # running | paused | success | failed | cancelled (domain/backfill_requests.py).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    window_end: Mapped[int] = mapped_column(BigInteger)
+    chunk_unit: Mapped[str] = mapped_column(String(8))
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    parallelism: Mapped[int] = mapped_column(Integer)
+    delta_column: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+
+class BackfillChunk(Base):
+    """One chunk of a backfill's plan and its current run. `pending` marks a chunk that
+    needs a run (never run, or retried): the scheduler creates it when a slot is free."""
+
+    __tablename__ = "backfill_chunks"
+
+    backfill_id: Mapped[str] = mapped_column(
+        ForeignKey("backfills.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger)
+    window_end: Mapped[int] = mapped_column(BigInteger)
+    pending: Mapped[bool] = mapped_column(Boolean)
+    # No foreign key: runs belong to their flow; this only names the chunk's latest run.
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class RunBadRow(Base):

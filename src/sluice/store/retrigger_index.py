@@ -14,3 +14,9 @@ LIVE_RETRIGGER_SQL = (
     "retry_root IS NOT NULL AND status IN ('scheduled', 'inProgress', 'success')"
 )
 LIVE_RETRIGGER: TextClause = text(LIVE_RETRIGGER_SQL)
+
+# The same for a backfill's chunks: one live or succeeded run per (backfill, chunk).
+LIVE_CHUNK_RUN_SQL = (
+    "backfill_id IS NOT NULL AND status IN ('scheduled', 'inProgress', 'success')"
+)
+LIVE_CHUNK_RUN: TextClause = text(LIVE_CHUNK_RUN_SQL)

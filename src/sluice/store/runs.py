@@ -31,7 +31,7 @@ _RUNS = cast(Table, Run.__table__)
 class NewRun:
     """What a new run needs beyond its flow."""
 
-    origin: str  # "onDemand" | "schedule" | "retrigger"
+    origin: str  # "onDemand" | "schedule" | "retrigger" | "backfill"
     start_at: int  # epoch seconds
     window: Window | None
     delta_column: str | None = None
@@ -41,6 +41,9 @@ class NewRun:
     params: dict[str, Any] | None = None
     # File sources: the exact files to read (a re-trigger reads the original run's files).
     files: list[dict[str, Any]] | None = None
+    # A backfill's chunk run: the backfill and the chunk's position.
+    backfill_id: str | None = None
+    backfill_chunk: int | None = None
 
 
 def empty_metrics() -> dict[str, Any]:
@@ -92,6 +95,8 @@ def run_row(flow: Flow, new: NewRun, *, actor: str) -> dict[str, Any]:
         "attempt": 0,
         "cancel_requested": False,
         "output_records": 0,
+        "backfill_id": new.backfill_id,
+        "backfill_chunk": new.backfill_chunk,
     }
 
 

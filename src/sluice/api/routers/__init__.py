@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from sluice.api.routers import (
+    backfills,
     connections,
     datasets,
     explore,
@@ -28,6 +29,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     flows.router,
     mapping_sets.router,
     runs.router,
+    backfills.router,
     runs.flow_runs_router,
     sandboxes.router,
     webhooks.router,

@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi import Response, status
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
+from sluice.api.app_context import AppContext
 from sluice.services.resource_types import VersionedResource
 
 FLOW_SERVICE = "/data/foundation/flowservice"
@@ -36,3 +38,15 @@ def one(item: dict[str, Any], etag: str) -> JSONResponse:
 
 def no_content() -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def notify_after_commit(context: AppContext, *run_ids: str) -> BackgroundTask:
+    """Wake the workers (or send the runs' Celery tasks) once the response is sent: the
+    request's transaction has committed by then, so the runs are visible to whoever claims
+    them, and a slow broker never delays the answer."""
+
+    def notify() -> None:
+        for run_id in run_ids:
+            context.notify_run_ready(run_id)
+
+    return BackgroundTask(notify)

@@ -7,15 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.background import BackgroundTask
 
-from sluice.api.app_context import AppContext
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.list_pages import list_response
-from sluice.api.routers.common import FLOW_SERVICE, one
+from sluice.api.routers.common import FLOW_SERVICE, notify_after_commit, one
 from sluice.domain.errors import bad_request
 from sluice.domain.list_query import PropertyFilter
 from sluice.domain.run_params import ignored_run_fields
@@ -76,7 +74,7 @@ def create_run(
             headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
             # A run rolled back because a concurrent request won its Idempotency-Key is
             # answered by the replay, without this task.
-            background=_notify_after_commit(context, row.id),
+            background=notify_after_commit(context, row.id),
         )
         return report_ignored(request, response, ignored_run_fields(body))
 
@@ -104,7 +102,7 @@ def run_action(
             {"id": row.id, "etag": row.etag},
             status_code=201,
             headers={"Location": f"{RUNS}/{row.id}"},
-            background=_notify_after_commit(context, row.id),
+            background=notify_after_commit(context, row.id),
         )
     if action == "cancel":
         row = service.cancel_run(session, tenant, run_id)
@@ -135,10 +133,3 @@ def bad_rows(
             for r in rows
         ]
     }
-
-
-def _notify_after_commit(context: AppContext, run_id: str) -> BackgroundTask:
-    """Wake the workers (or send the run's Celery task) once the response is sent: the
-    request's transaction has committed by then, so the run is visible to whoever claims
-    it, and a slow broker never delays the 201."""
-    return BackgroundTask(context.notify_run_ready, run_id)

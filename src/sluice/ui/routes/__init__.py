@@ -2,12 +2,13 @@
 
 from fastapi import APIRouter
 
-from sluice.ui.routes import auth, catalog, flows, live, runs, workers
+from sluice.ui.routes import auth, backfills, catalog, flows, live, runs, workers
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     flows.router,
     runs.router,
+    backfills.router,
     catalog.router,
     live.router,
     workers.router,

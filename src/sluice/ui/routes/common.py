@@ -34,6 +34,11 @@ NOTICES = {
     "run-cancelled": "Cancellation requested.",
     "flow-enabled": "Flow enabled.",
     "flow-disabled": "Flow disabled: no new runs start until it is enabled again.",
+    "backfill-pause": "Backfill paused: no new chunk runs start; running ones finish.",
+    "backfill-resume": "Backfill resumed.",
+    "backfill-cancel": "Backfill cancelled: scheduled chunk runs were cancelled, running ones "
+    "are asked to stop.",
+    "backfill-retry": "Retrying the failed chunks; succeeded chunks are kept.",
 }
 
 
