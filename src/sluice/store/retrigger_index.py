@@ -10,7 +10,5 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
-LIVE_RETRIGGER_SQL = (
-    "retry_root IS NOT NULL AND status IN ('scheduled', 'inProgress', 'success')"
-)
+LIVE_RETRIGGER_SQL = "retry_root IS NOT NULL AND status IN ('scheduled', 'inProgress', 'success')"
 LIVE_RETRIGGER: TextClause = text(LIVE_RETRIGGER_SQL)
