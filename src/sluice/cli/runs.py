@@ -20,6 +20,7 @@ from sluice.cli.output import (
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
+from sluice.cli.run_logs import run_logs
 from sluice.cli.watch import watch_runs
 from sluice.client import SluiceClient, run_status
 from sluice.domain.numbers import ascii_whole_number
@@ -229,3 +230,4 @@ def bad_rows(
 
 
 app.command("watch")(watch_runs)
+app.command("logs")(run_logs)

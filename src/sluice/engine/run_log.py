@@ -98,7 +98,8 @@ class RunLog:
             return
         self.info(
             "read",
-            f"Read {metrics.input_records:,} records in {self.batches:,} batches "
+            f"Read {metrics.input_records:,} records in {self.batches:,} "
+            f"{'batch' if self.batches == 1 else 'batches'} "
             f"({metrics.input_bytes:,} bytes) so far",
             counters,
         )
