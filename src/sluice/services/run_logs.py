@@ -44,3 +44,10 @@ def log_page(
         "since": last,
         "_links": {"next": {"href": f"/runs/{run.id}/logs?since={last}&limit={limit}"}},
     }
+
+
+def latest_entries(
+    session: Session, run_id: str, limit: int = MAX_LOG_PAGE
+) -> list[dict[str, Any]]:
+    """The run's entries for the dashboard, oldest first (a run keeps a few hundred at most)."""
+    return [render_entry(e) for e in run_logs.page(session, run_id, after_seq=0, limit=limit)]

@@ -13,6 +13,7 @@ from sluice.domain.errors import SluiceError
 from sluice.services.dashboard_flows import dataset_of
 from sluice.services.dashboard_runs import run_detail
 from sluice.services.flows import flows
+from sluice.services.run_logs import latest_entries
 from sluice.services.runs import cancel_run, retrigger_run, runs
 from sluice.store.db import transaction
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep
@@ -35,6 +36,15 @@ def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, A
         }
 
 
+def run_log_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, Any]:
+    """The run's log panel (polled on its own, so the rest of the page stays as it was)."""
+    with transaction(context.sessions) as session:
+        row = runs.find(session, viewer.tenant, run_id)
+        if row is None:
+            raise PageNotFoundError(run_id)
+        return {"run_id": row.id, "log": latest_entries(session, row.id)}
+
+
 def _run_page(
     request: Request,
     context: AppContext,
@@ -53,6 +63,7 @@ def _run_page(
         notice=notice_text(notice),
         problem=problem,
         **run_context(context, viewer, run_id),
+        **run_log_context(context, viewer, run_id),
     )
 
 
