@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from sluice.cli import datasets
 from sluice.cli.output import (
     Columns,
     OutputFormat,
@@ -202,4 +203,7 @@ def register(app: typer.Typer) -> None:
         if resource.command == "connections":
             group.command("test")(test_connection)
             group.command("explore")(explore_connection)
+        if resource.command == "datasets":
+            group.command("preview")(datasets.preview_dataset)
+            group.command("history")(datasets.dataset_history)
         app.add_typer(group, name=resource.command)

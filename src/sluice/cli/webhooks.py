@@ -19,6 +19,7 @@ from sluice.cli.output import (
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
+from sluice.cli.resources import LimitOption, OrderOption, PropertyOption
 
 EVENTS = ("flow_run_started", "flow_run_success", "flow_run_failed", "flow_run_delayed")
 WEBHOOK_COLUMNS = (
@@ -46,13 +47,16 @@ WebhookId = Annotated[str, typer.Argument(help="Webhook id.")]
 
 @app.command("list")
 def list_webhooks(
+    property: PropertyOption = None,
+    orderby: OrderOption = None,
+    limit: LimitOption = None,
     output: OutputOption = OutputFormat.table,
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,
 ) -> None:
     """List webhook subscriptions (never their secrets)."""
     with api_errors(), open_client(url, credentials) as client:
-        items = client.webhooks.list()
+        items = client.webhooks.list(property=property or [], orderby=orderby, limit=limit)
     print_items(items, WEBHOOK_COLUMNS, output, title="Webhooks")
 
 
