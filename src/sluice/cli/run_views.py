@@ -19,12 +19,12 @@ def iso_ms(epoch_ms: Any) -> str:
     return iso_seconds(epoch_ms / 1000) if isinstance(epoch_ms, int | float) else ""
 
 
-def window_text(run: JsonObject) -> str:
+def window_text(run: JsonObject, separator: str = ", ") -> str:
     params = run.get("params") or {}
     start, end = params.get("windowStartTime"), params.get("windowEndTime")
     if start is None or end is None:
         return "full load"
-    return f"[{iso_seconds(int(start))}, {iso_seconds(int(end))})"
+    return f"[{iso_seconds(int(start))}{separator}{iso_seconds(int(end))})"
 
 
 def duration_text(milliseconds: int | None) -> str:
@@ -82,10 +82,9 @@ def run_row(run: JsonObject, names: dict[str, str], now_ms: int) -> dict[str, st
         "id": str(run.get("id", "")),
         "flow": f"{names.get(flow_id, flow_id)}\n{flow_id}",
         "status": run_status(run),
-        "window": window_text(run),
-        "in": f"{counts.get('inputRecordCount', 0):,}",
-        "out": f"{counts.get('outputRecordCount', 0):,}",
-        "failed": f"{counts.get('failedRecordCount', 0):,}",
+        "window": window_text(run, ",\n "),
+        "records": f"{counts.get('inputRecordCount', 0):,} / "
+        f"{counts.get('outputRecordCount', 0):,} / {counts.get('failedRecordCount', 0):,}",
         "duration": duration_text(took),
         "rate": rate_text(counts.get("inputRecordCount", 0), took),
     }
@@ -96,9 +95,7 @@ RUN_ROW_COLUMNS = (
     ("Flow", "flow"),
     ("Status", "status"),
     ("Window (UTC)", "window"),
-    ("Records in", "in"),
-    ("out", "out"),
-    ("failed", "failed"),
+    ("Records in / out / failed", "records"),
     ("Duration", "duration"),
     ("Rows/s", "rate"),
 )

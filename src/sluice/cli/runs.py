@@ -10,17 +10,18 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from sluice.cli.list_options import OrderOption, PropertyOption
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
     console,
+    err_console,
     fail,
     print_items,
     print_json,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
-from sluice.cli.resources import OrderOption, PropertyOption
 from sluice.cli.run_logs import run_logs
 from sluice.cli.run_views import (
     RUN_ROW_COLUMNS,
@@ -32,7 +33,7 @@ from sluice.cli.run_views import (
     run_facts,
     run_row,
 )
-from sluice.cli.watch import watch_runs
+from sluice.cli.watch import print_frame, watch_runs
 from sluice.client import SluiceClient, run_status
 from sluice.domain.numbers import ascii_whole_number
 
@@ -178,7 +179,15 @@ def list_runs(
             return
         names = flow_names(client, (str(i.get("flowId", "")) for i in items))
     now = time.time_ns() // 1_000_000
-    print_items([run_row(i, names, now) for i in items], RUN_ROW_COLUMNS, output, title="Runs")
+    table = Table(title="Runs", title_justify="left")
+    for header, _ in RUN_ROW_COLUMNS:
+        table.add_column(header, no_wrap=header in ("ID", "Window (UTC)"))
+    for item in items:
+        row = run_row(item, names, now)
+        table.add_row(*(row[key] for _, key in RUN_ROW_COLUMNS))
+    print_frame(table)
+    if not items:
+        err_console.print("[dim]No runs.[/dim]")
 
 
 @app.command("show")

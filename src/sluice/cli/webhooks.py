@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from sluice.cli.list_options import LimitOption, OrderOption, PropertyOption
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
@@ -19,7 +20,6 @@ from sluice.cli.output import (
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
-from sluice.cli.resources import LimitOption, OrderOption, PropertyOption
 
 EVENTS = ("flow_run_started", "flow_run_success", "flow_run_failed", "flow_run_delayed")
 WEBHOOK_COLUMNS = (
