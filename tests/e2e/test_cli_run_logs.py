@@ -70,3 +70,11 @@ def test_follow_prints_the_log_until_the_run_ends_and_exits_with_its_outcome(
     missing = run_cli("runs", "logs", "00000000-0000-0000-0000-000000000000", env=env)
     assert missing.returncode == 1
     assert len(missing.stderr.strip().splitlines()) == 1 and "404" in missing.stderr
+
+    # A usage error is one line on stderr as well, naming the command's help (exit status 2).
+    usage = run_cli("runs", "list", "--limit", "x", env=env)
+    assert usage.returncode == 2
+    assert usage.stderr.strip().splitlines() == [
+        "Error: Invalid value for '--limit' / '-l': Input should be a valid integer, unable to "
+        "parse string as an integer (see 'sluice runs list --help')"
+    ]
