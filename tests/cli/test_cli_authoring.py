@@ -160,7 +160,8 @@ def test_flows_create_wizard_walks_the_dashboards_steps_and_shows_the_bodies(
     for step in ("1. Source", "2. Dataset", "3. Options", "4. Schedule", "5. Review"):
         assert step in out
     assert "updated_at (timestamp)" in out  # the reflected columns with their types
-    assert "POST sourceConnections" in out and "POST flows" in out
+    assert "POST /data/foundation/flowservice/sourceConnections" in out
+    assert "POST /data/foundation/flowservice/flows" in out
     assert '"targetConnectionIds": [\n    "<targetConnection.id>"' in out
     assert "Next ticks (UTC): 2031-05-01T00:00:00Z, 2031-05-01T01:00:00Z" in out
     flow_id = out.split("Created flow ", 1)[1].split()[0]

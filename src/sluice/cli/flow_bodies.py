@@ -21,6 +21,7 @@ SOURCE_ID = "<sourceConnection.id>"
 DATASET_ID = "<dataSet.id>"
 TARGET_ID = "<targetConnection.id>"
 CATALOG_DATASETS = "/data/foundation/catalog/dataSets"
+FLOW_SERVICE = "/data/foundation/flowservice"
 
 
 @dataclass
@@ -113,7 +114,8 @@ def review_text(requests: list[Request]) -> str:
     parts = []
     for request in requests:
         body = json.dumps(request.body, indent=2)
-        parts.append(f"POST {request.path}   ({request.what})\n{body}")
+        path = request.path if request.path.startswith("/") else f"{FLOW_SERVICE}/{request.path}"
+        parts.append(f"POST {path}   ({request.what})\n{body}")
     return "\n\n".join(parts)
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from sluice.connectors.reading import SOURCE_FILE_COLUMN
 from sluice.domain.secrets import secret_values
 from sluice.engine import claims
 from sluice.engine.engine_context import EngineContext
@@ -69,9 +70,10 @@ def log_plan(run_log: RunLog, plan: RunPlan) -> None:
 
 
 def log_source_schema(run_log: RunLog, schema: pa.Schema) -> None:
-    shown = ", ".join(f"{f.name} {f.type}" for f in list(schema)[:_COLUMNS_LISTED])
-    more = f", ... ({len(schema) - _COLUMNS_LISTED} more)" if len(schema) > _COLUMNS_LISTED else ""
-    run_log.info("reflect", f"Source has {len(schema)} columns: {shown}{more}")
+    fields = [f for f in schema if f.name != SOURCE_FILE_COLUMN]  # the reader's own tag
+    shown = ", ".join(f"{f.name} {f.type}" for f in fields[:_COLUMNS_LISTED])
+    more = f", ... ({len(fields) - _COLUMNS_LISTED} more)" if len(fields) > _COLUMNS_LISTED else ""
+    run_log.info("reflect", f"Source has {len(fields)} columns: {shown}{more}")
 
 
 def log_schema_decision(run_log: RunLog, evolution: Evolution, option: str) -> None:
