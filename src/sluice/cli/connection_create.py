@@ -58,7 +58,7 @@ def _prompt_field(name: str, schema: dict[str, Any], required: bool) -> Any:
     label = name + ("" if required else " (optional)")
     description = schema.get("description")
     if description:
-        console.print(f"[dim]{name}: {description}[/dim]", highlight=False)
+        console.print(f"[dim]({description})[/dim]", highlight=False)
     if schema.get("enum"):
         label += f" [{'/'.join(str(v) for v in schema['enum'])}]"
     if kind == "boolean":
