@@ -121,6 +121,9 @@ def test_flows_create_from_options_and_a_refused_flow_leaves_nothing_behind(
     assert flow["options"]["writeMode"] == "merge" and flow["options"]["primaryKey"] == ["id"]
     assert flow["transformations"][0]["params"]["deltaColumn"]["name"] == "updated_at"
     assert client.datasets.get(created["dataset"])["name"] == "orders from cli"
+    shown = cli(server, "flows", "show", created["flow"]).output
+    assert "hour, every 2, from 2030-01-01T00:00:00Z" in shown and "updated_at" in shown
+    assert "primaryKey=['id']" in shown and "writeMode=merge" in shown
 
     counts = (client.source_connections.count(), client.target_connections.count(),
               len(client.datasets.list()))

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from sluice.cli import connection_create, datasets, flow_create, flow_edit
+from sluice.cli.flow_views import flow_facts
 from sluice.cli.list_options import MAX_PAGE_SIZE, LimitOption, OrderOption, PropertyOption
 from sluice.cli.output import (
     Columns,
@@ -124,6 +125,9 @@ def show_command(resource: Resource) -> Callable[..., None]:
     ) -> None:
         with api_errors(), open_client(url, credentials) as client:
             item = client.get_item(f"{resource.path}/{resource_id}")
+        if resource.command == "flows" and output is OutputFormat.table:
+            print_item(flow_facts(item), output)  # compact; --output json for all of it
+            return
         print_item(item, output)
 
     show_resource.__doc__ = f"Show one of the {resource.title.lower()}."
