@@ -105,6 +105,31 @@ def test_watch_refreshes_until_ctrl_c(
     assert result.stdout.count("Runs in progress") == 3 and moving_run in result.stdout
 
 
+def test_watch_shows_rows_per_second_and_a_status_line_when_a_run_ends(
+    remote: Cli, server: LiveServer, client: SluiceClient, moving_run: str,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert re.search(r"\b5 rows/s\b", remote.run("runs", "watch", "--once").stdout)  # 500 in 95 s
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 1:  # the run ends between two frames
+            run = client.runs.get(moving_run)
+            ended = metrics("success", 500, 500)
+            set_run(server, moving_run, status="success", completed_at=clock.now_ms(),
+                    doc={**run, "metrics": ended})
+        if len(naps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("sluice.cli.watch.time.sleep", nap)
+    result = remote.run("runs", "watch", "--interval", "0.5")
+    assert result.exit_code == 0, result.output
+    assert re.search(
+        rf"Run {moving_run} \({re.escape(EVENTS_FLOW)}\) ended: success after 1m \d\ds, "
+        r"500 records in, 500 out, 0 failed \(\d rows/s\)", result.stdout), result.stdout
+
+
 def test_watch_json_needs_once(remote: Cli) -> None:
     result = remote.run("runs", "watch", "--output", "json")
     assert result.exit_code == 1

@@ -160,7 +160,7 @@ def _flow_service(relative: str, method: str) -> tuple[str, Schema | None]:
         if parts == ["runs"]:
             return "201", ref("RunCreated")
         return "201", ref("MappingSetWritten") if parts == ["mappingSets"] else ref("Created")
-    named = {"test": "ConnectionTest", "explore": "Explore", "badRows": "Items"}
+    named = {"test": "ConnectionTest", "explore": "Explore", "badRows": "Items", "logs": "Items"}
     if last in named:
         return "200", ref(named[last])
     if last == "deliveries":
@@ -228,7 +228,7 @@ def _list_parameters(path: str, method: str, max_limit: int) -> list[dict[str, A
     if (
         path == SANDBOXES
         or not _is_list(relative)
-        or relative.endswith(("/deliveries", "/badRows"))
+        or relative.endswith(("/deliveries", "/badRows", "/logs"))
     ):
         return []
     if relative in ("/test", "/explore") or relative.endswith(("/test", "/explore")):

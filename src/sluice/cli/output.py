@@ -12,9 +12,14 @@ from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
+import typer.main
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
+
+# Typer carries its own copy of click; its exceptions are the ones its commands raise.
+from typer._click import exceptions as click_errors
 
 from sluice.client import SluiceApiError
 from sluice.domain.errors import SluiceError
@@ -135,7 +140,7 @@ class GuardedTyper(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            return super().__call__(*args, **kwargs)
+            return self._run(*args, **kwargs)
         except Exception as error:
             if os.environ.get("SLUICE_DEBUG"):
                 raise
@@ -146,6 +151,31 @@ class GuardedTyper(typer.Typer):
                 soft_wrap=True,
             )
             raise SystemExit(1) from None
+
+
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's own loop, but a usage error is one line too: what is wrong and where the
+        command's help is (exit status 2, as click gives)."""
+        command = typer.main.get_command(self)
+        try:
+            result = command.main(*args, **{**kwargs, "standalone_mode": False})
+        except click_errors.NoArgsIsHelpError as error:
+            typer.echo(error.ctx.get_help() if error.ctx else error.format_message())
+            raise SystemExit(2) from None
+        except click_errors.UsageError as error:
+            where = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            err_console.print(
+                f"[bold red]Error:[/bold red] {escape(error.format_message())}{where}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise SystemExit(error.exit_code) from None
+        except click_errors.ClickException as error:
+            fail(error.format_message())
+        except typer.Abort:
+            err_console.print("Aborted.", highlight=False)
+            raise SystemExit(1) from None
+        raise SystemExit(result if isinstance(result, int) else 0)
 
 
 def _has_request(error: httpx.TransportError) -> bool:

@@ -9,6 +9,9 @@ from typing import Annotated
 
 import typer
 
+from sluice.cli import connection_create, datasets, flow_create, flow_edit
+from sluice.cli.flow_views import flow_facts
+from sluice.cli.list_options import MAX_PAGE_SIZE, LimitOption, OrderOption, PropertyOption
 from sluice.cli.output import (
     Columns,
     OutputFormat,
@@ -22,19 +25,6 @@ from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
 from sluice.client import CATALOG_PATH, SANDBOXES_PATH
 
-# A page never asks for more than this, so a big --limit stays under the server's maximum.
-MAX_PAGE_SIZE = 100
-
-PropertyOption = Annotated[
-    list[str] | None,
-    typer.Option("--property", "-p", help="Filter such as name==Demo (repeat to AND)."),
-]
-LimitOption = Annotated[
-    int | None, typer.Option("--limit", "-l", min=1, help="Show at most this many items.")
-]
-OrderOption = Annotated[
-    str | None, typer.Option("--orderby", help="Sort field: name, +createdAt, -createdAt...")
-]
 IdArgument = Annotated[str, typer.Argument(help="Resource id.")]
 
 
@@ -135,6 +125,9 @@ def show_command(resource: Resource) -> Callable[..., None]:
     ) -> None:
         with api_errors(), open_client(url, credentials) as client:
             item = client.get_item(f"{resource.path}/{resource_id}")
+        if resource.command == "flows" and output is OutputFormat.table:
+            print_item(flow_facts(item), output)  # compact; --output json for all of it
+            return
         print_item(item, output)
 
     show_resource.__doc__ = f"Show one of the {resource.title.lower()}."
@@ -200,6 +193,13 @@ def register(app: typer.Typer) -> None:
         if resource.showable:
             group.command("show")(show_command(resource))
         if resource.command == "connections":
+            group.command("create")(connection_create.create_connection)
             group.command("test")(test_connection)
             group.command("explore")(explore_connection)
+        if resource.command == "flows":
+            group.command("create")(flow_create.create_flow)
+            group.command("edit")(flow_edit.edit_flow)
+        if resource.command == "datasets":
+            group.command("preview")(datasets.preview_dataset)
+            group.command("history")(datasets.dataset_history)
         app.add_typer(group, name=resource.command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -9,33 +10,35 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from sluice.cli.list_options import OrderOption, PropertyOption
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
     console,
+    err_console,
     fail,
-    print_item,
     print_items,
     print_json,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
-from sluice.cli.watch import watch_runs
+from sluice.cli.run_logs import run_logs
+from sluice.cli.run_views import (
+    RUN_ROW_COLUMNS,
+    duration_text,
+    elapsed_ms,
+    end_line,
+    flow_names,
+    rate_text,
+    run_facts,
+    run_row,
+)
+from sluice.cli.watch import print_frame, watch_runs
 from sluice.client import SluiceClient, run_status
 from sluice.domain.numbers import ascii_whole_number
 
 app = typer.Typer(help="On-demand runs and their monitoring.", no_args_is_help=True)
 
-RUN_COLUMNS = (
-    ("ID", "id"),
-    ("Flow", "flowId"),
-    ("Status", "metrics.statusSummary.status"),
-    ("Window start", "params.windowStartTime"),
-    ("Window end", "params.windowEndTime"),
-    ("Records in", "metrics.recordSummary.inputRecordCount"),
-    ("Records out", "metrics.recordSummary.outputRecordCount"),
-    ("Failed", "metrics.recordSummary.failedRecordCount"),
-)
 WaitOption = Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")]
 RunId = Annotated[str, typer.Argument(help="Run id.")]
 
@@ -75,8 +78,11 @@ def _progress_table(run: dict[str, Any]) -> Table:
     records = metrics.get("recordSummary") or {}
     sizes = metrics.get("sizeSummary") or {}
     files = metrics.get("fileSummary") or {}
+    took = elapsed_ms(run, time.time_ns() // 1_000_000)
     table = Table(title=f"Run {run.get('id')}", show_header=False)
     table.add_row("Status", run_status(run))
+    table.add_row("Elapsed", duration_text(took) or "not started")
+    table.add_row("Rows/s", rate_text(int(records.get("inputRecordCount", 0) or 0), took))
     table.add_row(
         "Records in / out / failed",
         f"{records.get('inputRecordCount', 0):,} / "
@@ -108,9 +114,11 @@ def _report_end(run: dict[str, Any], output: OutputFormat) -> None:
     if status == "failed":
         errors = (run.get("metrics") or {}).get("statusSummary", {}).get("errors") or []
         first = errors[0] if errors else {"code": "?", "message": "no reason recorded"}
+        if output is OutputFormat.table:
+            console.print(end_line(run, None, time.time_ns() // 1_000_000), highlight=False)
         fail(f"run {run.get('id')} failed: {first.get('code')}: {first.get('message')}")
     if output is OutputFormat.table:
-        console.print(f"\nRun {run.get('id')} ended: {status}")
+        console.print(end_line(run, None, time.time_ns() // 1_000_000), highlight=False)
 
 
 @app.command("create")
@@ -150,20 +158,36 @@ def create_run(
 def list_runs(
     flow: Annotated[str | None, typer.Option("--flow", help="Only this flow's runs.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="e.g. failed")] = None,
+    property: PropertyOption = None,
+    orderby: OrderOption = "-createdAt",
     limit: Annotated[int, typer.Option("--limit", "-l", min=1)] = 20,
     output: OutputOption = OutputFormat.table,
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,
 ) -> None:
-    """List runs, newest first."""
-    filters = []
+    """List runs, newest first (--orderby to change), with their flow's name, window (UTC),
+    records, duration and rows/s."""
+    filters = list(property or [])
     if flow:
         filters.append(f"flowId=={flow}")
     if status:
         filters.append(f"state=={status}")
     with api_errors(), open_client(url, credentials) as client:
-        items = client.runs.list(property=filters, orderby="-createdAt", limit=limit)
-    print_items(items, RUN_COLUMNS, output, title="Runs")
+        items = client.runs.list(property=filters, orderby=orderby, limit=limit)
+        if output is OutputFormat.json:
+            print_json(items)
+            return
+        names = flow_names(client, (str(i.get("flowId", "")) for i in items))
+    now = time.time_ns() // 1_000_000
+    table = Table(title="Runs", title_justify="left")
+    for header, _ in RUN_ROW_COLUMNS:
+        table.add_column(header, no_wrap=header in ("ID", "Window (UTC)"))
+    for item in items:
+        row = run_row(item, names, now)
+        table.add_row(*(row[key] for _, key in RUN_ROW_COLUMNS))
+    print_frame(table)
+    if not items:
+        err_console.print("[dim]No runs.[/dim]")
 
 
 @app.command("show")
@@ -173,9 +197,21 @@ def show_run(
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,
 ) -> None:
-    """Show one run with its metrics and activities."""
+    """Show one run: status, window, times, records, rows/s and errors (--output json for
+    the whole run with its metrics and activities)."""
     with api_errors(), open_client(url, credentials) as client:
-        print_item(client.runs.get(run_id), output)
+        run = client.runs.get(run_id)
+        if output is OutputFormat.json:
+            print_json(run)
+            return
+        flow_id = str(run.get("flowId", ""))
+        name = flow_names(client, [flow_id]).get(flow_id, flow_id)
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in run_facts(run, name, time.time_ns() // 1_000_000).items():
+        table.add_row(key, value)
+    console.print(table)
 
 
 @app.command("retry")
@@ -229,3 +265,4 @@ def bad_rows(
 
 
 app.command("watch")(watch_runs)
+app.command("logs")(run_logs)

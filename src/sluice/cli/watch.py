@@ -18,6 +18,7 @@ from rich.text import Text
 from sluice.cli.output import OutputFormat, OutputOption, console, fail, print_json
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
+from sluice.cli.run_views import elapsed_ms, end_line, rate_text
 from sluice.client import JsonObject, SluiceApiError, SluiceClient
 
 BAR_WIDTH = 14
@@ -95,6 +96,22 @@ class RunBoard:
             self._expected[flow_id] = count or None
         return self._expected[flow_id]
 
+    def end_lines(self, before: list[JsonObject], now: list[JsonObject]) -> list[str]:
+        """A status line for each run that was in progress and is no longer."""
+        still = {str(r.get("id")) for r in now}
+        lines = []
+        for run in before:
+            run_id = str(run.get("id"))
+            if run_id in still:
+                continue
+            try:
+                ended = self.client.runs.get(run_id)
+            except SluiceApiError:
+                continue
+            name = self.flow_name(str(ended.get("flowId", "")))
+            lines.append(end_line(ended, name, time.time_ns() // 1_000_000))
+        return lines
+
     def render(self, runs: list[JsonObject], *, note: str | None = None) -> Table:
         now_ms = time.time_ns() // 1_000_000
         stamp = datetime.now(UTC).strftime("%H:%M:%S UTC")
@@ -103,6 +120,7 @@ class RunBoard:
         table.add_column("Run / flow", no_wrap=True)
         table.add_column("Window (UTC)", no_wrap=True)
         table.add_column("Elapsed", no_wrap=True)
+        table.add_column("Rows/s", justify="right", no_wrap=True)
         table.add_column("Records in", no_wrap=True)
         table.add_column("Records out", no_wrap=True)
         table.add_column("Failed", justify="right", no_wrap=True)
@@ -116,6 +134,7 @@ class RunBoard:
                 Text.assemble(str(run.get("id", "")), "\n", (self.flow_name(flow_id), "dim")),
                 _window(run),
                 _elapsed(run, now_ms),
+                rate_text(read, elapsed_ms(run, now_ms)),
                 _bar(read, max(expected, read) if expected else None, read_label),
                 _bar(written, read or None, f"{written:,} / {read:,}"),
                 f"{records.get('failedRecordCount', 0):,}",
@@ -163,9 +182,12 @@ def print_frame(table: Table) -> None:
 def _refresh(board: RunBoard, runs: list[JsonObject]) -> tuple[list[JsonObject], Table]:
     try:
         fresh = board.fetch()
+        ended = board.end_lines(runs, fresh)
     except httpx.TransportError as error:
         # Keep the last frame: a restarting server is not the end of the watch.
         return runs, board.render(runs, note=f"cannot reach the server ({error}); retrying")
+    for line in ended:  # above the live table on a terminal, between frames elsewhere
+        console.print(line, highlight=False, soft_wrap=True)
     return fresh, board.render(fresh)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from sluice.cli.list_options import LimitOption, OrderOption, PropertyOption
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
@@ -46,13 +47,16 @@ WebhookId = Annotated[str, typer.Argument(help="Webhook id.")]
 
 @app.command("list")
 def list_webhooks(
+    property: PropertyOption = None,
+    orderby: OrderOption = None,
+    limit: LimitOption = None,
     output: OutputOption = OutputFormat.table,
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,
 ) -> None:
     """List webhook subscriptions (never their secrets)."""
     with api_errors(), open_client(url, credentials) as client:
-        items = client.webhooks.list()
+        items = client.webhooks.list(property=property or [], orderby=orderby, limit=limit)
     print_items(items, WEBHOOK_COLUMNS, output, title="Webhooks")
 
 

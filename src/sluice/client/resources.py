@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from sluice.client.runs import ProgressCallback, wait_for_run
+from sluice.client.runs import ProgressCallback, follow_log, log_page, wait_for_run
 from sluice.client.transport import (
     CATALOG_PATH,
     SANDBOXES_PATH,
@@ -190,6 +190,30 @@ class Runs(ReadableCollection):
         body = self.api.get(f"{self.path}/{run_id}/badRows", {"limit": limit})
         items: list[JsonObject] = body.get("items", [])
         return items
+
+    def logs(self, run_id: str, *, since: int = 0, limit: int = 100) -> JsonObject:
+        """A page of the run's log (a Sluice extension): `items` after `since`, `runStatus`
+        and the `since` of the next page."""
+        return log_page(self.api, run_id, since=since, limit=limit)
+
+    def follow_logs(
+        self,
+        run_id: str,
+        on_entry: Callable[[JsonObject], None],
+        *,
+        since: int = 0,
+        poll_seconds: float = 0.5,
+        timeout_seconds: float | None = None,
+    ) -> str:
+        """Every log entry as it is written, until the run ends; the run's final status."""
+        return follow_log(
+            self.api,
+            run_id,
+            on_entry,
+            since=since,
+            poll_seconds=poll_seconds,
+            timeout_seconds=timeout_seconds,
+        )
 
     def wait(
         self,

@@ -19,6 +19,7 @@ TERMINAL: frozenset[str] = frozenset({SUCCESS, FAILED, CANCELLED})
 # Attempts of one run (its first execution, and retries after transient errors or crashes).
 MAX_ATTEMPTS = 3
 
+
 def can_retrigger(status: str, output_records: int) -> bool:
     """Failed runs, and successful runs that ingested nothing, may be re-triggered."""
     return status == FAILED or (status == SUCCESS and output_records == 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,3 +32,17 @@ def merge_patched_secrets(
         if merged.get(name) == MASK and name in previous_secret:
             merged[name] = previous_secret[name]
     return merged
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` without any of `secrets` (those long enough to tell apart from ordinary words)
+    nor the password of a URL or a `password=` setting quoted in it."""
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = re.sub(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)
+    return re.sub(r"(://[^/@\s:]*:)[^@\s]*@", r"\1***@", text)
+
+
+def secret_values(params: Mapping[str, Any], secret_fields: Iterable[str]) -> list[str]:
+    """The values of `params` that are secrets, as text (what `redact` must hide)."""
+    return [str(params[name]) for name in secret_fields if params.get(name)]

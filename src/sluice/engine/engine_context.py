@@ -24,6 +24,8 @@ class EngineContext:
     progress_interval_seconds: float = 1.0
     # Bad rows kept per run with their reason (all of them are counted).
     max_bad_rows_kept: int = 1000
+    # Entries kept in a run's log (engine/run_log.py); the last says how many were dropped.
+    max_log_entries: int = 500
     lease_ms: int = 60_000
 
 

@@ -16,6 +16,7 @@ from sluice.domain.run_states import FAILED, SUCCESS
 from sluice.engine import claims
 from sluice.engine.engine_context import EngineContext
 from sluice.engine.metrics import RunMetrics
+from sluice.engine.run_log import RunLog, counters_of
 from sluice.engine.run_plan import RunFailedError, RunPlan
 from sluice.lake.writer import CommitResult
 from sluice.store import clock
@@ -45,10 +46,14 @@ def publish_progress(
     plan: RunPlan,
     metrics: RunMetrics,
     read: SourceRead,
+    run_log: RunLog,
 ) -> None:
     metrics.input_files = list(read.progress.files)
     doc = {**plan.doc, "metrics": metrics.wire("inProgress")}
-    claims.guarded_update(ctx.sessions, guard.claim, doc=doc)
+    run_log.progress(metrics)
+    with claims.write_transaction(ctx.sessions) as session:
+        claims.guarded_update(session, guard.claim, doc=doc)
+        run_log.flush(session)
 
 
 def retry_later(
@@ -57,6 +62,7 @@ def retry_later(
     plan: RunPlan,
     metrics: RunMetrics,
     error: SourceReadError,
+    run_log: RunLog,
 ) -> None:
     retry_at = clock.now_ms() + claims.backoff_ms(claim.attempt)
     log.warning(
@@ -71,8 +77,16 @@ def retry_later(
         "metrics": metrics.wire("inProgress"),
         "lastError": {"code": error.code, "message": error.message},
     }
+    run_log.warning(
+        "retry",
+        f"Attempt {claim.attempt} of {claims.MAX_ATTEMPTS} hit a transient error "
+        f"({error.code}): {error.message} Retrying in {(retry_at - clock.now_ms()) // 1000} s.",
+        counters_of(metrics),
+    )
     try:
-        claims.release_for_retry(ctx.sessions, claim, retry_at_ms=retry_at, doc=doc)
+        with claims.write_transaction(ctx.sessions) as session:
+            claims.release_for_retry(session, claim, retry_at_ms=retry_at, doc=doc)
+            run_log.flush(session, final=True)
     except claims.StaleClaimError:
         return
 
@@ -84,13 +98,22 @@ def fail(
     metrics: RunMetrics,
     code: str,
     message: str,
+    run_log: RunLog,
 ) -> None:
-    finish(ctx, guard, plan, Outcome(FAILED, metrics, errors=[{"code": code, "message": message}]))
+    outcome = Outcome(FAILED, metrics, errors=[{"code": code, "message": message}])
+    finish(ctx, guard, plan, outcome, run_log)
 
 
-def finish(ctx: EngineContext, guard: claims.ClaimGuard, plan: RunPlan, outcome: Outcome) -> None:
+def finish(
+    ctx: EngineContext,
+    guard: claims.ClaimGuard,
+    plan: RunPlan,
+    outcome: Outcome,
+    run_log: RunLog,
+) -> None:
     completed = clock.now_ms()
     metrics = outcome.metrics
+    _log_outcome(run_log, outcome, completed - plan.started_at)
     doc = {
         **plan.doc,
         "metrics": metrics.wire(outcome.status, errors=outcome.errors, completed_at=completed),
@@ -129,6 +152,7 @@ def finish(ctx: EngineContext, guard: claims.ClaimGuard, plan: RunPlan, outcome:
             _record_warning_events(session, plan, outcome, completed)
             if plan.error_diagnostics:
                 _store_bad_rows(session, plan.run_id, metrics.bad_rows[: ctx.max_bad_rows_kept])
+            run_log.flush(session, final=True)
     except claims.StaleClaimError:
         log.warning("run %s was taken over before it could be recorded", plan.run_id)
 
@@ -156,8 +180,11 @@ def _record_warning_events(
         )
 
 
-def finish_without_plan(ctx: EngineContext, claim: claims.Claim, failure: RunFailedError) -> None:
+def finish_without_plan(
+    ctx: EngineContext, claim: claims.Claim, failure: RunFailedError, run_log: RunLog
+) -> None:
     completed = clock.now_ms()
+    run_log.error("end", f"Run failed before moving data ({failure.code}): {failure.message}")
     errors = [{"code": failure.code, "message": failure.message}]
     with ctx.sessions() as session:
         run = session.get(Run, claim.run_id)
@@ -176,8 +203,28 @@ def finish_without_plan(ctx: EngineContext, claim: claims.Claim, failure: RunFai
                 committed_version=None,
             )
             outbox.record_run_event(session, claim.run_id, FLOW_RUN_FAILED, now_ms=completed)
+            run_log.flush(session, final=True)
     except claims.StaleClaimError:
         return
+
+
+def _log_outcome(run_log: RunLog, outcome: Outcome, elapsed_ms: int) -> None:
+    metrics = outcome.metrics
+    counters = counters_of(metrics)
+    seconds = max(elapsed_ms, 0) / 1000
+    rate = f", {metrics.input_records / seconds:,.0f} records/s" if seconds > 0 else ""
+    summary = (
+        f"{metrics.input_records:,} records read, {metrics.output_records:,} written, "
+        f"{metrics.failed_records:,} failed in {seconds:,.1f} s{rate}"
+    )
+    if outcome.status == FAILED:
+        for error in outcome.errors:
+            run_log.error("end", f"Run failed ({error.get('code')}): {error.get('message')}")
+        run_log.error("end", f"Run failed: {summary}", counters)
+    else:
+        level = "warning" if outcome.errors else "info"
+        verb = {"success": "succeeded", "cancelled": "was cancelled"}.get(outcome.status)
+        run_log.add(level, "end", f"Run {verb or outcome.status}: {summary}", counters)
 
 
 def _record_last_run(session: Any, plan: RunPlan, status: str, completed: int) -> None:

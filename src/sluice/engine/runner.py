@@ -38,11 +38,18 @@ from sluice.engine.reconciliation import (
 )
 from sluice.engine.recording import (
     Outcome,
-    fail,
     finish,
     finish_without_plan,
     publish_progress,
     retry_later,
+)
+from sluice.engine.run_log import RunLog
+from sluice.engine.run_log_messages import (
+    log_commit,
+    log_plan,
+    log_schema_decision,
+    log_source_schema,
+    run_log_for,
 )
 from sluice.engine.run_plan import RunFailedError, RunPlan, load_plan
 from sluice.engine.schema_evolution import Evolution, SchemaEvolutionError, evolve
@@ -68,69 +75,81 @@ def execute_run(ctx: EngineContext, guard: claims.ClaimGuard) -> None:
     try:
         plan = load_plan(ctx, claim)
     except RunFailedError as failure:
-        finish_without_plan(ctx, claim, failure)
+        finish_without_plan(ctx, claim, failure, run_log_for(ctx, claim))
         return
     metrics = RunMetrics(window=plan.window, started_at=plan.started_at)
+    run_log = run_log_for(ctx, claim, plan)
+    log_plan(run_log, plan)
     if plan.cancel_requested:
-        finish(ctx, guard, plan, Outcome(CANCELLED, metrics))
+        finish(ctx, guard, plan, Outcome(CANCELLED, metrics), run_log)
         return
     if claim.exhausted:
         last = plan.doc.get("lastError") or {
             "code": "CONNECTOR-1001-500",
             "message": "The run's attempts are exhausted.",
         }
-        finish(ctx, guard, plan, Outcome(FAILED, metrics, errors=[last]))
+        finish(ctx, guard, plan, Outcome(FAILED, metrics, errors=[last]), run_log)
         return
+    outcome = _execute(ctx, guard, plan, metrics, run_log)
+    if outcome is not None:
+        finish(ctx, guard, plan, outcome, run_log)
+
+
+def _execute(
+    ctx: EngineContext,
+    guard: claims.ClaimGuard,
+    plan: RunPlan,
+    metrics: RunMetrics,
+    run_log: RunLog,
+) -> Outcome | None:
+    """Move the data; the outcome to record, or None when nothing (more) is to be recorded."""
+    claim = guard.claim
     try:
-        commit = _move_data(ctx, guard, plan, metrics)
+        commit = _move_data(ctx, guard, plan, metrics, run_log)
     except claims.StaleClaimError:
         log.warning("run %s was taken over; this worker stops without recording", plan.run_id)
-        return
+        return None
     except RunCancelledError:
-        if guard.lost():
-            return
-        finish(ctx, guard, plan, Outcome(CANCELLED, metrics))
-        return
+        return None if guard.lost() else Outcome(CANCELLED, metrics)
     except SourceReadError as error:
         if error.transient and claim.attempt < claims.MAX_ATTEMPTS:
-            retry_later(ctx, claim, plan, metrics, error)
-            return
-        fail(ctx, guard, plan, metrics, error.code, error.message)
-        return
+            retry_later(ctx, claim, plan, metrics, error, run_log)
+            return None
+        return _failed(metrics, error.code, error.message)
     except RunFailedError as failure:
-        fail(ctx, guard, plan, metrics, failure.code, failure.message)
-        return
+        return _failed(metrics, failure.code, failure.message)
     except ConcurrentWriteError as error:
         # Another run committed to the dataset meanwhile: retrying the attempt is safe.
         transient = TransientReadError(str(error), code="CONNECTOR-3001-500")
         if claim.attempt < claims.MAX_ATTEMPTS:
-            retry_later(ctx, claim, plan, metrics, transient)
-        else:
-            fail(ctx, guard, plan, metrics, transient.code, transient.message)
-        return
+            retry_later(ctx, claim, plan, metrics, transient, run_log)
+            return None
+        return _failed(metrics, transient.code, transient.message)
     except Exception as error:
         log.exception("run %s failed while writing", plan.run_id)
-        fail(
-            ctx,
-            guard,
-            plan,
+        return _failed(
             metrics,
             "CONNECTOR-3001-500",
             f"Writing to the dataset failed: {type(error).__name__}: {error}",
         )
-        return
     if metrics.landed_by_run is None:
         missed = min_rows_warning(plan.expectations.min_rows_per_run, metrics.output_records)
         if missed is not None:
             metrics.warnings.append(missed)
             metrics.expectation_failed = True
-    finish(
-        ctx, guard, plan, Outcome(SUCCESS, metrics, commit=commit, errors=metrics.partial_errors())
-    )
+    return Outcome(SUCCESS, metrics, commit=commit, errors=metrics.partial_errors())
+
+
+def _failed(metrics: RunMetrics, code: str, message: str) -> Outcome:
+    return Outcome(FAILED, metrics, errors=[{"code": code, "message": message}])
 
 
 def _move_data(
-    ctx: EngineContext, guard: claims.ClaimGuard, plan: RunPlan, metrics: RunMetrics
+    ctx: EngineContext,
+    guard: claims.ClaimGuard,
+    plan: RunPlan,
+    metrics: RunMetrics,
+    run_log: RunLog,
 ) -> CommitResult:
     still_open = open_window_warning(plan.window, clock.now_ms() // 1000)
     if still_open is not None:
@@ -143,9 +162,11 @@ def _move_data(
     )
     try:
         # Everything that can refuse the run is decided here, before anything is written.
+        log_source_schema(run_log, read.schema)
         dataset = dataset_schema(plan.table, plan.endpoints.dataset.doc.get("schema"))
         columns = _mapped_columns(plan, read.schema, dataset)
         evolution = _evolve(plan, columns, dataset)
+        log_schema_decision(run_log, evolution, plan.schema_evolution)
         target = evolution.data_schema
         write_plan = WritePlan(
             table=plan.table,
@@ -162,14 +183,16 @@ def _move_data(
             raise RunFailedError(
                 MAPPING_FAILED, f"The mapping set cannot be applied: {error}."
             ) from None
-        batches = _stream(ctx, guard, plan, read, mapper, metrics, evolution.write_schema)
+        batches = _stream(ctx, guard, plan, read, mapper, metrics, evolution.write_schema, run_log)
         commit = write_run(write_plan, evolution.write_schema, batches)
     finally:
         # Recorded even when the run fails: a re-trigger must read exactly these files.
         metrics.input_files = list(read.progress.files)
         read.close()
+        run_log.progress(metrics, force=True)
     metrics.record_commit(commit, files=read.progress.files)
     _reconcile(plan, read, metrics, commit)
+    log_commit(run_log, commit, metrics)
     _declare_new_columns(ctx, plan, evolution, commit)
     return commit
 
@@ -273,6 +296,7 @@ def _stream(
     mapper: BatchMapper,
     metrics: RunMetrics,
     schema: pa.Schema,
+    run_log: RunLog,
 ) -> Iterator[pa.RecordBatch]:
     """Map, tag and count each batch; publish progress; stop on cancel or a lost claim.
 
@@ -288,13 +312,15 @@ def _stream(
         mapped = mapper.map(batch, rows_seen)
         rows_seen += batch.num_rows
         metrics.add_batch(batch.num_rows, mapped.batch.num_rows, mapped.bad_rows, batch.nbytes)
+        run_log.batches += 1
         source_file = _source_file(batch) if plan.is_file_source else None
+        run_log.file_started(source_file, metrics)
         tagged = add_system_columns(mapped.batch, plan.run_id, ingested_at, source_file)
         yield tagged if tagged.schema.equals(schema) else tagged.select(schema.names).cast(schema)
         now = clock.monotonic_seconds()
         if now - last_publish >= ctx.progress_interval_seconds:
             last_publish = now
-            publish_progress(ctx, guard, plan, metrics, read)
+            publish_progress(ctx, guard, plan, metrics, read, run_log)
     metrics.add_read_bad_rows(read.progress.bad_rows)
     if metrics.failed_share_percent() > plan.partial_percent:
         raise RunFailedError(

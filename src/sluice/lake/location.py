@@ -81,6 +81,7 @@ class LakeLocation:
         """An fsspec file system on the lake, with the same credentials as delta-rs, and the
         prefix to strip from table URIs for it (fsspec paths carry no scheme)."""
         import fsspec
+
         if self.is_local:
             return fsspec.filesystem("file"), ""
         options = {**self._environment(), **self.storage_options}

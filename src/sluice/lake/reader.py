@@ -74,9 +74,7 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-def preview_rows(
-    ref: TableRef, limit: int
-) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+def preview_rows(ref: TableRef, limit: int) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     """The table's columns (`{name, type}`, dataset type names) and up to `limit` rows.
 
     Files are read one after another, stopping once `limit` rows are in hand. A missing table

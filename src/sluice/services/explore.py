@@ -20,6 +20,7 @@ from sluice.connectors.errors import ConnectionTestFailed, ExploreError, SourceR
 from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ObjectType
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
 from sluice.domain.errors import bad_request
+from sluice.domain.secrets import redact
 from sluice.domain.tenancy import Tenant
 from sluice.lake.reader import json_value
 from sluice.lake.schema import dataset_type
@@ -209,6 +210,4 @@ def _read_problem(error: SourceReadError, secrets: Iterable[str]) -> ConnectorPr
 def _redact(message: str, secrets: Iterable[str]) -> str:
     """Connectors keep secrets out of their messages; this makes sure of it (secrets too short
     to be told apart from ordinary words are the connectors' own care)."""
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        message = message.replace(secret, "***")
-    return message
+    return redact(message, secrets)

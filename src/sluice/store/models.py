@@ -380,6 +380,25 @@ class RunBadRow(Base):
     raw: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class RunLogEntry(Base):
+    """One line of a run's structured log, written by the worker as the run goes.
+
+    `seq` numbers a run's entries from 1 with no gap, so it is both the bound on the log's
+    size and the cursor a follower polls with (`since`).
+    """
+
+    __tablename__ = "run_log_entries"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[int] = mapped_column(BigInteger)  # epoch ms
+    attempt: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(8))
+    stage: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    counters: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument, nullable=True)
+
+
 class SchedulerLease(Base):
     """The one active scheduler holds this row's lease; the others stand by."""
 

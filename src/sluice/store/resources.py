@@ -112,9 +112,7 @@ def find_row(session: Session, model: type[Row], tenant: Tenant, resource_id: st
     """The tenant's row of `model` with this id, or None (another tenant's row included)."""
     if not is_storable_id(resource_id):
         return None
-    return session.scalar(
-        select(model).where(model.id == resource_id, tenant_scope(model, tenant))
-    )
+    return session.scalar(select(model).where(model.id == resource_id, tenant_scope(model, tenant)))
 
 
 def is_storable_id(resource_id: str) -> bool:

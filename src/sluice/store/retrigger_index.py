@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import TextClause, text
 
-LIVE_RETRIGGER_SQL = (
-    "retry_root IS NOT NULL AND status IN ('scheduled', 'inProgress', 'success')"
-)
+LIVE_RETRIGGER_SQL = "retry_root IS NOT NULL AND status IN ('scheduled', 'inProgress', 'success')"
 LIVE_RETRIGGER: TextClause = text(LIVE_RETRIGGER_SQL)
 
 # The same for a backfill's chunks: one live or succeeded run per (backfill, chunk).

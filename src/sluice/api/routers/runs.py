@@ -1,4 +1,4 @@
-"""`/runs`: on-demand runs, reads, re-trigger and cancel, and a run's quarantined rows."""
+"""`/runs`: on-demand runs, reads, re-trigger and cancel, a run's quarantined rows and its log."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sluice.api.routers.common import FLOW_SERVICE, notify_after_commit, one
 from sluice.domain.errors import bad_request
 from sluice.domain.list_query import PropertyFilter
 from sluice.domain.run_params import ignored_run_fields
+from sluice.services import run_logs
 from sluice.services import runs as service
 from sluice.services.flows import flows
 
@@ -133,3 +134,19 @@ def bad_rows(
             for r in rows
         ]
     }
+
+
+@router.get("/{run_id}/logs")
+def run_log(
+    run_id: str,
+    session: SessionDep,
+    tenant: TenantDep,
+    start: int = Query(0, ge=0, description="Entries to skip from the first."),
+    since: int | None = Query(None, ge=0, description="Only entries after this `seq`."),
+    limit: int = Query(100, ge=1, le=run_logs.MAX_LOG_PAGE),
+) -> dict[str, Any]:
+    """The run's structured log, oldest first (a Sluice extension). Entries are numbered
+    from 1 without a gap, so `start=k` and `since=k` both mean "after the k-th"; a follower
+    polls with the `since` of the previous page until `runStatus` is final."""
+    after = since if since is not None else start
+    return run_logs.log_page(session, tenant, run_id, after_seq=after, limit=limit)

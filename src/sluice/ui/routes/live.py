@@ -14,7 +14,7 @@ from sluice.services.dashboard_flows import flow_summaries
 from sluice.ui.deps import ViewerDep
 from sluice.ui.routes.common import RunFiltersDep
 from sluice.ui.routes.flows import flow_context
-from sluice.ui.routes.runs import run_context
+from sluice.ui.routes.runs import run_context, run_log_context
 from sluice.ui.templating import render_fragment
 
 router = APIRouter(prefix="/ui/live")
@@ -56,3 +56,10 @@ def live_run(run_id: str, context: ContextDep, viewer: ViewerDep) -> JSONRespons
         {"id": run.id, "status": run.status, "terminal": run.is_terminal, "html": html},
         headers=NO_STORE,
     )
+
+
+@router.get("/runs/{run_id}/log")
+def live_run_log(run_id: str, context: ContextDep, viewer: ViewerDep) -> JSONResponse:
+    shown = run_log_context(context, viewer, run_id)
+    html = render_fragment("_run_log.html", viewer=viewer, **shown)
+    return JSONResponse({"entries": len(shown["log"]), "html": html}, headers=NO_STORE)

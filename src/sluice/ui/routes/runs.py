@@ -16,6 +16,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.services.dashboard_flows import dataset_of
 from sluice.services.dashboard_runs import run_detail
 from sluice.services.flows import flows
+from sluice.services.run_logs import latest_entries
 from sluice.services.runs import cancel_run, retrigger_run, runs
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep
 from sluice.ui.routes.common import Outcome, redirect
@@ -37,6 +38,15 @@ def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, A
         }
 
 
+def run_log_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, Any]:
+    """The run's log panel (polled on its own, so the rest of the page stays as it was)."""
+    with context.sessions.begin() as session:
+        row = runs.find(session, viewer.tenant, run_id)
+        if row is None:
+            raise PageNotFoundError(run_id)
+        return {"run_id": row.id, "log": latest_entries(session, row.id)}
+
+
 def _run_page(
     request: Request, context: AppContext, viewer: Viewer, run_id: str, outcome: Outcome
 ) -> Response:
@@ -46,6 +56,7 @@ def _run_page(
         viewer,
         **outcome.page_fields(),
         **run_context(context, viewer, run_id),
+        **run_log_context(context, viewer, run_id),
     )
 
 
