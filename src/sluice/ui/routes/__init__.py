@@ -2,12 +2,27 @@
 
 from fastapi import APIRouter
 
-from sluice.ui.routes import auth, catalog, flows, live, runs
+from sluice.ui.routes import (
+    auth,
+    catalog,
+    connections,
+    explore,
+    flow_edit,
+    flows,
+    live,
+    runs,
+    wizard,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
+    # Before flows: `/ui/flows/new` is not a flow id.
+    wizard.router,
     flows.router,
+    flow_edit.router,
     runs.router,
     catalog.router,
+    connections.router,
+    explore.router,
     live.router,
 )

@@ -32,6 +32,11 @@ NOTICES = {
     "run-cancelled": "Cancellation requested.",
     "flow-enabled": "Flow enabled.",
     "flow-disabled": "Flow disabled: no new runs start until it is enabled again.",
+    "connection-created": "Connection created. Test it, then explore what it reaches.",
+    "connection-updated": "Connection updated.",
+    "connection-deleted": "Connection deleted.",
+    "flow-created": "Flow created: its runs follow its schedule.",
+    "flow-updated": "Flow updated.",
 }
 
 
