@@ -175,3 +175,16 @@ class RunMetrics:
             ],
         }
         return [copy, promotion]
+
+
+def with_size_estimate(
+    wire: dict[str, Any], files: list[SourceFile], is_file_source: bool
+) -> dict[str, Any]:
+    """While a file run is in progress, the bytes it will read in all: the sizes of the files
+    it selected (known before the first batch), as `sizeSummary.extensions.expectedInputBytes`,
+    so a client can show how far along it is. Table sources give no estimate yet."""
+    if not is_file_source or not files:
+        return wire
+    expected = sum(f.size for f in files)
+    sizes = {**wire["sizeSummary"], "extensions": {"expectedInputBytes": expected}}
+    return {**wire, "sizeSummary": sizes}

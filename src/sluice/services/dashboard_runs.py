@@ -51,6 +51,8 @@ class RunRow:
     output_files: int
     delta_version: int | None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # While a file run is in progress: the bytes of all its selected files.
+    expected_input_bytes: int | None = None
 
     @property
     def duration_ms(self) -> int | None:
@@ -59,6 +61,21 @@ class RunRow:
             return None
         end = self.completed_at if self.completed_at is not None else int(time.time() * 1000)
         return max(end - self.started_at, 0)
+
+    @property
+    def rows_per_second(self) -> float | None:
+        """Records read per second of running time so far (or in all, once ended)."""
+        elapsed = self.duration_ms
+        if not elapsed or self.started_at is None:
+            return None
+        return self.input_records * 1000 / elapsed
+
+    @property
+    def share_read(self) -> float | None:
+        """The part of the expected input read so far (0..1), when the source gave a size."""
+        if not self.expected_input_bytes:
+            return None
+        return min(self.input_bytes / self.expected_input_bytes, 1.0)
 
     @property
     def is_active(self) -> bool:
@@ -109,7 +126,13 @@ def run_row(row: Run, tenant: Tenant) -> RunRow:
         output_files=_number(files, "outputFileCount"),
         delta_version=row.committed_version,
         errors=[e for e in status.get("errors") or [] if isinstance(e, dict)],
+        expected_input_bytes=_expected_bytes(sizes),
     )
+
+
+def _expected_bytes(sizes: dict[str, Any]) -> int | None:
+    value = (sizes.get("extensions") or {}).get("expectedInputBytes")
+    return value if isinstance(value, int) else None
 
 
 def flow_runs(session: Session, tenant: Tenant, flow_id: str, query: RunFilter) -> list[RunRow]:

@@ -64,7 +64,7 @@ class WizardForm:
     @classmethod
     def starting(cls, connection: str, kind: str, place: str, **options: str) -> WizardForm:
         """The form a "start a flow" link opens: the picked object, a start in 10 minutes."""
-        start = input_value((int(time.time()) // 60 + 10) * 60).replace("T", " ")
+        start = input_value((int(time.time()) // 60 + 10) * 60)
         stem = place.rsplit("/", 1)[-1].rsplit(".", 1)[0] if kind == "file" else place
         table_or_file = {"path": place, "sample": place} if kind == "file" else {"table": place}
         return cls(

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.services.dashboard_catalog import dataset_preview, dataset_summaries
+from sluice.services.dashboard_datasets import dataset_commits, flows_writing
 from sluice.services.datasets import datasets
 from sluice.ui.deps import PageNotFoundError, ViewerDep
 from sluice.ui.templating import render_page
@@ -42,4 +43,6 @@ def dataset_page(
         "dataset.html",
         viewer,
         preview=dataset_preview(row, context.settings.lake),
+        commits=dataset_commits(session, viewer.tenant, context.settings.lake, row),
+        writers=flows_writing(session, viewer.tenant, row.id),
     )

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.domain.errors import SluiceError
+from sluice.services.dashboard_datasets import dataset_names
 from sluice.services.dashboard_flows import dataset_of, flow_summaries, flow_summary
 from sluice.services.dashboard_runs import flow_runs
 from sluice.services.flows import change_state, flows
@@ -75,9 +76,11 @@ def flow_context(
         if row is None:
             raise PageNotFoundError(flow_id)
         runs = flow_runs(session, viewer.tenant, row.id, filters.query)
+        dataset_id = dataset_of(session, viewer.tenant, row)
         return {
             "flow": flow_summary(session, viewer.tenant, row),
-            "dataset_id": dataset_of(session, viewer.tenant, row),
+            "dataset_id": dataset_id,
+            "dataset_names": dataset_names(session, viewer.tenant, [dataset_id or ""]),
             "runs": runs,
             "chart": runs_chart(runs),
             "filters": filters,
