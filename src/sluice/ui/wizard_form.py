@@ -65,7 +65,8 @@ class WizardForm:
     def starting(cls, connection: str, kind: str, place: str, **options: str) -> WizardForm:
         """The form a "start a flow" link opens: the picked object, a start in 10 minutes."""
         start = input_value((int(time.time()) // 60 + 10) * 60)
-        stem = place.rsplit("/", 1)[-1].rsplit(".", 1)[0] if kind == "file" else place
+        # `in/orders.csv` and `shop.orders` both suggest the name `orders`.
+        stem = place.rsplit("/", 1)[-1].rsplit(".", 1)[0 if kind == "file" else -1]
         table_or_file = {"path": place, "sample": place} if kind == "file" else {"table": place}
         return cls(
             connection=connection,
