@@ -56,6 +56,8 @@ def test_a_connection_from_the_spec_form_keeps_its_secret_hidden_through_test_an
     refused = post_form(app_client, "/ui/connections", csrf, **{**fields, "param.baseUrl": ""})
     assert refused.status_code == 400 and "FLOW-1000-400" in refused.text
     assert "baseUrl" in refused.text and SECRET not in refused.text
+    unknown = post_form(app_client, "/ui/connections", csrf, **{**fields, "spec": "nope"})
+    assert unknown.status_code == 400 and re.search(r"FLOW-\d+-400", unknown.text)
     assert count(caller, "connections") == 0
     created = post_form(app_client, "/ui/connections", csrf, **fields)
     assert created.status_code == 303

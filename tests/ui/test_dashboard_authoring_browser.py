@@ -172,8 +172,9 @@ def test_explore_the_table_preview_it_and_create_a_flow_with_the_wizard(
     page.click("button[value=create]")
     page.wait_for_url("**notice=flow-created")
     assert "Shop orders" in page.inner_text("h1")
-    # Names, not ids: the dataset the wizard created is linked by its name.
+    # Names, not ids: the connection it reads and the dataset the wizard created.
     assert page.get_by_role("link", name="orders", exact=True).count() == 1
+    assert "Shop database public.orders" in page.inner_text("dl.facts")
 
 
 def test_edit_the_flow_and_a_lost_update_shows_412_and_reloads(setup: Setup, page: Any) -> None:

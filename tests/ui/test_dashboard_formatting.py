@@ -9,6 +9,7 @@ from sluice.ui.formatting import (
     duration,
     input_value,
     parse_input_value,
+    rate,
     schedule,
     size,
 )
@@ -77,3 +78,13 @@ def test_small_charts_repeat_no_axis_label_and_one_run_has_one_time_label() -> N
     durations = [t.label for t in chart.duration_ticks if t.label]
     assert len(durations) == len(set(durations)) >= 2
     assert chart.first_label and chart.last_label == ""
+
+
+def test_a_run_row_reads_its_progress_estimate_and_rate() -> None:
+    row = RunRow(id="r", flow_id="f", status="inProgress", origin="onDemand", window_start=0,
+                 window_end=60, created_at=0, started_at=0, completed_at=2_000,
+                 input_records=500, output_records=500, failed_records=0, input_bytes=1_000,
+                 output_bytes=0, input_files=2, output_files=0, delta_version=None,
+                 expected_input_bytes=4_000)
+    assert row.share_read == 0.25 and row.rows_per_second == 250.0
+    assert rate(row.rows_per_second) == "250" and rate(2.5) == "2.5" and rate(None) == "—"

@@ -87,3 +87,31 @@ def connection_detail(session: Session, tenant: Tenant, row: Connection) -> Conn
         source_connections=[NamedLink(s.id, s.name) for s in sources],
         flows=[NamedLink(f.id, f.name) for f in flows],
     )
+
+
+@dataclass(frozen=True)
+class FlowSource:
+    """What a flow reads, by name: its base connection and the table or path."""
+
+    connection: NamedLink | None
+    place: str
+
+
+def flow_source(session: Session, tenant: Tenant, flow: Flow) -> FlowSource | None:
+    source_ids = flow.doc.get("sourceConnectionIds") or []
+    source = session.scalar(
+        select(SourceConnection).where(
+            tenant_scope(SourceConnection, tenant),
+            SourceConnection.id.in_([str(i) for i in source_ids]),
+        )
+    )
+    if source is None:
+        return None
+    params = source.doc.get("params") or {}
+    place = str(params.get("tableName") or params.get("path") or params.get("endpoint") or "")
+    base = (
+        session.get(Connection, source.base_connection_id)
+        if source.base_connection_id
+        else None
+    )
+    return FlowSource(NamedLink(base.id, base.name) if base is not None else None, place)

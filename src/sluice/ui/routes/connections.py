@@ -91,15 +91,18 @@ def new_connection_page(
 def create_connection(
     request: Request, context: ContextDep, viewer: ViewerDep, form: FormDep
 ) -> Response:
-    spec, auth = _chosen(form_text(form, "spec"), form_text(form, "auth"))
+    spec_id, auth_name = form_text(form, "spec"), form_text(form, "auth")
+    # The form to show again; the body keeps what was posted, so the service names an
+    # unknown spec or auth spec with its code.
+    spec, auth = _chosen(spec_id, auth_name)
     fields = form_fields(auth.schema)
     params = params_from_form(form, fields)
     name, description = form_text(form, "name"), form_text(form, "description")
     body = {
         "name": name,
         "description": description,
-        "connectionSpec": {"id": spec.id, "version": spec.version},
-        "auth": {"specName": auth.name, "params": params},
+        "connectionSpec": {"id": spec_id, "version": spec.version},
+        "auth": {"specName": auth_name, "params": params},
     }
     try:
         with transaction(context.sessions) as session:

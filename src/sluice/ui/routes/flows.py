@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.domain.errors import SluiceError
+from sluice.services.dashboard_connections import flow_source
 from sluice.services.dashboard_datasets import dataset_names
 from sluice.services.dashboard_flows import dataset_of, flow_summaries, flow_summary
 from sluice.services.dashboard_runs import flow_runs
@@ -36,7 +37,7 @@ router = APIRouter()
 
 @dataclass(frozen=True)
 class RunForm:
-    """The "run now" form as typed (UTC `datetime-local` values)."""
+    """The "run now" form as typed (UTC times, `YYYY-MM-DD HH:MM`)."""
 
     window_start: str
     window_end: str
@@ -81,6 +82,7 @@ def flow_context(
             "flow": flow_summary(session, viewer.tenant, row),
             "dataset_id": dataset_id,
             "dataset_names": dataset_names(session, viewer.tenant, [dataset_id or ""]),
+            "source": flow_source(session, viewer.tenant, row),
             "runs": runs,
             "chart": runs_chart(runs),
             "filters": filters,
