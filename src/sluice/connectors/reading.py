@@ -63,6 +63,9 @@ class ReadProgress:
     input_records: int = 0
     files: list[SourceFile] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
+    # The rows the read expects, when the source can tell cheaply (PostgreSQL's planner
+    # estimate); None when it cannot. Only for showing progress: never exact.
+    expected_records: int | None = None
 
 
 class SourceRead(Protocol):

@@ -14,7 +14,7 @@ from sluice.connectors.reading import BadRow, SourceRead
 from sluice.domain.run_states import FAILED
 from sluice.engine import claims
 from sluice.engine.engine_context import EngineContext
-from sluice.engine.metrics import RunMetrics, with_size_estimate
+from sluice.engine.metrics import RunMetrics, with_estimates
 from sluice.engine.run_plan import RunFailedError, RunPlan
 from sluice.lake.writer import CommitResult
 from sluice.store import clock
@@ -41,7 +41,7 @@ def publish_progress(
     read: SourceRead,
 ) -> None:
     metrics.input_files = list(read.progress.files)
-    wire = with_size_estimate(metrics.wire("inProgress"), read.progress.files, plan.is_file_source)
+    wire = with_estimates(metrics.wire("inProgress"), read.progress, plan.is_file_source)
     doc = {**plan.doc, "metrics": wire}
     claims.guarded_update(ctx.sessions, guard.claim, doc=doc)
 

@@ -51,8 +51,10 @@ class RunRow:
     output_files: int
     delta_version: int | None
     errors: list[dict[str, Any]] = field(default_factory=list)
-    # While a file run is in progress: the bytes of all its selected files.
+    # While a run is in progress, what it expects to read in all, when the source tells:
+    # the bytes of a file run's files, a table's planner row estimate.
     expected_input_bytes: int | None = None
+    expected_input_records: int | None = None
 
     @property
     def duration_ms(self) -> int | None:
@@ -72,10 +74,13 @@ class RunRow:
 
     @property
     def share_read(self) -> float | None:
-        """The part of the expected input read so far (0..1), when the source gave a size."""
-        if not self.expected_input_bytes:
-            return None
-        return min(self.input_bytes / self.expected_input_bytes, 1.0)
+        """The part of the expected input read so far (0..1), when the source gave a total:
+        file bytes, else the planner's rows (an estimate: capped at 1)."""
+        if self.expected_input_bytes:
+            return min(self.input_bytes / self.expected_input_bytes, 1.0)
+        if self.expected_input_records:
+            return min(self.input_records / self.expected_input_records, 1.0)
+        return None
 
     @property
     def is_active(self) -> bool:
@@ -126,12 +131,13 @@ def run_row(row: Run, tenant: Tenant) -> RunRow:
         output_files=_number(files, "outputFileCount"),
         delta_version=row.committed_version,
         errors=[e for e in status.get("errors") or [] if isinstance(e, dict)],
-        expected_input_bytes=_expected_bytes(sizes),
+        expected_input_bytes=_extension(sizes, "expectedInputBytes"),
+        expected_input_records=_extension(records, "expectedInputRecordCount"),
     )
 
 
-def _expected_bytes(sizes: dict[str, Any]) -> int | None:
-    value = (sizes.get("extensions") or {}).get("expectedInputBytes")
+def _extension(section: dict[str, Any], key: str) -> int | None:
+    value = (section.get("extensions") or {}).get(key)
     return value if isinstance(value, int) else None
 
 

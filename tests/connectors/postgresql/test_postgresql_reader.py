@@ -350,3 +350,19 @@ def test_limit_is_pushed_into_the_query(events: str) -> None:
     assert set(read_ids(events, windowed)) < {2, 3, 4}
     assert len(read_ids(events, windowed)) == 2
     assert read_ids(events, ReadRequest(window=None, limit=0)) == []
+
+
+def test_a_read_carries_the_planners_row_estimate_of_its_window(events: str) -> None:
+    with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+        connection.execute(f'ANALYZE "{events}"')
+    whole = open_source(CONTEXT, pg_auth(), source(events), ReadRequest(window=None))
+    windowed = open_source(CONTEXT, pg_auth(), source(events), window(T0, T0 + 3600, "epoch"))
+    try:
+        # An estimate (never executed): the whole table's 6 rows, fewer for one hour.
+        assert whole.progress.expected_records == 6
+        assert windowed.progress.expected_records is not None
+        assert 1 <= windowed.progress.expected_records < 6
+    finally:
+        whole.close()
+        windowed.close()
+    assert read_ids(events, window(T0, T0 + 3600, "epoch")) == [2]

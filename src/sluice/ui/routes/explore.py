@@ -66,6 +66,8 @@ def parent_link(connection_id: str, object_type: str, place: str) -> str | None:
     if object_type == "root":
         return None
     base = f"/ui/connections/{connection_id}/explore"
+    if object_type == "rest":  # endpoints are all listed at the top
+        return base
     separator = "." if object_type == "table" and "." in place else "/"
     head, _sep, _tail = place.rstrip("/").rpartition(separator)
     if head:
