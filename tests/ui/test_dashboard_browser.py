@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,39 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, WAIT_MS, require_browser, shot
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
-VIEWPORT = {"width": 1200, "height": 800}
 ORDERS_FLOW = "Demo orders (SQLite)"
-WAIT_MS = 45_000
 START_DELAY_SECONDS = 5
-
-
-def _require_browser() -> Any:
-    """Playwright's sync API; skipped on a machine without it, but never in CI."""
-    missing = None
-    if shutil.which(CHROMIUM) is None:
-        missing = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    try:
-        from playwright import sync_api
-    except ImportError:
-        missing = missing or "the playwright package is not installed"
-        sync_api = None
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return sync_api
 
 
 @dataclass
@@ -110,17 +85,12 @@ def wait_for_demo(server: Server, timeout: float = 90.0) -> dict[str, str]:
     pytest.fail(f"the server did not finish starting:\n{server.output()}")
 
 
-def shot(page: Any, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=False)
-
-
 def utc_input(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def test_log_in_run_a_window_watch_it_succeed_and_open_its_detail(server: Server) -> None:
-    sync_api = _require_browser()
+    sync_api = require_browser()
     creds = wait_for_demo(server)
     assert httpx.get(f"{server.url}/ui/login").status_code == 200
     with sync_api.sync_playwright() as playwright:
@@ -210,7 +180,7 @@ def test_log_in_run_a_window_watch_it_succeed_and_open_its_detail(server: Server
 
 
 def test_after_logging_out_in_the_browser_the_old_cookie_opens_nothing(server: Server) -> None:
-    sync_api = _require_browser()
+    sync_api = require_browser()
     creds = wait_for_demo(server)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -9,6 +9,7 @@ from sluice.ui.formatting import (
     duration,
     input_value,
     parse_input_value,
+    rate,
     schedule,
     size,
 )
@@ -24,7 +25,8 @@ def run(run_id: str, status: str, records: int, started: int | None, completed: 
 
 
 def test_datetime_inputs_are_read_and_written_as_utc() -> None:
-    assert input_value(1_714_521_600) == "2024-05-01T00:00"
+    assert input_value(1_714_521_600) == "2024-05-01 00:00"
+    assert parse_input_value("2024-05-01 00:00") == 1_714_521_600
     assert parse_input_value("2024-05-01T00:00") == 1_714_521_600
     assert parse_input_value("2024-05-01T00:00:30") == 1_714_521_630
     assert parse_input_value("") is None and parse_input_value("yesterday") is None
@@ -66,3 +68,23 @@ def test_chart_draws_runs_oldest_first_with_bars_and_a_duration_line() -> None:
     assert "20 failed" in failed.title
     assert len(chart.dots) == 3 and chart.line.count(",") == 3
     assert chart.record_ticks[-1].label == "40" and chart.record_ticks[0].label == "0"
+
+
+def test_small_charts_repeat_no_axis_label_and_one_run_has_one_time_label() -> None:
+    chart = runs_chart([run("only", "success", 1, 1_000, 1_002)])
+    assert chart is not None
+    labels = [t.label for t in chart.record_ticks if t.label]
+    assert labels == ["0", "1", "2", "3", "4"]  # not 0, 0, 0, 0, 1
+    durations = [t.label for t in chart.duration_ticks if t.label]
+    assert len(durations) == len(set(durations)) >= 2
+    assert chart.first_label and chart.last_label == ""
+
+
+def test_a_run_row_reads_its_progress_estimate_and_rate() -> None:
+    row = RunRow(id="r", flow_id="f", status="inProgress", origin="onDemand", window_start=0,
+                 window_end=60, created_at=0, started_at=0, completed_at=2_000,
+                 input_records=500, output_records=500, failed_records=0, input_bytes=1_000,
+                 output_bytes=0, input_files=2, output_files=0, delta_version=None,
+                 expected_input_bytes=4_000)
+    assert row.share_read == 0.25 and row.rows_per_second == 250.0
+    assert rate(row.rows_per_second) == "250" and rate(2.5) == "2.5" and rate(None) == "—"

@@ -13,6 +13,7 @@ from sluice.config import Settings
 from sluice.connectors.contract import ConnectorContext
 from sluice.security.encryption import SecretBox
 from sluice.security.tokens import TokenSigner
+from sluice.services.source_connections import SourceChecker
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,8 @@ class AppContext:
             allowed_hosts=self.settings.connector_allowed_host_list,
             lake=self.settings.lake,
         )
+
+    def source_checker(self) -> SourceChecker:
+        """What a source connection's create-time check needs (issue 13: a missing table or
+        path is refused when the source is reachable)."""
+        return SourceChecker(self.connector_context, self.secret_box)

@@ -163,7 +163,11 @@ ANSWERS: dict[str, Schema] = {
     "ConnectionTest": {
         "type": "object",
         "required": ["result"],
-        "properties": {"result": {"type": "boolean"}, "message": {"type": "string"}},
+        "properties": {
+            "result": {"type": "boolean"},
+            "message": {"type": "string"},
+            "code": {"type": "string", "description": "On failure: the connector's code."},
+        },
     },
     "Explore": {"type": ["array", "object"]},
     "RunCreate": {

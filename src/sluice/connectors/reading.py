@@ -69,6 +69,9 @@ class ReadProgress:
     source_count: int | None = None
     # File sources: how many of `files` were read to their end.
     files_read: int = 0
+    # The rows the read expects, when the source can tell cheaply (PostgreSQL's planner
+    # estimate); None when it cannot. Only for showing progress: never exact.
+    expected_records: int | None = None
 
 
 class SourceRead(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sluice.connectors.reading import BadRow, SourceFile
+from sluice.connectors.reading import BadRow, ReadProgress, SourceFile
 from sluice.domain.windows import Window
 from sluice.lake.writer import CommitResult
 
@@ -191,3 +191,23 @@ class RunMetrics:
             ],
         }
         return [copy, promotion]
+
+
+def with_estimates(
+    wire: dict[str, Any], progress: ReadProgress, is_file_source: bool
+) -> dict[str, Any]:
+    """While a run is in progress, what it expects to read in all, so a client can show how
+    far along it is: for files the sizes of the files it selected (known before the first
+    batch), `sizeSummary.extensions.expectedInputBytes`; for a source that estimates rows
+    (PostgreSQL's planner), `recordSummary.extensions.expectedInputRecordCount`."""
+    if is_file_source and progress.files:
+        expected = sum(f.size for f in progress.files)
+        sizes = {**wire["sizeSummary"], "extensions": {"expectedInputBytes": expected}}
+        wire = {**wire, "sizeSummary": sizes}
+    if progress.expected_records is not None:
+        records = {
+            **wire["recordSummary"],
+            "extensions": {"expectedInputRecordCount": progress.expected_records},
+        }
+        wire = {**wire, "recordSummary": records}
+    return wire

@@ -15,7 +15,7 @@ from sluice.domain.expectations import MIN_ROWS_PER_RUN
 from sluice.domain.run_states import FAILED, SUCCESS
 from sluice.engine import claims
 from sluice.engine.engine_context import EngineContext
-from sluice.engine.metrics import RunMetrics
+from sluice.engine.metrics import RunMetrics, with_estimates
 from sluice.engine.run_log import RunLog, counters_of
 from sluice.engine.run_plan import RunFailedError, RunPlan
 from sluice.lake.writer import CommitResult
@@ -49,7 +49,8 @@ def publish_progress(
     run_log: RunLog,
 ) -> None:
     metrics.input_files = list(read.progress.files)
-    doc = {**plan.doc, "metrics": metrics.wire("inProgress")}
+    wire = with_estimates(metrics.wire("inProgress"), read.progress, plan.is_file_source)
+    doc = {**plan.doc, "metrics": wire}
     run_log.progress(metrics)
     with claims.write_transaction(ctx.sessions) as session:
         claims.guarded_update(session, guard.claim, doc=doc)

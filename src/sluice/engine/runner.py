@@ -305,7 +305,10 @@ def _stream(
     """
     ingested_at = clock.utc_now()
     rows_seen = 0
-    last_publish = 0.0
+    # Published once before the first batch: what the read expects in all (its files'
+    # sizes, a planner's estimate) shows while a slow source has not answered yet.
+    publish_progress(ctx, guard, plan, metrics, read, run_log)
+    last_publish = clock.monotonic_seconds()
     for batch in read.batches():
         if guard.should_stop():
             raise RunCancelledError

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sluice.lake.commits import RUN_ID_KEY
 from sluice.lake.location import TableRef, as_lake_table
 from sluice.lake.schema import dataset_type
 
@@ -104,7 +105,8 @@ def preview_rows(ref: TableRef, limit: int) -> tuple[list[dict[str, str]], list[
 
 def table_history(ref: TableRef, limit: int) -> list[dict[str, Any]]:
     """The table's last `limit` commits, newest first: version, timestamp (epoch ms),
-    operation and its parameters and metrics as Delta records them. None written: []."""
+    operation and its parameters and metrics as Delta records them, and the run that wrote
+    it. None written: []."""
     table = as_lake_table(ref).open()
     if table is None:
         return []
@@ -115,6 +117,8 @@ def table_history(ref: TableRef, limit: int) -> list[dict[str, Any]]:
             "operation": commit.get("operation"),
             "operationParameters": json_value(commit.get("operationParameters") or {}),
             "operationMetrics": json_value(commit.get("operationMetrics") or {}),
+            # The Sluice run that wrote the commit (None for a commit made outside Sluice).
+            "runId": commit.get(RUN_ID_KEY),
         }
         for commit in table.history(limit)
     ]

@@ -192,5 +192,6 @@ def test_connection(row: Connection, box: SecretBox, context: ConnectorContext) 
     try:
         connector.test(context, full_auth_params(row, box))
     except ConnectionTestFailed as failure:
-        return {"result": False, "message": str(failure)}
+        # The connector's code (`CONNECTOR-1001-400`) says what kind of refusal it was.
+        return {"result": False, "message": str(failure), "code": failure.code}
     return {"result": True}

@@ -54,6 +54,10 @@ class RunRow:
     # Sluice's extensions: warnings of a successful run, and its reconciliation.
     warnings: list[dict[str, Any]] = field(default_factory=list)
     reconciliation: dict[str, Any] | None = None
+    # While a run is in progress, what it expects to read in all, when the source tells:
+    # the bytes of a file run's files, a table's planner row estimate.
+    expected_input_bytes: int | None = None
+    expected_input_records: int | None = None
 
     @property
     def duration_ms(self) -> int | None:
@@ -62,6 +66,24 @@ class RunRow:
             return None
         end = self.completed_at if self.completed_at is not None else int(time.time() * 1000)
         return max(end - self.started_at, 0)
+
+    @property
+    def rows_per_second(self) -> float | None:
+        """Records read per second of running time so far (or in all, once ended)."""
+        elapsed = self.duration_ms
+        if not elapsed or self.started_at is None:
+            return None
+        return self.input_records * 1000 / elapsed
+
+    @property
+    def share_read(self) -> float | None:
+        """The part of the expected input read so far (0..1), when the source gave a total:
+        file bytes, else the planner's rows (an estimate: capped at 1)."""
+        if self.expected_input_bytes:
+            return min(self.input_bytes / self.expected_input_bytes, 1.0)
+        if self.expected_input_records:
+            return min(self.input_records / self.expected_input_records, 1.0)
+        return None
 
     @property
     def is_active(self) -> bool:
@@ -116,7 +138,14 @@ def run_row(row: Run, tenant: Tenant) -> RunRow:
         reconciliation=(
             metrics["reconciliation"] if isinstance(metrics.get("reconciliation"), dict) else None
         ),
+        expected_input_bytes=_extension(sizes, "expectedInputBytes"),
+        expected_input_records=_extension(records, "expectedInputRecordCount"),
     )
+
+
+def _extension(section: dict[str, Any], key: str) -> int | None:
+    value = (section.get("extensions") or {}).get(key)
+    return value if isinstance(value, int) else None
 
 
 def flow_runs(session: Session, tenant: Tenant, flow_id: str, query: RunFilter) -> list[RunRow]:

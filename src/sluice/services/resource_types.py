@@ -22,6 +22,19 @@ class VersionedResource(Protocol):
     def etag(self) -> str: ...
 
 
+class FlowResource(VersionedResource, Protocol):
+    """A stored flow as a form reads it: its name, flow spec and document."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def flow_spec_id(self) -> str: ...
+
+    @property
+    def doc(self) -> dict[str, Any]: ...
+
+
 class NumberedResource(VersionedResource, Protocol):
     """A resource kept in numbered versions (a mapping set): also its current number."""
 

@@ -69,10 +69,14 @@ def nice_ceiling(value: float) -> float:
 def _ticks(
     top_value: float, bottom: float, span: float, label: Callable[[float], str]
 ) -> list[Tick]:
-    return [
-        Tick(y=round(bottom - span * i / TICKS, 1), label=label(top_value * i / TICKS))
-        for i in range(TICKS + 1)
-    ]
+    """Gridlines with their labels; a label equal to the one below it is not repeated (small
+    maxima would otherwise read 0, 0, 0, 1)."""
+    ticks: list[Tick] = []
+    for i in range(TICKS + 1):
+        text = label(top_value * i / TICKS)
+        shown = "" if ticks and any(t.label == text for t in ticks) else text
+        ticks.append(Tick(y=round(bottom - span * i / TICKS, 1), label=shown))
+    return ticks
 
 
 def runs_chart(runs: Sequence[RunRow]) -> Chart | None:
@@ -83,9 +87,10 @@ def runs_chart(runs: Sequence[RunRow]) -> Chart | None:
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     bottom = HEIGHT - BOTTOM
-    max_records = nice_ceiling(max(r.output_records + r.failed_records for r in ordered))
+    # At least one unit per gridline: counts and milliseconds are whole numbers.
+    max_records = nice_ceiling(max(TICKS, *(r.output_records + r.failed_records for r in ordered)))
     durations = [r.duration_ms for r in ordered]
-    max_duration = nice_ceiling(max((d for d in durations if d is not None), default=0))
+    max_duration = nice_ceiling(max((d for d in durations if d is not None), default=TICKS))
     slot = plot_width / len(ordered)
     bar_width = max(min(slot * 0.6, 40.0), 1.0)
     bars, dots = [], []
@@ -127,5 +132,8 @@ def runs_chart(runs: Sequence[RunRow]) -> Chart | None:
         record_ticks=_ticks(max_records, bottom, plot_height, lambda v: count(int(v))),
         duration_ticks=_ticks(max_duration, bottom, plot_height, lambda v: duration(int(v))),
         first_label=utc_from_ms(ordered[0].created_at),
-        last_label=utc_from_ms(ordered[-1].created_at),
+        # One run (or runs created the same second): one label, not the same one twice.
+        last_label=""
+        if utc_from_ms(ordered[-1].created_at) == utc_from_ms(ordered[0].created_at)
+        else utc_from_ms(ordered[-1].created_at),
     )

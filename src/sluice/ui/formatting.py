@@ -29,12 +29,15 @@ def compact_utc(value_ms: int | None) -> str:
 
 
 def input_value(seconds: int) -> str:
-    """A `datetime-local` input's value (UTC, to the minute) for epoch seconds."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M")
+    """A time input's value for epoch seconds: `YYYY-MM-DD HH:MM`, in UTC. Plain text, not a
+    `datetime-local` input, which a browser shows in its locale's format (with AM/PM)
+    under a label that says UTC."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def parse_input_value(text: str) -> int | None:
-    """Epoch seconds of a `datetime-local` value read as UTC; None if empty or unreadable."""
+    """Epoch seconds of a typed `YYYY-MM-DD HH:MM[:SS]` (or ISO `T`) read as UTC; None if
+    empty or unreadable."""
     text = text.strip()
     if not text:
         return None
@@ -77,6 +80,13 @@ def duration(value_ms: int | None) -> str:
     return f"{hours} h {minutes} min"
 
 
+def rate(value: float | None) -> str:
+    """Rows per second: whole numbers with separators, one decimal below 10."""
+    if value is None:
+        return "—"
+    return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
+
+
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f} %"
 
@@ -112,6 +122,7 @@ FILTERS = {
     "size": size,
     "duration": duration,
     "percent": percent,
+    "rate": rate,
     "schedule": schedule,
     "cell": cell,
 }

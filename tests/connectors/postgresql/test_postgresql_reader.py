@@ -350,3 +350,19 @@ def test_limit_is_pushed_into_the_query(events: str) -> None:
     assert set(read_ids(events, windowed)) < {2, 3, 4}
     assert len(read_ids(events, windowed)) == 2
     assert read_ids(events, ReadRequest(window=None, limit=0)) == []
+
+
+def test_a_read_carries_the_expected_rows_of_its_window(events: str) -> None:
+    with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+        connection.execute(f'ANALYZE "{events}"')
+    whole = open_source(CONTEXT, pg_auth(), source(events), ReadRequest(window=None))
+    windowed = open_source(CONTEXT, pg_auth(), source(events), window(T0, T0 + 3600, "epoch"))
+    try:
+        # The window's count (the reconciliation's, in the read's snapshot): 6 rows in all,
+        # 1 in the first hour.
+        assert whole.progress.expected_records == 6
+        assert windowed.progress.expected_records == 1
+    finally:
+        whole.close()
+        windowed.close()
+    assert read_ids(events, window(T0, T0 + 3600, "epoch")) == [2]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sluice.api.app_context import AppContext
 from sluice.api.routers.common import FLOW_SERVICE
 from sluice.api.routers.crud import ResourceOperations, add_state_action, resource_router
 from sluice.schemas.connections import SourceConnectionCreate
@@ -11,21 +10,16 @@ from sluice.schemas.parsing import parse_model
 from sluice.services import source_connections as service
 from sluice.services.connection_states import change_source_state
 
-
-def _checker(context: AppContext) -> service.SourceChecker:
-    return service.SourceChecker(context.connector_context, context.secret_box)
-
-
 router = resource_router(
     ResourceOperations(
         path=f"{FLOW_SERVICE}/sourceConnections",
         repository=service.source_connections,
         render=lambda row, tenant, _ctx: service.render_source_connection(row, tenant),
         create=lambda session, tenant, ctx, body: service.create_source_connection(
-            session, tenant, parse_model(SourceConnectionCreate, body), _checker(ctx)
+            session, tenant, parse_model(SourceConnectionCreate, body), ctx.source_checker()
         ),
         patch=lambda session, tenant, ctx, rid, ops, if_match: service.patch_source_connection(
-            session, tenant, _checker(ctx), rid, ops, if_match
+            session, tenant, ctx.source_checker(), rid, ops, if_match
         ),
         delete=lambda session, tenant, _ctx, rid: service.delete_source_connection(
             session, tenant, rid

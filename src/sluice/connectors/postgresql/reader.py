@@ -113,6 +113,8 @@ def open_source(
         raise
     read = PostgresRead(session, cursor, reader, table, table_name, request.batch_rows)
     read.progress.source_count = source_count
+    # The exact count doubles as the progress estimate: no planner query of its own.
+    read.progress.expected_records = source_count
     return read
 
 

@@ -1,4 +1,4 @@
-"""Datasets (schema, size, preview) and connections (credentials masked)."""
+"""Datasets: the list, and one dataset's schema, size, preview and history."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from sluice.api.deps import ContextDep, SessionDep
-from sluice.services.dashboard_catalog import connection_views, dataset_preview, dataset_summaries
+from sluice.services.dashboard_catalog import dataset_preview, dataset_summaries
+from sluice.services.dashboard_datasets import dataset_commits, flows_writing
 from sluice.services.datasets import datasets
 from sluice.ui.deps import PageNotFoundError, ViewerDep
 from sluice.ui.templating import render_page
@@ -42,11 +43,6 @@ def dataset_page(
         "dataset.html",
         viewer,
         preview=dataset_preview(row, context.settings.lake),
-    )
-
-
-@router.get("/ui/connections")
-def connections_page(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    return render_page(
-        request, "connections.html", viewer, connections=connection_views(session, viewer.tenant)
+        commits=dataset_commits(session, viewer.tenant, context.settings.lake, row),
+        writers=flows_writing(session, viewer.tenant, row.id),
     )

@@ -39,6 +39,11 @@ NOTICES = {
     "backfill-cancel": "Backfill cancelled: scheduled chunk runs were cancelled, running ones "
     "are asked to stop.",
     "backfill-retry": "Retrying the failed chunks; succeeded chunks are kept.",
+    "connection-created": "Connection created. Test it, then explore what it reaches.",
+    "connection-updated": "Connection updated.",
+    "connection-deleted": "Connection deleted.",
+    "flow-created": "Flow created: its runs follow its schedule.",
+    "flow-updated": "Flow updated.",
 }
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep, SessionDep
 from sluice.domain.errors import SluiceError
+from sluice.services.dashboard_connections import flow_source
+from sluice.services.dashboard_datasets import dataset_names
 from sluice.services.dashboard_flows import dataset_of, flow_summaries, flow_summary
 from sluice.services.dashboard_runs import flow_runs
 from sluice.services.flows import change_state, flows
@@ -36,7 +38,7 @@ router = APIRouter()
 
 @dataclass(frozen=True)
 class RunForm:
-    """The "run now" form as typed (UTC `datetime-local` values)."""
+    """The "run now" form as typed (UTC times, `YYYY-MM-DD HH:MM`)."""
 
     window_start: str
     window_end: str
@@ -76,9 +78,12 @@ def flow_context(
         if row is None:
             raise PageNotFoundError(flow_id)
         runs = flow_runs(session, viewer.tenant, row.id, filters.query)
+        dataset_id = dataset_of(session, viewer.tenant, row)
         return {
             "flow": flow_summary(session, viewer.tenant, row),
-            "dataset_id": dataset_of(session, viewer.tenant, row),
+            "dataset_id": dataset_id,
+            "dataset_names": dataset_names(session, viewer.tenant, [dataset_id or ""]),
+            "source": flow_source(session, viewer.tenant, row),
             "runs": runs,
             "chart": runs_chart(runs),
             "filters": filters,

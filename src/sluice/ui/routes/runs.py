@@ -13,6 +13,7 @@ from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep
 from sluice.domain.errors import SluiceError
 from sluice.domain.tenancy import Tenant
+from sluice.services.dashboard_datasets import dataset_names
 from sluice.services.dashboard_flows import dataset_of
 from sluice.services.dashboard_runs import run_detail
 from sluice.services.flows import flows
@@ -32,9 +33,11 @@ def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, A
         if row is None:
             raise PageNotFoundError(run_id)
         flow = flows.find(session, viewer.tenant, row.flow_id)
+        dataset_id = dataset_of(session, viewer.tenant, flow) if flow else None
         return {
             "detail": run_detail(session, viewer.tenant, row, flow.name if flow else row.name),
-            "dataset_id": dataset_of(session, viewer.tenant, flow) if flow else None,
+            "dataset_id": dataset_id,
+            "dataset_names": dataset_names(session, viewer.tenant, [dataset_id or ""]),
         }
 
 
