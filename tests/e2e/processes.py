@@ -178,6 +178,15 @@ class Processes:
         (worker,) = self.workers(1, env, *options)
         return worker
 
+    def scheduler(self, env: Mapping[str, str]) -> SluiceProcess:
+        """`sluice scheduler`, once it runs (leading or standing by)."""
+        process, out, err = self._spawn("scheduler", ["scheduler"], env)
+        scheduler = SluiceProcess(process, out, err, f"sluice scheduler #{len(self.started)}")
+        self.started.append(scheduler)
+        wait_for("the scheduler to start", partial(_says, scheduler, "scheduler running"),
+                 scheduler)
+        return scheduler
+
     def killed_after_commit_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
         """`sluice worker *options` whose process SIGKILLs itself right after a run's Delta
         commit (`support.faults`): a worker dying between the commit and its record."""
@@ -215,8 +224,14 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None,
                     f"{expired.stdout!r} {expired.stderr!r}")
 
 
+def _says(process: SluiceProcess, *lines: str) -> bool | None:
+    output = process.output()
+    return any(line in output for line in lines) or None
+
+
 def _is_running(worker: SluiceProcess) -> bool | None:
-    return "worker running" in worker.output() or None
+    # A local worker says so itself; a Celery worker logs `celery@<host> ready.`.
+    return _says(worker, "worker running", " ready.")
 
 
 def client_for(server: ServerProcess, credentials: Path | None = None) -> SluiceClient:
