@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sluice.domain.errors import ConfigurationError
+from sluice.domain.flow_specs import QUEUE_NAME_PATTERN
 from sluice.lake.location import LakeLocation, lake_location
+
+BROKER_SCHEMES = frozenset({"redis", "rediss", "amqp", "amqps", "pyamqp"})
 
 
 class Settings(BaseSettings):
@@ -60,6 +67,18 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
     # Finished deliveries (and their events) are kept this long for the delivery log.
     webhook_retention_days: float = Field(default=7.0, gt=0)
+    # Who executes runs: `local` (worker threads of `sluice serve` / `sluice worker`, polling
+    # the metadata database) or `celery` (tasks through SLUICE_BROKER_URL to `sluice worker`).
+    executor: Literal["local", "celery"] = "local"
+    # The Celery broker: redis://host:6379/0 or amqp://user:password@host:5672//.
+    broker_url: SecretStr | None = None
+    # `sluice worker` with the Celery executor: runs at once, queues served (comma-separated),
+    # and messages reserved per run slot (1: a long run holds no other run hostage).
+    worker_concurrency: int = Field(default=2, ge=1, le=256)
+    worker_queues: str = "sluice"
+    worker_prefetch: int = Field(default=1, ge=1, le=100)
+    # How often the leading scheduler re-sends the tasks of runs nobody took (Celery executor).
+    sweep_interval_seconds: float = Field(default=15.0, gt=0)
     # Where datasets live: a folder (default `<data dir>/lake`), s3://bucket/prefix,
     # az://container/prefix or abfss://container@account.dfs.core.windows.net/prefix.
     lake_uri: str | None = None
@@ -115,6 +134,34 @@ class Settings(BaseSettings):
     @property
     def credentials_path(self) -> Path:
         return self.data_dir / "credentials.json"
+
+    def celery_broker_url(self) -> str:
+        """The broker URL, checked (Celery executor). The error names the setting and the
+        scheme, never the URL (it carries the broker's password)."""
+        url = self.broker_url.get_secret_value().strip() if self.broker_url else ""
+        if not url:
+            raise ConfigurationError(
+                "SLUICE_BROKER_URL must be set when SLUICE_EXECUTOR=celery "
+                "(redis://host:6379/0 or amqp://user:password@host:5672//)."
+            )
+        scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+        if scheme not in BROKER_SCHEMES:
+            raise ConfigurationError(
+                f"SLUICE_BROKER_URL scheme '{scheme}' is not supported; use redis://, "
+                "rediss://, amqp:// or amqps://."
+            )
+        return url
+
+    def queue_list(self, queues: str | None = None) -> tuple[str, ...]:
+        """The queues a Celery worker serves (`queues` or SLUICE_WORKER_QUEUES), checked."""
+        names = tuple(q.strip() for q in (queues or self.worker_queues).split(",") if q.strip())
+        bad = [q for q in names if not re.fullmatch(QUEUE_NAME_PATTERN, q)]
+        if not names or bad:
+            raise ConfigurationError(
+                "Worker queues are comma-separated names of 1 to 64 letters, digits, '_', "
+                f"'.' or '-'; got {', '.join(repr(q) for q in bad) or 'none'}."
+            )
+        return names
 
 
 def load_settings() -> Settings:

@@ -37,6 +37,7 @@ from sluice.api.routers import ROUTERS, token
 from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
+from sluice.engine.celery_executor import executor_from_settings
 from sluice.engine.embedded_recovery import EmbeddedIdentity, recover, take_identity
 from sluice.engine.engine_context import engine_context
 from sluice.engine.supervisor import EngineSupervisor
@@ -71,6 +72,10 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     """The API; with `run_engine`, also the local workers and the scheduler of the settings."""
     settings = settings or load_settings()
     context = build_context(settings)
+    # With the Celery executor every API process sends "run X is ready" tasks itself.
+    celery = executor_from_settings(settings, context.sessions)
+    if celery is not None:
+        context = replace(context, notify_run_ready=celery.notify)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +90,8 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
                 dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
                 worker_prefix=identity.name if identity is not None else None,
+                celery=celery,
+                sweep_interval_seconds=settings.sweep_interval_seconds,
             )
             services.start()
             app.state.context = replace(context, notify_run_ready=services.notify)

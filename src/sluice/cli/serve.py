@@ -115,6 +115,7 @@ def serve_api_processes(
     """`processes` uvicorn processes serve the API (`api_process_app`); this one keeps the
     engine. The schema is upgraded here first, so the API processes never race to do it."""
     from sluice.api.app import build_context
+    from sluice.engine.celery_executor import executor_from_settings
     from sluice.engine.engine_context import engine_context
     from sluice.engine.supervisor import EngineSupervisor
     from sluice.webhooks.dispatcher import dispatcher_from_settings
@@ -122,12 +123,15 @@ def serve_api_processes(
     with reported_errors():
         context = build_context(settings)
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
+        celery = executor_from_settings(settings, context.sessions)
     services = EngineSupervisor(
         engine_context(settings, context.sessions),
         workers=settings.workers,
         scheduler=settings.scheduler,
         scheduler_interval_seconds=settings.scheduler_interval_seconds,
         dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
+        celery=celery,
+        sweep_interval_seconds=settings.sweep_interval_seconds,
     )
     config = uvicorn.Config(
         f"{__name__}:api_process_app",

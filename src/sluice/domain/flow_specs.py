@@ -163,6 +163,13 @@ def _option_spec() -> dict[str, Any]:
                     "adds them to the dataset, frozen drops them, fail fails the run. A type "
                     "change that would lose data always fails the run.",
                 },
+                "workerQueue": {
+                    "type": "string",
+                    "pattern": QUEUE_NAME_PATTERN,
+                    "description": "The Celery queue this flow's runs are sent to (default "
+                    f"{DEFAULT_QUEUE!r}); `sluice worker --queues` picks the queues a worker "
+                    "serves, so heavy flows can be pinned to big workers.",
+                },
                 "delayAlertMinutes": {
                     "type": "integer",
                     "minimum": 1,
@@ -182,6 +189,9 @@ def _option_spec() -> dict[str, Any]:
 
 
 WRITE_MODES = ("append", "replaceWindow", "merge")
+# Celery queues (the `workerQueue` option, `sluice worker --queues`).
+QUEUE_NAME_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+DEFAULT_QUEUE = "sluice"
 ADD_COLUMNS, FROZEN, FAIL_ON_NEW_COLUMNS = "addColumns", "frozen", "fail"
 SCHEMA_EVOLUTIONS = (ADD_COLUMNS, FROZEN, FAIL_ON_NEW_COLUMNS)
 DEFAULT_DELAY_ALERT_MINUTES = 150
@@ -192,6 +202,12 @@ def delay_alert_minutes(options: dict[str, Any] | None) -> int:
     """A flow's `delayAlertMinutes` option (validated at flow creation), or the default."""
     value = (options or {}).get("delayAlertMinutes")
     return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_DELAY_ALERT_MINUTES
+
+
+def worker_queue(options: dict[str, Any] | None) -> str:
+    """A flow's `workerQueue` option (validated at flow creation), or the default queue."""
+    value = (options or {}).get("workerQueue")
+    return value if isinstance(value, str) and value else DEFAULT_QUEUE
 
 
 def schema_evolution(options: dict[str, Any] | None) -> str:

@@ -107,6 +107,24 @@ def claim_due_run(
     return Claim(run_id=claimed.run_id, token=token, attempt=claimed.attempt, worker_id=worker_id)
 
 
+def claim_run(
+    sessions: Sessions, run_id: str, worker_id: str, *, lease_ms: int, now_ms: int | None = None
+) -> Claim | None:
+    """Take the run `run_id` if it is claimable now, or None (`run_transitions.claim_run`);
+    its first claim records the start event in the same transaction."""
+    now = clock.now_ms() if now_ms is None else now_ms
+    token = str(uuid.uuid4())
+    with write_transaction(sessions) as session:
+        claimed = run_transitions.claim_run(
+            session, run_id, worker_id, token, lease_ms=lease_ms, now_ms=now
+        )
+        if claimed is not None and claimed.attempt == 1:
+            outbox.record_run_event(session, claimed.run_id, FLOW_RUN_STARTED, now_ms=now)
+    if claimed is None:
+        return None
+    return Claim(run_id=claimed.run_id, token=token, attempt=claimed.attempt, worker_id=worker_id)
+
+
 def release_claims_of(sessions: Sessions, identity: str, *, now_ms: int | None = None) -> int:
     """Make the in-progress runs of workers `identity:*` claimable now; how many.
 

@@ -4,20 +4,23 @@ The database stays the source of truth (DESIGN section 1): `notify` is only a hi
 is ready, and whoever acts on it still claims the run in the database first, so a hint
 delivered twice, late or never cannot make a window run twice or be lost (the workers poll).
 
-A Celery executor fits the same protocol without touching the run logic: its `notify` sends
-a task, and the task, in a `sluice worker` process, calls `Worker.run_once()` on a worker
-built once per process (which claims whatever is due, not necessarily `run_id`); its
-`start` / `stop` have nothing to do in the API process.
+The Celery executor (engine/celery_executor) fits the same protocol without touching the run
+logic: its `notify` sends a task, and the task, in a `sluice worker` process, calls
+`Worker.run_ready(run_id)`, which claims that run in the database first; its `start` /
+`stop` have nothing to do in the API process. It is also a `RunPublisher`: the scheduler
+announces the runs it creates and sweeps up the ones whose task was lost.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 from sluice.engine.claims import Sessions
 from sluice.engine.worker import Execute, Worker, default_worker_id
+from sluice.store.run_dispatch import ReadyRun
 
 
 class Executor(Protocol):
@@ -29,6 +32,14 @@ class Executor(Protocol):
 
     def notify(self, run_id: str) -> None:
         """Hint that `run_id` is ready (created, due, or released for retry)."""
+
+
+class RunPublisher(Protocol):
+    """Sends "run X is ready" messages to a broker (the scheduler's side of the Celery
+    executor)."""
+
+    def publish(self, runs: Sequence[ReadyRun]) -> list[str]:
+        """Send the runs' messages; the ids of those sent (a broker that is down: fewer)."""
 
 
 class LocalExecutor:

@@ -43,7 +43,8 @@ from sluice.domain.schedule import (
 )
 from sluice.engine import claims
 from sluice.engine.claims import Sessions, dialect_insert, write_transaction
-from sluice.store import clock
+from sluice.engine.executors import RunPublisher
+from sluice.store import clock, run_dispatch
 from sluice.store.flow_ticks import flow_schedule
 from sluice.store.models import Flow, Run, SchedulerLease
 from sluice.store.runs import SCHEDULER_CLIENT, NewRun, insert_tick_runs
@@ -244,7 +245,9 @@ def default_holder() -> str:
 
 class Scheduler:
     """Leadership, then runs for due ticks, abandoned cancels and delayed-run events; every
-    `interval_seconds`.
+    `interval_seconds`. With a `publisher` (the Celery executor) the leader also sends the
+    tasks of the runs it created, and sweeps: every `sweep_interval_seconds` it sends again
+    the tasks of claimable runs nobody took (`run_dispatch.overlooked`).
 
     Standby schedulers loop too and take over within `lease_ms` of the leader's last pass.
     """
@@ -257,6 +260,8 @@ class Scheduler:
         interval_seconds: float = 5.0,
         lease_ms: int | None = None,
         max_runs_per_flow: int = MAX_RUNS_PER_FLOW_PER_PASS,
+        publisher: RunPublisher | None = None,
+        sweep_interval_seconds: float = 15.0,
     ) -> None:
         self.sessions = sessions
         self.holder = holder or default_holder()
@@ -264,20 +269,63 @@ class Scheduler:
         # Three missed passes before a standby takes over: a slow pass is not a dead leader.
         self.lease_ms = lease_ms or max(int(interval_seconds * 3000), 10_000)
         self.max_runs_per_flow = max_runs_per_flow
+        self.publisher = publisher
+        self.sweep_interval_ms = int(sweep_interval_seconds * 1000)
+        self._next_sweep_ms = 0
 
     def run_once(self, *, now_ms: int | None = None) -> bool:
         """One pass; False when another scheduler leads."""
         now = clock.now_ms() if now_ms is None else now_ms
         if not acquire_leadership(self.sessions, self.holder, lease_ms=self.lease_ms, now_ms=now):
             return False
+        pass_started = clock.now_ms()  # the runs' created_at is the real clock's
         created = materialize_due_runs(
             self.sessions, now_s=now // 1000, max_per_flow=self.max_runs_per_flow
         )
         if created:
             log.info("Scheduler %s created %d run(s).", self.holder, created)
+            if self.publisher is not None:
+                self.announce_created(since_ms=pass_started)
         claims.cancel_abandoned(self.sessions, now_ms=now)
         outbox.record_delayed_runs(self.sessions, now_ms=now)
+        if self.publisher is not None and now >= self._next_sweep_ms:
+            self.sweep(now_ms=now)
+            self._next_sweep_ms = now + self.sweep_interval_ms
         return True
+
+    def announce_created(self, *, since_ms: int) -> int:
+        """Send the tasks of the scheduled runs this scheduler created from `since_ms` on;
+        how many were sent. Pages of `SWEEP_LIMIT`; stops when the broker refuses."""
+        assert self.publisher is not None
+        sent_total = 0
+        after = ""
+        while True:
+            with self.sessions() as session:
+                page = run_dispatch.created_since(
+                    session, since_ms=since_ms, actor=SCHEDULER_CLIENT, after_id=after
+                )
+            sent = self.publisher.publish(page)
+            sent_total += len(sent)
+            if len(sent) < len(page) or len(page) < run_dispatch.SWEEP_LIMIT:
+                return sent_total
+            after = page[-1].run_id
+
+    def sweep(self, *, now_ms: int | None = None) -> int:
+        """Send again the tasks of claimable runs nobody took (never sent, lost, sent before
+        they were due, released for a retry, or held by a worker that died); how many. One
+        bounded page per sweep: the next sweep continues."""
+        assert self.publisher is not None
+        now = clock.now_ms() if now_ms is None else now_ms
+        with self.sessions() as session:
+            overlooked = run_dispatch.overlooked(
+                session, now_ms=now, resend_before_ms=now - 2 * self.sweep_interval_ms
+            )
+        sent = self.publisher.publish(overlooked)
+        if sent:
+            with write_transaction(self.sessions) as session:
+                run_dispatch.mark_enqueued(session, sent, now_ms=now)
+            log.info("Sweep: sent the tasks of %d run(s) nobody had taken.", len(sent))
+        return len(sent)
 
     def run_forever(self, stop: threading.Event) -> None:
         try:

@@ -1,12 +1,13 @@
-"""The engine's long-running parts, started and stopped together: local workers, the
-scheduler (each scheduler stands by unless it holds the leadership lease) and the webhook
-dispatcher."""
+"""The engine's long-running parts, started and stopped together: local workers (or, with the
+Celery executor, none: runs are sent to `sluice worker` processes), the scheduler (each
+scheduler stands by unless it holds the leadership lease) and the webhook dispatcher."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from sluice.engine.celery_executor import CeleryExecutor
 from sluice.engine.engine_context import EngineContext
 from sluice.engine.executors import LocalExecutor
 from sluice.engine.runner import execute_run
@@ -26,7 +27,11 @@ class EngineSupervisor:
         scheduler_interval_seconds: float = 5.0,
         dispatcher: WebhookDispatcher | None = None,
         worker_prefix: str | None = None,
+        celery: CeleryExecutor | None = None,
+        sweep_interval_seconds: float = 15.0,
     ) -> None:
+        # With the Celery executor this process runs no workers: it sends tasks.
+        self.celery = celery
         self.executor = (
             LocalExecutor(
                 ctx.sessions,
@@ -35,11 +40,16 @@ class EngineSupervisor:
                 lease_ms=ctx.lease_ms,
                 worker_prefix=worker_prefix,
             )
-            if workers > 0
+            if workers > 0 and celery is None
             else None
         )
         self.scheduler = (
-            Scheduler(ctx.sessions, interval_seconds=scheduler_interval_seconds)
+            Scheduler(
+                ctx.sessions,
+                interval_seconds=scheduler_interval_seconds,
+                publisher=celery,
+                sweep_interval_seconds=sweep_interval_seconds,
+            )
             if scheduler
             else None
         )
@@ -61,8 +71,10 @@ class EngineSupervisor:
         if self.dispatcher is not None:
             self.dispatcher.start()
         log.info(
-            "engine started: %s worker(s), scheduler %s, webhook delivery %s",
-            self.executor_workers,
+            "engine started: %s, scheduler %s, webhook delivery %s",
+            "runs sent to Celery workers"
+            if self.celery is not None
+            else f"{self.executor_workers} worker(s)",
             "on" if self.scheduler else "off",
             "on" if self.dispatcher else "off",
         )
@@ -72,7 +84,9 @@ class EngineSupervisor:
         return len(self.executor.workers) if self.executor is not None else 0
 
     def notify(self, run_id: str) -> None:
-        if self.executor is not None:
+        if self.celery is not None:
+            self.celery.notify(run_id)
+        elif self.executor is not None:
             self.executor.notify(run_id)
 
     def stop(self, timeout: float = 30.0) -> None:

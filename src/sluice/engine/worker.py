@@ -4,7 +4,8 @@ The runner is handed the claim and a `ClaimGuard`. The guard is how the runner l
 without a query of its own, that its claim was lost (the lease ran out and another worker
 took the run over) or that a cancel was requested: the heartbeat thread refreshes it every
 lease/3. A guard object, rather than a method on the worker, keeps the runner independent of
-who runs it (a local thread today, a Celery task later) and makes it trivial to fake in tests.
+who runs it (a local thread, or a Celery task: `run_ready`) and makes it trivial to fake in
+tests.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Worker:
         lease_ms: int = 60_000,
         poll_seconds: float = 1.0,
         heartbeat_seconds: float | None = None,
+        queues: tuple[str, ...] = (),
+        executor: str = "local",
     ) -> None:
         self.sessions = sessions
         self.execute = execute
@@ -61,6 +64,9 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.heartbeat_seconds = heartbeat_seconds or lease_ms / 3000
         self.started_at = clock.now_ms()
+        # What the `workers` row says about this worker (monitoring).
+        self.queues = queues
+        self.executor = executor
         self._wake = threading.Event()
         self._current: ClaimGuard | None = None
 
@@ -78,6 +84,24 @@ class Worker:
         claim = claims.claim_due_run(self.sessions, self.worker_id, lease_ms=self.lease_ms)
         if claim is None:
             return False
+        self._execute_claimed(claim)
+        return True
+
+    def run_ready(self, run_id: str) -> bool:
+        """Claim the run `run_id` and execute it; False (nothing done) when it is not
+        claimable now: held by another worker, finished, cancelled or not yet due.
+
+        What a Celery task does with "run X is ready": the database decides, so a message
+        delivered twice or late is a no-op rather than a second execution.
+        """
+        claim = claims.claim_run(self.sessions, run_id, self.worker_id, lease_ms=self.lease_ms)
+        if claim is None:
+            log.debug("Run %s is not claimable now; nothing to do.", run_id)
+            return False
+        self._execute_claimed(claim)
+        return True
+
+    def _execute_claimed(self, claim: Claim) -> None:
         guard = ClaimGuard(claim)
         self._current = guard
         done = threading.Event()
@@ -96,7 +120,15 @@ class Worker:
             beat.join()
             self._current = None
             self._record(current_run_id=None)
-        return True
+
+    def record_idle(self) -> None:
+        """Report that this worker is alive and has no run in hand (an idle heartbeat)."""
+        if self._current is None:
+            self._record(current_run_id=None)
+
+    def deregister(self) -> None:
+        """Remove this worker's row (a graceful shutdown)."""
+        self._deregister()
 
     def run_forever(self, stop: threading.Event) -> None:
         self._record(current_run_id=None)
@@ -158,6 +190,8 @@ class Worker:
                         started_at=self.started_at,
                         heartbeat_at=now,
                         current_run_id=current_run_id,
+                        queues=",".join(self.queues),
+                        executor=self.executor,
                     )
                     .on_conflict_do_update(
                         index_elements=[_WORKERS.c.id],
@@ -167,6 +201,8 @@ class Worker:
                             "current_run_id": current_run_id,
                             "pid": os.getpid(),
                             "started_at": self.started_at,
+                            "queues": ",".join(self.queues),
+                            "executor": self.executor,
                         },
                     )
                 )

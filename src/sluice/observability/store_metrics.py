@@ -9,6 +9,7 @@ flows and webhook deliveries add one small query each.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -192,15 +193,39 @@ def _worker_families(session: Session) -> Iterator[Any]:
     busy = GaugeMetricFamily(
         "sluice_worker_busy", "1 while the worker executes a run.", labels=["worker_id"]
     )
+    seen = GaugeMetricFamily(
+        "sluice_workers_seen",
+        "Registered workers (run slots) by executor and by queue they serve; a Celery worker "
+        "serving two queues counts in both, a local worker has the queue ''.",
+        labels=["executor", "queue"],
+    )
     workers = list(
         session.execute(
-            select(Worker.id, Worker.hostname, Worker.heartbeat_at, Worker.current_run_id)
+            select(
+                Worker.id,
+                Worker.hostname,
+                Worker.heartbeat_at,
+                Worker.current_run_id,
+                Worker.executor,
+                Worker.queues,
+            )
         )
     )
-    for worker_id, hostname, heartbeat_at, current_run_id in workers:
+    by_queue: Counter[tuple[str, str]] = Counter()
+    for worker_id, hostname, heartbeat_at, current_run_id, executor, queues in workers:
         heartbeat.add_metric([worker_id, hostname], heartbeat_at / 1000)
         busy.add_metric([worker_id], 1 if current_run_id else 0)
+        for queue in (queues or "").split(",") if queues else [""]:
+            by_queue[(executor, queue)] += 1
+    for labels, count in sorted(by_queue.items()):
+        seen.add_metric(list(labels), count)
     yield GaugeMetricFamily("sluice_workers", "Registered workers.", value=len(workers))
+    yield seen
+    yield GaugeMetricFamily(
+        "sluice_runs_in_hand",
+        "Runs the registered workers are executing now.",
+        value=sum(1 for worker in workers if worker.current_run_id),
+    )
     yield heartbeat
     yield busy
 

@@ -283,6 +283,9 @@ class Run(ResourceColumns, Base):
     # Bytes the run committed (metrics read it in one grouped query, without the JSON doc).
     output_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     committed_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Epoch ms when the scheduler's sweep last sent this run's task to the broker (Celery
+    # executor); None when only its creator did (then `created_at` stands for it).
+    enqueued_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("flow_id", "tick"),
@@ -336,6 +339,9 @@ class Worker(Base):
     started_at: Mapped[int] = mapped_column(BigInteger)
     heartbeat_at: Mapped[int] = mapped_column(BigInteger)
     current_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Comma-separated queues it serves (Celery), empty for a local worker; and its executor.
+    queues: Mapped[str] = mapped_column(String(1024), default="", server_default="")
+    executor: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
 
 
 class Webhook(ResourceColumns, Base):

@@ -6,8 +6,8 @@ state the transition starts from; a rule that matched no row did not happen, and
 learns it from the result instead of overwriting someone else's change. The rules take the
 caller's session: events and flow columns written with them commit or roll back together.
 
-    scheduled --claim--> inProgress --finish--> success | failed | cancelled
-    inProgress(lease expired) --claim--> inProgress (taken over, attempt + 1)
+    scheduled --claim | claim_run--> inProgress --finish--> success | failed | cancelled
+    inProgress(lease expired) --claim | claim_run--> inProgress (taken over, attempt + 1)
     inProgress --release_for_retry--> inProgress (unclaimed until the retry time)
     scheduled --cancel_scheduled--> cancelled
     inProgress --request_cancel--> inProgress (cancel requested; its worker finishes it)
@@ -121,6 +121,38 @@ def claim(
     statement = (
         update(Run)
         .where(Run.id == pick.scalar_subquery(), _claimable(now_ms))
+        .values(
+            status=IN_PROGRESS,
+            claim_token=token,
+            claimed_by=worker_id,
+            lease_expires_at=now_ms + lease_ms,
+            attempt=Run.attempt + 1,
+            started_at=case((Run.started_at.is_(None), now_ms), else_=Run.started_at),
+            **_touched(now_ms),
+        )
+        .returning(Run.id, Run.attempt)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    return None if row is None else Claimed(row.id, row.attempt)
+
+
+def claim_run(
+    session: Session, run_id: str, worker_id: str, token: str, *, lease_ms: int, now_ms: int
+) -> Claimed | None:
+    """scheduled (due) or inProgress (lease expired) -> inProgress, for one named run; None
+    when that run is not claimable now (held, finished, not yet due, cancelled, unknown).
+
+    The Celery executor's claim: a task says "run X is ready", and this is what makes that
+    message a hint rather than an order. Prevents a task delivered twice, late or after a
+    broker restart from running a window twice: of two workers handed the same run, the
+    UPDATE of the second re-checks the claimable condition on the row the first just wrote
+    (PostgreSQL re-evaluates it after waiting for the first's row lock; SQLite serializes
+    writers), matches nothing, and that worker does nothing.
+    """
+    statement = (
+        update(Run)
+        .where(Run.id == run_id, _claimable(now_ms))
         .values(
             status=IN_PROGRESS,
             claim_token=token,

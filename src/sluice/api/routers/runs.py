@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from sluice.api.body import JsonBody
+from sluice.api.context import AppContext
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.ignored import report_ignored
 from sluice.api.listing import list_envelope
@@ -66,12 +68,12 @@ def create_run(
     request: Request, body: JsonBody, context: ContextDep, session: SessionDep, tenant: TenantDep
 ) -> JSONResponse:
     row = service.create_run(session, tenant, context.secret_box, context.connector_context, body)
-    context.notify_run_ready(row.id)
     # The tutorial's response wraps the new run in `items`.
     response = JSONResponse(
         {"items": [{"id": row.id, "etag": row.etag}]},
         status_code=201,
         headers={"Location": f"{RUNS}/{row.id}", "ETag": row.etag},
+        background=_notify_after_commit(context, row.id),
     )
     return report_ignored(request, response, ignored_run_fields(body))
 
@@ -93,11 +95,11 @@ def run_action(
     action = op.strip().lower().replace("_", "-")
     if action == "re-trigger":
         row = service.retrigger_run(session, tenant, run_id)
-        context.notify_run_ready(row.id)
         return JSONResponse(
             {"id": row.id, "etag": row.etag},
             status_code=201,
             headers={"Location": f"{RUNS}/{row.id}"},
+            background=_notify_after_commit(context, row.id),
         )
     if action == "cancel":
         row = service.cancel_run(session, tenant, run_id)
@@ -128,3 +130,10 @@ def bad_rows(
             for r in rows
         ]
     }
+
+
+def _notify_after_commit(context: AppContext, run_id: str) -> BackgroundTask:
+    """Wake the workers (or send the run's Celery task) once the response is sent: the
+    request's transaction has committed by then, so the run is visible to whoever claims
+    it, and a slow broker never delays the 201."""
+    return BackgroundTask(context.notify_run_ready, run_id)

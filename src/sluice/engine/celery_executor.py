@@ -1,0 +1,142 @@
+"""The Celery executor's sending side: "run X is ready" tasks, from the API and the scheduler.
+
+A task carries only a run id (DESIGN section 1). The worker that receives it claims the run in
+the metadata database before anything else (`Worker.run_ready`), so a task delivered twice,
+late, or after a broker restart is a no-op, and a task never sent or lost is made up for by
+the leading scheduler's sweep (`engine/scheduler.py`). Sending therefore never has to be
+reliable, only quick: a broker that is down costs one bounded retry and a warning, never a
+failed or hanging request.
+
+Celery is imported only by processes configured for it (`SLUICE_EXECUTOR=celery`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sluice.config import Settings
+from sluice.engine.claims import Sessions
+from sluice.store.run_dispatch import ReadyRun, queues_of
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "sluice.run_ready"
+# A sender's patience with the broker: connect and write timeouts (seconds) and one retry.
+SEND_TIMEOUT_SECONDS = 2.0
+_SEND_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0,
+    "interval_max": 0.2,
+}
+
+
+def celery_app(broker_url: str, *, prefetch: int = 1, sender: bool = False) -> Celery:
+    """The Celery application of one process. A sender (API, scheduler) gives up on the
+    broker quickly; a worker (`sluice worker`) retries its connection forever, including at
+    start-up, and reserves `prefetch` messages per run slot."""
+    from celery import Celery
+
+    from sluice.domain.flow_specs import DEFAULT_QUEUE
+
+    app = Celery("sluice", broker=broker_url, set_as_current=False)
+    settings: dict[str, Any] = {
+        "task_default_queue": DEFAULT_QUEUE,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        # Acknowledged once the run ends, and re-delivered if the worker dies meanwhile;
+        # the claim in the database makes the re-delivery harmless.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": prefetch,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "worker_enable_remote_control": False,
+        "worker_send_task_events": False,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None if not sender else 1,
+        "broker_channel_error_retry": True,
+    }
+    if sender:
+        settings |= {
+            "broker_connection_timeout": SEND_TIMEOUT_SECONDS,
+            "broker_pool_limit": 4,
+            "task_publish_retry_policy": _SEND_RETRY_POLICY,
+        }
+        if broker_url.lower().startswith("redis"):
+            settings["broker_transport_options"] = {
+                "socket_connect_timeout": SEND_TIMEOUT_SECONDS,
+                "socket_timeout": SEND_TIMEOUT_SECONDS,
+            }
+    app.conf.update(settings)
+    return app
+
+
+class CeleryExecutor:
+    """The executor of the API and scheduler processes: no workers here, `notify` sends."""
+
+    def __init__(self, app: Celery, sessions: Sessions) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    @classmethod
+    def for_broker(cls, broker_url: str, sessions: Sessions) -> CeleryExecutor:
+        return cls(celery_app(broker_url, sender=True), sessions)
+
+    def start(self) -> None:
+        """Nothing runs here: `sluice worker` processes take the tasks."""
+
+    def stop(self, timeout: float | None = None) -> bool:
+        return True
+
+    def notify(self, run_id: str) -> None:
+        """Send run `run_id`'s task to its flow's queue (after the run was committed)."""
+        try:
+            with self.sessions() as session:
+                ready = queues_of(session, [run_id])
+        except Exception:
+            log.warning("Could not read run %s's queue; the sweep will send its task.", run_id)
+            return
+        self.publish(ready)
+
+    def publish(self, runs: Sequence[ReadyRun]) -> list[str]:
+        """Send the runs' tasks; the ids sent. Stops at the first failure (the broker is
+        down: the others would fail the same way, each after its timeout)."""
+        sent: list[str] = []
+        for run in runs:
+            try:
+                self.app.send_task(
+                    TASK_NAME,
+                    args=[run.run_id],
+                    queue=run.queue,
+                    routing_key=run.queue,
+                    retry=True,
+                    retry_policy=_SEND_RETRY_POLICY,
+                )
+            except Exception as error:
+                # The error names the broker's host, never its password.
+                log.warning(
+                    "Could not send %d run task(s) to the broker (%s: %s); the scheduler's "
+                    "sweep will send them again.",
+                    len(runs) - len(sent),
+                    type(error).__name__,
+                    error,
+                )
+                break
+            sent.append(run.run_id)
+        return sent
+
+
+def executor_from_settings(settings: Settings, sessions: Sessions) -> CeleryExecutor | None:
+    """The sending side of the Celery executor when SLUICE_EXECUTOR=celery, else None.
+    Raises ConfigurationError (naming the setting, never the URL) for a missing or
+    unusable SLUICE_BROKER_URL, so a misconfigured process stops at start."""
+    if settings.executor != "celery":
+        return None
+    return CeleryExecutor.for_broker(settings.celery_broker_url(), sessions)
