@@ -146,11 +146,18 @@ class Processes:
         self.stop_all()
 
     def stop_all(self) -> None:
+        """SIGINT to every process at once, then wait for them together (SIGKILL after
+        15 s): a topology of many processes stops in the time of its slowest one."""
+        for started in reversed(self.started):
+            if started.process.poll() is None:
+                started.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
         for started in reversed(self.started):
             try:
-                stop(started.process)
-            except Exception:  # keep stopping the others
+                started.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
                 started.process.kill()
+                started.process.wait(timeout=15)
 
     def _spawn(self, name: str, args: Sequence[str], env: Mapping[str, str],
                command: Sequence[str] = (SLUICE,)) -> tuple[subprocess.Popen[bytes], Path, Path]:
@@ -164,13 +171,19 @@ class Processes:
     def serve(self, env: Mapping[str, str], *options: str,
               command: Sequence[str] = (SLUICE,)) -> ServerProcess:
         """`sluice serve --port <free> *options`, once it answers HTTP."""
+        server = self.start_serve(env, *options, command=command)
+        wait_for("the server to answer", lambda: answers(server.url), server)
+        return server
+
+    def start_serve(self, env: Mapping[str, str], *options: str,
+                    command: Sequence[str] = (SLUICE,)) -> ServerProcess:
+        """`sluice serve --port <free> *options`, started (wait with `answers(server.url)`)."""
         port = free_port()
         process, out, err = self._spawn("serve", ["serve", "--port", str(port), *options], env,
                                         command)
         server = ServerProcess(process, out, err, "sluice serve", f"http://127.0.0.1:{port}",
                                Path(env["SLUICE_DATA_DIR"]))
         self.started.append(server)
-        wait_for("the server to answer", lambda: answers(server.url), server)
         return server
 
     def worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
@@ -178,14 +191,19 @@ class Processes:
         (worker,) = self.workers(1, env, *options)
         return worker
 
-    def scheduler(self, env: Mapping[str, str]) -> SluiceProcess:
-        """`sluice scheduler`, once it runs (leading or standing by)."""
+    def start_scheduler(self, env: Mapping[str, str]) -> SluiceProcess:
+        """`sluice scheduler`, started (wait with `scheduler_running`)."""
         process, out, err = self._spawn("scheduler", ["scheduler"], env)
         scheduler = SluiceProcess(process, out, err, f"sluice scheduler #{len(self.started)}")
         self.started.append(scheduler)
-        wait_for("the scheduler to start", partial(_says, scheduler, "scheduler running"),
-                 scheduler)
         return scheduler
+
+    def start_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
+        """`sluice worker *options`, started (wait with `worker_running`)."""
+        process, out, err = self._spawn("worker", ["worker", *options], env)
+        worker = SluiceProcess(process, out, err, f"sluice worker #{len(self.started)}")
+        self.started.append(worker)
+        return worker
 
     def killed_after_commit_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
         """`sluice worker *options` whose process SIGKILLs itself right after a run's Delta
@@ -230,8 +248,16 @@ def _says(process: SluiceProcess, *lines: str) -> bool | None:
 
 
 def _is_running(worker: SluiceProcess) -> bool | None:
-    # A local worker says so itself; a Celery worker logs `celery@<host> ready.`.
-    return _says(worker, "worker running", " ready.")
+    return _says(worker, "worker running")  # `celery worker running (...)` too
+
+
+def worker_running(worker: SluiceProcess) -> bool | None:
+    """Whether a started `sluice worker` takes runs now."""
+    return _is_running(worker)
+
+
+def scheduler_running(scheduler: SluiceProcess) -> bool | None:
+    return _says(scheduler, "scheduler running")
 
 
 def client_for(server: ServerProcess, credentials: Path | None = None) -> SluiceClient:

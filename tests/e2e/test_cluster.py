@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,18 @@ from processes import (
     Processes,
     ServerProcess,
     SluiceProcess,
+    answers,
     client_for,
     metadata_database,
     pg_source,
     provision_client,
+    scheduler_running,
     unique_name,
     wait_for,
+    worker_running,
 )
 
-from sluice.client import SluiceClient
+from sluice.client import Created, SluiceClient
 from support.cluster import (
     ClusterSettings,
     RedisBroker,
@@ -86,21 +90,30 @@ class Cluster:
         data_dir.mkdir(parents=True)
         return self.settings.environment(data_dir, os.environ)
 
-    def start_api(self) -> ServerProcess:
-        server = self.processes.serve(self.env(f"api-{len(self.apis)}"), "--no-demo",
-                                      "--no-workers", "--no-scheduler")
-        self.apis.append(server)
-        return server
+    def start(self, *, apis: int, schedulers: int, workers: int) -> None:
+        """Every process at once, as a fleet starts (they race to build the fresh schema:
+        the migrations serialize themselves); then wait until each one runs."""
+        self.apis += [self.processes.start_serve(self.env(f"api-{i}"), "--no-demo",
+                                                 "--no-workers", "--no-scheduler")
+                      for i in range(apis)]
+        self.schedulers += [self.processes.start_scheduler(self.env(f"scheduler-{i}"))
+                            for i in range(schedulers)]
+        for _ in range(workers):
+            self.start_worker(wait=False)
+        everyone = self.live()
+        for api in self.apis:
+            wait_for("an API process to answer", partial(answers, api.url), everyone)
+        for scheduler in self.schedulers:
+            wait_for("a scheduler to run", partial(scheduler_running, scheduler), everyone)
+        for worker in self.workers:
+            wait_for("a worker to run", partial(worker_running, worker), everyone)
 
-    def start_scheduler(self) -> SluiceProcess:
-        scheduler = self.processes.scheduler(self.env(f"scheduler-{len(self.schedulers)}"))
-        self.schedulers.append(scheduler)
-        return scheduler
-
-    def start_worker(self) -> SluiceProcess:
-        worker = self.processes.worker(self.env(f"worker-{len(self.workers)}"),
-                                       "--concurrency", "2")
+    def start_worker(self, *, wait: bool = True) -> SluiceProcess:
+        worker = self.processes.start_worker(self.env(f"worker-{len(self.workers)}"),
+                                             "--concurrency", "2")
         self.workers.append(worker)
+        if wait:
+            wait_for("a worker to run", partial(worker_running, worker), [worker])
         return worker
 
     def live(self) -> list[SluiceProcess]:
@@ -129,14 +142,11 @@ def cluster(tmp_path: Path, s3: S3Server, broker_url: str, *, apis: int, schedul
             files_root=files_root,
         )
         topology = Cluster(settings, processes, tmp_path)
-        for _ in range(apis):
-            topology.start_api()
+        began = time.monotonic()
+        topology.start(apis=apis, schedulers=schedulers, workers=workers)
         topology.credentials = provision_client(topology.env("admin"),
                                                 tmp_path / "credentials.json")
-        for _ in range(schedulers):
-            topology.start_scheduler()
-        for _ in range(workers):
-            topology.start_worker()
+        print(f"cluster started in {time.monotonic() - began:.1f} s")
         yield topology
 
 
@@ -185,8 +195,7 @@ def scheduled_flow(client: SluiceClient, database_url: str, table: str, ticks_fr
             "username": "postgres", "password": "unused-with-trust"}})
     source = create_source_connection(client, f"source {table}", POSTGRES_SPEC, base, {
         "data": {"format": "tabular"}, "params": {"tableName": table}})
-    dataset = client.post(f"{CATALOG}/dataSets", {"name": table})
-    dataset_id = str(dataset["id"]) if "id" in dataset else str(dataset["items"][0]["id"])
+    dataset_id = Created.from_body(client.post(f"{CATALOG}/dataSets", {"name": table})).id
     target = client.post("targetConnections", {
         "name": f"{table} lake", "params": {"dataSetId": dataset_id},
         "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c", "version": "1.0"}})
@@ -278,6 +287,8 @@ def drive(topology: Cluster, s3: S3Server, faults: Callable[[Cluster, list[str]]
     scheduled_table = table_source("cluster_ticks", ticks_from, TICK_SECONDS)
     folder = settings.files_root / unique_name("cluster_files")
     csv_windows(folder)
+    began = time.monotonic()
+    phases: dict[str, float] = {}
     try:
         with topology.client(0) as first, topology.client(1) as second:
             built = [postgres_table_flow(first, table)]
@@ -294,10 +305,14 @@ def drive(topology: Cluster, s3: S3Server, faults: Callable[[Cluster, list[str]]
                                               start, end))
             ticked = scheduled_flow(first, database_url, scheduled_table, ticks_from) \
                 if flows > 2 else None
+            phases["created"] = time.monotonic() - began
             faults(topology, run_ids)
+            phases["faults"] = time.monotonic() - began
             expected_runs = len(run_ids) + (WINDOWS if ticked else 0)
             wait_for("every run to end", lambda: all_final(database_url, expected_runs),
                      topology.live(), timeout=300)
+        phases["ended"] = time.monotonic() - began
+        print(f"phases: {phases}")
         states = run_states(database_url)
         assert Counter(status for status, _f, _t in states.values()) == {
             "success": expected_runs}, states
