@@ -11,7 +11,7 @@ INSTALL := $(UV) pip install --python $(BIN)/python -c constraints.txt
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-dev lint typecheck unit azurite constraints clean
+.PHONY: demo test install install-dev lint typecheck unit azurite cluster constraints clean
 
 demo: $(VENV)/.installed  ## Start Sluice on http://127.0.0.1:8080 with the demo flows
 	$(BIN)/sluice serve $(SERVE_ARGS)
@@ -19,7 +19,7 @@ demo: $(VENV)/.installed  ## Start Sluice on http://127.0.0.1:8080 with the demo
 test: $(VENV)/.installed-dev lint typecheck unit  ## ruff, mypy and the whole test suite
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff check src tests examples scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src examples/sluice-calendar/src
@@ -37,6 +37,11 @@ $(AZURITE): tests/emulators/package.json tests/emulators/package-lock.json
 	cp tests/emulators/package.json tests/emulators/package-lock.json $(AZURITE_DIR)/
 	cd $(AZURITE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The scaled-out topology on this machine: S3-compatible lake (moto), PostgreSQL metadata,
+# the machine's Redis as broker, 2 API processes, 2 schedulers, 3 Celery workers.
+cluster: $(VENV)/.installed-dev  ## Start the scaled-out topology locally (Ctrl-C stops it)
+	PYTHONPATH=tests $(BIN)/python scripts/cluster.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -148,11 +148,18 @@ class Processes:
         self.stop_all()
 
     def stop_all(self) -> None:
+        """SIGINT to every process at once, then wait for them together (SIGKILL after
+        15 s): a topology of many processes stops in the time of its slowest one."""
+        for started in reversed(self.started):
+            if started.process.poll() is None:
+                started.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
         for started in reversed(self.started):
             try:
-                stop(started.process)
-            except Exception:  # keep stopping the others
+                started.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
                 started.process.kill()
+                started.process.wait(timeout=15)
 
     def _spawn(self, name: str, args: Sequence[str], env: Mapping[str, str],
                command: Sequence[str] = (SLUICE,)) -> tuple[subprocess.Popen[bytes], Path, Path]:
@@ -166,18 +173,38 @@ class Processes:
     def serve(self, env: Mapping[str, str], *options: str,
               command: Sequence[str] = (SLUICE,)) -> ServerProcess:
         """`sluice serve --port <free> *options`, once it answers HTTP."""
+        server = self.start_serve(env, *options, command=command)
+        wait_for("the server to answer", lambda: answers(server.url), server)
+        return server
+
+    def start_serve(self, env: Mapping[str, str], *options: str,
+                    command: Sequence[str] = (SLUICE,)) -> ServerProcess:
+        """`sluice serve --port <free> *options`, started (wait with `answers(server.url)`)."""
         port = free_port()
         process, out, err = self._spawn("serve", ["serve", "--port", str(port), *options], env,
                                         command)
         server = ServerProcess(process, out, err, "sluice serve", f"http://127.0.0.1:{port}",
                                Path(env["SLUICE_DATA_DIR"]))
         self.started.append(server)
-        wait_for("the server to answer", lambda: answers(server.url), server)
         return server
 
     def worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
         """`sluice worker *options`, once it has started polling for runs."""
         (worker,) = self.workers(1, env, *options)
+        return worker
+
+    def start_scheduler(self, env: Mapping[str, str]) -> SluiceProcess:
+        """`sluice scheduler`, started (wait with `scheduler_running`)."""
+        process, out, err = self._spawn("scheduler", ["scheduler"], env)
+        scheduler = SluiceProcess(process, out, err, f"sluice scheduler #{len(self.started)}")
+        self.started.append(scheduler)
+        return scheduler
+
+    def start_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
+        """`sluice worker *options`, started (wait with `worker_running`)."""
+        process, out, err = self._spawn("worker", ["worker", *options], env)
+        worker = SluiceProcess(process, out, err, f"sluice worker #{len(self.started)}")
+        self.started.append(worker)
         return worker
 
     def killed_after_commit_worker(self, env: Mapping[str, str], *options: str) -> SluiceProcess:
@@ -223,8 +250,22 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None,
                     f"{expired.stdout!r} {expired.stderr!r}")
 
 
+def _says(process: SluiceProcess, *lines: str) -> bool | None:
+    output = process.output()
+    return any(line in output for line in lines) or None
+
+
 def _is_running(worker: SluiceProcess) -> bool | None:
-    return "worker running" in worker.output() or None
+    return _says(worker, "worker running")  # `celery worker running (...)` too
+
+
+def worker_running(worker: SluiceProcess) -> bool | None:
+    """Whether a started `sluice worker` takes runs now."""
+    return _is_running(worker)
+
+
+def scheduler_running(scheduler: SluiceProcess) -> bool | None:
+    return _says(scheduler, "scheduler running")
 
 
 def client_for(server: ServerProcess, credentials: Path | None = None) -> SluiceClient:

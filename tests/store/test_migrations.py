@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
+from conftest import PG_ADMIN_DSN, PG_URL_BASE
 from sluice.store.db import alembic_config, make_engine, upgrade_schema
 from sluice.store.models import Base
 
@@ -134,3 +139,40 @@ def test_upgrade_gives_existing_retriggers_their_chain(empty_engine: Engine) -> 
     # Every re-trigger points at the chain's first run, through a re-trigger of a re-trigger;
     # of the two successful ones only the newest keeps its place in the unique index.
     assert roots == {"root": None, "r1": None, "r2": "root", "r3": "root"}
+
+
+@pytest.fixture
+def empty_postgresql_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database (no template: nothing migrated yet)."""
+    name = f"sluice_empty_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_URL_BASE}/{name}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_processes_starting_together_upgrade_an_empty_postgresql_database_once(
+    empty_postgresql_url: str,
+) -> None:
+    """Six processes of a fleet starting at once upgrade one empty database together: every
+    upgrade succeeds and the schema is built once, at head. (An embedded SQLite database has
+    one owning process, which upgrades it before any other.) Processes, not threads:
+    Alembic's `context` is process-global."""
+    upgrade = ("import sys; from sluice.store.db import make_engine, upgrade_schema; "
+               "upgrade_schema(make_engine(sys.argv[1]))")
+    processes = [
+        subprocess.Popen([sys.executable, "-c", upgrade, empty_postgresql_url],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(6)
+    ]
+    outputs = [process.communicate(timeout=300)[0].decode(errors="replace")
+               for process in processes]
+    assert [process.returncode for process in processes] == [0] * 6, outputs
+    engine = make_engine(empty_postgresql_url)
+    try:
+        assert _diffs(engine) == []
+        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        assert _current_revision(engine) == head
+    finally:
+        engine.dispose()
