@@ -1,12 +1,12 @@
 """`make cluster`: the scaled-out topology on this machine, to try it before deploying it.
 
-Starts what the cluster test starts (tests/e2e/test_cluster.py), with the same settings
-(`support.cluster.ClusterSettings`): an S3-compatible lake (moto's server, from the dev
-dependencies), 2 API processes, 2 schedulers (one leads, one stands by) and 3 Celery workers,
-each with an empty data dir of its own under `.cluster/`, sharing only PostgreSQL metadata
-(the database `sluice_cluster` on 127.0.0.1:5432, created if missing) and the broker (the
-machine's Redis, db 5). Set SLUICE_CLUSTER_DATABASE_URL / SLUICE_CLUSTER_BROKER_URL to use
-others. Ctrl-C stops every process gracefully.
+Starts what the cluster test starts (tests/e2e/test_cluster.py), with the same settings and
+lake (`support.cluster`): an S3-compatible lake (moto's server, from the dev dependencies),
+2 API processes, 2 schedulers (one leads, one stands by) and 3 Celery workers, each with an
+empty data dir of its own under `.cluster/`, sharing only PostgreSQL metadata (the database
+`sluice_cluster` on 127.0.0.1:5432, created if missing) and the broker (the machine's Redis,
+db 5). Set SLUICE_CLUSTER_DATABASE_URL / SLUICE_CLUSTER_BROKER_URL to use others. Ctrl-C
+stops every process gracefully.
 """
 
 from __future__ import annotations
@@ -21,15 +21,12 @@ import threading
 import time
 from pathlib import Path
 
-import boto3
 import httpx
 import psycopg
-from moto.server import ThreadedMotoServer
 from rich.console import Console
 from rich.panel import Panel
 
-from support.cluster import ClusterSettings
-from support.net import free_port
+from support.cluster import ClusterSettings, MotoS3
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKDIR = ROOT / ".cluster"
@@ -49,20 +46,6 @@ def ensure_database(url: str) -> None:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def start_lake() -> tuple[ThreadedMotoServer, dict[str, str]]:
-    """moto's S3 server on a free port with a `sluice-lake` bucket; the storage options."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    options = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "cluster",
-               "AWS_SECRET_ACCESS_KEY": "cluster", "AWS_REGION": "us-east-1",
-               "AWS_ALLOW_HTTP": "true"}
-    boto3.client("s3", endpoint_url=options["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                 aws_access_key_id="cluster", aws_secret_access_key="cluster",
-                 ).create_bucket(Bucket="sluice-lake")
-    return server, options
 
 
 def spawn(name: str, args: list[str], settings: ClusterSettings) -> subprocess.Popen[bytes]:
@@ -103,7 +86,10 @@ def main() -> None:
     shutil.rmtree(WORKDIR, ignore_errors=True)
     WORKDIR.mkdir()
     ensure_database(DATABASE_URL)
-    lake, options = start_lake()
+    lake = MotoS3(WORKDIR)
+    lake.start()
+    lake.new_bucket("sluice-lake")
+    options = lake.storage_options()
     settings = ClusterSettings(
         database_url=DATABASE_URL, broker_url=BROKER_URL, lake_uri="s3://sluice-lake/lake",
         lake_storage_options=options, files_root=WORKDIR / "files",

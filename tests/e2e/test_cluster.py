@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,7 @@ from processes import (
 from sluice.client import Created, SluiceClient
 from support.cluster import (
     ClusterSettings,
+    MotoS3,
     RedisBroker,
     busy_worker_pids,
     leader_pid,
@@ -61,7 +63,6 @@ from support.cluster import (
     run_attempts,
     send_run_ready,
 )
-from support.s3_server import REGION, S3Server
 
 pytestmark = pytest.mark.e2e
 
@@ -80,6 +81,7 @@ class Cluster:
     settings: ClusterSettings
     processes: Processes
     workdir: Path
+    s3: MotoS3
     apis: list[ServerProcess] = field(default_factory=list)
     schedulers: list[SluiceProcess] = field(default_factory=list)
     workers: list[SluiceProcess] = field(default_factory=list)
@@ -125,29 +127,31 @@ class Cluster:
 
 
 @contextmanager
-def cluster(tmp_path: Path, s3: S3Server, broker_url: str, *, apis: int, schedulers: int,
+def cluster(tmp_path: Path, broker_url: str, *, apis: int, schedulers: int,
             workers: int) -> Iterator[Cluster]:
-    bucket = s3.new_bucket("cluster-lake")
+    s3 = MotoS3(tmp_path)  # stopped last: the processes use it until they stop
+    s3.start()
+    bucket = s3.new_bucket(f"cluster-lake-{uuid.uuid4().hex[:8]}")
     files_root = tmp_path / "shared-files"  # a folder every "machine" mounts, as NFS would
     files_root.mkdir()
-    with metadata_database() as database_url, Processes(tmp_path) as processes:
-        settings = ClusterSettings(
-            database_url=database_url,
-            broker_url=broker_url,
-            lake_uri=f"s3://{bucket}/lake",
-            lake_storage_options={
-                "AWS_ENDPOINT_URL": s3.endpoint, "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_REGION": REGION,
-                "AWS_ALLOW_HTTP": "true"},
-            files_root=files_root,
-        )
-        topology = Cluster(settings, processes, tmp_path)
-        began = time.monotonic()
-        topology.start(apis=apis, schedulers=schedulers, workers=workers)
-        topology.credentials = provision_client(topology.env("admin"),
-                                                tmp_path / "credentials.json")
-        print(f"cluster started in {time.monotonic() - began:.1f} s")
-        yield topology
+    try:
+        with metadata_database() as database_url, Processes(tmp_path) as processes:
+            settings = ClusterSettings(
+                database_url=database_url,
+                broker_url=broker_url,
+                lake_uri=f"s3://{bucket}/lake",
+                lake_storage_options=s3.storage_options(),
+                files_root=files_root,
+            )
+            topology = Cluster(settings, processes, tmp_path, s3)
+            began = time.monotonic()
+            topology.start(apis=apis, schedulers=schedulers, workers=workers)
+            topology.credentials = provision_client(topology.env("admin"),
+                                                    tmp_path / "credentials.json")
+            print(f"cluster started in {time.monotonic() - began:.1f} s")
+            yield topology
+    finally:
+        s3.stop()
 
 
 # -- the flows ---------------------------------------------------------------------------
@@ -216,7 +220,7 @@ def scheduled_flow(client: SluiceClient, database_url: str, table: str, ticks_fr
 # -- reading the outcome -----------------------------------------------------------------
 
 
-def lake_rows(cluster_settings: ClusterSettings, s3: S3Server, dataset_id: str) -> pa.Table:
+def lake_rows(cluster_settings: ClusterSettings, s3: MotoS3, dataset_id: str) -> pa.Table:
     """The dataset's current rows, read from its Delta table in the bucket."""
     bucket, prefix = cluster_settings.lake_uri.removeprefix("s3://").split("/", 1)
     keys = s3.client().list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
@@ -228,7 +232,7 @@ def lake_rows(cluster_settings: ClusterSettings, s3: S3Server, dataset_id: str) 
                                                use_threads=False)
 
 
-def committing_runs(cluster_settings: ClusterSettings, s3: S3Server, dataset_id: str
+def committing_runs(cluster_settings: ClusterSettings, s3: MotoS3, dataset_id: str
                     ) -> Counter[str]:
     """How many Delta commits each run made to the dataset (exactly once: never above 1)."""
     bucket, prefix = cluster_settings.lake_uri.removeprefix("s3://").split("/", 1)
@@ -275,11 +279,11 @@ def kill_a_busy_worker(topology: Cluster) -> str | None:
     return None
 
 
-def drive(topology: Cluster, s3: S3Server, faults: Callable[[Cluster, list[str]], None],
+def drive(topology: Cluster, faults: Callable[[Cluster, list[str]], None],
           *, flows: int) -> dict[str, Any]:
     """Create the flows and their runs, inject `faults`, wait for every run to end, and check
     the outcome; the figures for the note."""
-    settings = topology.settings
+    settings, s3 = topology.settings, topology.s3
     database_url = settings.database_url
     table = table_source("cluster_orders", BASE, WINDOW_SECONDS)
     now = int(time.time())
@@ -335,9 +339,7 @@ def drive(topology: Cluster, s3: S3Server, faults: Callable[[Cluster, list[str]]
 # -- the tests ---------------------------------------------------------------------------
 
 
-def test_cluster_on_redis_survives_worker_scheduler_and_broker_faults(
-    tmp_path: Path, s3: S3Server
-) -> None:
+def test_cluster_on_redis_survives_worker_scheduler_and_broker_faults(tmp_path: Path) -> None:
     broker = RedisBroker(tmp_path)
     broker.start()
     figures: dict[str, Any] = {}
@@ -360,8 +362,8 @@ def test_cluster_on_redis_survives_worker_scheduler_and_broker_faults(
             send_run_ready(broker.url, run_id)
 
     try:
-        with cluster(tmp_path, s3, broker.url, apis=2, schedulers=2, workers=3) as topology:
-            figures.update(drive(topology, s3, faults, flows=3))
+        with cluster(tmp_path, broker.url, apis=2, schedulers=2, workers=3) as topology:
+            figures.update(drive(topology, faults, flows=3))
             # The standby took the lead from the killed scheduler.
             survivor = [s for s in topology.schedulers if s.alive()]
             assert leader_pid(topology.settings.database_url) in {
@@ -372,14 +374,14 @@ def test_cluster_on_redis_survives_worker_scheduler_and_broker_faults(
     print(f"cluster on Redis: {figures}")
 
 
-def test_cluster_on_rabbitmq_runs_each_window_once(tmp_path: Path, s3: S3Server) -> None:
+def test_cluster_on_rabbitmq_runs_each_window_once(tmp_path: Path) -> None:
     def faults(topology: Cluster, run_ids: list[str]) -> None:
         for run_id in run_ids[:3]:
             send_run_ready(broker_url, run_id)
         kill_a_busy_worker(topology)
 
     with rabbitmq_vhost() as broker_url, cluster(
-        tmp_path, s3, broker_url, apis=2, schedulers=1, workers=2
+        tmp_path, broker_url, apis=2, schedulers=1, workers=2
     ) as topology:
-        figures = drive(topology, s3, faults, flows=1)
+        figures = drive(topology, faults, flows=1)
     assert figures["runs"] == WINDOWS

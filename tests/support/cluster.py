@@ -12,23 +12,77 @@ import json
 import secrets
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import boto3
 import psycopg
 from cryptography.fernet import Fernet
 
 from support.net import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
 RABBITMQCTL = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
 # The queue runs go to when their flow names none (`sluice worker` serves it by default).
 DEFAULT_QUEUE = "sluice"
 RUN_READY_TASK = "sluice.run_ready"
+
+
+class MotoS3:
+    """moto's S3 server as a process of its own: the lake every cluster process shares. (A
+    server thread inside the test process would share its GIL with the test's polling, and
+    serve every process's commits at the pace of one busy interpreter.) It accepts any keys."""
+
+    REGION = "us-east-1"
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def storage_options(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "cluster",
+                "AWS_SECRET_ACCESS_KEY": "cluster", "AWS_REGION": self.REGION,
+                "AWS_ALLOW_HTTP": "true"}
+
+    def client(self) -> Any:
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.REGION,
+                            aws_access_key_id="cluster", aws_secret_access_key="cluster")
+
+    def start(self) -> None:
+        log = (self.workdir / f"moto-{self.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                self.client().list_buckets()
+                return
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError(f"moto_server on port {self.port} did not start")
+
+    def new_bucket(self, name: str) -> str:
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
 
 
 class RedisBroker:
