@@ -9,6 +9,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from sluice.cli.main import app
+from sluice.cli.output import console, err_console
 
 
 @dataclass
@@ -16,7 +17,14 @@ class Cli:
     runner: CliRunner
 
     def run(self, *args: str) -> Any:
-        return self.runner.invoke(app, list(args), catch_exceptions=False)
+        # A terminal as wide as a desktop one, whatever the test process has (without one,
+        # Rich folds tables at 80 columns, or at the COLUMNS it saw at import).
+        widths = console.width, err_console.width
+        console.width = err_console.width = 160
+        try:
+            return self.runner.invoke(app, list(args), catch_exceptions=False)
+        finally:
+            console.width, err_console.width = widths
 
     def json(self, *args: str) -> Any:
         result = self.run(*args, "--output", "json")

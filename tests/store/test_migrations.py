@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -15,7 +16,6 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from conftest import PG_ADMIN_DSN, PG_URL_BASE
 from sluice.store.db import alembic_config, make_engine, upgrade_schema
 from sluice.store.models import Base
 
@@ -139,6 +139,13 @@ def test_upgrade_gives_existing_retriggers_their_chain(empty_engine: Engine) -> 
     # Every re-trigger points at the chain's first run, through a re-trigger of a re-trigger;
     # of the two successful ones only the newest keeps its place in the unique index.
     assert roots == {"root": None, "r1": None, "r2": "root", "r3": "root"}
+
+
+# As in tests/conftest.py (which a test module cannot import by name: each folder has one).
+PG_ADMIN_DSN = os.environ.get(
+    "SLUICE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
+PG_URL_BASE = os.environ.get("SLUICE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 
 @pytest.fixture

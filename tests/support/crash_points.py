@@ -96,10 +96,10 @@ def install(point: str, *, armed_from: int, runs: int, folder: Path | None) -> N
     gathering = _Gathering(runs)
     real_move, real_write = runner._move_data, writer._write
 
-    def move_data(ctx: Any, guard: Any, plan: runner.RunPlan, metrics: Any) -> Any:
+    def move_data(ctx: Any, guard: Any, plan: runner.RunPlan, *rest: Any) -> Any:
         if plan.window is not None and plan.window.start >= armed_from:
             armed.add(plan.run_id)
-        return real_move(ctx, guard, plan, metrics)
+        return real_move(ctx, guard, plan, *rest)
 
     def write(table: Any, plan: writer.WritePlan, source: pa.RecordBatchReader) -> None:
         if plan.run_id not in armed:

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from ui_support import CATALOG, FS, login, make_orders, orders_flow, post_form
+from ui_support import FS, login, make_orders, orders_flow, post_form
 
 from sluice.config import Settings
-from support.api_runs import SQLITE_SPEC
+from support.api_runs import CATALOG, SQLITE_SPEC
 from support.callers import Caller
 
 REST_SPEC = "d7f819ca-df9f-4b5f-be66-74c44667cb69"
@@ -106,7 +106,7 @@ def test_explore_lists_and_previews_and_a_used_connection_cannot_be_deleted(
     start = f"/ui/flows/new?connection={connection_id}&amp;object=orders"
     assert start in preview.text
     missing = app_client.get(f"/ui/connections/{connection_id}/explore?type=table&object=nope")
-    assert missing.status_code == 400 and "CONNECTOR-1001-400" in missing.text
+    assert missing.status_code == 400 and "CONNECTOR-1002-400" in missing.text
     # A flow reads from it: deleting shows the in-use error and deletes nothing.
     built = orders_flow(caller, settings)
     base_id = caller.get(f"{FS}/sourceConnections").json()["items"][0]["baseConnectionId"]

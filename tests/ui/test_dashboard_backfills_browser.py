@@ -10,18 +10,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_dashboard_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ORDERS_FLOW,
-    VIEWPORT,
-    WAIT_MS,
-    Server,
-    _require_browser,
-    server,
-    shot,
-    wait_for_demo,
-)
+from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, WAIT_MS, require_browser, shot
+from test_dashboard_browser import ORDERS_FLOW, Server, server, wait_for_demo
 
 from sluice.client import SluiceClient
 
@@ -34,7 +24,7 @@ def _client(server: Server, _creds: dict[str, str]) -> SluiceClient:
 
 
 def test_backfill_pages_show_progress_chunks_and_steer_it(server: Server) -> None:
-    sync_api = _require_browser()
+    sync_api = require_browser()
     creds = wait_for_demo(server)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     with _client(server, creds) as client:

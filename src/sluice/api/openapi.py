@@ -74,8 +74,14 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any], limit
         if (method, path) == ("POST", BACKFILLS):
             responses["200"] = _answer(ref("BackfillPlan"), "The plan of a dry run.")
         statuses = ERROR_STATUSES + (("412",) if method != "GET" else ())
-        if method == "POST" and path.startswith(BACKFILLS):
-            statuses += ("409",)  # an overlapping backfill; an action its status refuses
+        takes_key = any(
+            parameter.get("name") == "Idempotency-Key"
+            for parameter in operation.get("parameters", [])
+        )
+        if takes_key or (method == "POST" and path.startswith(BACKFILLS)):
+            # A key reused with another request (1490); an overlapping backfill, or an
+            # action its status refuses.
+            statuses += ("409",)
         for code in statuses:
             responses[code] = _answer(ref("Error"), "An error (problem or gateway document).")
         body = _request_body(path, method)
