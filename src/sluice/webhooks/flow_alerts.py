@@ -16,9 +16,9 @@ from sluice.domain.expectations import MAX_AGE_WITHOUT_SUCCESS
 from sluice.store import clock
 from sluice.store.db import write_transaction
 from sluice.store.flow_health import OverdueFlow, overdue_flows
-from sluice.store.models import Sandbox, Webhook, WebhookDelivery, WebhookEvent
+from sluice.store.models import Sandbox, Webhook, WebhookEvent
 from sluice.webhooks.events import FLOW_EXPECTATION_FAILED, flow_event_payload
-from sluice.webhooks.outbox import PENDING
+from sluice.webhooks.outbox import add_pending_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +102,5 @@ def _record(session: Session, flow: OverdueFlow, now: int) -> bool:
         )
     )
     session.flush()
-    session.add_all(
-        WebhookDelivery(
-            id=clock.new_id(),
-            webhook_id=hook.id,
-            event_id=event_id,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-            attempt_log=[],
-        )
-        for hook in hooks
-    )
+    add_pending_deliveries(session, event_id, hooks, now_ms=now)
     return True

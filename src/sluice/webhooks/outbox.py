@@ -10,6 +10,7 @@ stored at all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import Table, select
@@ -104,6 +105,15 @@ def record_run_event(
     )
     if session.execute(statement).first() is None:
         return None
+    add_pending_deliveries(session, event_id, hooks, now_ms=now)
+    session.flush()
+    return event_id
+
+
+def add_pending_deliveries(
+    session: Session, event_id: str, hooks: Iterable[Any], *, now_ms: int
+) -> None:
+    """One pending delivery of the event to each of `hooks` (webhooks), due at once."""
     session.add_all(
         WebhookDelivery(
             id=clock.new_id(),
@@ -111,15 +121,13 @@ def record_run_event(
             event_id=event_id,
             status=PENDING,
             attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
+            next_attempt_at=now_ms,
+            created_at=now_ms,
+            updated_at=now_ms,
             attempt_log=[],
         )
         for hook in hooks
     )
-    session.flush()
-    return event_id
 
 
 def record_delayed_runs(sessions: sessionmaker[Session], *, now_ms: int | None = None) -> int:
