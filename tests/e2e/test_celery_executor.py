@@ -53,6 +53,8 @@ WINDOW = (BASE_EPOCH, BASE_EPOCH + 86_400)
 GATE_ROW = 100
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
+# Two flows whose runs fill both slots of one worker while the broker restarts.
+OUTAGE_FLOWS = ("outage_a", "outage_b")
 
 @dataclass
 class Cluster:
@@ -208,6 +210,10 @@ def observed(cluster: Cluster, source: Source, broker: RedisServer) -> dict[str,
         flows["kill"] = postgres_table_flow(client, source.gated_view,
                                             workerQueue=queues["kill"])
         flows["journey"] = postgres_table_flow(client, source.table)
+        # Served, like the doomed worker's flow, only by the worker routed to every queue.
+        for name in OUTAGE_FLOWS:
+            flows[name] = postgres_table_flow(client, source.gated_view,
+                                              workerQueue=queues["kill"])
         seen["flows"] = flows
 
         def new_run(name: str) -> str:
@@ -253,15 +259,34 @@ def observed(cluster: Cluster, source: Source, broker: RedisServer) -> dict[str,
         seen["default_slots"] = cluster.metadata(
             f"SELECT queues, executor FROM workers WHERE id LIKE '%:{default.process.pid}:%'")
 
-        # The broker goes down: the API still answers 201; once it is back, the workers
-        # reconnect and the sweep sends the task the API could not.
-        broker.stop()
-        runs["broker_down"] = new_run("journey")
-        seen["broker_down_status"] = run_status(client.get_item(f"runs/{runs['broker_down']}"))
-        wait_for("the API's warning", lambda: True if "Could not send" in
-                 cluster.server.output() else None, cluster.watched())
+        # The broker goes down while every slot of the routed worker holds a run (at the
+        # gate), and the runs end during the outage; the API still answers 201; once the
+        # broker is back, the workers reconnect, the busy one included, and the sweep sends
+        # the task the API could not.
+        gate = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                               autocommit=True)
+        try:
+            gate.execute("SELECT pg_advisory_lock(%s)", [source.gate_key])
+            for name in OUTAGE_FLOWS:
+                runs[name] = new_run(name)
+            wait_for("the routed worker to hold a run in each slot", lambda: all(
+                f":{routed.process.pid}:" in (cluster.run_row(runs[name])["claimed_by"] or "")
+                for name in OUTAGE_FLOWS) or None, cluster.watched())
+            broker.stop()
+            runs["broker_down"] = new_run("journey")
+            seen["broker_down_status"] = run_status(
+                client.get_item(f"runs/{runs['broker_down']}"))
+            wait_for("the API's warning", lambda: True if "Could not send" in
+                     cluster.server.output() else None, cluster.watched())
+        finally:
+            gate.close()
+        for name in OUTAGE_FLOWS:
+            seen[name] = ended_ok(cluster, client, runs[name])
         broker.start()
         seen["broker_down"] = ended_ok(cluster, client, runs["broker_down"])
+        # Only the worker that was busy serves this queue: it must still be listening.
+        runs["after_outage"] = new_run(OUTAGE_FLOWS[0])
+        seen["after_outage"] = ended_ok(cluster, client, runs["after_outage"])
 
     seen["runs"] = runs
     seen["rows"] = {name: cluster.run_row(run_id) for name, run_id in runs.items()}
@@ -330,6 +355,16 @@ def test_the_broker_down_at_api_time_then_the_sweep_sends_the_task(
     assert observed["broker_down_status"] == "scheduled"  # created: 201
     assert observed["rows"]["broker_down"]["enqueued_at"] is not None
     assert "Could not send" in observed["server_output"]
+
+
+def test_a_worker_busy_while_the_broker_restarts_keeps_taking_tasks(
+    observed: dict[str, Any],
+) -> None:
+    routed = f":{observed['pids']['routed']}:"
+    for name in OUTAGE_FLOWS:
+        assert routed in observed["rows"][name]["claimed_by"]
+    assert routed in observed["rows"]["after_outage"]["claimed_by"]
+    assert observed["rows"]["after_outage"]["attempt"] == 1
 
 
 def test_a_run_on_rabbitmq_ends_success(cluster: Cluster, source: Source) -> None:

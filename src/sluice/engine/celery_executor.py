@@ -55,10 +55,13 @@ def celery_app(broker_url: str, *, prefetch: int = 1, sender: bool = False) -> C
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
-        # Acknowledged once the run ends, and re-delivered if the worker dies meanwhile;
-        # the claim in the database makes the re-delivery harmless.
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
+        # Acknowledged when the task starts, on the consumer's own thread. A late ack would
+        # buy nothing: a task re-delivered after its worker died finds the run's lease still
+        # live and does nothing, and the sweep re-sends it once the lease runs out. It would
+        # cost a lot: the thread pool acks from the run's thread, and an ack that fails while
+        # the broker is down leaves kombu's Redis consumer silently deaf after the restart;
+        # on RabbitMQ a run longer than `consumer_timeout` would lose its channel.
+        "task_acks_late": False,
         "worker_prefetch_multiplier": prefetch,
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
