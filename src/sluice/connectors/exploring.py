@@ -49,3 +49,14 @@ class ExploreItem:
         if self.modified_at is not None:
             wire["lastModifiedTime"] = int(self.modified_at * 1000)
         return wire
+
+
+def schema_item(name: str) -> ExploreItem:
+    """A schema (a MySQL database) of a database connection: explored, never previewed."""
+    return ExploreItem("schema", name, name, can_preview=False, can_fetch_schema=False)
+
+
+def table_item(name: str, schema: str | None = None) -> ExploreItem:
+    """A table or view to preview; its path is `schema.table` when it lies in a schema."""
+    path = name if schema is None else f"{schema}.{name}"
+    return ExploreItem("table", name, path, can_preview=True, can_fetch_schema=True)
