@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from sluice.connectors.contract import AuthSpec, ConnectionSpec, ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError, TerminalReadError
-from sluice.connectors.exploring import ExploreItem, ObjectType, table_item
+from sluice.connectors.exploring import ExploreItem, ObjectType
 from sluice.connectors.read_base import OpenRead
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.domain.errors import bad_request
@@ -145,7 +145,7 @@ class CalendarConnector:
             raise ExploreError(
                 f"A calendar lists its tables at objectType=root, not {object_type}."
             )
-        return [table_item(name) for name in sorted(TABLES)]
+        return [ExploreItem.for_table(name) for name in sorted(TABLES)]
 
     def read(
         self,

@@ -14,13 +14,7 @@ from sluice.connectors.errors import (
     SourceReadError,
     read_error_type,
 )
-from sluice.connectors.exploring import (
-    MAX_LISTED_OBJECTS,
-    ExploreItem,
-    ObjectType,
-    schema_item,
-    table_item,
-)
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
 from sluice.connectors.mysql.catalog import TABLE_NAME_PATTERN
 from sluice.connectors.mysql.reader import check_delta_column, open_source
 from sluice.connectors.mysql.session import (
@@ -107,13 +101,13 @@ def list_objects(
         with connection.cursor() as cursor:
             if object_type == "root":
                 cursor.execute(_LIST_DATABASES_SQL, (*SYSTEM_DATABASES, MAX_LISTED_OBJECTS))
-                return [schema_item(str(row[0])) for row in cursor.fetchall()]
+                return [ExploreItem.for_schema(str(row[0])) for row in cursor.fetchall()]
             assert place is not None
             cursor.execute(_DATABASE_EXISTS_SQL, (place,))
             if not cursor.fetchall():
                 raise ExploreError(f"The database {place!r} does not exist or is not visible.")
             cursor.execute(_LIST_TABLES_SQL, (place, MAX_LISTED_OBJECTS))
-            return [table_item(str(row[0]), place) for row in cursor.fetchall()]
+            return [ExploreItem.for_table(str(row[0]), place) for row in cursor.fetchall()]
     except pymysql.MySQLError as error:
         raise _listing_error(error, settings) from None
     finally:

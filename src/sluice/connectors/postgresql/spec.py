@@ -7,13 +7,7 @@ from typing import Any
 
 from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError, SourceReadError
-from sluice.connectors.exploring import (
-    MAX_LISTED_OBJECTS,
-    ExploreItem,
-    ObjectType,
-    schema_item,
-    table_item,
-)
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
 from sluice.connectors.postgresql.catalog import (
     LIST_SCHEMAS_SQL,
     LIST_TABLES_SQL,
@@ -61,7 +55,7 @@ def list_objects(
     """Root: the schemas; `schema`: its tables and views (`path` is `schema.table`)."""
     if object_type == "root":
         rows = fetch(context, params, LIST_SCHEMAS_SQL, (MAX_LISTED_OBJECTS,))
-        return [schema_item(name) for (name,) in rows]
+        return [ExploreItem.for_schema(name) for (name,) in rows]
     if object_type != "schema":
         raise ExploreError(
             f"PostgreSQL connections list schemas (objectType=root) and their tables"
@@ -71,7 +65,7 @@ def list_objects(
     rows = fetch(context, params, LIST_TABLES_SQL, (schema, MAX_LISTED_OBJECTS))
     if not rows and not fetch(context, params, SCHEMA_EXISTS_SQL, (schema,)):
         raise ExploreError(f"The schema {schema!r} does not exist.")
-    return [table_item(name, schema) for name, _kind in rows]
+    return [ExploreItem.for_table(name, schema) for name, _kind in rows]
 
 
 SPEC = ConnectionSpec(

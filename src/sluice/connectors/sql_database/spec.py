@@ -16,13 +16,7 @@ from sluice.connectors.errors import (
     SourceReadError,
     read_error_type,
 )
-from sluice.connectors.exploring import (
-    MAX_LISTED_OBJECTS,
-    ExploreItem,
-    ObjectType,
-    schema_item,
-    table_item,
-)
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
 from sluice.connectors.mysql.catalog import TABLE_NAME_PATTERN
 from sluice.connectors.spec_schemas import auth_spec, table_params_schema
 from sluice.connectors.sql_database.connection import (
@@ -106,7 +100,7 @@ def list_objects(
             return _tables(inspector, None)
         schemas = [s for s in inspector.get_schema_names() if s not in SYSTEM_SCHEMAS]
         if object_type == "root":
-            return [schema_item(s) for s in sorted(schemas)[:MAX_LISTED_OBJECTS]]
+            return [ExploreItem.for_schema(s) for s in sorted(schemas)[:MAX_LISTED_OBJECTS]]
         if place not in schemas:
             raise ExploreError(f"The schema {place!r} does not exist or is not visible.")
         return _tables(inspector, place)
@@ -118,7 +112,7 @@ def list_objects(
 
 def _tables(inspector: Any, schema: str | None) -> list[ExploreItem]:
     names = sorted({*inspector.get_table_names(schema), *inspector.get_view_names(schema)})
-    return [table_item(name, schema) for name in names[:MAX_LISTED_OBJECTS]]
+    return [ExploreItem.for_table(name, schema) for name in names[:MAX_LISTED_OBJECTS]]
 
 
 def _listing_error(error: BaseException, database_url: DatabaseUrl) -> SourceReadError:

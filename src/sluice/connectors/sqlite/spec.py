@@ -9,7 +9,7 @@ from typing import Any
 
 from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError
-from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType, table_item
+from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
 from sluice.connectors.spec_schemas import auth_spec, table_params_schema
 from sluice.connectors.sqlite.database import database_path, list_tables, read_only_uri
 from sluice.connectors.sqlite.reader import check_delta_column, open_source
@@ -56,7 +56,9 @@ def list_objects(
         raise ExploreError(
             f"A SQLite database lists its tables at objectType=root; it has no {object_type}s."
         )
-    return [table_item(name) for name in list_tables(context, params, MAX_LISTED_OBJECTS)]
+    return [
+        ExploreItem.for_table(name) for name in list_tables(context, params, MAX_LISTED_OBJECTS)
+    ]
 
 
 SPEC = ConnectionSpec(
