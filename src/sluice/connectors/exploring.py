@@ -36,6 +36,17 @@ class ExploreItem:
     size: int | None = None
     modified_at: float | None = None  # epoch seconds
 
+    @classmethod
+    def for_schema(cls, name: str) -> ExploreItem:
+        """A schema (a MySQL database) of a database connection: explored, never previewed."""
+        return cls("schema", name, name, can_preview=False, can_fetch_schema=False)
+
+    @classmethod
+    def for_table(cls, name: str, schema: str | None = None) -> ExploreItem:
+        """A table or view to preview; its path is `schema.table` when it lies in a schema."""
+        path = name if schema is None else f"{schema}.{name}"
+        return cls("table", name, path, can_preview=True, can_fetch_schema=True)
+
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
             "type": self.type,

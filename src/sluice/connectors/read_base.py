@@ -4,11 +4,12 @@ the read opens, its progress counters, and for most a `batches()` that releases 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import pyarrow as pa
 
+from sluice.connectors.errors import SourceReadError
 from sluice.connectors.reading import ReadProgress
 
 
@@ -48,3 +49,31 @@ class SelfClosingRead(OpenRead, ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+def stream_batches(
+    reader: pa.RecordBatchReader | None,
+    read_error: Callable[[BaseException], SourceReadError | None],
+) -> Iterator[pa.RecordBatch]:
+    """The batches of a driver's Arrow stream as they come (none once the read is closed).
+
+    A failure is raised as `read_error(error)`; a failure it answers None for is not the
+    stream's and propagates as it is.
+    """
+    if reader is None:
+        return
+    while True:
+        failure: SourceReadError | None = None
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except BaseException as error:
+            failure = read_error(error)
+            if failure is None:
+                raise
+        # Raised outside the handler, so the driver's exception (its message may hold a
+        # secret) is not chained to it.
+        if failure is not None:
+            raise failure
+        yield batch

@@ -50,14 +50,22 @@ def parse_chunk_spec(raw: object) -> ChunkSpec:
         raise bad_request(
             INVALID_CHUNK, f"chunk.unit {unit!r} is not valid; use hour, day, week or month."
         )
-    size = whole_number(raw.get("size", 1))
-    if size is None or not 1 <= size <= MAX_CHUNK_SIZE:
-        raise bad_request(
-            INVALID_CHUNK,
-            f"chunk.size {raw.get('size')!r} is not valid; give a whole number from 1 to "
-            f"{MAX_CHUNK_SIZE}.",
-        )
+    size = count_option(raw, "size", "chunk.size", maximum=MAX_CHUNK_SIZE, code=INVALID_CHUNK)
     return ChunkSpec(cast(ChunkUnit, unit.lower()), size)
+
+
+def count_option(
+    raw: Mapping[str, object], key: str, shown: str, *, maximum: int, code: int
+) -> int:
+    """`raw[key]` (1 when absent) as a whole number from 1 to `maximum`; 400 `code` naming it
+    as `shown` otherwise."""
+    count = whole_number(raw.get(key, 1))
+    if count is None or not 1 <= count <= maximum:
+        raise bad_request(
+            code,
+            f"{shown} {raw.get(key)!r} is not valid; give a whole number from 1 to {maximum}.",
+        )
+    return count
 
 
 def floor_to_unit(moment: datetime, unit: ChunkUnit) -> datetime:

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sluice.domain.backfill_plan import ChunkSpec, parse_chunk_spec
+from sluice.domain.backfill_plan import ChunkSpec, count_option, parse_chunk_spec
 from sluice.domain.errors import SluiceError, bad_request
-from sluice.domain.numbers import whole_number
 from sluice.domain.run_params import epoch_seconds
 from sluice.domain.windows import Window
 
@@ -100,13 +99,9 @@ def parse_backfill_request(body: object) -> BackfillRequest:
             "non-empty range.",
         )
     chunk = parse_chunk_spec(body["chunk"])
-    parallelism = whole_number(body.get("parallelism", 1))
-    if parallelism is None or not 1 <= parallelism <= MAX_PARALLELISM:
-        raise bad_request(
-            INVALID_PARALLELISM,
-            f"parallelism {body.get('parallelism')!r} is not valid; give a whole number from 1 "
-            f"to {MAX_PARALLELISM}.",
-        )
+    parallelism = count_option(
+        body, "parallelism", "parallelism", maximum=MAX_PARALLELISM, code=INVALID_PARALLELISM
+    )
     delta = _delta_column(body["deltaColumn"]) if "deltaColumn" in body else None
     return BackfillRequest(
         flow_id.strip(),

@@ -10,7 +10,7 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sluice.domain.errors import bad_request
+from sluice.domain.errors import bad_request, refuse_unknown_fields
 from sluice.domain.schedule import Schedule
 
 DELTA_COLUMN_KEYS = ("name", "dateFormat", "timezone")
@@ -52,13 +52,13 @@ def _check_delta_column(delta: object, required: bool) -> None:
             "The Copy transformation's params.deltaColumn must be an object "
             "with a string name and optional dateFormat and timezone.",
         )
-    unknown = sorted(str(k) for k in delta if k not in DELTA_COLUMN_KEYS)
-    if unknown:
-        raise bad_request(
-            1000,
-            f"params.deltaColumn has unknown field(s) {', '.join(unknown)}; "
-            "the accepted fields are name, dateFormat and timezone.",
-        )
+    refuse_unknown_fields(
+        delta,
+        DELTA_COLUMN_KEYS,
+        code=1000,
+        where="params.deltaColumn",
+        hint="the accepted fields are name, dateFormat and timezone.",
+    )
     name = delta.get("name")
     if not isinstance(name, str) or not name.strip():
         raise bad_request(

@@ -7,6 +7,7 @@ errors itself.
 
 from __future__ import annotations
 
+from collections.abc import Container, Mapping
 from typing import Any
 
 
@@ -96,3 +97,13 @@ class ConflictError(SluiceError):
 
 def bad_request(code: int, message: str, **report: Any) -> BadRequestError:
     return BadRequestError(message, code=code, **report)
+
+
+def refuse_unknown_fields(
+    raw: Mapping[Any, Any], known: Container[str], *, code: int, where: str, hint: str
+) -> None:
+    """Refuse an object holding keys outside `known` (a misspelt option must not be silently
+    ignored), naming them in order: `{where} has unknown field(s) a, b; {hint}`."""
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise bad_request(code, f"{where} has unknown field(s) {', '.join(unknown)}; {hint}")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.domain.errors import bad_request
+from sluice.domain.errors import bad_request, refuse_unknown_fields
 from sluice.domain.numbers import whole_number
 from sluice.domain.windows import Window
 
@@ -62,13 +62,13 @@ def _parse_duration(name: str, raw: object) -> int:
     example = '{"value": 2, "unit": "hour"}'
     if not isinstance(raw, Mapping):
         raise bad_request(INVALID_LATE_DATA, f"options.{name} must be an object such as {example}.")
-    unknown = sorted(str(k) for k in raw if k not in ("value", "unit"))
-    if unknown:
-        raise bad_request(
-            INVALID_LATE_DATA,
-            f"options.{name} has unknown field(s) {', '.join(unknown)}; give value and unit, "
-            f"such as {example}.",
-        )
+    refuse_unknown_fields(
+        raw,
+        ("value", "unit"),
+        code=INVALID_LATE_DATA,
+        where=f"options.{name}",
+        hint=f"give value and unit, such as {example}.",
+    )
     unit = raw.get("unit")
     if not isinstance(unit, str) or unit not in DURATION_UNITS:
         raise bad_request(

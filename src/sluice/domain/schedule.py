@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sluice.domain.errors import bad_request
+from sluice.domain.errors import bad_request, refuse_unknown_fields
 from sluice.domain.numbers import whole_number
 from sluice.domain.windows import Window
 
@@ -196,14 +196,13 @@ def parse_schedule(
             "scheduleParams is missing or empty; give an object with "
             "startTime, frequency and, unless frequency is once, interval.",
         )
-    unknown = sorted(str(k) for k in raw if k not in SCHEDULE_KEYS)
-    if unknown:
-        raise bad_request(
-            1000,
-            f"scheduleParams has unknown field(s) {', '.join(unknown)}; the "
-            "accepted fields are startTime, frequency, interval and "
-            "backfill.",
-        )
+    refuse_unknown_fields(
+        raw,
+        SCHEDULE_KEYS,
+        code=1000,
+        where="scheduleParams",
+        hint="the accepted fields are startTime, frequency, interval and backfill.",
+    )
     start = _parse_start_time(raw.get("startTime"), now, grace_seconds, allow_past_start)
     frequency = _parse_frequency(raw.get("frequency"))
     if frequency == "once":
@@ -261,4 +260,3 @@ def check_schedule_change(old: Schedule, new: Schedule, *, now: int) -> None:
             f"start time has passed; keep backfill "
             f"{str(old.backfill).lower()}.",
         )
-

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from sluice.engine.celery_executor import TASK_NAME, celery_app
 from sluice.engine.claims import Sessions
-from sluice.engine.worker import Execute, Worker, default_worker_id
+from sluice.engine.worker import Execute, Worker, numbered_worker_ids
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,16 @@ class RunSlots:
         lease_ms: int,
         worker_prefix: str | None = None,
     ) -> None:
-        prefix = worker_prefix or default_worker_id()
         self.workers = [
             Worker(
                 sessions,
                 execute,
-                worker_id=f"{prefix}:{index}",
+                worker_id=worker_id,
                 lease_ms=lease_ms,
                 queues=tuple(queues),
                 executor="celery",
             )
-            for index in range(concurrency)
+            for worker_id in numbered_worker_ids(concurrency, worker_prefix)
         ]
         self._free: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         for worker in self.workers:

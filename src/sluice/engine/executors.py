@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from sluice.engine.claims import Sessions
-from sluice.engine.worker import Execute, Worker, default_worker_id
+from sluice.engine.worker import Execute, Worker, numbered_worker_ids
 from sluice.store.run_dispatch import ReadyRun
 
 
@@ -59,17 +59,16 @@ class LocalExecutor:
         if workers < 1:
             raise ValueError("A local executor needs at least one worker.")
         # The embedded server passes its data dir's identity, so a restart knows its claims.
-        prefix = worker_prefix or default_worker_id()
         self.workers = [
             Worker(
                 sessions,
                 execute,
-                worker_id=f"{prefix}:{index}",
+                worker_id=worker_id,
                 lease_ms=lease_ms,
                 poll_seconds=poll_seconds,
                 heartbeat_seconds=heartbeat_seconds,
             )
-            for index in range(workers)
+            for worker_id in numbered_worker_ids(workers, worker_prefix)
         ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -37,6 +37,13 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def numbered_worker_ids(count: int, prefix: str | None = None) -> list[str]:
+    """The ids of one process's `count` workers, `<prefix>:<n>`; the prefix by default names
+    this host and process."""
+    shared = prefix or default_worker_id()
+    return [f"{shared}:{index}" for index in range(count)]
+
+
 class Worker:
     """Claims and executes runs; `run_once` for one, `run_forever` until stopped.
 

@@ -19,7 +19,9 @@ class ConnectionCreate(ResourceBody):
     connection_spec: SpecRef = Field(alias="connectionSpec")
 
 
-class SourceConnectionCreate(ResourceBody):
+# Source and target connections take the same body; each keeps its own name on the wire
+# (and no docstring, which would become its schema's description).
+class _FlowConnectionCreate(ResourceBody):
     name: NonEmptyText
     description: Description | None = None
     base_connection_id: NonEmptyText | None = Field(default=None, alias="baseConnectionId")
@@ -28,10 +30,9 @@ class SourceConnectionCreate(ResourceBody):
     connection_spec: SpecRef = Field(alias="connectionSpec")
 
 
-class TargetConnectionCreate(ResourceBody):
-    name: NonEmptyText
-    description: Description | None = None
-    base_connection_id: NonEmptyText | None = Field(default=None, alias="baseConnectionId")
-    data: JsonObject = Field(default_factory=dict)
-    params: JsonObject = Field(default_factory=dict)
-    connection_spec: SpecRef = Field(alias="connectionSpec")
+class SourceConnectionCreate(_FlowConnectionCreate):
+    pass
+
+
+class TargetConnectionCreate(_FlowConnectionCreate):
+    pass

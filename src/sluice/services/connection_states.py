@@ -38,8 +38,7 @@ def change_state(
     """Enable or disable; If-Match is optional (as on the reference's action endpoints),
     and an action that changes nothing keeps the etag."""
     target = _target_state(op)
-    row = repository.get(session, tenant, resource_id, for_update=True)
-    repository.check_version(row, if_match, required=False)
+    row = repository.get_for_write(session, tenant, resource_id, if_match, version_required=False)
     if state_of(row) == target:
         return row
     if isinstance(row, Connection):

@@ -135,8 +135,7 @@ def patch_connection(
     operations: object,
     if_match: str | None,
 ) -> Connection:
-    row = connections.get(session, tenant, connection_id, for_update=True)
-    connections.check_version(row, if_match)
+    row = connections.get_for_write(session, tenant, connection_id, if_match)
     patch = normalize_operations(operations, PATCHABLE, {"connectionSpec": 1414})
     if row.state not in ("enabled", "disabled", "initializing"):
         raise bad_request(1416, f"Connection {row.id} is '{row.state}'; update it once enabled.")

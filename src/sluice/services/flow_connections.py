@@ -72,8 +72,7 @@ def patched_body(
     if_match: str | None,
 ) -> tuple[EndRow, Body]:
     """The row (locked, version-checked) and the create body the patch turns it into."""
-    row = repository.get(session, tenant, resource_id, for_update=True)
-    repository.check_version(row, if_match)
+    row = repository.get_for_write(session, tenant, resource_id, if_match)
     patch = normalize_operations(operations, PATCHABLE, FIXED)
     patched = apply_operations(render_end(row, tenant, ""), patch)
     body = parse_model(

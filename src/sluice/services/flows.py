@@ -228,8 +228,7 @@ def render_flow(row: Flow, tenant: Tenant) -> dict[str, Any]:
 def patch_flow(
     session: Session, tenant: Tenant, flow_id: str, operations: object, if_match: str | None
 ) -> Flow:
-    row = flows.get(session, tenant, flow_id, for_update=True)
-    flows.check_version(row, if_match)
+    row = flows.get_for_write(session, tenant, flow_id, if_match)
     patch = normalize_operations(operations, PATCHABLE)
     patched = apply_operations(render_flow(row, tenant), patch)
     spec = _require_flow_spec(row.flow_spec_id)
@@ -284,8 +283,7 @@ def change_state(
         raise bad_request(1402, f"'{action}' is supported for provider requests only.")
     if action not in ("enable", "disable"):
         raise bad_request(1000, f"Unknown flow action '{op}'; use op=enable or op=disable.")
-    row = flows.get(session, tenant, flow_id, for_update=True)
-    flows.check_version(row, if_match, required=False)
+    row = flows.get_for_write(session, tenant, flow_id, if_match, version_required=False)
     target_state = "enabled" if action == "enable" else "disabled"
     if row.state != target_state:
         row.state = target_state

@@ -140,8 +140,7 @@ def replace_mapping_set(
     session: Session, tenant: Tenant, mapping_id: str, payload: Any, if_match: str | None
 ) -> MappingSet:
     """PUT: the body becomes version N+1; version N and older stay as they were."""
-    row = mapping_sets.get(session, tenant, mapping_id, for_update=True)
-    mapping_sets.check_version(row, if_match)
+    row = mapping_sets.get_for_write(session, tenant, mapping_id, if_match)
     body = parse_mapping_set(payload)
     _check_values(body)
     _check_output_dataset(session, tenant, body)

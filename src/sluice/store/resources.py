@@ -47,6 +47,21 @@ class ResourceRepository(Generic[Row]):
             raise NotFoundError(self.resource_type, resource_id)
         return row
 
+    def get_for_write(
+        self,
+        session: Session,
+        tenant: Tenant,
+        resource_id: str,
+        if_match: str | None,
+        *,
+        version_required: bool = True,
+    ) -> Row:
+        """The row a write changes: locked until the transaction ends, and refused when the
+        client's `If-Match` names another version (see `check_version`)."""
+        row = self.get(session, tenant, resource_id, for_update=True)
+        self.check_version(row, if_match, required=version_required)
+        return row
+
     def add(
         self, session: Session, tenant: Tenant, name: str, doc: dict[str, Any], **columns: Any
     ) -> Row:

@@ -118,23 +118,9 @@ def claim(
     )
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
-    statement = (
-        update(Run)
-        .where(Run.id == pick.scalar_subquery(), _claimable(now_ms))
-        .values(
-            status=IN_PROGRESS,
-            claim_token=token,
-            claimed_by=worker_id,
-            lease_expires_at=now_ms + lease_ms,
-            attempt=Run.attempt + 1,
-            started_at=case((Run.started_at.is_(None), now_ms), else_=Run.started_at),
-            **_touched(now_ms),
-        )
-        .returning(Run.id, Run.attempt)
-        .execution_options(synchronize_session=False)
+    return _claim_where(
+        session, Run.id == pick.scalar_subquery(), worker_id, token, lease_ms, now_ms
     )
-    row = session.execute(statement).first()
-    return None if row is None else Claimed(row.id, row.attempt)
 
 
 def claim_run(
@@ -150,9 +136,22 @@ def claim_run(
     (PostgreSQL re-evaluates it after waiting for the first's row lock; SQLite serializes
     writers), matches nothing, and that worker does nothing.
     """
+    return _claim_where(session, Run.id == run_id, worker_id, token, lease_ms, now_ms)
+
+
+def _claim_where(
+    session: Session,
+    which: ColumnElement[bool],
+    worker_id: str,
+    token: str,
+    lease_ms: int,
+    now_ms: int,
+) -> Claimed | None:
+    """The claim itself: the run `which` selects, if it is still claimable, becomes this
+    worker's for a lease and starts another attempt."""
     statement = (
         update(Run)
-        .where(Run.id == run_id, _claimable(now_ms))
+        .where(which, _claimable(now_ms))
         .values(
             status=IN_PROGRESS,
             claim_token=token,

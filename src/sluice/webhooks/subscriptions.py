@@ -132,8 +132,7 @@ def patch_webhook(
     operations: object,
     if_match: str | None,
 ) -> Webhook:
-    row = webhooks.get(session, tenant, webhook_id, for_update=True)
-    webhooks.check_version(row, if_match)
+    row = webhooks.get_for_write(session, tenant, webhook_id, if_match)
     patch = normalize_operations(operations, PATCHABLE)
     current = {**render_webhook(row, tenant), "secret": None}
     patched = apply_operations(current, patch)

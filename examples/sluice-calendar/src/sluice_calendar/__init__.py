@@ -145,7 +145,7 @@ class CalendarConnector:
             raise ExploreError(
                 f"A calendar lists its tables at objectType=root, not {object_type}."
             )
-        return [ExploreItem("table", name, name, True, True) for name in sorted(TABLES)]
+        return [ExploreItem.for_table(name) for name in sorted(TABLES)]
 
     def read(
         self,

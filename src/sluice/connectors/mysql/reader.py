@@ -53,7 +53,7 @@ from sluice.connectors.mysql.session import (
     settings_from_params,
     uses_tls,
 )
-from sluice.connectors.read_base import SelfClosingRead
+from sluice.connectors.read_base import SelfClosingRead, stream_batches
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.conform import conform
 from sluice.connectors.tables.reflection import (
@@ -62,6 +62,7 @@ from sluice.connectors.tables.reflection import (
     existing_table,
     table_name_of,
 )
+from sluice.connectors.tables.windowing import window_where
 
 DELTA_TYPES = DeltaTypes(
     accepted="DATETIME, TIMESTAMP, DATE or integer (epoch seconds)",
@@ -126,13 +127,10 @@ def _where_clause(table: MysqlTable, table_name: str, request: ReadRequest) -> s
     if selected is None:
         return ""
     column, kind, bounds = selected
-    delta = quote_identifier(column.name)
-    conditions = [f"{delta} IS NOT NULL"]
-    if bounds.lower is not None:
-        conditions.append(f"{delta} >= {bound_literal(kind, bounds.lower)}")
-    if bounds.upper is not None:
-        conditions.append(f"{delta} < {bound_literal(kind, bounds.upper)}")
-    return " WHERE " + " AND ".join(conditions)
+    return window_where(
+        quote_identifier(column.name),
+        *(None if b is None else bound_literal(kind, b) for b in (bounds.lower, bounds.upper)),
+    )
 
 
 def open_source(
@@ -231,6 +229,11 @@ def _is_panic(error: BaseException) -> bool:
     return type(error).__name__ == "PanicException"
 
 
+def _is_driver_failure(error: BaseException) -> bool:
+    """An error of connectorx's read, not an interrupt or exit passing through it."""
+    return isinstance(error, Exception) or _is_panic(error)
+
+
 class _Reads(SelfClosingRead):
     """What both read paths share: the reflected schema, progress, bounded batches."""
 
@@ -277,7 +280,7 @@ class MysqlArrowRead(_Reads):
                 pre_execution_query=UTC_SESSION_SQL,
             )
         except BaseException as error:
-            if not isinstance(error, Exception) and not _is_panic(error):
+            if not _is_driver_failure(error):
                 raise
             failure = self._error(error, f'Could not read table "{table_name}"')
         # Raised outside the handler, so the driver's exception (whose message may quote the
@@ -300,20 +303,12 @@ class MysqlArrowRead(_Reads):
         )
 
     def _raw_batches(self) -> Iterator[pa.RecordBatch]:
-        reader = self._reader
-        while reader is not None:
-            failure: SourceReadError | None = None
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except BaseException as error:
-                if not isinstance(error, Exception) and not _is_panic(error):
-                    raise
-                failure = self._error(error, f'Reading table "{self._table_name}" failed')
-            if failure is not None:
-                raise failure
-            yield batch
+        return stream_batches(self._reader, self._stream_error)
+
+    def _stream_error(self, error: BaseException) -> SourceReadError | None:
+        if not _is_driver_failure(error):
+            return None
+        return self._error(error, f'Reading table "{self._table_name}" failed')
 
     def close(self) -> None:
         reader, self._reader = self._reader, None

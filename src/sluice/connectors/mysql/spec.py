@@ -101,29 +101,17 @@ def list_objects(
         with connection.cursor() as cursor:
             if object_type == "root":
                 cursor.execute(_LIST_DATABASES_SQL, (*SYSTEM_DATABASES, MAX_LISTED_OBJECTS))
-                return [_database_item(str(row[0])) for row in cursor.fetchall()]
+                return [ExploreItem.for_schema(str(row[0])) for row in cursor.fetchall()]
             assert place is not None
             cursor.execute(_DATABASE_EXISTS_SQL, (place,))
             if not cursor.fetchall():
                 raise ExploreError(f"The database {place!r} does not exist or is not visible.")
             cursor.execute(_LIST_TABLES_SQL, (place, MAX_LISTED_OBJECTS))
-            return [_table_item(place, str(row[0])) for row in cursor.fetchall()]
+            return [ExploreItem.for_table(str(row[0]), place) for row in cursor.fetchall()]
     except pymysql.MySQLError as error:
         raise _listing_error(error, settings) from None
     finally:
         connection.close()
-
-
-def _database_item(name: str) -> ExploreItem:
-    return ExploreItem(
-        type="schema", name=name, path=name, can_preview=False, can_fetch_schema=False
-    )
-
-
-def _table_item(database: str, name: str) -> ExploreItem:
-    return ExploreItem(
-        type="table", name=name, path=f"{database}.{name}", can_preview=True, can_fetch_schema=True
-    )
 
 
 def _listing_error(error: BaseException, settings: MysqlSettings) -> SourceReadError:

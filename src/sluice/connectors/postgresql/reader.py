@@ -40,7 +40,7 @@ from sluice.connectors.tables.reflection import (
     existing_table,
     table_name_of,
 )
-from sluice.connectors.tables.windowing import Bounds, DeltaKind
+from sluice.connectors.tables.windowing import Bounds, DeltaKind, window_where
 
 # Rows per Arrow batch are bounded by ReadRequest.batch_rows (slicing); bytes per batch the
 # driver builds from COPY are bounded by this hint.
@@ -151,14 +151,12 @@ def _where_clause(
     assert selected is not None
     column, kind, bounds = selected
     _bind_bounds(session, bounds)
-    delta = quote_identifier(column.name)
     cast = _BOUND_CASTS[kind]
-    conditions = [f"{delta} IS NOT NULL"]
-    if bounds.lower is not None:
-        conditions.append(f"{delta} >= (SELECT current_setting('{_LOWER_SETTING}')::{cast})")
-    if bounds.upper is not None:
-        conditions.append(f"{delta} < (SELECT current_setting('{_UPPER_SETTING}')::{cast})")
-    return " WHERE " + " AND ".join(conditions)
+    lower, upper = (
+        None if bound is None else f"(SELECT current_setting('{setting}')::{cast})"
+        for bound, setting in ((bounds.lower, _LOWER_SETTING), (bounds.upper, _UPPER_SETTING))
+    )
+    return window_where(quote_identifier(column.name), lower, upper)
 
 
 def _limit_clause(request: ReadRequest) -> str:

@@ -55,7 +55,7 @@ def list_objects(
     """Root: the schemas; `schema`: its tables and views (`path` is `schema.table`)."""
     if object_type == "root":
         rows = fetch(context, params, LIST_SCHEMAS_SQL, (MAX_LISTED_OBJECTS,))
-        return [ExploreItem("schema", name, name, False, False) for (name,) in rows]
+        return [ExploreItem.for_schema(name) for (name,) in rows]
     if object_type != "schema":
         raise ExploreError(
             f"PostgreSQL connections list schemas (objectType=root) and their tables"
@@ -65,7 +65,7 @@ def list_objects(
     rows = fetch(context, params, LIST_TABLES_SQL, (schema, MAX_LISTED_OBJECTS))
     if not rows and not fetch(context, params, SCHEMA_EXISTS_SQL, (schema,)):
         raise ExploreError(f"The schema {schema!r} does not exist.")
-    return [ExploreItem("table", name, f"{schema}.{name}", True, True) for name, _kind in rows]
+    return [ExploreItem.for_table(name, schema) for name, _kind in rows]
 
 
 SPEC = ConnectionSpec(

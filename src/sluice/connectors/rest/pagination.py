@@ -53,8 +53,8 @@ def pages(
     """The endpoint's pages in order, each with its selected records."""
     walk = {
         "none": _single,
-        "pageNumber": _numbered,
-        "offset": _offset,
+        "pageNumber": _counted,
+        "offset": _counted,
         "cursor": _cursor,
         "linkHeader": _linked,
     }[pagination.type]
@@ -85,38 +85,22 @@ def _is_last(page: Page, pagination: Pagination) -> bool:
     return count == 0 or (pagination.page_size is not None and count < pagination.page_size)
 
 
-def _numbered(
+def _counted(
     client: RestClient, url: str, query: dict[str, str], pagination: Pagination, select: Selector
 ) -> Iterator[Page]:
-    number = pagination.start_page
+    """`pageNumber` and `offset`: each request sends a counter, until the last page. A page
+    number starts at `startPage` and counts pages; an offset starts at 0 and counts records."""
+    by_number = pagination.type == "pageNumber"
+    param = pagination.page_param if by_number else pagination.offset_param
+    counter = pagination.start_page if by_number else 0
     while True:
         page = _fetch(
-            client,
-            url,
-            {**query, **pagination.size_query(), pagination.page_param: str(number)},
-            select,
+            client, url, {**query, **pagination.size_query(), param: str(counter)}, select
         )
         yield page
         if _is_last(page, pagination):
             return
-        number += 1
-
-
-def _offset(
-    client: RestClient, url: str, query: dict[str, str], pagination: Pagination, select: Selector
-) -> Iterator[Page]:
-    offset = 0
-    while True:
-        page = _fetch(
-            client,
-            url,
-            {**query, **pagination.size_query(), pagination.offset_param: str(offset)},
-            select,
-        )
-        yield page
-        if _is_last(page, pagination):
-            return
-        offset += len(page.records)
+        counter += 1 if by_number else len(page.records)
 
 
 def _next_cursor(body: Any, path: jsonpath.JSONPath | jsonpath.CompoundJSONPath) -> str | None:

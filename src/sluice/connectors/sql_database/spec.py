@@ -100,12 +100,7 @@ def list_objects(
             return _tables(inspector, None)
         schemas = [s for s in inspector.get_schema_names() if s not in SYSTEM_SCHEMAS]
         if object_type == "root":
-            return [
-                ExploreItem(
-                    type="schema", name=s, path=s, can_preview=False, can_fetch_schema=False
-                )
-                for s in sorted(schemas)[:MAX_LISTED_OBJECTS]
-            ]
+            return [ExploreItem.for_schema(s) for s in sorted(schemas)[:MAX_LISTED_OBJECTS]]
         if place not in schemas:
             raise ExploreError(f"The schema {place!r} does not exist or is not visible.")
         return _tables(inspector, place)
@@ -117,16 +112,7 @@ def list_objects(
 
 def _tables(inspector: Any, schema: str | None) -> list[ExploreItem]:
     names = sorted({*inspector.get_table_names(schema), *inspector.get_view_names(schema)})
-    return [
-        ExploreItem(
-            type="table",
-            name=name,
-            path=name if schema is None else f"{schema}.{name}",
-            can_preview=True,
-            can_fetch_schema=True,
-        )
-        for name in names[:MAX_LISTED_OBJECTS]
-    ]
+    return [ExploreItem.for_table(name, schema) for name in names[:MAX_LISTED_OBJECTS]]
 
 
 def _listing_error(error: BaseException, database_url: DatabaseUrl) -> SourceReadError:

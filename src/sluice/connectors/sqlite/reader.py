@@ -51,7 +51,7 @@ from sluice.connectors.tables.reflection import (
     existing_table,
     table_name_of,
 )
-from sluice.connectors.tables.windowing import Bound, DeltaKind
+from sluice.connectors.tables.windowing import Bound, DeltaKind, window_where
 
 _BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
 _SENTINEL = "__sluice_sentinel"
@@ -258,15 +258,9 @@ def _where_clause(
         DeltaKind.DATE: f"date({quoted})",
         DeltaKind.TIMESTAMP: f"datetime({quoted})",
     }[kind]
-    conditions = [f"{value} IS NOT NULL"]
-    parameters: list[Any] = []
-    if bounds.lower is not None:
-        conditions.append(f"{value} >= ?")
-        parameters.append(_sqlite_bound(bounds.lower))
-    if bounds.upper is not None:
-        conditions.append(f"{value} < ?")
-        parameters.append(_sqlite_bound(bounds.upper))
-    return " WHERE " + " AND ".join(conditions), tuple(parameters)
+    sides = (bounds.lower, bounds.upper)
+    where = window_where(value, *(None if b is None else "?" for b in sides))
+    return where, tuple(_sqlite_bound(b) for b in sides if b is not None)
 
 
 def _sqlite_bound(bound: Bound) -> int | str:

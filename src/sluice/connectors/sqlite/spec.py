@@ -57,8 +57,7 @@ def list_objects(
             f"A SQLite database lists its tables at objectType=root; it has no {object_type}s."
         )
     return [
-        ExploreItem("table", name, name, True, True)
-        for name in list_tables(context, params, MAX_LISTED_OBJECTS)
+        ExploreItem.for_table(name) for name in list_tables(context, params, MAX_LISTED_OBJECTS)
     ]
 
 

@@ -12,7 +12,7 @@ import adbc_driver_manager
 import pyarrow as pa
 
 from sluice.connectors.errors import SourceReadError
-from sluice.connectors.read_base import Closable, SelfClosingRead
+from sluice.connectors.read_base import Closable, SelfClosingRead, stream_batches
 
 # What reading the next batch of an ADBC driver's stream may raise.
 _READ_ERRORS = (adbc_driver_manager.Error, OSError, pa.ArrowException)
@@ -31,20 +31,11 @@ class AdbcRead(SelfClosingRead):
 
     def _raw_batches(self) -> Iterator[pa.RecordBatch]:
         """The driver's batches as they come; a failure raised as `_read_error(error)`."""
-        reader = self._reader
-        while reader is not None:
-            failure: SourceReadError | None = None
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except _READ_ERRORS as error:
-                failure = self._read_error(error)
-            # Raised outside the handler, so the driver's exception (its message may hold a
-            # secret) is not chained to it.
-            if failure is not None:
-                raise failure
-            yield batch
+        return stream_batches(self._reader, self._stream_error)
+
+    def _stream_error(self, error: BaseException) -> SourceReadError | None:
+        """Only the stream's own failures are translated; anything else propagates."""
+        return self._read_error(error) if isinstance(error, _READ_ERRORS) else None
 
     @abstractmethod
     def _read_error(self, error: BaseException) -> SourceReadError:

@@ -28,6 +28,7 @@ __all__ = [
     "local_midnight",
     "select_window",
     "window_bounds",
+    "window_where",
     "zone",
 ]
 
@@ -68,3 +69,14 @@ def select_window(
     except ValueError as error:
         raise TerminalReadError(f"Cannot read the window: {error}.") from None
     return column, column.delta_kind, bounds
+
+
+def window_where(value: str, lower: str | None, upper: str | None) -> str:
+    """` WHERE ...` keeping the rows whose `value` is set and lies in `[lower, upper)`, both
+    SQL expressions; a None side is left open."""
+    conditions = [f"{value} IS NOT NULL"]
+    if lower is not None:
+        conditions.append(f"{value} >= {lower}")
+    if upper is not None:
+        conditions.append(f"{value} < {upper}")
+    return " WHERE " + " AND ".join(conditions)
