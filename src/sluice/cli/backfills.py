@@ -15,6 +15,7 @@ from sluice.cli.output import (
     console,
     print_items,
     print_json,
+    print_written,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
@@ -107,10 +108,7 @@ def create_backfill(
             console.print(_chunk_table(chunks, title, with_runs=False))
             return
         created = client.backfills.create(flow, **arguments)
-    if output is OutputFormat.json:
-        print_json({"id": created.id, "etag": created.etag})
-    else:
-        console.print(f"Created backfill {created.id}")
+    print_written(created, output, f"Created backfill {created.id}")
 
 
 @app.command("list")

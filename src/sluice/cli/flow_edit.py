@@ -10,10 +10,10 @@ from sluice.cli.flow_create import FREQUENCIES, WRITE_MODES, check_choice, flow_
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
-    console,
     describe_api_error,
     fail,
     print_json,
+    print_written,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
@@ -124,7 +124,4 @@ def edit_flow(
                     f"{describe_api_error(error)}"
                 )
             raise
-    if output is OutputFormat.json:
-        print_json({"id": updated.id, "etag": updated.etag})
-    else:
-        console.print(f"Updated flow {flow_id} (etag {updated.etag})", highlight=False)
+    print_written(updated, output, f"Updated flow {flow_id} (etag {updated.etag})", highlight=False)

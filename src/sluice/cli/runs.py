@@ -10,7 +10,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from sluice.cli.list_options import OrderOption, PropertyOption
+from sluice.cli.list_options import OrderOption, PropertyOption, RowsLimitOption
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
@@ -19,6 +19,7 @@ from sluice.cli.output import (
     fail,
     print_items,
     print_json,
+    print_written,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
@@ -227,10 +228,8 @@ def retry_run(
         created = client.runs.retrigger(run_id)
         if wait:
             _follow(client, created.id, output)
-        elif output is OutputFormat.json:
-            print_json({"id": created.id, "etag": created.etag})
         else:
-            console.print(f"Created run {created.id} (re-trigger of {run_id})")
+            print_written(created, output, f"Created run {created.id} (re-trigger of {run_id})")
 
 
 @app.command("cancel")
@@ -248,7 +247,7 @@ def cancel_run(
 @app.command("bad-rows")
 def bad_rows(
     run_id: RunId,
-    limit: Annotated[int, typer.Option("--limit", "-l", min=1, max=1000)] = 100,
+    limit: RowsLimitOption = 100,
     output: OutputOption = OutputFormat.table,
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,
