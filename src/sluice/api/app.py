@@ -37,7 +37,7 @@ from sluice.api.routers import ROUTERS, token
 from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
-from sluice.engine.celery_executor import executor_from_settings
+from sluice.engine.celery_executor import CeleryExecutor, executor_from_settings
 from sluice.engine.embedded_recovery import EmbeddedIdentity, recover, take_identity
 from sluice.engine.engine_context import engine_context
 from sluice.engine.supervisor import EngineSupervisor
@@ -70,6 +70,27 @@ def build_context(settings: Settings) -> AppContext:
     )
 
 
+def engine_supervisor(
+    settings: Settings,
+    context: AppContext,
+    celery: CeleryExecutor | None,
+    *,
+    worker_prefix: str | None = None,
+) -> EngineSupervisor:
+    """The engine a serving process runs beside (or instead of) the API: local workers, the
+    scheduler, webhook delivery and the sweep, as the settings say."""
+    return EngineSupervisor(
+        engine_context(settings, context.sessions),
+        workers=settings.workers,
+        scheduler=settings.scheduler,
+        scheduler_interval_seconds=settings.scheduler_interval_seconds,
+        dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
+        worker_prefix=worker_prefix,
+        celery=celery,
+        sweep_interval_seconds=settings.sweep_interval_seconds,
+    )
+
+
 def create_app(settings: Settings | None = None, *, run_engine: bool = False) -> FastAPI:
     """The API; with `run_engine`, also the local workers and the scheduler of the settings."""
     settings = settings or load_settings()
@@ -85,15 +106,11 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
         identity = None
         if run_engine:
             identity = await asyncio.to_thread(_embedded_recovery, settings, context)
-            services = EngineSupervisor(
-                engine_context(settings, context.sessions),
-                workers=settings.workers,
-                scheduler=settings.scheduler,
-                scheduler_interval_seconds=settings.scheduler_interval_seconds,
-                dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
+            services = engine_supervisor(
+                settings,
+                context,
+                celery,
                 worker_prefix=identity.name if identity is not None else None,
-                celery=celery,
-                sweep_interval_seconds=settings.sweep_interval_seconds,
             )
             services.start()
             app.state.context = replace(context, notify_run_ready=services.notify)

@@ -15,10 +15,11 @@ from sluice.cli.output import (
     console,
     print_items,
     print_json,
+    print_written,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
-from sluice.cli.runs import time_option
+from sluice.cli.runs import FlowOption, WindowEndOption, WindowStartOption, window_options
 
 app = typer.Typer(
     help="Backfills: a flow's history loaded in chunks, a few at a time.", no_args_is_help=True
@@ -62,9 +63,9 @@ def _chunk_table(chunks: list[dict[str, Any]], title: str, with_runs: bool) -> T
 
 @app.command("create")
 def create_backfill(
-    flow: Annotated[str, typer.Option("--flow", help="Flow id.")],
-    window_start: Annotated[str, typer.Option("--window-start", help="Epoch s or ISO.")],
-    window_end: Annotated[str, typer.Option("--window-end", help="Epoch s or ISO (exclusive).")],
+    flow: FlowOption,
+    window_start: WindowStartOption,
+    window_end: WindowEndOption,
     unit: Annotated[str, typer.Option("--unit", help="Chunk unit: hour, day, week or month.")] = (
         "day"
     ),
@@ -83,8 +84,7 @@ def create_backfill(
     credentials: CredentialsOption = None,
 ) -> None:
     """Backfill a flow over [window-start, window-end) in chunks aligned to the unit (UTC)."""
-    start = time_option("--window-start", window_start)
-    end = time_option("--window-end", window_end)
+    start, end = window_options(window_start, window_end)
     arguments: dict[str, Any] = {
         "window_start": start,
         "window_end": end,
@@ -107,10 +107,7 @@ def create_backfill(
             console.print(_chunk_table(chunks, title, with_runs=False))
             return
         created = client.backfills.create(flow, **arguments)
-    if output is OutputFormat.json:
-        print_json({"id": created.id, "etag": created.etag})
-    else:
-        console.print(f"Created backfill {created.id}")
+    print_written(created, output, f"Created backfill {created.id}")
 
 
 @app.command("list")

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sluice.cli.list_options import RowsLimitOption
 from sluice.cli.output import OutputFormat, OutputOption, console, print_items, print_json
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
@@ -32,7 +33,7 @@ def _first_number(metrics: dict[str, Any], names: tuple[str, ...]) -> str:
 
 def preview_dataset(
     dataset_id: DatasetId,
-    limit: Annotated[int, typer.Option("--limit", "-l", min=1, max=1000)] = 20,
+    limit: RowsLimitOption = 20,
     output: OutputOption = OutputFormat.table,
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,
@@ -58,7 +59,7 @@ def preview_dataset(
 
 def dataset_history(
     dataset_id: DatasetId,
-    limit: Annotated[int, typer.Option("--limit", "-l", min=1, max=1000)] = 20,
+    limit: RowsLimitOption = 20,
     output: OutputOption = OutputFormat.table,
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,

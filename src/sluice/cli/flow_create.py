@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -203,19 +204,13 @@ def create_flow(
 ) -> None:
     """Create a flow. Given --source-connection, --source-table or --path, and --dataset or
     --new-dataset, it asks nothing; otherwise a wizard asks for the rest, step by step."""
-    if schedule not in FREQUENCIES:
-        fail(f"--schedule: '{schedule}' is not one of {', '.join(FREQUENCIES)}")
-    if write_mode is not None and write_mode not in WRITE_MODES:
-        fail(f"--write-mode: '{write_mode}' is not one of {', '.join(WRITE_MODES)}")
+    check_choice("--schedule", schedule, FREQUENCIES)
+    check_choice("--write-mode", write_mode, WRITE_MODES)
     if dataset and new_dataset:
         fail("give --dataset (an existing one) or --new-dataset (a new one), not both")
     if source_table and path:
         fail("give --source-table (a table source) or --path (a file source), not both")
-    options = _extra_options(option or [])
-    if write_mode:
-        options["writeMode"] = write_mode
-    if primary_key:
-        options["primaryKey"] = list(primary_key)
+    options = flow_options(option or [], write_mode, primary_key)
     complete = bool(source_connection and (source_table or path) and (dataset or new_dataset))
     interactive = not complete
     with api_errors(), open_client(url, credentials) as client:
@@ -281,7 +276,17 @@ def create_flow(
             console.print(f"  {what}: {new_id}", highlight=False)
 
 
-def _extra_options(pairs: list[str]) -> dict[str, Any]:
+def check_choice(option: str, value: str | None, choices: Sequence[str]) -> None:
+    """Refuse a value the option does not offer (None: the option was not given)."""
+    if value is not None and value not in choices:
+        fail(f"{option}: '{value}' is not one of {', '.join(choices)}")
+
+
+def flow_options(
+    pairs: list[str], write_mode: str | None, primary_key: list[str] | None
+) -> dict[str, Any]:
+    """The flow options `flows create` and `flows edit` send: every --option key=JSON (text
+    that is not JSON is taken as it is), then --write-mode and --primary-key."""
     options: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -291,4 +296,8 @@ def _extra_options(pairs: list[str]) -> dict[str, Any]:
             options[key.strip()] = json.loads(raw)
         except ValueError:
             options[key.strip()] = raw
+    if write_mode:
+        options["writeMode"] = write_mode
+    if primary_key:
+        options["primaryKey"] = list(primary_key)
     return options

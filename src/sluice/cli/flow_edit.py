@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
-from sluice.cli.flow_create import FREQUENCIES, WRITE_MODES
+from sluice.cli.flow_create import FREQUENCIES, WRITE_MODES, check_choice, flow_options
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
-    console,
     describe_api_error,
     fail,
     print_json,
+    print_written,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
@@ -93,23 +92,9 @@ def edit_flow(
 ) -> None:
     """Change a flow's name, schedule or options (a JSON Patch sent with If-Match: a change
     made by someone else meanwhile is refused with 412 and nothing is changed)."""
-    if schedule is not None and schedule not in FREQUENCIES:
-        fail(f"--schedule: '{schedule}' is not one of {', '.join(FREQUENCIES)}")
-    if write_mode is not None and write_mode not in WRITE_MODES:
-        fail(f"--write-mode: '{write_mode}' is not one of {', '.join(WRITE_MODES)}")
-    options: dict[str, Any] = {}
-    for pair in option or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            fail(f"--option: '{pair}' is not key=value")
-        try:
-            options[key.strip()] = json.loads(raw)
-        except ValueError:
-            options[key.strip()] = raw
-    if write_mode:
-        options["writeMode"] = write_mode
-    if primary_key:
-        options["primaryKey"] = list(primary_key)
+    check_choice("--schedule", schedule, FREQUENCIES)
+    check_choice("--write-mode", write_mode, WRITE_MODES)
+    options = flow_options(option or [], write_mode, primary_key)
     begin = time_option("--start", start) if start else None
     with api_errors(), open_client(url, credentials) as client:
         flow = client.flows.get(flow_id)
@@ -139,7 +124,4 @@ def edit_flow(
                     f"{describe_api_error(error)}"
                 )
             raise
-    if output is OutputFormat.json:
-        print_json({"id": updated.id, "etag": updated.etag})
-    else:
-        console.print(f"Updated flow {flow_id} (etag {updated.etag})", highlight=False)
+    print_written(updated, output, f"Updated flow {flow_id} (etag {updated.etag})", highlight=False)

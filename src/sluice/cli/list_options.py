@@ -1,4 +1,5 @@
-"""The options every `list` command takes: --property, --orderby, --limit."""
+"""The options every `list` command takes: --property, --orderby, --limit; and the --limit of
+the commands that read rows (a dataset's preview and history, a run's bad rows)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,5 @@ LimitOption = Annotated[
 OrderOption = Annotated[
     str | None, typer.Option("--orderby", help="Sort field: name, +createdAt, -createdAt...")
 ]
+# Rows read from a dataset or a run: the API answers at most 1000 of them.
+RowsLimitOption = Annotated[int, typer.Option("--limit", "-l", min=1, max=1000)]

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 # Typer carries its own copy of click; its exceptions are the ones its commands raise.
 from typer._click import exceptions as click_errors
 
-from sluice.client import SluiceApiError
+from sluice.client import Created, SluiceApiError
 from sluice.domain.errors import SluiceError
 from sluice.lake.location import LakeConfigurationError
 
@@ -100,6 +100,16 @@ def print_item(item: dict[str, Any], output: OutputFormat) -> None:
     for key, value in item.items():
         table.add_row(key, cell(value, key))
     console.print(table)
+
+
+def print_written(
+    written: Created, output: OutputFormat, message: str, *, highlight: bool | None = None
+) -> None:
+    """What a create or an edit answers: `{id, etag}` as JSON, else `message`."""
+    if output is OutputFormat.json:
+        print_json({"id": written.id, "etag": written.etag})
+    else:
+        console.print(message, highlight=highlight)
 
 
 def fail(message: str) -> NoReturn:

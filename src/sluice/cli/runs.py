@@ -10,7 +10,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from sluice.cli.list_options import OrderOption, PropertyOption
+from sluice.cli.list_options import OrderOption, PropertyOption, RowsLimitOption
 from sluice.cli.output import (
     OutputFormat,
     OutputOption,
@@ -19,6 +19,7 @@ from sluice.cli.output import (
     fail,
     print_items,
     print_json,
+    print_written,
 )
 from sluice.cli.output import reported_errors as api_errors
 from sluice.cli.remote import DEFAULT_URL, CredentialsOption, UrlOption, open_client
@@ -41,6 +42,10 @@ app = typer.Typer(help="On-demand runs and their monitoring.", no_args_is_help=T
 
 WaitOption = Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")]
 RunId = Annotated[str, typer.Argument(help="Run id.")]
+# The window a run or a backfill reads: `runs create` and `backfills create`.
+FlowOption = Annotated[str, typer.Option("--flow", help="Flow id.")]
+WindowStartOption = Annotated[str, typer.Option("--window-start", help="Epoch s or ISO.")]
+WindowEndOption = Annotated[str, typer.Option("--window-end", help="Epoch s or ISO (exclusive).")]
 
 
 def parse_time(text: str) -> int:
@@ -71,6 +76,11 @@ def time_option(option: str, text: str) -> int:
         return parse_time(text)
     except ValueError as error:
         fail(f"{option}: {error}")
+
+
+def window_options(window_start: str, window_end: str) -> tuple[int, int]:
+    """--window-start and --window-end as epoch seconds."""
+    return time_option("--window-start", window_start), time_option("--window-end", window_end)
 
 
 def _progress_table(run: dict[str, Any]) -> Table:
@@ -123,9 +133,9 @@ def _report_end(run: dict[str, Any], output: OutputFormat) -> None:
 
 @app.command("create")
 def create_run(
-    flow: Annotated[str, typer.Option("--flow", help="Flow id.")],
-    window_start: Annotated[str, typer.Option("--window-start", help="Epoch s or ISO.")],
-    window_end: Annotated[str, typer.Option("--window-end", help="Epoch s or ISO (exclusive).")],
+    flow: FlowOption,
+    window_start: WindowStartOption,
+    window_end: WindowEndOption,
     delta_column: Annotated[
         str | None, typer.Option("--delta-column", help="First table run only.")
     ] = None,
@@ -138,8 +148,7 @@ def create_run(
     credentials: CredentialsOption = None,
 ) -> None:
     """Create an on-demand run of a flow over [window-start, window-end)."""
-    start = time_option("--window-start", window_start)
-    end = time_option("--window-end", window_end)
+    start, end = window_options(window_start, window_end)
     begin = time_option("--start-time", start_time) if start_time else None
     with api_errors(), open_client(url, credentials) as client:
         created = client.runs.create(
@@ -227,10 +236,8 @@ def retry_run(
         created = client.runs.retrigger(run_id)
         if wait:
             _follow(client, created.id, output)
-        elif output is OutputFormat.json:
-            print_json({"id": created.id, "etag": created.etag})
         else:
-            console.print(f"Created run {created.id} (re-trigger of {run_id})")
+            print_written(created, output, f"Created run {created.id} (re-trigger of {run_id})")
 
 
 @app.command("cancel")
@@ -248,7 +255,7 @@ def cancel_run(
 @app.command("bad-rows")
 def bad_rows(
     run_id: RunId,
-    limit: Annotated[int, typer.Option("--limit", "-l", min=1, max=1000)] = 100,
+    limit: RowsLimitOption = 100,
     output: OutputOption = OutputFormat.table,
     url: UrlOption = DEFAULT_URL,
     credentials: CredentialsOption = None,

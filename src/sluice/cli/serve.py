@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, cast
 
@@ -92,18 +93,9 @@ def serve(
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
     )
-    threading.Thread(
-        target=after_start,
-        name="sluice-ready",
-        daemon=True,
-        args=(lambda: server.started, lambda: server.should_exit),
-        kwargs={
-            "settings": settings,
-            "credentials": credentials,
-            "base_url": base_url,
-            "demo": demo,
-        },
-    ).start()
+    ReadyAnnouncement(settings, credentials, base_url, demo).start(
+        lambda: server.started, lambda: server.should_exit
+    )
     server.run()
     if not server.started:
         raise typer.Exit(1)
@@ -114,25 +106,14 @@ def serve_api_processes(
 ) -> None:
     """`processes` uvicorn processes serve the API (`api_process_app`); this one keeps the
     engine. The schema is upgraded here first, so the API processes never race to do it."""
-    from sluice.api.app import build_context
+    from sluice.api.app import build_context, engine_supervisor
     from sluice.engine.celery_executor import executor_from_settings
-    from sluice.engine.engine_context import engine_context
-    from sluice.engine.supervisor import EngineSupervisor
-    from sluice.webhooks.dispatcher import dispatcher_from_settings
 
     with reported_errors():
         context = build_context(settings)
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
         celery = executor_from_settings(settings, context.sessions)
-    services = EngineSupervisor(
-        engine_context(settings, context.sessions),
-        workers=settings.workers,
-        scheduler=settings.scheduler,
-        scheduler_interval_seconds=settings.scheduler_interval_seconds,
-        dispatcher=dispatcher_from_settings(settings, context.sessions, context.secret_box),
-        celery=celery,
-        sweep_interval_seconds=settings.sweep_interval_seconds,
-    )
+    services = engine_supervisor(settings, context, celery)
     config = uvicorn.Config(
         f"{__name__}:api_process_app",
         factory=True,
@@ -147,18 +128,9 @@ def serve_api_processes(
     # for the client's delayed ACK.
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     supervisor = Multiprocess(config, sockets=[listener])
-    threading.Thread(
-        target=after_start,
-        name="sluice-ready",
-        daemon=True,
-        args=(lambda: answers(base_url), supervisor.should_exit.is_set),
-        kwargs={
-            "settings": settings,
-            "credentials": credentials,
-            "base_url": base_url,
-            "demo": demo,
-        },
-    ).start()
+    ReadyAnnouncement(settings, credentials, base_url, demo).start(
+        lambda: answers(base_url), supervisor.should_exit.is_set
+    )
     services.start()
     try:
         supervisor.run()
@@ -207,37 +179,45 @@ def client_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def after_start(
-    started: Callable[[], bool],
-    stopping: Callable[[], bool],
-    *,
-    settings: Settings,
-    credentials: Credentials | None,
-    base_url: str,
-    demo: bool,
-) -> None:
-    """Once the server answers: the demo (through the API, as a user would), then the panel."""
-    while not started():
-        if stopping():
-            return
-        time.sleep(0.05)
-    if credentials is not None and demo:
-        try:
-            with SluiceClient(
-                base_url,
-                credentials.org_id,
-                credentials.client_id,
-                credentials.client_secret,
-                credentials.sandbox_name,
-            ) as client:
-                result = setup_demo(client, settings)
-            if result.created:
-                log.info("demo: created %s", ", ".join(result.created))
-        except SluiceApiError as error:
-            log.warning("demo setup failed: %s", describe_api_error(error))
-        except Exception:  # the server stays up without its demo
-            log.exception("demo setup failed")
-    print_pasteable(ready_panel(base_url, settings, credentials))
+@dataclass(frozen=True)
+class ReadyAnnouncement:
+    """What a serving process does once the server answers: the demo (through the API, as a
+    user would), then the panel."""
+
+    settings: Settings
+    credentials: Credentials | None
+    base_url: str
+    demo: bool
+
+    def start(self, started: Callable[[], bool], stopping: Callable[[], bool]) -> None:
+        """`after_start` on a daemon thread, so the server can run in this one."""
+        threading.Thread(
+            target=self.after_start, name="sluice-ready", daemon=True, args=(started, stopping)
+        ).start()
+
+    def after_start(self, started: Callable[[], bool], stopping: Callable[[], bool]) -> None:
+        while not started():
+            if stopping():
+                return
+            time.sleep(0.05)
+        credentials = self.credentials
+        if credentials is not None and self.demo:
+            try:
+                with SluiceClient(
+                    self.base_url,
+                    credentials.org_id,
+                    credentials.client_id,
+                    credentials.client_secret,
+                    credentials.sandbox_name,
+                ) as client:
+                    result = setup_demo(client, self.settings)
+                if result.created:
+                    log.info("demo: created %s", ", ".join(result.created))
+            except SluiceApiError as error:
+                log.warning("demo setup failed: %s", describe_api_error(error))
+            except Exception:  # the server stays up without its demo
+                log.exception("demo setup failed")
+        print_pasteable(ready_panel(self.base_url, self.settings, credentials))
 
 
 def print_pasteable(panel: Panel) -> None:

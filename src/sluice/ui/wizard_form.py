@@ -14,13 +14,26 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from sluice.domain.flow_specs import CLOUD_STORAGE_TO_AEP, CRM_TO_AEP, default_write_mode
-from sluice.domain.schedule import Schedule, first_missing_tick, tick_window
+from sluice.domain.flow_specs import (
+    CLOUD_STORAGE_TO_AEP,
+    CRM_TO_AEP,
+    SCHEMA_EVOLUTIONS,
+    WRITE_MODES,
+    default_write_mode,
+)
+from sluice.domain.schedule import FREQUENCIES, Schedule, first_missing_tick, tick_window
 from sluice.services.flow_authoring import DATASET_ID, SOURCE_ID, TARGET_ID, FlowBodies
 from sluice.services.target_connections import DATA_LAKE_SPEC_ID
+from sluice.ui.file_options import FileOptions
 from sluice.ui.formatting import input_value, parse_input_value
 
 TICKS_SHOWN = 5
+# What the selects of the wizard and of the flow edit form offer (template variables).
+FORM_CHOICES: dict[str, tuple[str, ...]] = {
+    "write_modes": WRITE_MODES,
+    "schema_evolutions": SCHEMA_EVOLUTIONS,
+    "frequencies": FREQUENCIES,
+}
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,12 @@ class WizardForm:
     @property
     def is_file(self) -> bool:
         return self.kind == "file"
+
+    @property
+    def file_options(self) -> FileOptions:
+        return FileOptions(
+            self.file_type, self.column_delimiter, self.compression_type, self.header
+        )
 
     @property
     def primary_keys(self) -> list[str]:

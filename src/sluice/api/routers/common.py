@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response, status
+from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
@@ -13,6 +13,9 @@ from sluice.services.resource_types import VersionedResource
 
 FLOW_SERVICE = "/data/foundation/flowservice"
 CATALOG = "/data/foundation/catalog"
+# `?limit=` of the reads that return rows (a dataset's preview and history, a run's bad
+# rows, a webhook's deliveries); each route gives its own default.
+RowsLimit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def created(

@@ -16,7 +16,7 @@ from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
-from sluice.api.routers.common import CATALOG
+from sluice.api.routers.common import CATALOG, RowsLimit
 from sluice.schemas.datasets import DatasetCreate
 from sluice.schemas.ignored import ignored_fields
 from sluice.schemas.parsing import parse_model
@@ -105,7 +105,7 @@ def preview_dataset(
     context: ContextDep,
     session: SessionDep,
     tenant: TenantDep,
-    limit: int = Query(20, ge=1, le=1000),
+    limit: RowsLimit = 20,
 ) -> dict[str, Any]:
     """The dataset's columns and first rows as JSON (decimals as strings, times ISO-8601)."""
     return catalog.dataset_preview(session, tenant, context.settings.lake, dataset_id, limit)
@@ -125,7 +125,7 @@ def dataset_history(
     context: ContextDep,
     session: SessionDep,
     tenant: TenantDep,
-    limit: int = Query(20, ge=1, le=1000),
+    limit: RowsLimit = 20,
 ) -> dict[str, Any]:
     """The Delta commits of the dataset's table, newest first."""
     return catalog.dataset_history(session, tenant, context.settings.lake, dataset_id, limit)

@@ -13,7 +13,7 @@ from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.list_pages import list_response
-from sluice.api.routers.common import FLOW_SERVICE, notify_after_commit, one
+from sluice.api.routers.common import FLOW_SERVICE, RowsLimit, notify_after_commit, one
 from sluice.domain.errors import bad_request
 from sluice.domain.list_query import PropertyFilter
 from sluice.domain.run_params import ignored_run_fields
@@ -124,7 +124,7 @@ def provider_update(run_id: str, _tenant: TenantDep) -> JSONResponse:
 
 @router.get("/{run_id}/badRows")
 def bad_rows(
-    run_id: str, session: SessionDep, tenant: TenantDep, limit: int = Query(100, ge=1, le=1000)
+    run_id: str, session: SessionDep, tenant: TenantDep, limit: RowsLimit = 100
 ) -> dict[str, Any]:
     row = service.runs.get(session, tenant, run_id)
     rows = service.quarantined_rows(session, row, limit)

@@ -6,6 +6,7 @@ from fastapi import Query
 from fastapi.responses import JSONResponse
 
 from sluice.api.deps import SessionDep, TenantDep
+from sluice.api.routers.common import RowsLimit
 from sluice.api.routers.crud import ResourceOperations, resource_router
 from sluice.webhooks import subscriptions as service
 
@@ -31,7 +32,7 @@ def list_deliveries(
     webhook_id: str,
     session: SessionDep,
     tenant: TenantDep,
-    limit: int = Query(50, ge=1, le=1000),
+    limit: RowsLimit = 50,
     status: str | None = Query(None),
     continuation_token: str | None = Query(None, alias="continuationToken"),
 ) -> JSONResponse:

@@ -15,7 +15,7 @@ from sluice.domain.errors import SluiceError
 from sluice.services.backfills import act, backfills
 from sluice.services.dashboard_backfills import backfill_detail, recent_backfills
 from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep
-from sluice.ui.routes.common import Problem, notice_text, problem_of, redirect
+from sluice.ui.routes.common import Problem, found, notice_text, problem_of, redirect
 from sluice.ui.templating import render_fragment, render_page
 
 router = APIRouter()
@@ -90,8 +90,7 @@ def backfill_action(
         raise PageNotFoundError(action)
     try:
         with context.sessions.begin() as session:
-            if backfills.find(session, viewer.tenant, backfill_id) is None:
-                raise PageNotFoundError(backfill_id)
+            found(backfills.find(session, viewer.tenant, backfill_id), backfill_id)
             _row, started = act(session, viewer.tenant, backfill_id, action)
     except SluiceError as error:
         return _backfill_page(

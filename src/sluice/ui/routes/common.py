@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.status import HTTP_303_SEE_OTHER
 
+from sluice.api.app_context import AppContext
 from sluice.domain.errors import SluiceError
+from sluice.domain.tenancy import Tenant
 from sluice.services.dashboard_runs import DEFAULT_RUN_LIMIT, MAX_RUN_LIMIT, STATUSES, RunFilter
+from sluice.services.explore import ConnectorProblem, ExploreQuery, explore
+from sluice.ui.deps import PageNotFoundError
 from sluice.ui.formatting import parse_input_value
+
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -23,8 +30,46 @@ class Problem:
     message: str
 
 
+def found(row: Row | None, key: str) -> Row:
+    """The row a page is about, as the viewer's tenant's repository found it; none is the
+    dashboard's not-found page."""
+    if row is None:
+        raise PageNotFoundError(key)
+    return row
+
+
 def problem_of(error: SluiceError) -> Problem:
     return Problem(code=f"FLOW-{error.code}-{error.status}", message=error.message)
+
+
+@dataclass(frozen=True)
+class Explored:
+    """What the explore service answered a page (a listing or a preview), or the refusal
+    the page shows instead, with the status the page answers with."""
+
+    result: Any = None
+    problem: Problem | None = None
+    status_code: int = 200
+
+
+def explore_for_page(
+    session: Session,
+    context: AppContext,
+    tenant: Tenant,
+    connection_id: str,
+    query: ExploreQuery,
+) -> Explored:
+    """Ask the explore service as `GET /connections/{id}/explore` would; the source's own
+    refusal (a connector code) and Sluice's are both shown, not raised."""
+    try:
+        result = explore(
+            session, tenant, context.secret_box, context.connector_context, connection_id, query
+        )
+    except ConnectorProblem as failure:
+        return Explored(problem=Problem(failure.code, failure.message), status_code=failure.status)
+    except SluiceError as error:
+        return Explored(problem=problem_of(error), status_code=error.status)
+    return Explored(result=result)
 
 
 # Fixed texts only: a notice key in the URL cannot inject anything of its own.

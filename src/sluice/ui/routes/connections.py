@@ -22,8 +22,8 @@ from sluice.services.dashboard_connections import (
     connection_detail,
     source_specs,
 )
-from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep, form_text
-from sluice.ui.routes.common import Problem, notice_text, problem_of, redirect
+from sluice.ui.deps import FormDep, Viewer, ViewerDep, form_text
+from sluice.ui.routes.common import Problem, found, notice_text, problem_of, redirect
 from sluice.ui.schema_forms import FormField, form_fields, params_from_form, shown_values
 from sluice.ui.templating import render_page
 
@@ -128,6 +128,13 @@ def create_connection(
     return redirect(f"/ui/connections/{connection_id}", notice="connection-created")
 
 
+def _stored_detail(context: AppContext, viewer: Viewer, connection_id: str) -> ConnectionDetail:
+    """The viewer's tenant's connection as its pages show it (else the not-found page)."""
+    with context.sessions.begin() as session:
+        row = found(service.connections.find(session, viewer.tenant, connection_id), connection_id)
+        return connection_detail(session, viewer.tenant, row)
+
+
 def _detail_page(
     request: Request,
     context: AppContext,
@@ -139,11 +146,7 @@ def _detail_page(
     test: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    with context.sessions.begin() as session:
-        row = service.connections.find(session, viewer.tenant, connection_id)
-        if row is None:
-            raise PageNotFoundError(connection_id)
-        detail = connection_detail(session, viewer.tenant, row)
+    detail = _stored_detail(context, viewer, connection_id)
     return render_page(
         request,
         "connection.html",
@@ -173,9 +176,7 @@ def test_connection(
 ) -> Response:
     # Sync route: the connector's blocking I/O runs in a worker thread, as the API's does.
     with context.sessions.begin() as session:
-        row = service.connections.find(session, viewer.tenant, connection_id)
-        if row is None:
-            raise PageNotFoundError(connection_id)
+        row = found(service.connections.find(session, viewer.tenant, connection_id), connection_id)
         result = service.test_connection(row, context.secret_box, context.connector_context)
     return _detail_page(request, context, viewer, connection_id, test=result)
 
@@ -186,8 +187,7 @@ def delete_connection(
 ) -> Response:
     try:
         with context.sessions.begin() as session:
-            if service.connections.find(session, viewer.tenant, connection_id) is None:
-                raise PageNotFoundError(connection_id)
+            found(service.connections.find(session, viewer.tenant, connection_id), connection_id)
             service.delete_connection(session, viewer.tenant, connection_id)
     except SluiceError as error:
         return _detail_page(
@@ -212,11 +212,7 @@ def _edit_form(
     status_code: int = 200,
 ) -> Response:
     """The edit form, from the stored connection (its current etag), or as typed."""
-    with context.sessions.begin() as session:
-        row = service.connections.find(session, viewer.tenant, connection_id)
-        if row is None:
-            raise PageNotFoundError(connection_id)
-        detail = connection_detail(session, viewer.tenant, row)
+    detail = _stored_detail(context, viewer, connection_id)
     _auth, fields = _auth_fields(detail)
     values = typed or {
         "name": detail.name,
@@ -254,11 +250,7 @@ def _auth_fields(detail: ConnectionDetail) -> tuple[AuthSpec | None, list[FormFi
 def edit_connection(
     request: Request, connection_id: str, context: ContextDep, viewer: ViewerDep, form: FormDep
 ) -> Response:
-    with context.sessions.begin() as session:
-        row = service.connections.find(session, viewer.tenant, connection_id)
-        if row is None:
-            raise PageNotFoundError(connection_id)
-        detail = connection_detail(session, viewer.tenant, row)
+    detail = _stored_detail(context, viewer, connection_id)
     auth, fields = _auth_fields(detail)
     operations: list[dict[str, Any]] = [
         {"op": "replace", "path": "/name", "value": form_text(form, "name")},

@@ -4,7 +4,6 @@ service exactly what `GET /connections/{id}/explore` would."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,11 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from sluice.api.deps import ContextDep
-from sluice.domain.errors import SluiceError
 from sluice.services.connections import connections
-from sluice.services.explore import ConnectorProblem, ExploreQuery, explore
-from sluice.ui.deps import PageNotFoundError, ViewerDep
-from sluice.ui.routes.common import Problem, problem_of
+from sluice.services.explore import ExploreQuery
+from sluice.ui.deps import ViewerDep
+from sluice.ui.file_options import FileOptions
+from sluice.ui.routes.common import explore_for_page, found
 from sluice.ui.templating import render_page
 
 router = APIRouter()
@@ -30,28 +29,6 @@ ITEM_OBJECT_TYPES = {
     "endpoint": "rest",
 }
 PREVIEWED = ("table", "file", "rest")
-
-
-@dataclass(frozen=True)
-class FileOptions:
-    """A file preview's format options, as typed (empty: the service's default)."""
-
-    file_type: str = ""
-    column_delimiter: str = ""
-    compression_type: str = ""
-    header: str = ""
-
-    def query(self) -> dict[str, str]:
-        return {
-            key: value
-            for key, value in (
-                ("file_type", self.file_type),
-                ("column_delimiter", self.column_delimiter),
-                ("compression_type", self.compression_type),
-                ("header", self.header),
-            )
-            if value
-        }
 
 
 def item_link(connection_id: str, item: dict[str, Any]) -> str:
@@ -102,40 +79,20 @@ def explore_page(
         object=place or None,
         preview=object_type in PREVIEWED,
         preview_rows=PREVIEW_ROWS,
-        file_type=options.file_type or None,
-        column_delimiter=options.column_delimiter or None,
-        compression_type=options.compression_type or None,
-        header={"true": True, "false": False}.get(options.header),
+        **options.explore_fields(),
     )
-    problem: Problem | None = None
-    result: Any = None
-    status_code = 200
     # Sync route: the connector's blocking I/O runs in a worker thread, as the API's does.
     with context.sessions.begin() as session:
-        row = connections.find(session, viewer.tenant, connection_id)
-        if row is None:
-            raise PageNotFoundError(connection_id)
+        row = found(connections.find(session, viewer.tenant, connection_id), connection_id)
         name = row.name
-        try:
-            result = explore(
-                session,
-                viewer.tenant,
-                context.secret_box,
-                context.connector_context,
-                connection_id,
-                query,
-            )
-        except ConnectorProblem as failure:
-            problem, status_code = Problem(failure.code, failure.message), failure.status
-        except SluiceError as error:
-            problem, status_code = problem_of(error), error.status
-    listing = result if isinstance(result, list) else None
-    preview = result if isinstance(result, dict) else None
+        explored = explore_for_page(session, context, viewer.tenant, connection_id, query)
+    listing = explored.result if isinstance(explored.result, list) else None
+    preview = explored.result if isinstance(explored.result, dict) else None
     return render_page(
         request,
         "explore.html",
         viewer,
-        status_code=status_code,
+        status_code=explored.status_code,
         connection_id=connection_id,
         connection_name=name,
         object_type=object_type,
@@ -143,7 +100,7 @@ def explore_page(
         options=options,
         items=[{**item, "link": item_link(connection_id, item)} for item in listing or []],
         preview=preview,
-        problem=problem,
+        problem=explored.problem,
         up=parent_link(connection_id, object_type, place),
         flow_link=flow_link(connection_id, object_type, place, options),
         preview_rows=PREVIEW_ROWS,

@@ -14,14 +14,13 @@ from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep
 from sluice.domain.copy_transformation import delta_column_of
 from sluice.domain.errors import SluiceError
-from sluice.domain.flow_specs import SCHEMA_EVOLUTIONS, WRITE_MODES, find_flow_spec
-from sluice.domain.schedule import FREQUENCIES
+from sluice.domain.flow_specs import find_flow_spec
 from sluice.services.flows import flows, patch_flow
 from sluice.services.resource_types import FlowResource
-from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep, form_text
-from sluice.ui.routes.common import Problem, problem_of, redirect
+from sluice.ui.deps import FormDep, Viewer, ViewerDep, form_text
+from sluice.ui.routes.common import Problem, found, problem_of, redirect
 from sluice.ui.templating import render_page
-from sluice.ui.wizard_form import WizardForm
+from sluice.ui.wizard_form import FORM_CHOICES, WizardForm
 
 router = APIRouter()
 # The options this form edits; any other option of the flow is kept as it is.
@@ -69,9 +68,7 @@ def _edit_page(
     status_code: int = 200,
 ) -> Response:
     with context.sessions.begin() as session:
-        row = flows.find(session, viewer.tenant, flow_id)
-        if row is None:
-            raise PageNotFoundError(flow_id)
+        row = found(flows.find(session, viewer.tenant, flow_id), flow_id)
         stored = _form_of(row)
         etag, name = row.etag, row.name
         delta_column = delta_column_of(row.doc.get("transformations"))
@@ -86,9 +83,7 @@ def _edit_page(
         etag=typed_etag or etag,
         delta_column=delta_column,
         problem=problem,
-        write_modes=WRITE_MODES,
-        schema_evolutions=SCHEMA_EVOLUTIONS,
-        frequencies=FREQUENCIES,
+        **FORM_CHOICES,
     )
 
 
@@ -115,9 +110,7 @@ def edit_flow(
     etag = form_text(form, "etag")
     try:
         with context.sessions.begin() as session:
-            row = flows.find(session, viewer.tenant, flow_id)
-            if row is None:
-                raise PageNotFoundError(flow_id)
+            row = found(flows.find(session, viewer.tenant, flow_id), flow_id)
             operations = _operations(dict(row.doc.get("options") or {}), typed)
             patch_flow(session, viewer.tenant, flow_id, operations, etag)
     except SluiceError as error:

@@ -22,12 +22,13 @@ from sluice.services.dashboard_runs import flow_runs
 from sluice.services.flows import change_state, flows
 from sluice.services.runs import create_run
 from sluice.ui.charts import runs_chart
-from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep, form_text
+from sluice.ui.deps import FormDep, Viewer, ViewerDep, form_text
 from sluice.ui.formatting import input_value, parse_input_value
 from sluice.ui.routes.common import (
     Outcome,
     RunFilterForm,
     RunFiltersDep,
+    found,
     notice_text,
     redirect,
 )
@@ -74,9 +75,7 @@ def flow_context(
 ) -> dict[str, Any]:
     """Everything the flow page and its live endpoint show."""
     with context.sessions.begin() as session:
-        row = flows.find(session, viewer.tenant, flow_id)
-        if row is None:
-            raise PageNotFoundError(flow_id)
+        row = found(flows.find(session, viewer.tenant, flow_id), flow_id)
         runs = flow_runs(session, viewer.tenant, row.id, filters.query)
         dataset_id = dataset_of(session, viewer.tenant, row)
         return {
@@ -129,8 +128,7 @@ def _flow_page(
 def _viewers_flow(context: AppContext, viewer: Viewer, flow_id: str) -> Iterator[Session]:
     """A transaction in which the viewer's tenant has the flow (else PageNotFoundError)."""
     with context.sessions.begin() as session:
-        if flows.find(session, viewer.tenant, flow_id) is None:
-            raise PageNotFoundError(flow_id)
+        found(flows.find(session, viewer.tenant, flow_id), flow_id)
         yield session
 
 

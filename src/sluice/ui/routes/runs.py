@@ -19,8 +19,8 @@ from sluice.services.dashboard_runs import run_detail
 from sluice.services.flows import flows
 from sluice.services.run_logs import latest_entries
 from sluice.services.runs import cancel_run, retrigger_run, runs
-from sluice.ui.deps import FormDep, PageNotFoundError, Viewer, ViewerDep
-from sluice.ui.routes.common import Outcome, redirect
+from sluice.ui.deps import FormDep, Viewer, ViewerDep
+from sluice.ui.routes.common import Outcome, found, redirect
 from sluice.ui.templating import render_page
 
 router = APIRouter()
@@ -29,9 +29,7 @@ router = APIRouter()
 def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, Any]:
     """Everything the run page and its live endpoint show."""
     with context.sessions.begin() as session:
-        row = runs.find(session, viewer.tenant, run_id)
-        if row is None:
-            raise PageNotFoundError(run_id)
+        row = found(runs.find(session, viewer.tenant, run_id), run_id)
         flow = flows.find(session, viewer.tenant, row.flow_id)
         dataset_id = dataset_of(session, viewer.tenant, flow) if flow else None
         return {
@@ -44,9 +42,7 @@ def run_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, A
 def run_log_context(context: AppContext, viewer: Viewer, run_id: str) -> dict[str, Any]:
     """The run's log panel (polled on its own, so the rest of the page stays as it was)."""
     with context.sessions.begin() as session:
-        row = runs.find(session, viewer.tenant, run_id)
-        if row is None:
-            raise PageNotFoundError(run_id)
+        row = found(runs.find(session, viewer.tenant, run_id), run_id)
         return {"run_id": row.id, "log": latest_entries(session, row.id)}
 
 
@@ -75,8 +71,7 @@ def _run_action(
     with `notice`; or the run page with the coded error the action was refused with."""
     try:
         with context.sessions.begin() as session:
-            if runs.find(session, viewer.tenant, run_id) is None:
-                raise PageNotFoundError(run_id)
+            found(runs.find(session, viewer.tenant, run_id), run_id)
             shown = act(session, viewer.tenant, run_id)
     except SluiceError as error:
         return _run_page(request, context, viewer, run_id, Outcome(refused=error))

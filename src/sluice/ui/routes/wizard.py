@@ -15,19 +15,18 @@ from fastapi.responses import Response
 from sluice.api.app_context import AppContext
 from sluice.api.deps import ContextDep
 from sluice.domain.errors import SluiceError
-from sluice.domain.flow_specs import SCHEMA_EVOLUTIONS, WRITE_MODES
-from sluice.domain.schedule import FREQUENCIES, parse_schedule
+from sluice.domain.schedule import parse_schedule
 from sluice.services.dashboard_choices import (
     ConnectionChoice,
     dataset_choices,
     source_connection_choices,
 )
-from sluice.services.explore import ConnectorProblem, ExploreQuery, explore
+from sluice.services.explore import ExploreQuery
 from sluice.services.flow_authoring import check_flow_bodies, create_flow_from_bodies
 from sluice.ui.deps import FormDep, Viewer, ViewerDep, form_text
-from sluice.ui.routes.common import Problem, problem_of, redirect
+from sluice.ui.routes.common import Problem, explore_for_page, problem_of, redirect
 from sluice.ui.templating import render_page
-from sluice.ui.wizard_form import WizardForm, upcoming_ticks
+from sluice.ui.wizard_form import FORM_CHOICES, WizardForm, upcoming_ticks
 
 router = APIRouter()
 
@@ -42,27 +41,13 @@ def _reflected_columns(
     query = ExploreQuery(
         object_type="file" if form.is_file else "table",
         object=place,
-        file_type=form.file_type or None,
-        column_delimiter=form.column_delimiter or None,
-        compression_type=form.compression_type or None,
-        header={"true": True, "false": False}.get(form.header),
+        **form.file_options.explore_fields(),
     )
-    try:
-        with context.sessions.begin() as session:
-            result = explore(
-                session,
-                viewer.tenant,
-                context.secret_box,
-                context.connector_context,
-                form.connection,
-                query,
-            )
-    except ConnectorProblem as failure:
-        return [], Problem(failure.code, failure.message)
-    except SluiceError as error:
-        return [], problem_of(error)
+    with context.sessions.begin() as session:
+        explored = explore_for_page(session, context, viewer.tenant, form.connection, query)
+    result = explored.result
     columns = result.get("schema", {}).get("columns", []) if isinstance(result, dict) else []
-    return [c for c in columns if isinstance(c, dict)], None
+    return [c for c in columns if isinstance(c, dict)], explored.problem
 
 
 def _wizard_page(
@@ -89,9 +74,7 @@ def _wizard_page(
         columns=columns,
         reflect_problem=reflect_problem,
         problem=problem,
-        write_modes=WRITE_MODES,
-        schema_evolutions=SCHEMA_EVOLUTIONS,
-        frequencies=FREQUENCIES,
+        **FORM_CHOICES,
     )
 
 
