@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import Cli
+from cli_harness import remote_cli
 from live_server import LiveServer, live_server
-from typer.testing import CliRunner
 
 from sluice.client import SluiceClient
 from support.connector_reads import pg_execute
@@ -38,10 +37,9 @@ def client(server: LiveServer) -> Iterator[SluiceClient]:
 
 
 def cli(server: LiveServer, *args: str, answers: list[str] | None = None) -> Any:
-    runner = CliRunner(env={"SLUICE_DATA_DIR": str(server.settings.data_dir),
-                            "SLUICE_URL": server.url})
     text = "".join(f"{a}\n" for a in answers) if answers is not None else None
-    return Cli(runner).runner.invoke(main_app(), list(args), input=text, catch_exceptions=False)
+    return remote_cli(server).runner.invoke(main_app(), list(args), input=text,
+                                            catch_exceptions=False)
 
 
 def main_app() -> Any:

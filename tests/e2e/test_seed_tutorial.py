@@ -27,32 +27,15 @@ from processes import (
     unique_name,
 )
 
+from support.api_bodies import SEED_FILE_RUN, SEED_FLOW_ID, SEED_TABLE_RUN
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(shutil.which("curl") is None, reason="the tutorial's requests use curl"),
 ]
 
-# The tutorial's two request bodies, character for character; only the flow id is replaced.
-SEED_FLOW_ID = "3abea21c-7e36-4be1-bec1-d3bad0e3e0de"
-TABLE_BODY = """{
-      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
-      "params": {
-          "startTime": "1663735590",
-          "windowStartTime": "1651584991",
-          "windowEndTime": "16515859567",
-          "deltaColumn": {
-              "name": "DOB"
-          }
-      }
-  }"""
-FILE_BODY = """{
-      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
-      "params": {
-          "startTime": "1663735590",
-          "windowStartTime": "1651584991",
-          "windowEndTime": "16515859567"
-      }
-  }"""
+# The tutorial's two request bodies are SEED_TABLE_RUN and SEED_FILE_RUN: only their flow id
+# (SEED_FLOW_ID) is replaced.
 WINDOW_START, WINDOW_END = 1651584991, 16515859567  # [2022-05-03T13:36:31Z, 2493-05-…)
 
 
@@ -153,11 +136,11 @@ def test_the_tutorials_two_requests_ingest_exactly_their_windows(
 
         # "POST /runs/" (the API format line, trailing slash) for the table-based source ...
         status, created = tutorial_curl(server, f"{FLOW_SERVICE}/runs/",
-                                        TABLE_BODY.replace(SEED_FLOW_ID, table_flow.flow_id))
+                                        SEED_TABLE_RUN.replace(SEED_FLOW_ID, table_flow.flow_id))
         table_run = assert_created(status, created)
         # ... and the curl example's URL, without it, for the file-based source.
         status, created = tutorial_curl(server, f"{FLOW_SERVICE}/runs",
-                                        FILE_BODY.replace(SEED_FLOW_ID, file_flow.flow_id))
+                                        SEED_FILE_RUN.replace(SEED_FLOW_ID, file_flow.flow_id))
         file_run = assert_created(status, created)
 
         for run_id in (table_run, file_run):
@@ -183,7 +166,8 @@ def test_the_tutorials_two_requests_ingest_exactly_their_windows(
         copy = next(t for t in flow["transformations"] if t["name"].lower() == "copy")
         assert copy["params"]["deltaColumn"]["name"] == "DOB"
         # ... and "any attempt to change it through the run parameters results in an error".
-        changed = TABLE_BODY.replace(SEED_FLOW_ID, table_flow.flow_id).replace('"DOB"', '"name"')
+        changed = (SEED_TABLE_RUN.replace(SEED_FLOW_ID, table_flow.flow_id)
+                   .replace('"DOB"', '"name"'))
         status, problem = tutorial_curl(server, f"{FLOW_SERVICE}/runs", changed)
         assert status == 400, problem
         assert problem["type"].endswith("FLOW-1382-400"), problem
