@@ -18,13 +18,11 @@ import pytest
 from e2e_flows import csv_folder_flow, postgres_table_flow, preview
 from processes import (
     FLOW_SERVICE,
-    Processes,
     ServerProcess,
     await_run,
     client_for,
     pg_source,
-    sluice_env,
-    unique_name,
+    source_table,
 )
 
 from support.api_bodies import SEED_FILE_RUN, SEED_FLOW_ID, SEED_TABLE_RUN
@@ -65,23 +63,11 @@ FILES_IN_WINDOW = {"start.csv", "recent.csv"}
 
 @pytest.fixture
 def people() -> Iterator[str]:
-    name = unique_name("e2e_people")
-    pg_source(f'CREATE TABLE {name} (id integer PRIMARY KEY, name text, "DOB" timestamp)')
-    for person, dob in PEOPLE.items():
-        pg_source(f"INSERT INTO {name} VALUES (%s, %s, %s)", [person, f"person {person}", dob])
-    try:
+    with source_table("e2e_people") as name:
+        pg_source(f'CREATE TABLE {name} (id integer PRIMARY KEY, name text, "DOB" timestamp)')
+        for person, dob in PEOPLE.items():
+            pg_source(f"INSERT INTO {name} VALUES (%s, %s, %s)", [person, f"person {person}", dob])
         yield name
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {name}")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    files = tmp_path / "files"
-    files.mkdir()
-    with Processes(tmp_path) as processes:
-        env = sluice_env(tmp_path / "data", local_file_roots=str(files))
-        yield processes.serve(env, "--no-demo")
 
 
 def events_folder(root: Path) -> Path:
@@ -128,11 +114,11 @@ def assert_created(status: int, body: Any) -> str:
 
 
 def test_the_tutorials_two_requests_ingest_exactly_their_windows(
-    server: ServerProcess, people: str, tmp_path: Path
+    server: ServerProcess, people: str, files_root: Path
 ) -> None:
     with client_for(server) as client:
         table_flow = postgres_table_flow(client, people)
-        file_flow = csv_folder_flow(client, events_folder(tmp_path / "files"))
+        file_flow = csv_folder_flow(client, events_folder(files_root))
 
         # "POST /runs/" (the API format line, trailing slash) for the table-based source ...
         status, created = tutorial_curl(server, f"{FLOW_SERVICE}/runs/",

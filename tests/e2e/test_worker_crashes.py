@@ -13,7 +13,6 @@ observed; the tests then assert on the observations.
 
 from __future__ import annotations
 
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -26,7 +25,6 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from cryptography.fernet import Fernet
 from e2e_flows import commits, create_run, delta_version, postgres_table_flow, read_table
 from gated_source import GatedSource, gated_source
 from processes import (
@@ -36,7 +34,7 @@ from processes import (
     metadata_database,
     pg_query,
     provision_client,
-    sluice_env,
+    scaled_out_env,
     wait_for,
 )
 
@@ -84,10 +82,7 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     workdir = tmp_path_factory.mktemp("cluster")
     with metadata_database() as url, Processes(workdir) as processes:
-        env = sluice_env(workdir / "data", database_url=url,
-                         secret_keys=Fernet.generate_key().decode(),
-                         token_signing_key=secrets.token_urlsafe(32),
-                         lease_seconds=str(LEASE_SECONDS))
+        env = scaled_out_env(workdir / "data", url, lease_seconds=str(LEASE_SECONDS))
         server = processes.serve(env, "--no-workers", "--no-demo")
         credentials = provision_client(env, workdir / "credentials.json")
         yield Cluster(server, env, credentials, url)
