@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from sluice.client import SluiceClient, run_status
+from support.net import free_port
+from support.servers import stop as stop  # the e2e tests take it from here
 
 FLOW_SERVICE = "/data/foundation/flowservice"
 # The `sluice` console script of the interpreter running the tests (the venv's).
@@ -70,12 +71,6 @@ class ServerProcess(SluiceProcess):
     data_dir: Path = field(default_factory=Path)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _report(watched: Sequence[SluiceProcess]) -> str:
     return "\n".join(f"--- {p.name} (pid {p.process.pid}) ---\n{p.output()}" for p in watched)
 
@@ -95,17 +90,6 @@ def wait_for(what: str, probe: Callable[[], T | None],
             return value
         time.sleep(0.1)
     pytest.fail(f"timed out after {timeout:g}s waiting for {what}:\n{_report(processes)}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Graceful stop (SIGINT), then SIGKILL if the process is still there after 15 s."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 def answers(url: str) -> bool | None:
