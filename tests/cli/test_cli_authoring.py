@@ -15,7 +15,7 @@ from cli_harness import remote_cli
 from live_server import LiveServer, live_server
 
 from sluice.client import SluiceClient
-from support.connector_reads import pg_execute
+from support.connector_reads import pg_execute, pg_table
 
 SECRET = "Cli-Secret-" + uuid.uuid4().hex[:8]
 POSTGRESQL = "1bed8a75-0487-4216-85f5-94ddf2058992"
@@ -49,12 +49,9 @@ def main_app() -> Any:
 
 @pytest.fixture(scope="module")
 def orders_table() -> Iterator[str]:
-    name = f"cli_orders_{uuid.uuid4().hex[:10]}"
-    pg_execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
-    try:
+    with pg_table("cli_orders") as name:
+        pg_execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
         yield name
-    finally:
-        pg_execute(f"DROP TABLE IF EXISTS {name}")
 
 
 @pytest.fixture(scope="module")

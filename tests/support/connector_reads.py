@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -51,6 +53,17 @@ def read_all(read: SourceRead) -> tuple[pa.Table, list[pa.RecordBatch]]:
 def pg_execute(sql: str, params: Any = None) -> None:
     with psycopg.connect(pg_dsn(), autocommit=True) as connection:
         connection.execute(sql, params)  # type: ignore[arg-type]
+
+
+@contextmanager
+def pg_table(prefix: str) -> Iterator[str]:
+    """A unique table name in the test database: the block creates the table, which is
+    dropped at its end (whether or not it was created)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        pg_execute(f"DROP TABLE IF EXISTS {name}")
 
 
 # -- the files reader ------------------------------------------------------------------------
