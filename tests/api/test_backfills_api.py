@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,17 +30,6 @@ BACKFILLS = f"{FS}/backfills"
 DAY = 86_400
 START = 1_717_200_000  # 2024-06-01T00:00:00Z
 Sessions = sessionmaker[Session]
-
-
-@pytest.fixture
-def root(settings: Any) -> Path:
-    return Path(settings.allowed_file_roots[0])
-
-
-@pytest.fixture
-def table_flow(caller: Caller, root: Path) -> str:
-    _base, source, target_id = table_flow_parts(caller, root)
-    return created_id(caller.post(f"{FS}/flows", json=flow_body(source, target_id)))
 
 
 def _body(flow_id: str, days: int = 4, **extra: Any) -> dict[str, Any]:

@@ -21,11 +21,6 @@ from support.flow_bodies import flow_body, table_flow_parts
 IGNORED = "x-sluice-ignored-fields"
 
 
-@pytest.fixture
-def root(settings: Settings) -> Path:
-    return Path(settings.allowed_file_roots[0])
-
-
 def ignored(response: Any) -> set[str]:
     return {f.strip() for f in response.headers.get(IGNORED, "").split(",") if f.strip()}
 

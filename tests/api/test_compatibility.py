@@ -21,6 +21,9 @@ from support.api_bodies import (
     FS,
     LOCAL_FILES_SPEC,
     POSTGRES_SPEC,
+    SEED_FILE_RUN,
+    SEED_FLOW_ID,
+    SEED_TABLE_RUN,
     TABLE_FLOW_SPEC,
     created_id,
 )
@@ -64,27 +67,7 @@ FLOW_PATCH_15 = """[{"op":"replace","path":"/scheduleParams/frequency","value":"
  {"op":"replace","path":"/name","value":"New name"},
  {"op":"replace","path":"/transformations/0","value":{"name":"Mapping","params":{"mappingId":"c5f2…","mappingVersion":2}}}]"""
 LABELS_PATCH_15 = '[{"op":"add","path":"/labels","value":["core/C12"]}]'
-# 3 and the seed: the two on-demand run bodies, character for character.
-SEED_TABLE_RUN = """{
-      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
-      "params": {
-          "startTime": "1663735590",
-          "windowStartTime": "1651584991",
-          "windowEndTime": "16515859567",
-          "deltaColumn": {
-              "name": "DOB"
-          }
-      }
-  }"""
-SEED_FILE_RUN = """{
-      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
-      "params": {
-          "startTime": "1663735590",
-          "windowStartTime": "1651584991",
-          "windowEndTime": "16515859567"
-      }
-  }"""
-SEED_FLOW_ID = "3abea21c-7e36-4be1-bec1-d3bad0e3e0de"
+# 3 and the seed: the two on-demand run bodies are SEED_TABLE_RUN and SEED_FILE_RUN.
 
 
 def fill(text: str, **values: str) -> str:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,11 +21,6 @@ from support.flow_bodies import flow_body, table_flow_parts
 HOUR = 3600
 QUARTER = 15 * 60
 COPY = [{"name": "Copy", "params": {"deltaColumn": {"name": "updated_at"}}}]
-
-
-@pytest.fixture
-def root(settings: Any) -> Path:
-    return Path(settings.allowed_file_roots[0])
 
 
 def _next_tick(sessions: sessionmaker[Session], flow_id: str) -> int:

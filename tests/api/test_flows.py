@@ -13,11 +13,6 @@ from support.callers import Caller, error_code
 from support.flow_bodies import FILE_SPEC, file_flow_parts, flow_body, table_flow_parts
 
 
-@pytest.fixture
-def root(settings: Any) -> Path:
-    return Path(settings.allowed_file_roots[0])
-
-
 def test_table_flow_round_trip(caller: Caller, root: Path) -> None:
     base, source, target_id = table_flow_parts(caller, root)
     response = caller.post(f"{FS}/flows", json=flow_body(source, target_id))

@@ -10,24 +10,13 @@ import pytest
 
 from support.api_bodies import FS, created_id
 from support.callers import Caller, error_code
-from support.flow_bodies import FILE_SPEC, file_flow_parts, flow_body, table_flow_parts
+from support.flow_bodies import FILE_SPEC, file_flow_parts, flow_body
 
 SEED_TIMES = {
     "startTime": "1663735590",
     "windowStartTime": "1651584991",
     "windowEndTime": "16515859567",
 }
-
-
-@pytest.fixture
-def root(settings: Any) -> Path:
-    return Path(settings.allowed_file_roots[0])
-
-
-@pytest.fixture
-def table_flow(caller: Caller, root: Path) -> str:
-    _base, source, target_id = table_flow_parts(caller, root)
-    return created_id(caller.post(f"{FS}/flows", json=flow_body(source, target_id)))
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from live_server import LiveServer
 from typer.testing import CliRunner
 
 from sluice.cli.main import app
@@ -30,3 +31,10 @@ class Cli:
         result = self.run(*args, "--output", "json")
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
+
+
+def remote_cli(server: LiveServer, **env: str) -> Cli:
+    """The CLI as a client of the live server (its data dir and URL), plus the given
+    environment."""
+    return Cli(CliRunner(env={"SLUICE_DATA_DIR": str(server.settings.data_dir),
+                              "SLUICE_URL": server.url, **env}))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_harness import Cli
+from cli_harness import Cli, remote_cli
 from live_server import LiveServer, live_server
 from typer.testing import CliRunner
 
@@ -42,5 +42,4 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def remote(server: LiveServer) -> Cli:
-    return Cli(CliRunner(env={"SLUICE_DATA_DIR": str(server.settings.data_dir),
-                              "SLUICE_URL": server.url}))
+    return remote_cli(server)

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_harness import Cli
+from cli_harness import remote_cli
 from live_server import LiveServer, live_server
-from typer.testing import CliRunner
 
 from sluice.client import SluiceClient
-from support.connector_reads import pg_execute
+from support.connector_reads import pg_execute, pg_table
 
 SECRET = "Cli-Secret-" + uuid.uuid4().hex[:8]
 POSTGRESQL = "1bed8a75-0487-4216-85f5-94ddf2058992"
@@ -38,10 +37,9 @@ def client(server: LiveServer) -> Iterator[SluiceClient]:
 
 
 def cli(server: LiveServer, *args: str, answers: list[str] | None = None) -> Any:
-    runner = CliRunner(env={"SLUICE_DATA_DIR": str(server.settings.data_dir),
-                            "SLUICE_URL": server.url})
     text = "".join(f"{a}\n" for a in answers) if answers is not None else None
-    return Cli(runner).runner.invoke(main_app(), list(args), input=text, catch_exceptions=False)
+    return remote_cli(server).runner.invoke(main_app(), list(args), input=text,
+                                            catch_exceptions=False)
 
 
 def main_app() -> Any:
@@ -51,12 +49,9 @@ def main_app() -> Any:
 
 @pytest.fixture(scope="module")
 def orders_table() -> Iterator[str]:
-    name = f"cli_orders_{uuid.uuid4().hex[:10]}"
-    pg_execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
-    try:
+    with pg_table("cli_orders") as name:
+        pg_execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
         yield name
-    finally:
-        pg_execute(f"DROP TABLE IF EXISTS {name}")
 
 
 @pytest.fixture(scope="module")

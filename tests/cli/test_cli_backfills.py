@@ -3,16 +3,12 @@ UTC, create, list, show, pause, resume, cancel and retry, and one-line coded err
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from cli_harness import Cli
-from live_server import LiveServer, live_server
+from cli_harness import Cli, remote_cli
+from live_server import LiveServer
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
 from sluice.client import SluiceClient
-from sluice.demo import setup_demo
 from sluice.demo.provision import EVENTS_FLOW
 from sluice.store.backfill_dispatch import advance_running_backfills
 from sluice.store.clock import now_ms
@@ -22,26 +18,10 @@ from sluice.store.models import Run
 WINDOW = ("--window-start", "2024-05-01T06:00:00Z", "--window-end", "2024-05-04")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp("backfills") / "data") as running:
-        c = running.credentials
-        with SluiceClient(running.url, c.org_id, c.client_id, c.client_secret) as client:
-            setup_demo(client, running.settings)
-        yield running
-
-
 @pytest.fixture
 def remote(server: LiveServer) -> Cli:
-    return Cli(
-        CliRunner(
-            env={
-                "SLUICE_DATA_DIR": str(server.settings.data_dir),
-                "SLUICE_URL": server.url,
-                "COLUMNS": "200",  # whole ids and times in the tables
-            }
-        )
-    )
+    """The conftest's `remote`, wide: whole ids and times in the tables."""
+    return remote_cli(server, COLUMNS="200")
 
 
 @pytest.fixture

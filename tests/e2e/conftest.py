@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from processes import Processes, ServerProcess, sluice_env
+from processes import ServerProcess, served
 
 
 @pytest.fixture
@@ -19,6 +19,5 @@ def files_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(tmp_path: Path, files_root: Path) -> Iterator[ServerProcess]:
-    with Processes(tmp_path) as processes:
-        env = sluice_env(tmp_path / "data", local_file_roots=str(files_root))
-        yield processes.serve(env, "--no-demo")
+    with served(tmp_path, local_file_roots=str(files_root)) as running:
+        yield running

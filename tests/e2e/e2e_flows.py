@@ -14,13 +14,15 @@ from deltalake import DeltaTable
 
 from sluice.client import Created, SluiceClient
 from sluice.lake.schema import SYSTEM_COLUMN_NAMES
+from support.api_bodies import (
+    CATALOG,
+    DATA_LAKE_SPEC,
+    FILE_FLOW_SPEC,
+    LOCAL_FILES_SPEC,
+    POSTGRES_SPEC,
+    TABLE_FLOW_SPEC,
+)
 
-CATALOG = "/data/foundation/catalog"
-POSTGRES_SPEC = "1bed8a75-0487-4216-85f5-94ddf2058992"
-LOCAL_FILES_SPEC = "bc3ffdcf-1b46-41ec-b156-a8c195929f8a"
-DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
-TABLE_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
-FILE_FLOW_SPEC = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"
 DAY = 86_400
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,8 +25,11 @@ from typing import Any, TypeVar
 import httpx
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from sluice.client import SluiceClient, run_status
+from support.net import free_port
+from support.servers import stop as stop  # the e2e tests take it from here
 
 FLOW_SERVICE = "/data/foundation/flowservice"
 # The `sluice` console script of the interpreter running the tests (the venv's).
@@ -68,12 +71,6 @@ class ServerProcess(SluiceProcess):
     data_dir: Path = field(default_factory=Path)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _report(watched: Sequence[SluiceProcess]) -> str:
     return "\n".join(f"--- {p.name} (pid {p.process.pid}) ---\n{p.output()}" for p in watched)
 
@@ -95,17 +92,6 @@ def wait_for(what: str, probe: Callable[[], T | None],
     pytest.fail(f"timed out after {timeout:g}s waiting for {what}:\n{_report(processes)}")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Graceful stop (SIGINT), then SIGKILL if the process is still there after 15 s."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
 def answers(url: str) -> bool | None:
     try:
         httpx.get(f"{url}{FLOW_SERVICE}/flows", timeout=2)
@@ -121,6 +107,14 @@ def sluice_env(data_dir: Path, **settings: str) -> dict[str, str]:
     env["SLUICE_DATA_DIR"] = str(data_dir)
     env.update({f"SLUICE_{key.upper()}": value for key, value in settings.items()})
     return env
+
+
+def scaled_out_env(data_dir: Path, database_url: str, **settings: str) -> dict[str, str]:
+    """`sluice_env` for processes sharing the PostgreSQL metadata database `database_url`:
+    with fresh secret and token-signing keys, which that mode requires of the environment."""
+    return sluice_env(data_dir, database_url=database_url,
+                      secret_keys=Fernet.generate_key().decode(),
+                      token_signing_key=secrets.token_urlsafe(32), **settings)
 
 
 # `sluice` with the Delta writer patched to SIGKILL its process right after a commit.
@@ -238,6 +232,14 @@ class Processes:
         return started
 
 
+@contextmanager
+def served(workdir: Path, *options: str, **settings: str) -> Iterator[ServerProcess]:
+    """`sluice serve --no-demo *options` with its data dir in `workdir` and the given
+    settings (as `sluice_env` takes them), stopped at the end of the block."""
+    with Processes(workdir) as processes:
+        yield processes.serve(sluice_env(workdir / "data", **settings), "--no-demo", *options)
+
+
 def run_cli(*args: str, env: Mapping[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """One `sluice ...` command to its end (killed, and the test failed, after `timeout`)."""
@@ -300,6 +302,17 @@ def pg_query(sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, .
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def source_table(prefix: str) -> Iterator[str]:
+    """A unique table name in the source database `test`: the block creates the table, which
+    is dropped at its end (whether or not it was created)."""
+    name = unique_name(prefix)
+    try:
+        yield name
+    finally:
+        pg_source(f"DROP TABLE IF EXISTS {name}")
 
 
 @contextmanager

@@ -10,7 +10,6 @@ waits on the lock in pg_locks), no 201 may have reached the client.
 from __future__ import annotations
 
 import random
-import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from cryptography.fernet import Fernet
 from e2e_flows import postgres_table_flow
 from processes import (
     Processes,
@@ -26,8 +24,8 @@ from processes import (
     metadata_database,
     pg_source,
     provision_client,
-    sluice_env,
-    unique_name,
+    scaled_out_env,
+    source_table,
     wait_for,
 )
 
@@ -43,21 +41,16 @@ LISTEN_SECONDS = 3.0
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path, str]]:
     with metadata_database() as url, Processes(tmp_path) as processes:
-        env = sluice_env(tmp_path / "data", database_url=url,
-                         secret_keys=Fernet.generate_key().decode(),
-                         token_signing_key=secrets.token_urlsafe(32))
+        env = scaled_out_env(tmp_path / "data", url)
         server = processes.serve(env, "--no-workers", "--no-scheduler", "--no-demo")
         yield server, provision_client(env, tmp_path / "credentials.json"), url
 
 
 @pytest.fixture
 def table() -> Iterator[str]:
-    name = unique_name("e2e_commit_order")
-    pg_source(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
-    try:
+    with source_table("e2e_commit_order") as name:
+        pg_source(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
         yield name
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {name}")
 
 
 def test_post_runs_answers_only_after_its_transaction_committed(

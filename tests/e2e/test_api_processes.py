@@ -4,11 +4,9 @@ serve process's worker, and stopping the server stops them all."""
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from e2e_flows import create_run, postgres_table_flow, read_table
 from processes import (
     Processes,
@@ -18,9 +16,9 @@ from processes import (
     pg_query,
     pg_source,
     provision_client,
-    sluice_env,
+    scaled_out_env,
+    source_table,
     stop,
-    unique_name,
     wait_for,
 )
 
@@ -59,19 +57,13 @@ def _api_processes(pid: int) -> list[int]:
 def test_two_api_processes_serve_and_the_serve_process_runs_the_engine(
     tmp_path: Path,
 ) -> None:
-    table = unique_name("e2e_api_procs")
-    pg_source(
-        f"CREATE TABLE {table} (id bigint PRIMARY KEY, updated_at bigint NOT NULL);"
-        f"INSERT INTO {table} SELECT g, {BASE} + g FROM generate_series(1, {ROWS}) AS g;"
-    )
-    try:
+    with source_table("e2e_api_procs") as table:
+        pg_source(
+            f"CREATE TABLE {table} (id bigint PRIMARY KEY, updated_at bigint NOT NULL);"
+            f"INSERT INTO {table} SELECT g, {BASE} + g FROM generate_series(1, {ROWS}) AS g;"
+        )
         with metadata_database() as url, Processes(tmp_path) as processes:
-            env = sluice_env(
-                tmp_path / "data",
-                database_url=url,
-                secret_keys=Fernet.generate_key().decode(),
-                token_signing_key=secrets.token_urlsafe(32),
-            )
+            env = scaled_out_env(tmp_path / "data", url)
             server = processes.serve(env, "--no-demo", "--workers", "1", "--api-processes", "2")
             api = wait_for(
                 "two API processes",
@@ -100,5 +92,3 @@ def test_two_api_processes_serve_and_the_serve_process_runs_the_engine(
             assert server.process.returncode is not None
             assert all(not Path(f"/proc/{pid}").exists() for pid in api)
             assert pg_query("SELECT count(*) FROM " + table) == [(ROWS,)]
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {table}")

@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 from e2e_flows import postgres_table_flow, read_table
 from processes import (
-    Processes,
     ServerProcess,
     client_for,
     pg_query,
     pg_source,
-    sluice_env,
-    unique_name,
+    served,
+    source_table,
     wait_for,
 )
 
@@ -37,33 +36,29 @@ PARALLELISM = 2
 
 @pytest.fixture
 def table() -> Iterator[str]:
-    name = unique_name("e2e_backfill")
-    # A row every 7 minutes over six days from 04-30, plus one row on each day boundary and
-    # one a microsecond before it.
-    pg_source(f"""
-        CREATE TABLE {name} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
-        INSERT INTO {name}
-        SELECT g, timestamptz '2024-04-30 00:00:00+00' + g * interval '7 minutes'
-        FROM generate_series(1, 6 * 24 * 60 / 7) AS g;
-        INSERT INTO {name}
-        SELECT 100000 + d, timestamptz '2024-05-01 00:00:00+00' + d * interval '1 day'
-        FROM generate_series(0, 5) AS d;
-        INSERT INTO {name}
-        SELECT 200000 + d, timestamptz '2024-05-01 00:00:00+00' + d * interval '1 day'
-               - interval '1 microsecond'
-        FROM generate_series(0, 5) AS d;
-    """)
-    try:
+    with source_table("e2e_backfill") as name:
+        # A row every 7 minutes over six days from 04-30, plus one row on each day boundary and
+        # one a microsecond before it.
+        pg_source(f"""
+            CREATE TABLE {name} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
+            INSERT INTO {name}
+            SELECT g, timestamptz '2024-04-30 00:00:00+00' + g * interval '7 minutes'
+            FROM generate_series(1, 6 * 24 * 60 / 7) AS g;
+            INSERT INTO {name}
+            SELECT 100000 + d, timestamptz '2024-05-01 00:00:00+00' + d * interval '1 day'
+            FROM generate_series(0, 5) AS d;
+            INSERT INTO {name}
+            SELECT 200000 + d, timestamptz '2024-05-01 00:00:00+00' + d * interval '1 day'
+                   - interval '1 microsecond'
+            FROM generate_series(0, 5) AS d;
+        """)
         yield name
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {name}")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with Processes(tmp_path) as processes:
-        env = sluice_env(tmp_path / "data", scheduler_interval_seconds="0.5")
-        yield processes.serve(env, "--no-demo", "--workers", "3")
+    with served(tmp_path, "--workers", "3", scheduler_interval_seconds="0.5") as running:
+        yield running
 
 
 def _max_overlap(runs: list[dict[str, Any]]) -> int:

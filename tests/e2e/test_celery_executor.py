@@ -10,7 +10,6 @@ end with the run `success` and its window written once.
 from __future__ import annotations
 
 import json
-import random
 import secrets
 import signal
 import uuid
@@ -25,6 +24,7 @@ import pytest
 import redis
 from cryptography.fernet import Fernet
 from e2e_flows import commits, create_run, postgres_table_flow
+from gated_source import GatedSource, gated_source
 from processes import (
     Processes,
     ServerProcess,
@@ -32,7 +32,6 @@ from processes import (
     await_run,
     metadata_database,
     pg_query,
-    pg_source,
     provision_client,
     run_cli,
     sluice_env,
@@ -121,41 +120,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, broker: RedisServer) -> It
         yield start_cluster(workdir, processes, url, broker.url)
 
 
-@dataclass(frozen=True)
-class Source:
-    table: str
-    gated_view: str
-    gate_key: int
+# The type the tests take `source` as.
+Source = GatedSource
 
 
 @pytest.fixture(scope="module")
 def source() -> Iterator[Source]:
     """A small table (one row every 7 minutes of the window's day) and a view of it whose
     reader blocks at GATE_ROW while the test holds an advisory lock."""
-    table, view, gate = (unique_name("e2e_celery"), unique_name("e2e_celery_gated"),
-                         unique_name("e2e_celery_gate"))
-    key = random.randint(1, 2**31 - 1)
-    pg_source(f"""
-        CREATE TABLE {table} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL,
-                              payload text NOT NULL);
-        INSERT INTO {table}
-        SELECT g, to_timestamp({BASE_EPOCH}) + g * interval '7 minutes', md5(g::text)
-        FROM generate_series(1, {ROWS}) AS g;
-        CREATE FUNCTION {gate}(row_id bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
-        BEGIN
-            IF row_id = {GATE_ROW} THEN
-                PERFORM pg_advisory_lock_shared({key});
-                PERFORM pg_advisory_unlock_shared({key});
-            END IF;
-            RETURN true;
-        END $$;
-        CREATE VIEW {view} AS SELECT * FROM {table} WHERE {gate}(id);
-    """)
-    try:
-        yield Source(table, view, key)
-    finally:
-        pg_source(f"DROP VIEW IF EXISTS {view}; DROP FUNCTION IF EXISTS {gate}(bigint);"
-                  f" DROP TABLE IF EXISTS {table}")
+    updated_at = f"to_timestamp({BASE_EPOCH}) + g * interval '7 minutes'"
+    with gated_source("e2e_celery", ROWS, updated_at, GATE_ROW, gate_the_count=True) as created:
+        yield created
 
 
 def rows_in_window(table: str) -> int:

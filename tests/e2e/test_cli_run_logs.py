@@ -16,7 +16,7 @@ from processes import (
     pg_source,
     run_cli,
     sluice_env,
-    unique_name,
+    source_table,
 )
 
 pytestmark = pytest.mark.e2e
@@ -26,13 +26,11 @@ DAY = int(datetime(2024, 5, 1, tzinfo=UTC).timestamp())
 
 @pytest.fixture
 def table() -> Iterator[str]:
-    name = unique_name("e2e_cli_logs")
-    pg_source(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
-    pg_source(f"INSERT INTO {name} VALUES (1, '2024-05-01 01:00Z'), (2, '2024-05-01 02:00Z')")
-    try:
+    with source_table("e2e_cli_logs") as name:
+        pg_source(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
+        pg_source(f"INSERT INTO {name} VALUES (1, '2024-05-01 01:00Z'),"
+                  " (2, '2024-05-01 02:00Z')")
         yield name
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {name}")
 
 
 def test_follow_prints_the_log_until_the_run_ends_and_exits_with_its_outcome(

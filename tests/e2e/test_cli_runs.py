@@ -15,7 +15,7 @@ from processes import (
     pg_source,
     run_cli,
     sluice_env,
-    unique_name,
+    source_table,
 )
 
 pytestmark = pytest.mark.e2e
@@ -37,16 +37,12 @@ RUN_WINDOW = ["--window-start", "2024-05-01", "--window-end", "2024-05-02"]
 
 @pytest.fixture
 def tables() -> Iterator[tuple[str, str]]:
-    names = unique_name("e2e_cli_orders"), unique_name("e2e_cli_doomed")
-    for name in names:
-        pg_source(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
-        for order, moment in ORDERS.items():
-            pg_source(f"INSERT INTO {name} VALUES (%s, %s)", [order, moment])
-    try:
-        yield names
-    finally:
-        for name in names:
-            pg_source(f"DROP TABLE IF EXISTS {name}")
+    with source_table("e2e_cli_orders") as orders, source_table("e2e_cli_doomed") as doomed:
+        for name in (orders, doomed):
+            pg_source(f"CREATE TABLE {name} (id integer PRIMARY KEY, updated_at timestamptz)")
+            for order, moment in ORDERS.items():
+                pg_source(f"INSERT INTO {name} VALUES (%s, %s)", [order, moment])
+        yield orders, doomed
 
 
 def test_runs_create_wait_succeeds_fails_with_a_code_and_runs_list_shows_them(

@@ -18,14 +18,13 @@ from e2e_flows import (
     read_table,
 )
 from processes import (
-    Processes,
     ServerProcess,
     await_run,
     client_for,
     pg_query,
     pg_source,
-    sluice_env,
-    unique_name,
+    served,
+    source_table,
 )
 
 from sluice.client import SluiceClient
@@ -46,36 +45,34 @@ JUST_BEFORE = [k * ROWS_PER_WINDOW for k in range(1, WINDOWS + 1)]
 
 @pytest.fixture
 def table() -> Iterator[str]:
-    name = unique_name("e2e_windows")
-    pg_source(f"""
-        CREATE TABLE {name} (
-            id bigint PRIMARY KEY,
-            updated_at timestamptz NOT NULL,
-            amount numeric(12, 2) NOT NULL,
-            label text NOT NULL
-        );
-        INSERT INTO {name}
-        SELECT g,
-               CASE WHEN g % {ROWS_PER_WINDOW} = 0
-                    THEN timestamptz '{BASE.isoformat()}'
-                         + (g / {ROWS_PER_WINDOW}) * interval '1 day' - interval '1 microsecond'
-                    ELSE timestamptz '{BASE.isoformat()}' + (g - 1) * interval '864 milliseconds'
-               END,
-               (g % 100000) / 100.0,
-               'row ' || g
-        FROM generate_series(1, {ROWS}) AS g;
-    """)
-    try:
+    with source_table("e2e_windows") as name:
+        pg_source(f"""
+            CREATE TABLE {name} (
+                id bigint PRIMARY KEY,
+                updated_at timestamptz NOT NULL,
+                amount numeric(12, 2) NOT NULL,
+                label text NOT NULL
+            );
+            INSERT INTO {name}
+            SELECT g,
+                   CASE WHEN g % {ROWS_PER_WINDOW} = 0
+                        THEN timestamptz '{BASE.isoformat()}'
+                             + (g / {ROWS_PER_WINDOW}) * interval '1 day'
+                             - interval '1 microsecond'
+                        ELSE timestamptz '{BASE.isoformat()}'
+                             + (g - 1) * interval '864 milliseconds'
+                   END,
+                   (g % 100000) / 100.0,
+                   'row ' || g
+            FROM generate_series(1, {ROWS}) AS g;
+        """)
         yield name
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {name}")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with Processes(tmp_path) as processes:
-        env = sluice_env(tmp_path / "data", lease_seconds="3")
-        yield processes.serve(env, "--no-demo", "--workers", "2")
+    with served(tmp_path, "--workers", "2", lease_seconds="3") as running:
+        yield running
 
 
 def window(k: int) -> tuple[int, int]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +11,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 from e2e_flows import csv_folder_flow
 from processes import (
     FLOW_SERVICE,
@@ -20,7 +18,7 @@ from processes import (
     client_for,
     metadata_database,
     provision_client,
-    sluice_env,
+    scaled_out_env,
     wait_for,
 )
 
@@ -62,13 +60,7 @@ def test_a_retry_after_a_lost_response_gets_the_one_run(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "a.csv").write_text("id,name\n1,a\n")
     with metadata_database() as url, Processes(tmp_path) as processes:
-        env = sluice_env(
-            tmp_path / "data",
-            database_url=url,
-            secret_keys=Fernet.generate_key().decode(),
-            token_signing_key=secrets.token_urlsafe(32),
-            local_file_roots=str(tmp_path / "files"),
-        )
+        env = scaled_out_env(tmp_path / "data", url, local_file_roots=str(tmp_path / "files"))
         server = processes.serve(env, "--no-demo", "--workers", "0")
         credentials = provision_client(env, tmp_path / "credentials.json")
         with client_for(server, credentials) as client:

@@ -18,41 +18,22 @@ import pytest
 from e2e_flows import csv_folder_flow, postgres_table_flow, preview
 from processes import (
     FLOW_SERVICE,
-    Processes,
     ServerProcess,
     await_run,
     client_for,
     pg_source,
-    sluice_env,
-    unique_name,
+    source_table,
 )
+
+from support.api_bodies import SEED_FILE_RUN, SEED_FLOW_ID, SEED_TABLE_RUN
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(shutil.which("curl") is None, reason="the tutorial's requests use curl"),
 ]
 
-# The tutorial's two request bodies, character for character; only the flow id is replaced.
-SEED_FLOW_ID = "3abea21c-7e36-4be1-bec1-d3bad0e3e0de"
-TABLE_BODY = """{
-      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
-      "params": {
-          "startTime": "1663735590",
-          "windowStartTime": "1651584991",
-          "windowEndTime": "16515859567",
-          "deltaColumn": {
-              "name": "DOB"
-          }
-      }
-  }"""
-FILE_BODY = """{
-      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
-      "params": {
-          "startTime": "1663735590",
-          "windowStartTime": "1651584991",
-          "windowEndTime": "16515859567"
-      }
-  }"""
+# The tutorial's two request bodies are SEED_TABLE_RUN and SEED_FILE_RUN: only their flow id
+# (SEED_FLOW_ID) is replaced.
 WINDOW_START, WINDOW_END = 1651584991, 16515859567  # [2022-05-03T13:36:31Z, 2493-05-…)
 
 
@@ -82,23 +63,11 @@ FILES_IN_WINDOW = {"start.csv", "recent.csv"}
 
 @pytest.fixture
 def people() -> Iterator[str]:
-    name = unique_name("e2e_people")
-    pg_source(f'CREATE TABLE {name} (id integer PRIMARY KEY, name text, "DOB" timestamp)')
-    for person, dob in PEOPLE.items():
-        pg_source(f"INSERT INTO {name} VALUES (%s, %s, %s)", [person, f"person {person}", dob])
-    try:
+    with source_table("e2e_people") as name:
+        pg_source(f'CREATE TABLE {name} (id integer PRIMARY KEY, name text, "DOB" timestamp)')
+        for person, dob in PEOPLE.items():
+            pg_source(f"INSERT INTO {name} VALUES (%s, %s, %s)", [person, f"person {person}", dob])
         yield name
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {name}")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    files = tmp_path / "files"
-    files.mkdir()
-    with Processes(tmp_path) as processes:
-        env = sluice_env(tmp_path / "data", local_file_roots=str(files))
-        yield processes.serve(env, "--no-demo")
 
 
 def events_folder(root: Path) -> Path:
@@ -145,19 +114,19 @@ def assert_created(status: int, body: Any) -> str:
 
 
 def test_the_tutorials_two_requests_ingest_exactly_their_windows(
-    server: ServerProcess, people: str, tmp_path: Path
+    server: ServerProcess, people: str, files_root: Path
 ) -> None:
     with client_for(server) as client:
         table_flow = postgres_table_flow(client, people)
-        file_flow = csv_folder_flow(client, events_folder(tmp_path / "files"))
+        file_flow = csv_folder_flow(client, events_folder(files_root))
 
         # "POST /runs/" (the API format line, trailing slash) for the table-based source ...
         status, created = tutorial_curl(server, f"{FLOW_SERVICE}/runs/",
-                                        TABLE_BODY.replace(SEED_FLOW_ID, table_flow.flow_id))
+                                        SEED_TABLE_RUN.replace(SEED_FLOW_ID, table_flow.flow_id))
         table_run = assert_created(status, created)
         # ... and the curl example's URL, without it, for the file-based source.
         status, created = tutorial_curl(server, f"{FLOW_SERVICE}/runs",
-                                        FILE_BODY.replace(SEED_FLOW_ID, file_flow.flow_id))
+                                        SEED_FILE_RUN.replace(SEED_FLOW_ID, file_flow.flow_id))
         file_run = assert_created(status, created)
 
         for run_id in (table_run, file_run):
@@ -183,7 +152,8 @@ def test_the_tutorials_two_requests_ingest_exactly_their_windows(
         copy = next(t for t in flow["transformations"] if t["name"].lower() == "copy")
         assert copy["params"]["deltaColumn"]["name"] == "DOB"
         # ... and "any attempt to change it through the run parameters results in an error".
-        changed = TABLE_BODY.replace(SEED_FLOW_ID, table_flow.flow_id).replace('"DOB"', '"name"')
+        changed = (SEED_TABLE_RUN.replace(SEED_FLOW_ID, table_flow.flow_id)
+                   .replace('"DOB"', '"name"'))
         status, problem = tutorial_curl(server, f"{FLOW_SERVICE}/runs", changed)
         assert status == 400, problem
         assert problem["type"].endswith("FLOW-1382-400"), problem

@@ -5,23 +5,20 @@ end, and none of them creates the data dir."""
 
 from __future__ import annotations
 
-import secrets
-import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from e2e_flows import create_run, postgres_table_flow, preview
 from processes import (
-    SLUICE,
     Processes,
-    SluiceProcess,
     await_run,
     metadata_database,
     pg_source,
     provision_client,
-    sluice_env,
-    unique_name,
+    scaled_out_env,
+    scheduler_running,
+    source_table,
     wait_for,
 )
 
@@ -35,45 +32,30 @@ BASE_EPOCH = 1_714_521_600  # 2024-05-01T00:00:00Z
 ROWS = 24
 
 
-def start_scheduler(processes: Processes, env: dict[str, str], workdir: Path) -> SluiceProcess:
-    out, err = workdir / "scheduler.out", workdir / "scheduler.err"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen([SLUICE, "scheduler"], cwd=workdir, env=env, stdout=stdout,
-                                   stderr=stderr, stdin=subprocess.DEVNULL)
-    scheduler = SluiceProcess(process, out, err, "sluice scheduler")
-    processes.started.append(scheduler)
-    wait_for("the scheduler to start",
-             lambda: "scheduler running" in scheduler.output() or None, scheduler)
-    return scheduler
-
-
 def test_api_scheduler_and_worker_run_a_window_without_any_data_dir(
     tmp_path: Path, s3: S3Server
 ) -> None:
-    table = unique_name("e2e_stateless")
-    pg_source(f"""
-        CREATE TABLE {table} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
-        INSERT INTO {table} SELECT g, to_timestamp({BASE_EPOCH}) + g * interval '1 hour'
-        FROM generate_series(0, {ROWS - 1}) AS g;
-    """)
-    bucket = s3.new_bucket("stateless")
     data_dir = tmp_path / "never-created"
-    try:
+    with source_table("e2e_stateless") as table:
+        pg_source(f"""
+            CREATE TABLE {table} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL);
+            INSERT INTO {table} SELECT g, to_timestamp({BASE_EPOCH}) + g * interval '1 hour'
+            FROM generate_series(0, {ROWS - 1}) AS g;
+        """)
+        bucket = s3.new_bucket("stateless")
         with redis_server(tmp_path) as broker, metadata_database() as url, \
                 Processes(tmp_path) as processes:
             env = {
-                **sluice_env(data_dir, database_url=url,
-                             secret_keys=Fernet.generate_key().decode(),
-                             token_signing_key=secrets.token_urlsafe(32),
-                             lake_uri=f"s3://{bucket}/lake", executor="celery",
-                             broker_url=broker.url, sweep_interval_seconds="1",
-                             scheduler_interval_seconds="0.5"),
+                **scaled_out_env(data_dir, url, lake_uri=f"s3://{bucket}/lake",
+                                 executor="celery", broker_url=broker.url,
+                                 sweep_interval_seconds="1", scheduler_interval_seconds="0.5"),
                 "AWS_ENDPOINT_URL": s3.endpoint, "AWS_ACCESS_KEY_ID": s3.access_key,
                 "AWS_SECRET_ACCESS_KEY": s3.secret_key, "AWS_REGION": REGION,
                 "AWS_ALLOW_HTTP": "true",
             }
             api = processes.serve(env, "--no-workers", "--no-scheduler", "--no-demo")
-            scheduler = start_scheduler(processes, env, tmp_path)
+            scheduler = processes.start_scheduler(env)
+            wait_for("the scheduler to start", partial(scheduler_running, scheduler), scheduler)
             worker = processes.worker(env)
             credentials = provision_client(env, tmp_path / "credentials.json")
             with SluiceClient.from_credentials_file(credentials, api.url, timeout=30) as client:
@@ -87,6 +69,4 @@ def test_api_scheduler_and_worker_run_a_window_without_any_data_dir(
             keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=bucket)["Contents"]]
             assert any(flow.dataset_id in key and key.endswith(".parquet") for key in keys)
             assert not data_dir.exists()
-    finally:
-        pg_source(f"DROP TABLE IF EXISTS {table}")
     assert not data_dir.exists()

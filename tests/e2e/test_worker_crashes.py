@@ -13,8 +13,6 @@ observed; the tests then assert on the observations.
 
 from __future__ import annotations
 
-import random
-import secrets
 import signal
 import time
 from collections.abc import Iterator
@@ -27,18 +25,16 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from cryptography.fernet import Fernet
 from e2e_flows import commits, create_run, delta_version, postgres_table_flow, read_table
+from gated_source import GatedSource, gated_source
 from processes import (
     Processes,
     ServerProcess,
     await_run,
     metadata_database,
     pg_query,
-    pg_source,
     provision_client,
-    sluice_env,
-    unique_name,
+    scaled_out_env,
     wait_for,
 )
 
@@ -82,55 +78,23 @@ class Cluster:
         return dict(zip(keys, row, strict=True))
 
 
-@dataclass(frozen=True)
-class Source:
-    table: str
-    gated_view: str
-    gate_key: int
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     workdir = tmp_path_factory.mktemp("cluster")
     with metadata_database() as url, Processes(workdir) as processes:
-        env = sluice_env(workdir / "data", database_url=url,
-                         secret_keys=Fernet.generate_key().decode(),
-                         token_signing_key=secrets.token_urlsafe(32),
-                         lease_seconds=str(LEASE_SECONDS))
+        env = scaled_out_env(workdir / "data", url, lease_seconds=str(LEASE_SECONDS))
         server = processes.serve(env, "--no-workers", "--no-demo")
         credentials = provision_client(env, workdir / "credentials.json")
         yield Cluster(server, env, credentials, url)
 
 
 @pytest.fixture(scope="module")
-def source() -> Iterator[Source]:
-    table, view, gate = (unique_name("e2e_crash"), unique_name("e2e_crash_gated"),
-                         unique_name("e2e_gate"))
-    key = random.randint(1, 2**31 - 1)
-    pg_source(f"""
-        CREATE TABLE {table} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL,
-                              payload text NOT NULL);
-        INSERT INTO {table}
-        SELECT g, timestamptz '{BASE.isoformat()}' + g * interval '{STEP_SECONDS} seconds',
-               md5(g::text)
-        FROM generate_series(1, {ROWS}) AS g;
-        -- Reaching GATE_ROW waits for the advisory lock `key` while someone holds it: in
-        -- the read only, not in the window's count that comes before it (reconciliation).
-        CREATE FUNCTION {gate}(row_id bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
-        BEGIN
-            IF row_id = {GATE_ROW} AND current_query() NOT LIKE '%count(*)%' THEN
-                PERFORM pg_advisory_lock_shared({key});
-                PERFORM pg_advisory_unlock_shared({key});
-            END IF;
-            RETURN true;
-        END $$;
-        CREATE VIEW {view} AS SELECT * FROM {table} WHERE {gate}(id);
-    """)
-    try:
-        yield Source(table, view, key)
-    finally:
-        pg_source(f"DROP VIEW IF EXISTS {view}; DROP FUNCTION IF EXISTS {gate}(bigint);"
-                  f" DROP TABLE IF EXISTS {table}")
+def source() -> Iterator[GatedSource]:
+    """The table, and its view whose read (not the window's count that comes before it, for
+    reconciliation) waits at GATE_ROW while the test holds the gate."""
+    updated_at = f"timestamptz '{BASE.isoformat()}' + g * interval '{STEP_SECONDS} seconds'"
+    with gated_source("e2e_crash", ROWS, updated_at, GATE_ROW, gate_the_count=False) as created:
+        yield created
 
 
 def rows_in(table: str, start: int, end: int) -> tuple[int, int]:
@@ -157,7 +121,7 @@ def assert_once(rows: pa.Table, expected: tuple[int, int]) -> None:
 
 
 @pytest.fixture(scope="module")
-def killed_mid_run(cluster: Cluster, source: Source,
+def killed_mid_run(cluster: Cluster, source: GatedSource,
                    tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     window = (BASE_EPOCH, BASE_EPOCH + 10 * DAY)  # the whole table
     with cluster.client() as client, Processes(tmp_path_factory.mktemp("mid_run")) as workers:
@@ -196,7 +160,7 @@ def killed_mid_run(cluster: Cluster, source: Source,
 
 
 def test_sigkill_mid_run_then_a_new_worker_takes_over_and_writes_the_window_once(
-    cluster: Cluster, source: Source, killed_mid_run: dict[str, Any]
+    cluster: Cluster, source: GatedSource, killed_mid_run: dict[str, Any]
 ) -> None:
     observed = killed_mid_run
     assert observed["first_exit"] == -signal.SIGKILL
@@ -227,7 +191,7 @@ def test_a_claim_lease_lasts_sluice_lease_seconds(killed_mid_run: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def killed_after_commit(cluster: Cluster, source: Source,
+def killed_after_commit(cluster: Cluster, source: GatedSource,
                         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     window = (BASE_EPOCH, BASE_EPOCH + DAY)
     with cluster.client() as client, Processes(tmp_path_factory.mktemp("commit")) as workers:
@@ -248,7 +212,7 @@ def killed_after_commit(cluster: Cluster, source: Source,
 
 
 def test_sigkill_after_commit_is_recognised_and_not_written_again(
-    cluster: Cluster, source: Source, killed_after_commit: dict[str, Any]
+    cluster: Cluster, source: GatedSource, killed_after_commit: dict[str, Any]
 ) -> None:
     observed = killed_after_commit
     assert observed["doomed_exit"] == -signal.SIGKILL
@@ -272,7 +236,7 @@ def test_sigkill_after_commit_is_recognised_and_not_written_again(
 
 
 def test_a_run_recovered_after_its_commit_reports_the_committed_records(
-    source: Source, killed_after_commit: dict[str, Any]
+    source: GatedSource, killed_after_commit: dict[str, Any]
 ) -> None:
     expected, _ = rows_in(source.table, *killed_after_commit["window"])
     records = killed_after_commit["ended"]["metrics"]["recordSummary"]
@@ -286,7 +250,7 @@ def test_a_run_recovered_after_its_commit_reports_the_committed_records(
 
 
 @pytest.fixture(scope="module")
-def raced(cluster: Cluster, source: Source,
+def raced(cluster: Cluster, source: GatedSource,
           tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     start = BASE_EPOCH + 2 * DAY
     windows = [(start + k * HOUR, start + (k + 1) * HOUR) for k in range(20)]
@@ -301,7 +265,7 @@ def raced(cluster: Cluster, source: Source,
 
 
 def test_two_worker_processes_racing_run_each_window_exactly_once(
-    cluster: Cluster, source: Source, raced: dict[str, Any]
+    cluster: Cluster, source: GatedSource, raced: dict[str, Any]
 ) -> None:
     runs, windows = raced["runs"], raced["windows"]
     for run in raced["ended"]:

@@ -11,7 +11,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.engine import claims
 from sluice.engine.claims import Claim, ClaimGuard
 from sluice.engine.executors import Executor, LocalExecutor
-from support.run_rows import Sessions, add_runs, get_run, make_flow
+from support.run_rows import Sessions, add_runs, finish_success, make_flow
 
 PATIENCE = 30.0
 
@@ -23,16 +23,7 @@ def test_local_workers_execute_every_run_exactly_once(sessions: Sessions, tenant
     all_done = threading.Event()
 
     def execute(claim: Claim, _guard: ClaimGuard) -> None:
-        doc = get_run(sessions, claim.run_id).doc
-        claims.finish_run(
-            sessions,
-            claim,
-            status="success",
-            completed_at_ms=1,
-            doc=doc,
-            output_records=0,
-            committed_version=None,
-        )
+        finish_success(sessions, claim)
         with lock:
             done.append(claim.run_id)
             if len(done) == len(run_ids):

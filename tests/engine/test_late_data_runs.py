@@ -9,13 +9,11 @@ row on a window's shifted end waits for the next tick.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +32,7 @@ from support.api_bodies import (
 )
 from support.api_runs import run_all
 from support.callers import Caller
+from support.connector_reads import pg_execute, pg_table
 
 HOUR = 3600
 MINUTE = 60
@@ -48,26 +47,16 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp_path / 'meta' / 'sluice.db'}"
 
 
-def _source(sql: str, params: tuple[Any, ...] = ()) -> None:
-    with psycopg.connect(
-        "host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True
-    ) as conn:
-        conn.execute(sql, params)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def table() -> Iterator[str]:
-    name = f"late_{uuid.uuid4().hex[:10]}"
-    _source(f"CREATE TABLE {name} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL)")
-    try:
+    with pg_table("late") as name:
+        pg_execute(f"CREATE TABLE {name} (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL)")
         yield name
-    finally:
-        _source(f"DROP TABLE IF EXISTS {name}")
 
 
 def _arrive(table: str, row_id: int, at_seconds_after_start: int) -> None:
     stamp = datetime.fromtimestamp(S + at_seconds_after_start, UTC)
-    _source(f"INSERT INTO {table} VALUES (%s, %s)", (row_id, stamp))
+    pg_execute(f"INSERT INTO {table} VALUES (%s, %s)", (row_id, stamp))
 
 
 def _late_flow(

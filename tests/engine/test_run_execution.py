@@ -6,7 +6,6 @@ metadata database; the dataset is read back through the preview endpoint.
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,7 @@ from support.api_bodies import (
 )
 from support.api_runs import epoch, make_worker, run_all, start_run
 from support.callers import Caller, error_code
+from support.net import closed_port
 from support.sample_flows import (
     BASE,
     events_csv_source,
@@ -263,9 +263,8 @@ def test_unreachable_source_is_retried_then_fails_with_a_coded_safe_message(
                                "frequency": "once"}}))
         run_id = start_run(caller, flow, BASE, BASE + timedelta(hours=5))
         etag = caller.get(f"{FS}/connections/{base}").json()["items"][0]["etag"]
-        closed_port = free_port()
         patched = caller.patch(f"{FS}/connections/{base}", headers={"If-Match": etag}, json=[
-            {"op": "replace", "path": "/auth/params/port", "value": closed_port}])
+            {"op": "replace", "path": "/auth/params/port", "value": closed_port()}])
         assert patched.status_code == 200
         engine = make_engine(settings.resolved_database_url)
         try:
@@ -291,8 +290,3 @@ def test_unreachable_source_is_retried_then_fails_with_a_coded_safe_message(
                              autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {table}")  # type: ignore[arg-type]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

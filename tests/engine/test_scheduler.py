@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from sluice.domain.tenancy import Tenant
 from sluice.engine import scheduler
@@ -16,6 +15,7 @@ from support.run_rows import (
     Sessions,
     add_runs,
     count_runs,
+    every,
     get_run,
     make_flow,
     runs_of,
@@ -23,10 +23,6 @@ from support.run_rows import (
 )
 
 MINUTE, HOUR = 60, 3600
-
-
-def every(frequency: str, interval: int, *, backfill: bool) -> dict[str, Any]:
-    return {"startTime": START, "frequency": frequency, "interval": interval, "backfill": backfill}
 
 
 Tick = tuple[int | None, int, int | None, int | None]

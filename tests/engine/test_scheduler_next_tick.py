@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from sluice.domain.tenancy import Tenant
@@ -21,8 +21,10 @@ from support.run_rows import (
     START,
     Sessions,
     count_runs,
+    every,
     make_flow,
     runs_of,
+    set_flow,
     set_flow_state,
 )
 
@@ -30,23 +32,9 @@ MINUTE, HOUR = 60, 3600
 QUARTER = 15 * MINUTE
 
 
-def every(frequency: str, interval: int, *, backfill: bool) -> dict[str, Any]:
-    return {"startTime": START, "frequency": frequency, "interval": interval, "backfill": backfill}
-
-
 def flow_row(sessions: Sessions, flow_id: str) -> Flow:
     with sessions() as session:
         return session.get_one(Flow, flow_id)
-
-
-def set_next_tick(sessions: Sessions, flow_id: str, value: int) -> None:
-    with transaction(sessions) as session:
-        session.execute(
-            update(Flow)
-            .where(Flow.id == flow_id)
-            .values(next_tick_at=value)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def test_a_new_flow_gets_its_next_tick_on_the_first_pass_even_before_it_is_due(
@@ -66,7 +54,7 @@ def test_a_flow_whose_next_tick_is_not_due_is_not_read_or_written(
 ) -> None:
     flow_id = make_flow(sessions, tenant, schedule=every("minute", 15, backfill=True))
     # Its schedule owes runs, but its next tick says it has none due before this time.
-    set_next_tick(sessions, flow_id, START + 10 * HOUR)
+    set_flow(sessions, flow_id, next_tick_at=START + 10 * HOUR)
     before = flow_row(sessions, flow_id)
     with sessions() as session:
         assert scheduler.due_flows(session, now_s=START + 2 * HOUR) == []
@@ -147,7 +135,7 @@ def test_reschedule_works_the_next_tick_out_from_the_runs(
 ) -> None:
     flow_id = make_flow(sessions, tenant, schedule=every("hour", 1, backfill=False))
     assert materialize_due_runs(sessions, now_s=START + 3 * HOUR) == 3
-    set_next_tick(sessions, flow_id, NO_MORE_TICKS)  # a wrong value, as after a bad write
+    set_flow(sessions, flow_id, next_tick_at=NO_MORE_TICKS)  # a wrong value, as after a bad write
     with transaction(sessions) as session:
         flow = session.get_one(Flow, flow_id)
         flow_ticks.reschedule(session, flow)

@@ -13,23 +13,14 @@ from sluice.engine import claims
 from sluice.engine.claims import Claim, ClaimGuard, StaleClaimError
 from sluice.engine.worker import Worker
 from sluice.store.models import Worker as WorkerRow
-from support.run_rows import Sessions, add_runs, get_run, make_flow, set_run
+from support.run_rows import Sessions, add_runs, finish_success, get_run, make_flow, set_run
 
 PATIENCE = 30.0  # seconds to wait for something that should happen promptly
 
 
 def finisher(sessions: Sessions, done: list[str]) -> Callable[[Claim, ClaimGuard], None]:
     def execute(claim: Claim, _guard: ClaimGuard) -> None:
-        doc = get_run(sessions, claim.run_id).doc
-        claims.finish_run(
-            sessions,
-            claim,
-            status="success",
-            completed_at_ms=1,
-            doc=doc,
-            output_records=1,
-            committed_version=None,
-        )
+        finish_success(sessions, claim, output_records=1)
         done.append(claim.run_id)
 
     return execute

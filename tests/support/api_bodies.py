@@ -15,6 +15,28 @@ DATA_LAKE_SPEC = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 TABLE_FLOW_SPEC = "14518937-270c-4525-bdec-c2ba7cce3860"
 FILE_FLOW_SPEC = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"
 SECRET = "s3cr3t-Hunter2-do-not-leak"
+# The seed tutorial's two on-demand run bodies (the reference's example 3), character for
+# character: a test replaces SEED_FLOW_ID with its flow's id.
+SEED_TABLE_RUN = """{
+      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
+      "params": {
+          "startTime": "1663735590",
+          "windowStartTime": "1651584991",
+          "windowEndTime": "16515859567",
+          "deltaColumn": {
+              "name": "DOB"
+          }
+      }
+  }"""
+SEED_FILE_RUN = """{
+      "flowId": "3abea21c-7e36-4be1-bec1-d3bad0e3e0de",
+      "params": {
+          "startTime": "1663735590",
+          "windowStartTime": "1651584991",
+          "windowEndTime": "16515859567"
+      }
+  }"""
+SEED_FLOW_ID = "3abea21c-7e36-4be1-bec1-d3bad0e3e0de"
 
 
 def postgres_connection(name: str = "pg", password: str = SECRET) -> dict[str, Any]:

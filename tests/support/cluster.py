@@ -26,8 +26,8 @@ import psycopg
 from cryptography.fernet import Fernet
 
 from support.net import free_port
+from support.redis_server import RedisServer
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
 RABBITMQCTL = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
 # The queue runs go to when their flow names none (`sluice worker` serves it by default).
@@ -85,45 +85,12 @@ class MotoS3:
         self.process = None
 
 
-class RedisBroker:
+class RedisBroker(RedisServer):
     """A `redis-server` of our own on a free loopback port, that keeps nothing on disk: a
     restart loses every message in flight, as a crashed broker without persistence would."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        log = (self.workdir / f"redis-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.answers():
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
-
-    def answers(self) -> bool:
-        try:
-            import redis
-
-            return bool(redis.Redis(port=self.port, socket_timeout=1).ping())
-        except Exception:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        self.process = None
+        super().__init__(free_port(), workdir)
 
 
 @contextmanager

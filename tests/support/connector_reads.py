@@ -1,21 +1,25 @@
-"""Helpers of the reader tests: PostgreSQL settings and auth params, reading a whole read, and
-what the tests of the files reader share (writing files, source params, reads and failures of
-one spec, and the glob / `recursive` selection every file store must make the same way)."""
+"""Helpers of the connector tests: PostgreSQL settings and auth params, a failed connection
+test, reading a whole read, and what the tests of the files reader share (writing files,
+source params, reads and failures of one spec, and the glob / `recursive` selection every file
+store must make the same way)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import psycopg
 import pyarrow as pa
+import pytest
 
-from sluice.connectors.contract import ConnectorContext
-from sluice.connectors.errors import SourceReadError
+from sluice.connectors.contract import Connector, ConnectorContext
+from sluice.connectors.errors import ConnectionTestFailed, SourceReadError
 from sluice.connectors.files.local import CONNECTOR as LOCAL_FILES
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
 from support.net import closed_port  # noqa: F401  (the connector tests take it from here)
@@ -37,6 +41,26 @@ def pg_auth(**overrides: Any) -> dict[str, Any]:
             "password": FAKE_PASSWORD, "sslMode": "disable", **overrides}
 
 
+def connection_test_failure(connector: Connector, context: ConnectorContext,
+                            params: dict[str, Any]) -> ConnectionTestFailed:
+    """What the connector's connection test raises on `params` (the test fails if it passes)."""
+    with pytest.raises(ConnectionTestFailed) as caught:
+        connector.test(context, params)
+    return caught.value
+
+
+def secret_free_failure(connector: Connector, context: ConnectorContext, params: dict[str, Any],
+                        *secrets: str) -> str:
+    """The message of a failed connection test, checked to show none of `secrets` and to
+    carry no chained driver exception (whose text could)."""
+    failure = connection_test_failure(connector, context, params)
+    message = str(failure)
+    for secret in secrets:
+        assert secret not in message
+    assert failure.__cause__ is None
+    return message
+
+
 def read_all(read: SourceRead) -> tuple[pa.Table, list[pa.RecordBatch]]:
     """Every batch of a read (closed afterwards), and them as one table of the read's schema."""
     try:
@@ -51,6 +75,17 @@ def read_all(read: SourceRead) -> tuple[pa.Table, list[pa.RecordBatch]]:
 def pg_execute(sql: str, params: Any = None) -> None:
     with psycopg.connect(pg_dsn(), autocommit=True) as connection:
         connection.execute(sql, params)  # type: ignore[arg-type]
+
+
+@contextmanager
+def pg_table(prefix: str) -> Iterator[str]:
+    """A unique table name in the test database: the block creates the table, which is
+    dropped at its end (whether or not it was created)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        pg_execute(f"DROP TABLE IF EXISTS {name}")
 
 
 # -- the files reader ------------------------------------------------------------------------

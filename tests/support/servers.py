@@ -1,9 +1,11 @@
 """Running test servers: one per test process, started on first use; an `http.server` served
-on a thread for the length of a `with` block."""
+on a thread for the length of a `with` block; a server process stopped gracefully."""
 
 from __future__ import annotations
 
 import functools
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,3 +44,14 @@ def serving(httpd: ThreadingHTTPServer, name: str) -> Iterator[None]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=30)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Graceful stop (SIGINT), then SIGKILL if the process is still there after `timeout`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)

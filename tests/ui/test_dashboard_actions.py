@@ -3,7 +3,6 @@ shown as messages; and every one of them needs the session's CSRF token and our 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -11,9 +10,11 @@ from ui_support import (
     BASE,
     FS,
     ORIGIN,
+    failed_run,
     login,
     orders_flow,
     post_form,
+    rename_orders_table,
     run_status,
     start_api_run,
     utc_input,
@@ -153,10 +154,7 @@ def test_retrigger_a_failed_run_creates_a_run_over_the_same_window(
     app_client: TestClient, caller: Caller, settings: Settings
 ) -> None:
     built = orders_flow(caller, settings)
-    run_id = start_api_run(caller, built.flow_id, BASE, BASE + timedelta(hours=4))
-    with sqlite3.connect(built.source_path) as conn:
-        conn.execute("ALTER TABLE orders RENAME TO hidden")
-    run_all(make_worker(settings))
+    run_id = failed_run(caller, settings, built, BASE + timedelta(hours=4))
     assert run_status(caller, run_id) == "failed"
     csrf = login(app_client, caller)
     response = post_form(app_client, f"/ui/runs/{run_id}/retrigger", csrf)
@@ -166,8 +164,7 @@ def test_retrigger_a_failed_run_creates_a_run_over_the_same_window(
     page = app_client.get(response.headers["location"]).text
     assert "A new run was created over the same window." in page
     assert f'href="/ui/runs/{run_id}"' in page  # "retrigger of" the original
-    with sqlite3.connect(built.source_path) as conn:
-        conn.execute("ALTER TABLE hidden RENAME TO orders")
+    rename_orders_table(built, "hidden", "orders")
     run_all(make_worker(settings))
     assert run_status(caller, new_id) == "success"
     # A successful run that ingested rows cannot be re-triggered: the service's code shows.

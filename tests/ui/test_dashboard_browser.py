@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, WAIT_MS, require_browser, shot
+
+from support.net import free_port
+from support.servers import stop
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +41,6 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     port = free_port()
@@ -62,13 +57,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process, timeout=20)
 
 
 def wait_for_demo(server: Server, timeout: float = 90.0) -> dict[str, str]:

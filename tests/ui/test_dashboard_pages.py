@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -11,9 +10,11 @@ from ui_support import (
     BASE,
     FS,
     events_flow,
+    failed_run,
     login,
     orders_flow,
     post_form,
+    rename_orders_table,
     start_api_run,
     utc_input,
 )
@@ -39,8 +40,7 @@ def test_flows_page_shows_state_schedule_last_run_and_success_rate(
         start_api_run(caller, built.flow_id, BASE + timedelta(hours=hours),
                       BASE + timedelta(hours=hours + 12))
     assert run_all(worker) == 2
-    with sqlite3.connect(built.source_path) as conn:
-        conn.execute("DROP TABLE orders")
+    rename_orders_table(built, "orders", "hidden")
     failed = start_api_run(caller, built.flow_id, BASE, BASE + timedelta(hours=3))
     run_all(worker)
     login(app_client, caller)
@@ -122,12 +122,7 @@ def test_failed_run_shows_its_coded_error(
     app_client: TestClient, caller: Caller, settings: Settings
 ) -> None:
     built = orders_flow(caller, settings)
-    # The table is there when the run is created (its delta column is checked then) and gone
-    # when the worker reads it.
-    run_id = start_api_run(caller, built.flow_id, BASE, BASE + timedelta(hours=3))
-    with sqlite3.connect(built.source_path) as conn:
-        conn.execute("DROP TABLE orders")
-    run_all(make_worker(settings))
+    run_id = failed_run(caller, settings, built, BASE + timedelta(hours=3))
     login(app_client, caller)
     text = app_client.get(f"/ui/runs/{run_id}").text
     assert 'data-status="failed"' in text

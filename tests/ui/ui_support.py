@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,8 @@ from support.api_runs import (
     FILE_FLOW_SPEC,
     FS,
     TABLE_FLOW_SPEC,
+    make_worker,
+    run_all,
 )
 from support.callers import Caller
 from support.sample_flows import (
@@ -98,6 +101,23 @@ def start_api_run(caller: Caller, flow_id: str, start: datetime, end: datetime,
     response = caller.post(f"{FS}/runs", json={"flowId": flow_id, "params": params})
     assert response.status_code == 201, response.text
     return str(response.json()["items"][0]["id"])
+
+
+def rename_orders_table(built: BuiltFlow, old: str, new: str) -> None:
+    """Rename the orders flow's source table: `orders` -> `hidden` makes a run reading it fail
+    (and `hidden` -> `orders` brings it back)."""
+    with sqlite3.connect(built.source_path) as conn:
+        conn.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+
+def failed_run(caller: Caller, settings: Settings, built: BuiltFlow, end: datetime) -> str:
+    """A run of the orders flow over [BASE, end) that failed: its table is there when the run
+    is created (its delta column is checked then) and renamed to `hidden` when the worker
+    reads it."""
+    run_id = start_api_run(caller, built.flow_id, BASE, end)
+    rename_orders_table(built, "orders", "hidden")
+    run_all(make_worker(settings))
+    return run_id
 
 
 def run_status(caller: Caller, run_id: str) -> str:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sluice.connectors.contract import ConnectorContext
-from sluice.connectors.errors import ConnectionTestFailed
 from sluice.connectors.files.local import CONNECTOR
+from support.connector_reads import connection_test_failure
 
 
 def failure_of(context: ConnectorContext, root_path: str) -> str:
-    with pytest.raises(ConnectionTestFailed) as caught:
-        CONNECTOR.test(context, {"rootPath": root_path})
-    return str(caught.value)
+    return str(connection_test_failure(CONNECTOR, context, {"rootPath": root_path}))
 
 
 def test_folder_inside_the_root_passes(context: ConnectorContext, allowed_root: Path,

@@ -19,6 +19,7 @@ from sluice.connectors.errors import ConnectionTestFailed, ExploreError
 from sluice.connectors.host_guard import HostRefusedError
 from sluice.connectors.registry import find_spec
 from sluice.connectors.sql_database.spec import CONNECTOR, SPEC, URL_AUTH
+from support.connector_reads import secret_free_failure
 from support.mariadb import FAKE_PASSWORD, MY_DATABASE, MariaTables, my_url
 from support.net import closed_port
 
@@ -29,12 +30,7 @@ ESCAPED_PASSWORD = "Fake-Pa55%3Aw%40rd%2FMySQL%3F%23"
 
 
 def failure_of(context: ConnectorContext, url: str) -> str:
-    with pytest.raises(ConnectionTestFailed) as caught:
-        CONNECTOR.test(context, {"url": url})
-    message = str(caught.value)
-    assert "Fake-Pa55" not in message and ESCAPED_PASSWORD not in message
-    assert caught.value.__cause__ is None
-    return message
+    return secret_free_failure(CONNECTOR, context, {"url": url}, "Fake-Pa55", ESCAPED_PASSWORD)
 
 
 @pytest.fixture

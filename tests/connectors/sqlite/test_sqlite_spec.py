@@ -6,11 +6,9 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-import pytest
-
 from sluice.connectors.contract import ConnectorContext
-from sluice.connectors.errors import ConnectionTestFailed
 from sluice.connectors.sqlite.spec import CONNECTOR
+from support.connector_reads import connection_test_failure
 
 
 def make_database(path: Path) -> Path:
@@ -21,9 +19,7 @@ def make_database(path: Path) -> Path:
 
 
 def failure_of(context: ConnectorContext, path: str) -> str:
-    with pytest.raises(ConnectionTestFailed) as caught:
-        CONNECTOR.test(context, {"path": path})
-    return str(caught.value)
+    return str(connection_test_failure(CONNECTOR, context, {"path": path}))
 
 
 def test_database_inside_the_root_passes(context: ConnectorContext, allowed_root: Path,
