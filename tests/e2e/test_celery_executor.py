@@ -9,7 +9,6 @@ end with the run `success` and its window written once.
 
 from __future__ import annotations
 
-import json
 import secrets
 import signal
 import uuid
@@ -146,12 +145,11 @@ def queued(broker_url: str, queue: str) -> int:
 
 
 def settled(broker_url: str, queue: str) -> bool | None:
-    """True once the queue is empty and none of its messages is delivered but not yet
-    acknowledged (Celery keeps those in the `unacked` hash: [message, exchange, routing key];
-    the SIGKILLed worker's message stays there until the visibility timeout, on its queue)."""
+    """True once no message waits in the queue and none is held for acknowledgement (Sluice
+    turns Redis's acknowledgement emulation off: a message leaves Redis when a worker takes
+    it, so Celery's `unacked` hash must stay empty)."""
     client = redis.Redis.from_url(broker_url)
-    in_hand = [json.loads(entry)[2] for entry in client.hvals("unacked")]
-    return True if client.llen(queue) == 0 and queue not in in_hand else None
+    return True if client.llen(queue) == 0 and client.hlen("unacked") == 0 else None
 
 
 def send_task(broker_url: str, run_id: str, queue: str) -> None:

@@ -55,12 +55,10 @@ def celery_app(broker_url: str, *, prefetch: int = 1, sender: bool = False) -> C
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,
-        # Acknowledged when the task starts, on the consumer's own thread. A late ack would
-        # buy nothing: a task re-delivered after its worker died finds the run's lease still
-        # live and does nothing, and the sweep re-sends it once the lease runs out. It would
-        # cost a lot: the thread pool acks from the run's thread, and an ack that fails while
-        # the broker is down leaves kombu's Redis consumer silently deaf after the restart;
-        # on RabbitMQ a run longer than `consumer_timeout` would lose its channel.
+        # Acknowledged when the task starts. A late ack would buy nothing: a task given back
+        # after its worker died finds the run's lease still live and does nothing; the
+        # sweep re-sends the run once the lease runs out. And it would cost: on RabbitMQ a
+        # run longer than `consumer_timeout` would lose its channel.
         "task_acks_late": False,
         "worker_prefetch_multiplier": prefetch,
         "worker_hijack_root_logger": False,
@@ -77,13 +75,24 @@ def celery_app(broker_url: str, *, prefetch: int = 1, sender: bool = False) -> C
             "broker_pool_limit": 4,
             "task_publish_retry_policy": _SEND_RETRY_POLICY,
         }
-        if broker_url.lower().startswith("redis"):
-            settings["broker_transport_options"] = {
-                "socket_connect_timeout": SEND_TIMEOUT_SECONDS,
-                "socket_timeout": SEND_TIMEOUT_SECONDS,
-            }
+    if broker_url.lower().startswith("redis"):
+        settings["broker_transport_options"] = _redis_transport_options(sender=sender)
     app.conf.update(settings)
     return app
+
+
+def _redis_transport_options(*, sender: bool) -> dict[str, Any]:
+    """Redis: no acknowledgement emulation. Its ack writes to Redis from the pool thread,
+    and one that fails while the broker is down leaves the message counted against the
+    prefetch limit for good: the worker stops fetching after the restart. Without it a
+    message leaves Redis when a worker takes it; one lost with its worker is the sweep's."""
+    options: dict[str, Any] = {"ack_emulation": False}
+    if sender:
+        options |= {
+            "socket_connect_timeout": SEND_TIMEOUT_SECONDS,
+            "socket_timeout": SEND_TIMEOUT_SECONDS,
+        }
+    return options
 
 
 class CeleryExecutor:

@@ -15,6 +15,9 @@ import queue
 import socket
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
+
+from celery import bootsteps
 
 from sluice.engine.celery_executor import TASK_NAME, celery_app
 from sluice.engine.claims import Sessions
@@ -23,6 +26,36 @@ from sluice.engine.worker import Execute, Worker, numbered_worker_ids
 log = logging.getLogger(__name__)
 
 _MAX_RUN_ID_LENGTH = 36
+# How often the consumer's event loop wakes to fetch for a run slot that freed up.
+_FETCH_TICK_SECONDS = 0.05
+
+
+class _FetchTick(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Wake the consumer's event loop every `_FETCH_TICK_SECONDS`.
+
+    A run ends on a pool thread, which cannot wake the loop; the loop fetches the next
+    message only when it wakes, and with nothing to read it sleeps until its next timer,
+    seconds away. Measured before this step: a Celery worker with two slots took 2.4 s a run
+    (its slots idle, messages waiting) where the local executor took 0.14 s.
+    """
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self._tick: Any = None
+
+    def start(self, parent: Any) -> None:
+        self._tick = parent.timer.call_repeatedly(_FETCH_TICK_SECONDS, _nothing)
+
+    def stop(self, parent: Any) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+
+
+def _nothing() -> None:
+    """A timer's callback: waking the loop is the point."""
 
 
 class RunSlots:
@@ -102,6 +135,7 @@ def run_celery_worker(
     from celery.signals import worker_ready
 
     app = celery_app(broker_url, prefetch=prefetch)
+    app.steps["consumer"].add(_FetchTick)
     slots = RunSlots(
         sessions, execute, concurrency=concurrency, queues=queues, lease_ms=lease_ms
     )
