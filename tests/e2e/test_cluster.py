@@ -364,10 +364,11 @@ def test_cluster_on_redis_survives_worker_scheduler_and_broker_faults(tmp_path: 
     try:
         with cluster(tmp_path, broker.url, apis=2, schedulers=2, workers=3) as topology:
             figures.update(drive(topology, faults, flows=3))
-            # The standby took the lead from the killed scheduler.
-            survivor = [s for s in topology.schedulers if s.alive()]
-            assert leader_pid(topology.settings.database_url) in {
-                s.process.pid for s in survivor}
+            # The standby takes the lead from the killed scheduler once the dead leader's
+            # lease runs out (the runs may all have ended before that).
+            survivors = {s.process.pid for s in topology.schedulers if s.alive()}
+            wait_for("the standby scheduler to lead", lambda: leader_pid(
+                topology.settings.database_url) in survivors or None, topology.live())
     finally:
         broker.stop()
     assert figures["killed_run"] is not None
