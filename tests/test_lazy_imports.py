@@ -1,7 +1,7 @@
 """An idle server holds no data or connector library: Arrow, Delta Lake, the connectors' drivers
 and Celery load with the first run, preview, dataset read or connector call that needs them
-(bench/README.md, "Idle server"). A top-level import of one of them on the server's path fails
-this test.
+(bench/README.md, "Idle server"), and the built-in connection specs are known without them. A
+top-level import of one of them on those paths fails these tests.
 """
 
 from __future__ import annotations
@@ -66,13 +66,22 @@ asyncio.run(idle())
 print(json.dumps(sorted(sys.modules)))
 """
 
+# Every built-in spec, as `GET /connectionSpecs` and the connection checks see them.
+BUILTIN_SPECS = """
+import json, sys
+from sluice.connectors.registry import builtin_specs, find_spec
 
-def idle_server_modules(data_dir: Path) -> list[str]:
-    """The modules a fresh process has imported once its idle server's engine has started."""
+assert all(find_spec(spec.id) is spec for spec in builtin_specs())
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_after(script: str, data_dir: Path) -> list[str]:
+    """The modules a fresh Python process has imported once it has run `script`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
     env["SLUICE_DATA_DIR"] = str(data_dir)
     done = subprocess.run(
-        [sys.executable, "-c", IDLE_SERVER],
+        [sys.executable, "-c", script],
         cwd=data_dir.parent,
         env=env,
         capture_output=True,
@@ -85,14 +94,22 @@ def idle_server_modules(data_dir: Path) -> list[str]:
     return modules
 
 
-def test_an_idle_server_imports_no_data_or_connector_library(tmp_path: Path) -> None:
-    modules = idle_server_modules(tmp_path / "data")
-
-    loaded = sorted(
+def lazy_packages_in(modules: list[str]) -> list[str]:
+    return sorted(
         {
             name.split(".")[0]
             for name in modules
             if name.split(".")[0] in LAZY_PACKAGES or name.startswith(LAZY_PREFIXES)
         }
     )
-    assert loaded == []
+
+
+def test_an_idle_server_imports_no_data_or_connector_library(tmp_path: Path) -> None:
+    assert lazy_packages_in(modules_after(IDLE_SERVER, tmp_path / "data")) == []
+
+
+def test_the_built_in_specs_are_known_without_their_connectors(tmp_path: Path) -> None:
+    modules = modules_after(BUILTIN_SPECS, tmp_path / "data")
+
+    assert lazy_packages_in(modules) == []
+    assert "sluice.connectors.postgresql.spec" not in modules  # the connector itself
