@@ -1,11 +1,11 @@
-"""What every file connector shares: its source params and data, its connection test, its
-listing and its reads, on the filesystem its `FileSystemOpener` opens.
+"""What every file connector shares: its connection test, its listing and its reads, on the
+filesystem its `FileSystemOpener` opens (its source params and data: files/file_spec.py).
 
 Every file connector (local folder, S3, SFTP, Azure Blob) writes one `FileSystemOpener`, which
 turns a connection's auth params into a `FileLocation` (sluice.connectors.files.location), and
 builds itself from it and its spec (`file_connection_spec`, in a `*_spec` module of its own)
-with `file_connector`. Selection, formats, windows, listing and the
-connection test are then the same for all of them (see docs/connectors/files.md).
+with `file_connector`. Selection, formats, windows, listing and the connection test are then
+the same for all of them (see docs/connectors/files.md).
 
 An opener only opens: it checks the params (the host guard included) and raises
 `ConnectionTestFailed` for a verdict the user must act on. Any other exception it raises
