@@ -1,8 +1,6 @@
 """The Azure Blob Storage connection spec: a connection string or an account key, and a container.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.files.azure_blob).
+No driver, no Arrow: the registry lists it without importing the connector (files/azure_blob.py).
 """
 
 from __future__ import annotations

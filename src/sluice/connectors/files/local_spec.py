@@ -1,8 +1,6 @@
 """The Local Files connection spec: a folder on the Sluice server, inside an allowed folder.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.files.local).
+No driver, no Arrow: the registry lists it without importing the connector (files/local.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The Amazon S3 connection spec: access keys, a bucket and an optional S3-compatible endpoint.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.files.s3).
+No driver, no Arrow: the registry lists it without importing the connector (files/s3.py).
 """
 
 from __future__ import annotations

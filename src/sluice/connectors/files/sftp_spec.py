@@ -1,8 +1,6 @@
 """The SFTP connection spec: a server reached with a password or a private key.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.files.sftp).
+No driver, no Arrow: the registry lists it without importing the connector (files/sftp.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The MySQL / MariaDB tables connection spec: its auth and table params schemas.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.mysql.spec).
+No driver, no Arrow: the registry lists it without importing the connector (mysql/spec.py).
 """
 
 from __future__ import annotations

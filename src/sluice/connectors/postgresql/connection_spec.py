@@ -1,8 +1,6 @@
 """The PostgreSQL tables connection spec: its auth and table params schemas.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.postgresql.spec).
+No driver, no Arrow: the registry lists it without importing the connector (postgresql/spec.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The generic REST API connection spec: its auth, params, pagination and window schemas.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.rest.spec).
+No driver, no Arrow: the registry lists it without importing the connector (rest/spec.py).
 """
 
 from __future__ import annotations

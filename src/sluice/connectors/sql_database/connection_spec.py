@@ -1,8 +1,6 @@
 """The "SQL Database (SQLAlchemy)" connection spec: its URL auth and table params schemas.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.sql_database.spec).
+No driver, no Arrow: the registry lists it without importing the connector (sql_database/spec.py).
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The SQLite database-file connection spec: its auth and table params schemas.
 
-The spec alone, with no driver and no Arrow: the registry lists it, and connections are
-checked against it, without importing the connector before its first call
-(sluice.connectors.sqlite.spec).
+No driver, no Arrow: the registry lists it without importing the connector (sqlite/spec.py).
 """
 
 from __future__ import annotations
