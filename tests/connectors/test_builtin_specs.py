@@ -12,11 +12,11 @@ from jsonschema import Draft7Validator
 from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
 from sluice.connectors.data_lake import spec as data_lake
 from sluice.connectors.errors import UnsupportedOperationError
-from sluice.connectors.files import local as local_files
-from sluice.connectors.postgresql import spec as postgresql
+from sluice.connectors.files import local_spec as local_files
+from sluice.connectors.postgresql import connection_spec as postgresql
 from sluice.connectors.reading import ReadRequest
 from sluice.connectors.registry import all_specs, builtin_connectors, find_spec
-from sluice.connectors.sqlite import spec as sqlite
+from sluice.connectors.sqlite import connection_spec as sqlite
 
 
 def ids(spec: ConnectionSpec) -> str:

@@ -14,8 +14,7 @@ from sluice.cli.serve import configure_logging
 from sluice.config import Settings
 from sluice.engine.celery_executor import executor_from_settings
 from sluice.engine.engine_context import EngineContext, engine_context
-from sluice.engine.runner import execute_run
-from sluice.engine.supervisor import EngineSupervisor
+from sluice.engine.supervisor import EngineSupervisor, execute_run
 from sluice.webhooks.dispatcher import dispatcher_from_settings
 
 RUNNING = "SIGTERM or Ctrl-C stops it gracefully"

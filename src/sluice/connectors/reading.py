@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Protocol
 
 from sluice.domain.windows import Window
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_BATCH_ROWS = 65_536
 

@@ -8,13 +8,21 @@ import logging
 import threading
 
 from sluice.engine.celery_executor import CeleryExecutor
+from sluice.engine.claims import ClaimGuard
 from sluice.engine.engine_context import EngineContext
 from sluice.engine.executors import LocalExecutor
-from sluice.engine.runner import execute_run
 from sluice.engine.scheduler import Scheduler
 from sluice.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("sluice.engine")
+
+
+def execute_run(ctx: EngineContext, guard: ClaimGuard) -> None:
+    """Run a claimed run (sluice.engine.runner). The runner, and with it pyarrow and
+    deltalake, loads with the first run: an idle process never needs them."""
+    from sluice.engine.runner import execute_run as run_claimed
+
+    run_claimed(ctx, guard)
 
 
 class EngineSupervisor:

@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
-import pyarrow.parquet as pq
-
 log = logging.getLogger(__name__)
 
 LOG_DIR = "_delta_log"
@@ -43,6 +41,9 @@ def _referenced(table: Path) -> set[str]:
                     if kind in action:
                         referenced.add(unquote(action[kind]["path"]))
         elif ".checkpoint" in entry.name and entry.name.endswith(".parquet"):
+            # Here: the server's start-up sweep must not load pyarrow for checkpoint-less lakes.
+            import pyarrow.parquet as pq
+
             columns = set(pq.read_schema(entry).names) & set(_FILE_ACTIONS)
             checkpoint = pq.read_table(entry, columns=sorted(columns))
             for kind in columns:

@@ -3,6 +3,9 @@
 Scans run without pyarrow's thread pool: a threaded pyarrow scan in a process that also
 writes with deltalake intermittently aborts that process at exit (std::terminate, exit 134;
 delta-io/delta-rs#2184, apache/arrow#34314).
+
+The API imports this module; pyarrow (and, through the table, deltalake) loads with the first
+read, so an idle server holds none of it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from sluice.lake.commits import RUN_ID_KEY
 from sluice.lake.location import TableRef, as_lake_table
-from sluice.lake.schema import dataset_type
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ def table_stats(ref: TableRef) -> TableStats | None:
     Counts come from the add actions' statistics (no data is read), unless a file lacks
     them; then the Parquet footers are read.
     """
+    import pyarrow as pa
+
     table = as_lake_table(ref).open()
     if table is None:
         return None
@@ -81,6 +86,8 @@ def preview_rows(ref: TableRef, limit: int) -> tuple[list[dict[str, str]], list[
     Files are read one after another, stopping once `limit` rows are in hand. A missing table
     gives no columns and no rows.
     """
+    from sluice.lake.schema import dataset_type
+
     table = as_lake_table(ref).open()
     if table is None:
         return [], []

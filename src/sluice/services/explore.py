@@ -8,22 +8,19 @@ catalog does. Everything here does blocking I/O: call it from a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from sluice.connectors.contract import Connector, ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError, SourceReadError
 from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ObjectType
-from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
+from sluice.connectors.reading import ReadRequest
 from sluice.domain.errors import bad_request
 from sluice.domain.secrets import redact
 from sluice.domain.tenancy import Tenant
-from sluice.lake.reader import json_value
-from sluice.lake.schema import dataset_type
 from sluice.security.encryption import SecretBox
 from sluice.services.connections import connections
 from sluice.store.flow_endpoints import full_auth_params, require_connector
@@ -123,37 +120,13 @@ def _flat_preview(
     query: ExploreQuery,
 ) -> dict[str, Any]:
     """Columns and (with preview=true) up to `preview_rows` rows of one table or file."""
+    # Here: Arrow loads with the first preview, not with the API (listings need none of it).
+    from sluice.services.source_preview import flat_document
+
     limit = query.preview_rows if query.preview else 1
     source = _source_of(object_type, query)
-    read: SourceRead = connector.read(context, auth, source, ReadRequest(window=None, limit=limit))
-    try:
-        # File readers tag rows with their file; a preview is of one object: leave it out.
-        schema = [f for f in read.schema if f.name != SOURCE_FILE_COLUMN]
-        rows = _first_rows(read, limit) if query.preview else []
-    finally:
-        read.close()
-    names = [f.name for f in schema]
-    return {
-        "format": "flat",
-        "schema": {"columns": [{"name": f.name, "type": catalog_type(f.type)} for f in schema]},
-        "data": [{name: json_value(row.get(name)) for name in names} for row in rows],
-    }
-
-
-def _first_rows(read: SourceRead, limit: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    batches = read.batches()
-    try:
-        for batch in batches:
-            rows.extend(batch.slice(0, limit - len(rows)).to_pylist())
-            if len(rows) >= limit:
-                break
-    finally:
-        # Close the generator now rather than when it is garbage-collected: its cleanup
-        # releases the reader's connection.
-        if isinstance(batches, Generator):
-            batches.close()
-    return rows
+    read = connector.read(context, auth, source, ReadRequest(window=None, limit=limit))
+    return flat_document(read, limit if query.preview else 0)
 
 
 def _source_of(object_type: ObjectType, query: ExploreQuery) -> dict[str, Any]:
@@ -183,18 +156,6 @@ def _file_type_of(path: str) -> str:
         stem = stem.removesuffix(compressed)
     suffix = stem[stem.rfind(".") :] if "." in stem else ""
     return _SUFFIX_FILE_TYPES.get(suffix, "delimited")
-
-
-def catalog_type(arrow: pa.DataType) -> str:
-    """The dataset type a run would store a source column as (see engine.target_schema:
-    unsigned integers widen, an all-null column is a string), named as the catalog names it."""
-    if pa.types.is_uint32(arrow) or pa.types.is_uint64(arrow):
-        return "long"
-    if pa.types.is_uint8(arrow) or pa.types.is_uint16(arrow):
-        return "integer"
-    if pa.types.is_null(arrow):
-        return "string"
-    return dataset_type(arrow)
 
 
 def _read_problem(error: SourceReadError, secrets: Iterable[str]) -> ConnectorProblem:

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sluice.domain.casting import cast_scalar
 from sluice.domain.errors import ConflictError, bad_request
 from sluice.domain.flow_specs import ADD_COLUMNS, schema_evolution
 from sluice.domain.mapping_sets import (
@@ -23,8 +22,6 @@ from sluice.domain.mapping_sets import (
     rules_of,
 )
 from sluice.domain.tenancy import Tenant
-from sluice.domain.type_changes import TypeChange, classify, type_name
-from sluice.lake.schema import arrow_type
 from sluice.schemas.system_fields import system_view
 from sluice.services.datasets import datasets
 from sluice.services.target_connections import target_connections
@@ -52,6 +49,12 @@ def schema_conflicts(
     rules: tuple[MappingRule, ...], declared: list[dict[str, Any]], *, new_columns: bool
 ) -> list[str]:
     """Why the rules do not fit the dataset's declared columns (empty when they do)."""
+    # Here, as in _check_values: types are checked with Arrow, which the API loads only when
+    # a mapping set is written.
+    from sluice.domain.casting import cast_scalar
+    from sluice.domain.type_changes import TypeChange, classify, type_name
+    from sluice.lake.schema import arrow_type
+
     by_name = {str(f["name"]).casefold(): f for f in declared}
     problems = []
     for rule in rules:
@@ -81,6 +84,9 @@ def schema_conflicts(
 
 def _check_values(body: MappingSetBody) -> None:
     """Constants and defaults must be values of the mapping's destination type."""
+    from sluice.domain.casting import cast_scalar
+    from sluice.lake.schema import arrow_type
+
     for index, rule in enumerate(body.rules):
         if rule.destination_type is None:
             continue

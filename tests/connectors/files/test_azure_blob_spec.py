@@ -10,12 +10,8 @@ from jsonschema import Draft7Validator
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError
-from sluice.connectors.files.azure_blob import (
-    ACCOUNT_KEY_AUTH,
-    CONNECTION_STRING_AUTH,
-    CONNECTOR,
-    SPEC,
-)
+from sluice.connectors.files.azure_blob import CONNECTOR, SPEC
+from sluice.connectors.files.azure_blob_spec import ACCOUNT_KEY_AUTH, CONNECTION_STRING_AUTH
 from sluice.connectors.host_guard import HostRefusedError
 from sluice.connectors.registry import find_spec
 from support.azurite import Azurite

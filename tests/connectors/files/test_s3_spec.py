@@ -9,7 +9,8 @@ import pytest
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed
-from sluice.connectors.files.s3 import ACCESS_KEY_AUTH, CONNECTOR, SPEC
+from sluice.connectors.files.s3 import CONNECTOR, SPEC
+from sluice.connectors.files.s3_spec import ACCESS_KEY_AUTH
 from sluice.connectors.registry import find_spec
 from support.callers import Caller, error_code
 from support.net import closed_port

@@ -13,7 +13,8 @@ from jsonschema import Draft7Validator
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError
-from sluice.connectors.files.sftp import BASIC_AUTH, CONNECTOR, PUBLIC_KEY_AUTH, SPEC
+from sluice.connectors.files.sftp import CONNECTOR, SPEC
+from sluice.connectors.files.sftp_spec import BASIC_AUTH, PUBLIC_KEY_AUTH
 from sluice.connectors.host_guard import HostRefusedError
 from sluice.connectors.registry import find_spec
 from support.net import closed_port

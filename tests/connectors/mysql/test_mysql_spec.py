@@ -14,13 +14,8 @@ from jsonschema import Draft7Validator
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError
 from sluice.connectors.host_guard import HostRefusedError
-from sluice.connectors.mysql.spec import (
-    BASIC_AUTH,
-    CONNECTION_STRING_AUTH,
-    CONNECTOR,
-    SPEC,
-    SYSTEM_DATABASES,
-)
+from sluice.connectors.mysql.connection_spec import BASIC_AUTH, CONNECTION_STRING_AUTH
+from sluice.connectors.mysql.spec import CONNECTOR, SPEC, SYSTEM_DATABASES
 from sluice.connectors.registry import find_spec
 from support.connector_reads import secret_free_failure
 from support.mariadb import (

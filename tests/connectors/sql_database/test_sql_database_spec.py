@@ -18,7 +18,8 @@ from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError
 from sluice.connectors.host_guard import HostRefusedError
 from sluice.connectors.registry import find_spec
-from sluice.connectors.sql_database.spec import CONNECTOR, SPEC, URL_AUTH
+from sluice.connectors.sql_database.connection_spec import URL_AUTH
+from sluice.connectors.sql_database.spec import CONNECTOR, SPEC
 from support.connector_reads import secret_free_failure
 from support.mariadb import FAKE_PASSWORD, MY_DATABASE, MariaTables, my_url
 from support.net import closed_port

@@ -1,4 +1,4 @@
-"""The Azure Blob Storage files connection spec: blobs in a storage account, through adlfs.
+"""The Azure Blob Storage files connector: blobs in a storage account, through adlfs.
 
 A connection gives a connection string, or an account name and key (with `blobEndpoint` for
 an emulator or a sovereign cloud). `container` and `folderPath` narrow the root; without a
@@ -22,10 +22,10 @@ from fsspec.asyn import sync
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed
+from sluice.connectors.files.azure_blob_spec import SPEC
 from sluice.connectors.files.connector import file_connector
 from sluice.connectors.files.location import FileLocation
 from sluice.connectors.host_guard import guard_url
-from sluice.connectors.spec_schemas import auth_spec
 
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 120
@@ -33,60 +33,6 @@ READ_TIMEOUT_SECONDS = 120
 # unreachable endpoint before answering; a run retries transient failures itself.
 RETRIES = 2
 RETRY_BACKOFF_SECONDS = 1
-
-_CONTAINER = r"^(\$root|[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9])$"
-
-_LOCATION_PROPERTIES: dict[str, Any] = {
-    "container": {
-        "type": "string",
-        "pattern": _CONTAINER,
-        "description": "The container files are read from; without it, paths start with the"
-        " container.",
-    },
-    "folderPath": {
-        "type": "string",
-        # No ".." segment: the root stays inside the container.
-        "pattern": r"^(?!(.*/)?\.\.(/|$))",
-        "description": "A folder inside the container that all paths are taken from.",
-    },
-}
-
-CONNECTION_STRING_AUTH = auth_spec(
-    "Connection String Authentication",
-    "ConnectionString",
-    {
-        "connectionString": {
-            "type": "string",
-            "format": "password",
-            "minLength": 1,
-            "description": "DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;"
-            "EndpointSuffix=core.windows.net (or with a SharedAccessSignature).",
-        },
-        **_LOCATION_PROPERTIES,
-    },
-    ["connectionString"],
-)
-
-ACCOUNT_KEY_AUTH = auth_spec(
-    "Account Key Authentication",
-    "AccountKey",
-    {
-        "accountName": {"type": "string", "pattern": r"^[a-z0-9]{3,24}$"},
-        "accountKey": {
-            "type": "string",
-            "format": "password",
-            "pattern": r"^[A-Za-z0-9+/=]+$",
-        },
-        "blobEndpoint": {
-            "type": "string",
-            "pattern": r"^https?://[^;\s]+$",
-            "description": "The blob service URL, for an emulator or a sovereign cloud;"
-            " default https://{accountName}.blob.core.windows.net.",
-        },
-        **_LOCATION_PROPERTIES,
-    },
-    ["accountName", "accountKey"],
-)
 
 
 def _connection_string(params: Mapping[str, Any]) -> str:
@@ -204,11 +150,7 @@ def _close_soon(client: BlobServiceClient, loop: asyncio.AbstractEventLoop) -> N
 
 
 CONNECTOR = file_connector(
-    id="4c10e202-c428-4796-9208-5f1f5732b1cf",
-    name="Azure Blob Storage",
-    description="Delimited, JSON and Parquet files in Azure Blob Storage.",
-    auth_specs=(CONNECTION_STRING_AUTH, ACCOUNT_KEY_AUTH),
+    SPEC,
     opener=open_azure_blob,
     validate_auth=validate_auth,
 )
-SPEC = CONNECTOR.spec

@@ -1,10 +1,11 @@
-"""What every file connector shares: its source params and data, its connection test, its
-listing and its reads, on the filesystem its `FileSystemOpener` opens.
+"""What every file connector shares: its connection test, its listing and its reads, on the
+filesystem its `FileSystemOpener` opens (its source params and data: files/file_spec.py).
 
 Every file connector (local folder, S3, SFTP, Azure Blob) writes one `FileSystemOpener`, which
 turns a connection's auth params into a `FileLocation` (sluice.connectors.files.location), and
-builds itself from it with `file_connector`. Selection, formats, windows, listing and the
-connection test are then the same for all of them (see docs/connectors/files.md).
+builds itself from it and its spec (`file_connection_spec`, in a `*_spec` module of its own)
+with `file_connector`. Selection, formats, windows, listing and the connection test are then
+the same for all of them (see docs/connectors/files.md).
 
 An opener only opens: it checks the params (the host guard included) and raises
 `ConnectionTestFailed` for a verdict the user must act on. Any other exception it raises
@@ -17,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from sluice.connectors.contract import (
-    AuthSpec,
     ConnectionSpec,
     ConnectionTester,
     ConnectorContext,
@@ -34,7 +34,6 @@ from sluice.connectors.errors import (
     read_error_type,
 )
 from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
-from sluice.connectors.files.formats import COMPRESSIONS, FORMATS
 from sluice.connectors.files.location import FileLocation, FileSystemOpener
 from sluice.connectors.files.reader import read_files
 from sluice.connectors.files.selection import (
@@ -51,76 +50,17 @@ from sluice.connectors.files.selection import (
 )
 from sluice.connectors.reading import ReadRequest, SourceRead
 
-# The source connection `params` and `data` of every file connector (`ConnectionSpec.
-# params_schema` and `data_schema`).
-FILE_PARAMS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "path": {
-            "type": "string",
-            "minLength": 1,
-            # No ".." segment: the path stays under the root (readers still re-check it).
-            "pattern": r"^(?!(.*/)?\.\.(/|$))",
-            "description": "File, folder or glob under the connection's root; a leading / is"
-            " the root.",
-        },
-        "recursive": {
-            "type": ["boolean", "string"],
-            "enum": [True, False, "true", "false"],
-            "default": False,
-        },
-    },
-    "required": ["path"],
-}
-
-_ONE_CHARACTER: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 1}
-
-FILE_DATA_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "format": {"type": "string", "enum": list(FORMATS)},
-        "columnDelimiter": {**_ONE_CHARACTER, "default": ","},
-        "quoteChar": {**_ONE_CHARACTER, "default": '"'},
-        "escapeChar": _ONE_CHARACTER,
-        "header": {
-            "type": ["boolean", "string"],
-            "enum": [True, False, "true", "false"],
-            "default": True,
-        },
-        "properties": {
-            "type": "object",
-            "properties": {
-                "compressionType": {"type": "string", "enum": list(COMPRESSIONS)},
-            },
-        },
-    },
-    "required": ["format"],
-}
-
 
 def file_connector(
+    spec: ConnectionSpec,
     *,
-    id: str,
-    name: str,
-    description: str,
-    auth_specs: tuple[AuthSpec, ...],
     opener: FileSystemOpener,
     validate_auth: ConnectionTester,
     tester: ConnectionTester | None = None,
 ) -> FunctionConnector:
-    """A file connector: the params, data, reads and listing every file connector shares, on
-    `opener`'s filesystem. `tester` replaces `file_connection_tester(opener)` for a connector
-    whose test says more (S3 tells a missing bucket from refused keys)."""
-    spec = ConnectionSpec(
-        id=id,
-        name=name,
-        description=description,
-        category="cloudStorage",
-        source_kind="file",
-        auth_specs=auth_specs,
-        params_schema=FILE_PARAMS_SCHEMA,
-        data_schema=FILE_DATA_SCHEMA,
-    )
+    """A file connector of `spec` (see `file_connection_spec`): the reads and listing every file
+    connector shares, on `opener`'s filesystem. `tester` replaces `file_connection_tester(opener)`
+    for a connector whose test says more (S3 tells a missing bucket from refused keys)."""
     return FunctionConnector(
         spec,
         test_connection=tester if tester is not None else file_connection_tester(opener),

@@ -24,10 +24,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 
 from sluice.connectors.errors import SourceReadError, UnreadableDataError
+from sluice.connectors.files.file_spec import COMPRESSIONS, FORMATS
 
 FILE_ERROR_CODE = "CONNECTOR-2001-500"
-FORMATS = ("delimited", "json", "parquet")
-COMPRESSIONS = ("gzip", "bzip2", "deflate", "zipDeflate", "tar", "tarGzip")
 _ARROW_CODECS = {"gzip": "gzip", "bzip2": "bz2"}
 _CHUNK = 1 << 20
 

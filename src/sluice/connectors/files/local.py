@@ -1,4 +1,4 @@
-"""The local-folder files connection spec: a folder on the Sluice server, inside the roots
+"""The local-folder files connector: a folder on the Sluice server, inside the roots
 the operator allows (`SLUICE_ALLOWED_FILE_ROOTS`), read through fsspec's LocalFileSystem."""
 
 from __future__ import annotations
@@ -14,22 +14,9 @@ from sluice.connectors.errors import ConnectionTestFailed
 from sluice.connectors.files.connector import (
     file_connector,
 )
+from sluice.connectors.files.local_spec import SPEC
 from sluice.connectors.files.location import FileLocation
 from sluice.connectors.paths import PathOutsideRootsError, resolve_inside_roots
-from sluice.connectors.spec_schemas import auth_spec
-
-LOCAL_FOLDER_AUTH = auth_spec(
-    "Local Folder Authentication",
-    "LocalFolder",
-    {
-        "rootPath": {
-            "type": "string",
-            "minLength": 1,
-            "description": "Absolute path of a folder, inside an allowed folder.",
-        },
-    },
-    ["rootPath"],
-)
 
 
 def root_folder(context: ConnectorContext, params: Mapping[str, Any]) -> Path:
@@ -47,12 +34,7 @@ def open_local_folder(context: ConnectorContext, params: Mapping[str, Any]) -> F
 
 
 CONNECTOR = file_connector(
-    id="bc3ffdcf-1b46-41ec-b156-a8c195929f8a",
-    name="Local Files",
-    description="Delimited, JSON and Parquet files in a folder on the Sluice server.",
-    auth_specs=(LOCAL_FOLDER_AUTH,),
+    SPEC,
     opener=open_local_folder,
     validate_auth=root_folder,
 )
-
-SPEC = CONNECTOR.spec

@@ -1,4 +1,4 @@
-"""The Amazon S3 (and S3-compatible storage) connection spec, read through s3fs.
+"""The Amazon S3 (and S3-compatible storage) files connector, read through s3fs.
 
 A connection names keys, an optional bucket and folder (its root), and for S3-compatible
 servers an `endpointUrl`, whose host goes through the host guard. The keys are always the
@@ -17,6 +17,7 @@ from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed
 from sluice.connectors.files.connector import check_root, file_connector
 from sluice.connectors.files.location import FileLocation
+from sluice.connectors.files.s3_spec import BUCKET_NAME_PATTERN, SPEC
 from sluice.connectors.files.selection import (
     PathRefusedError,
     StorageFailure,
@@ -25,7 +26,6 @@ from sluice.connectors.files.selection import (
     storage_failure,
 )
 from sluice.connectors.host_guard import guard_url
-from sluice.connectors.spec_schemas import auth_spec
 
 # botocore's DEBUG log prints each request's headers, the session token among them: keep
 # the AWS client libraries at INFO even when the server runs with --log-level debug.
@@ -39,41 +39,6 @@ READ_TIMEOUT_SECONDS = 60
 # Attempts per request, by botocore and by s3fs around it.
 _BOTOCORE_ATTEMPTS = 2
 _S3FS_RETRIES = 2
-
-# S3's bucket naming rules (3-63 lowercase letters, digits, dots and hyphens), loosened to
-# the underscores and capitals some S3-compatible servers accept.
-_BUCKET_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$"
-
-ACCESS_KEY_AUTH = auth_spec(
-    "Access Key Authentication",
-    "AccessKey",
-    {
-        "s3AccessKey": {"type": "string", "minLength": 1, "description": "Access key ID."},
-        "s3SecretKey": {"type": "string", "minLength": 1, "format": "password"},
-        "sessionToken": {
-            "type": "string",
-            "format": "password",
-            "description": "For temporary credentials.",
-        },
-        "bucketName": {
-            "type": "string",
-            "pattern": _BUCKET_NAME,
-            "description": "The bucket to read; without it, paths start with the bucket.",
-        },
-        "folderPath": {
-            "type": "string",
-            "pattern": r"^(?!(.*/)?\.\.(/|$))",
-            "description": "A folder (key prefix) inside the bucket that paths start from.",
-        },
-        "endpointUrl": {
-            "type": "string",
-            "pattern": r"^https?://",
-            "description": "An S3-compatible server, e.g. http://minio.internal:9000.",
-        },
-        "region": {"type": "string", "pattern": r"^[a-z0-9-]+$"},
-    },
-    ["s3AccessKey", "s3SecretKey"],
-)
 
 
 def _endpoint(context: ConnectorContext, params: Mapping[str, Any]) -> str | None:
@@ -93,7 +58,7 @@ def _endpoint(context: ConnectorContext, params: Mapping[str, Any]) -> str | Non
 
 def _root(params: Mapping[str, Any]) -> str:
     bucket = str(params.get("bucketName") or "").strip()
-    if bucket and not re.match(_BUCKET_NAME, bucket):
+    if bucket and not re.match(BUCKET_NAME_PATTERN, bucket):
         raise ConnectionTestFailed(f"The bucket name {bucket!r} is not a valid bucket name.")
     folder = str(params.get("folderPath") or "")
     if folder and not bucket:
@@ -173,13 +138,8 @@ def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> No
 
 
 CONNECTOR = file_connector(
-    id="ecadc60c-7455-4d87-84dc-2a0e293d997b",
-    name="Amazon S3",
-    description="Delimited, JSON and Parquet files in an Amazon S3 bucket or on an"
-    " S3-compatible server (MinIO, Ceph, ...).",
-    auth_specs=(ACCESS_KEY_AUTH,),
+    SPEC,
     opener=open_s3,
     validate_auth=validate_auth,
     tester=check_connection,
 )
-SPEC = CONNECTOR.spec

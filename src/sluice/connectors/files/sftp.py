@@ -1,4 +1,4 @@
-"""The SFTP files connection spec: files on an SSH server, reached through sshfs (asyncssh).
+"""The SFTP files connector: files on an SSH server, reached through sshfs (asyncssh).
 
 A connection logs in with a password or a private key. The server's host key is checked
 against `hostKeyFingerprint` (SHA256) when the connection gives one; without it any host key
@@ -26,64 +26,11 @@ from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed
 from sluice.connectors.files.connector import file_connector
 from sluice.connectors.files.location import FileLocation
+from sluice.connectors.files.sftp_spec import DEFAULT_PORT, FINGERPRINT_PATTERN, SPEC
 from sluice.connectors.host_guard import guard_host
-from sluice.connectors.spec_schemas import auth_spec, port_schema
 
-DEFAULT_PORT = 22
 # TCP connect, key exchange and login together; an unreachable host fails within this.
 CONNECT_TIMEOUT_SECONDS = 10
-
-_FINGERPRINT = r"^(SHA256:)?[A-Za-z0-9+/]{43}=?$"
-
-_SERVER_PROPERTIES: dict[str, Any] = {
-    "host": {"type": "string", "minLength": 1, "description": "Name or address of the server."},
-    "port": port_schema(DEFAULT_PORT),
-    "username": {"type": "string", "minLength": 1},
-    "rootPath": {
-        "type": "string",
-        "minLength": 1,
-        "description": "Folder all paths are taken from; absolute, or relative to the user's"
-        " home folder (the default).",
-    },
-    "hostKeyFingerprint": {
-        "type": "string",
-        "pattern": _FINGERPRINT,
-        "description": "SHA256 fingerprint of the server's host key (`ssh-keygen -lf`), e.g."
-        " SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU. Without it any host key is"
-        " accepted.",
-    },
-}
-
-BASIC_AUTH = auth_spec(
-    "Basic Authentication for SFTP",
-    "SFTP",
-    {
-        **_SERVER_PROPERTIES,
-        "password": {"type": "string", "format": "password", "minLength": 1},
-    },
-    ["host", "username", "password"],
-)
-
-PUBLIC_KEY_AUTH = auth_spec(
-    "SSH Public Key Authentication for SFTP",
-    "SFTP",
-    {
-        **_SERVER_PROPERTIES,
-        "privateKeyContent": {
-            "type": "string",
-            "format": "password",
-            "minLength": 1,
-            "description": "The private key (OpenSSH, PKCS#1 or PKCS#8), as PEM text or"
-            " base64 of it.",
-        },
-        "passPhrase": {
-            "type": "string",
-            "format": "password",
-            "description": "The private key's passphrase, if it is encrypted.",
-        },
-    },
-    ["host", "username", "privateKeyContent"],
-)
 
 
 def _private_key(params: Mapping[str, Any]) -> asyncssh.SSHKey:
@@ -150,7 +97,7 @@ def _host_key_options(params: Mapping[str, Any], offered: list[str]) -> dict[str
     fingerprint = params.get("hostKeyFingerprint")
     if not fingerprint:
         return {"known_hosts": None}  # any host key: see the module docstring
-    if not re.match(_FINGERPRINT, str(fingerprint).strip()):
+    if not re.match(FINGERPRINT_PATTERN, str(fingerprint).strip()):
         raise ConnectionTestFailed(
             "hostKeyFingerprint must be a SHA256 fingerprint such as SHA256:47DEQpj8HBSa+/TIm"
             "W+5JCeuQeRkm5NMpJWZG3hSuFU."
@@ -264,11 +211,7 @@ def open_sftp(context: ConnectorContext, params: Mapping[str, Any]) -> FileLocat
 
 
 CONNECTOR = file_connector(
-    id="e9572be9-2343-492c-84d9-cef0a02facbd",
-    name="SFTP",
-    description="Delimited, JSON and Parquet files on an SFTP server.",
-    auth_specs=(BASIC_AUTH, PUBLIC_KEY_AUTH),
+    SPEC,
     opener=open_sftp,
     validate_auth=validate_auth,
 )
-SPEC = CONNECTOR.spec

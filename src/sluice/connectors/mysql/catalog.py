@@ -24,9 +24,6 @@ import pyarrow as pa
 from sluice.connectors.tables.reflection import ReflectedTable
 from sluice.connectors.tables.windowing import Bound, DeltaKind
 
-# `tableName` of a source connection: `table` or `database.table`, each part taken literally.
-TABLE_NAME_PATTERN = r"^[^.\x00-\x1f]+(\.[^.\x00-\x1f]+)?$"
-
 # The columns of the table `%s` in database `%s` (the connection's database when '').
 # information_schema compares names ignoring case; `table_from_rows` picks the exact one.
 REFLECT_SQL = (

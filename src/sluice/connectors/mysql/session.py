@@ -20,10 +20,9 @@ from sluice.connectors.batching import one_line
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import ConnectionTestFailed, SourceReadError, read_error_type
 from sluice.connectors.host_guard import guard_host
+from sluice.connectors.mysql.connection_spec import DEFAULT_PORT, SSL_MODES
 
 CONNECT_TIMEOUT_SECONDS = 5
-DEFAULT_PORT = 3306
-SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
 # Every session reads TIMESTAMP values (stored in UTC) in UTC, whatever the server's zone.
 UTC_SESSION_SQL = "SET time_zone = '+00:00'"
 

@@ -1,4 +1,5 @@
-"""The MySQL / MariaDB tables connection spec: its schemas, its test and its explorer."""
+"""The MySQL / MariaDB tables connector: its test, its explorer and its reads (its spec:
+sluice.connectors.mysql.connection_spec)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pymysql
 
-from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import (
     ConnectionTestFailed,
     ExploreError,
@@ -15,36 +16,18 @@ from sluice.connectors.errors import (
     read_error_type,
 )
 from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
-from sluice.connectors.mysql.catalog import TABLE_NAME_PATTERN
+from sluice.connectors.mysql.connection_spec import SPEC
 from sluice.connectors.mysql.reader import check_delta_column, open_source
 from sluice.connectors.mysql.session import (
-    DEFAULT_PORT,
-    SSL_MODES,
     MysqlSettings,
     connect,
     describe,
     is_transient,
     settings_from_params,
 )
-from sluice.connectors.spec_schemas import (
-    database_basic_auth,
-    database_connection_string_auth,
-    table_params_schema,
-)
 
 # Databases of the server itself, never a tenant's data.
 SYSTEM_DATABASES = ("information_schema", "mysql", "performance_schema", "sys")
-
-CONNECTION_STRING_AUTH = database_connection_string_auth(
-    "A MySQL URL: mysql://user:password@host:3306/database (optionally ?ssl-mode=REQUIRED).",
-    "Must set host, database and user; URL-escape special characters.",
-)
-
-BASIC_AUTH = database_basic_auth(DEFAULT_PORT, SSL_MODES, "PREFERRED")
-
-TABLE_PARAMS_SCHEMA = table_params_schema(
-    TABLE_NAME_PATTERN, "`table` or `database.table`, each part taken literally."
-)
 
 
 def validate_settings(context: ConnectorContext, params: Mapping[str, Any]) -> None:
@@ -118,16 +101,6 @@ def _listing_error(error: BaseException, settings: MysqlSettings) -> SourceReadE
     message = "Could not list the MySQL objects: " + describe(error, settings.secrets)
     return read_error_type(is_transient(error))(message)
 
-
-SPEC = ConnectionSpec(
-    id="5c3f6a0e-9b1d-4e8a-a7c2-3d4f1e2b6a90",
-    name="MySQL",
-    description="Tables of a MySQL or MariaDB database.",
-    category="database",
-    source_kind="table",
-    auth_specs=(CONNECTION_STRING_AUTH, BASIC_AUTH),
-    params_schema=TABLE_PARAMS_SCHEMA,
-)
 
 CONNECTOR = FunctionConnector(
     SPEC,

@@ -1,11 +1,12 @@
-"""The PostgreSQL tables connection spec: its schemas, its connection test and its listing."""
+"""The PostgreSQL tables connector: its connection test, its listing and its reads (its spec:
+sluice.connectors.postgresql.connection_spec)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError, SourceReadError
 from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
 from sluice.connectors.postgresql.catalog import (
@@ -14,28 +15,8 @@ from sluice.connectors.postgresql.catalog import (
     SCHEMA_EXISTS_SQL,
 )
 from sluice.connectors.postgresql.connection import fetch, validate_auth
+from sluice.connectors.postgresql.connection_spec import SPEC
 from sluice.connectors.postgresql.reader import check_delta_column, open_source
-from sluice.connectors.spec_schemas import (
-    database_basic_auth,
-    database_connection_string_auth,
-    table_params_schema,
-)
-
-_TABLE_NAME = r'^[^.\x00-\x1f"]+(\.[^.\x00-\x1f"]+)?$'
-
-CONNECTION_STRING_AUTH = database_connection_string_auth(
-    "A libpq connection string: postgresql://user:password@host:5432/dbname"
-    " or host=... port=... dbname=... user=... password=...",
-    "Must set host, dbname and user.",
-)
-
-BASIC_AUTH = database_basic_auth(
-    5432, ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"), "prefer"
-)
-
-TABLE_PARAMS_SCHEMA = table_params_schema(
-    _TABLE_NAME, "`table` or `schema.table`, each part taken literally."
-)
 
 
 def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
@@ -66,17 +47,6 @@ def list_objects(
     if not rows and not fetch(context, params, SCHEMA_EXISTS_SQL, (schema,)):
         raise ExploreError(f"The schema {schema!r} does not exist.")
     return [ExploreItem.for_table(name, schema) for name, _kind in rows]
-
-
-SPEC = ConnectionSpec(
-    id="1bed8a75-0487-4216-85f5-94ddf2058992",
-    name="PostgreSQL",
-    description="Tables of a PostgreSQL database.",
-    category="database",
-    source_kind="table",
-    auth_specs=(CONNECTION_STRING_AUTH, BASIC_AUTH),
-    params_schema=TABLE_PARAMS_SCHEMA,
-)
 
 
 CONNECTOR = FunctionConnector(

@@ -14,18 +14,15 @@ import httpx
 import jsonpath
 
 from sluice.connectors.errors import SourceReadError, TerminalReadError
+from sluice.connectors.rest.connection_spec import (
+    ENDPOINT_PATTERN,
+    PAGINATION_TYPES,
+    WINDOW_FORMATS,
+)
 
 PaginationType = Literal["none", "pageNumber", "offset", "cursor", "linkHeader"]
 WindowFormat = Literal["epochSeconds", "epochMillis", "iso8601"]
 
-PAGINATION_TYPES: tuple[str, ...] = ("none", "pageNumber", "offset", "cursor", "linkHeader")
-WINDOW_FORMATS: tuple[str, ...] = ("epochSeconds", "epochMillis", "iso8601")
-
-# An endpoint is a path under the base URL: no scheme, no `//host`, no `..` segment (plain or
-# percent-encoded), no backslash, no query or fragment (fixed params go in `queryParams`).
-ENDPOINT_PATTERN = (
-    r"^(?![A-Za-z][A-Za-z0-9+.-]*://)(?!//)(?!(.*/)?\.\.(/|$))(?!.*%2[eEfF])[^?#\\\s]*$"
-)
 _ENDPOINT = re.compile(ENDPOINT_PATTERN)
 
 

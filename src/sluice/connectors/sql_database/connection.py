@@ -31,10 +31,10 @@ from sluice.connectors.errors import ConnectionTestFailed, SourceReadError, read
 from sluice.connectors.host_guard import HostRefusedError, guard_host
 from sluice.connectors.mysql import session as mysql_session
 from sluice.connectors.paths import PathOutsideRootsError, resolve_inside_roots
+from sluice.connectors.sql_database.connection_spec import ALLOWED_DRIVERS
 from sluice.domain.numbers import ascii_whole_number
 
 CONNECT_TIMEOUT_SECONDS = 5
-ALLOWED_DRIVERS = ("postgresql+psycopg", "mysql+pymysql", "mariadb+pymysql", "sqlite")
 # URL query options each driver may set; any other is refused.
 _ALLOWED_OPTIONS: dict[str, frozenset[str]] = {
     "postgresql+psycopg": frozenset(

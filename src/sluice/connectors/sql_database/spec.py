@@ -1,5 +1,6 @@
-"""The "SQL Database (SQLAlchemy)" connection spec: any database whose SQLAlchemy driver is
-on the allow list, named by one URL; its test and its explorer."""
+"""The "SQL Database (SQLAlchemy)" connector: any database whose SQLAlchemy driver is on the
+allow list, named by one URL; its test, its explorer and its reads (its spec:
+sluice.connectors.sql_database.connection_spec)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import (
     ConnectionTestFailed,
     ExploreError,
@@ -17,10 +18,7 @@ from sluice.connectors.errors import (
     read_error_type,
 )
 from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
-from sluice.connectors.mysql.catalog import TABLE_NAME_PATTERN
-from sluice.connectors.spec_schemas import auth_spec, table_params_schema
 from sluice.connectors.sql_database.connection import (
-    ALLOWED_DRIVERS,
     DatabaseUrl,
     check_host,
     connect,
@@ -28,32 +26,12 @@ from sluice.connectors.sql_database.connection import (
     is_transient,
     parse_url,
 )
+from sluice.connectors.sql_database.connection_spec import SPEC
 from sluice.connectors.sql_database.reader import check_delta_column, open_source
 
 # Schemas of the servers themselves, never a tenant's data.
 SYSTEM_SCHEMAS = frozenset(
     {"information_schema", "pg_catalog", "mysql", "performance_schema", "sys"}
-)
-
-URL_AUTH = auth_spec(
-    "SQLAlchemy URL Authentication",
-    "SqlAlchemyUrl",
-    {
-        "url": {
-            "type": "string",
-            "format": "password",
-            "minLength": 1,
-            "description": "URL-escape special characters of the user and password.",
-        },
-    },
-    ["url"],
-    description="A SQLAlchemy URL, dialect+driver://user:password@host:port/database;"
-    f" drivers allowed: {', '.join(ALLOWED_DRIVERS)}. SQLite files (sqlite:////abs/path.db)"
-    " must lie in a folder the operator allows.",
-)
-
-TABLE_PARAMS_SCHEMA = table_params_schema(
-    TABLE_NAME_PATTERN, "`table` or `schema.table`, each part taken literally."
 )
 
 
@@ -126,17 +104,6 @@ def _release(connection: sa.Connection) -> None:
     finally:
         connection.engine.dispose()
 
-
-SPEC = ConnectionSpec(
-    id="8e1d2c47-6a3b-4f5e-9c0d-7b2a1f4e3d56",
-    name="SQL Database (SQLAlchemy)",
-    description="Tables of any database SQLAlchemy reaches with an allowed driver"
-    f" ({', '.join(ALLOWED_DRIVERS)}).",
-    category="database",
-    source_kind="table",
-    auth_specs=(URL_AUTH,),
-    params_schema=TABLE_PARAMS_SCHEMA,
-)
 
 CONNECTOR = FunctionConnector(
     SPEC,

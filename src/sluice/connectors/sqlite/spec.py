@@ -1,4 +1,5 @@
-"""The SQLite database-file connection spec: its schemas and its read-only test."""
+"""The SQLite database-file connector: its read-only test, its listing and its reads (its spec:
+sluice.connectors.sqlite.connection_spec)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,12 @@ from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
 
-from sluice.connectors.contract import ConnectionSpec, ConnectorContext, FunctionConnector
+from sluice.connectors.contract import ConnectorContext, FunctionConnector
 from sluice.connectors.errors import ConnectionTestFailed, ExploreError
 from sluice.connectors.exploring import MAX_LISTED_OBJECTS, ExploreItem, ObjectType
-from sluice.connectors.spec_schemas import auth_spec, table_params_schema
+from sluice.connectors.sqlite.connection_spec import SPEC
 from sluice.connectors.sqlite.database import database_path, list_tables, read_only_uri
 from sluice.connectors.sqlite.reader import check_delta_column, open_source
-
-FILE_PATH_AUTH = auth_spec(
-    "File Path Authentication",
-    "FilePath",
-    {
-        "path": {
-            "type": "string",
-            "minLength": 1,
-            "description": "Absolute path of the file, inside an allowed folder.",
-        },
-    },
-    ["path"],
-)
-
-TABLE_PARAMS_SCHEMA = table_params_schema(r"^[^\x00-\x1f]+$", "Table name, taken literally.")
 
 
 def check_connection(context: ConnectorContext, params: Mapping[str, Any]) -> None:
@@ -60,16 +46,6 @@ def list_objects(
         ExploreItem.for_table(name) for name in list_tables(context, params, MAX_LISTED_OBJECTS)
     ]
 
-
-SPEC = ConnectionSpec(
-    id="40a2e097-51aa-4ded-91a4-482c06367e24",
-    name="SQLite",
-    description="Tables of a SQLite database file on the Sluice server.",
-    category="database",
-    source_kind="table",
-    auth_specs=(FILE_PATH_AUTH,),
-    params_schema=TABLE_PARAMS_SCHEMA,
-)
 
 CONNECTOR = FunctionConnector(
     SPEC,
