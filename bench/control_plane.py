@@ -35,7 +35,14 @@ from sluice.engine.scheduler import next_tick_at
 from sluice.store.db import make_engine, make_session_factory
 from sluice.store.models import Flow, Run
 from sluice.store.runs import NewRun, run_row
-from sluice_proc import postgres_flow, provision_client, run_body, sluice_env, start_server
+from sluice_proc import (
+    cpu_seconds,
+    postgres_flow,
+    provision_client,
+    run_body,
+    sluice_env,
+    start_server,
+)
 
 # The metadata database of the PostgreSQL runs: its own database, recreated per measurement
 # (Sluice refuses connections that read its own metadata database, and the flows read
@@ -302,9 +309,14 @@ def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
         list_url = f"{server.url}/data/foundation/flowservice/runs?property=flowId=={flow_id}"
         samples = []
         for i in range(repeat):
+            cpu = cpu_seconds(server.pid)
             samples.append(wrk(list_url, headers, home, f"list-{i}", connections=1))
+            # The server's CPU per request: steadier than the latency on a shared machine.
+            samples[-1]["cpu_ms"] = ((cpu_seconds(server.pid) - cpu) * 1000
+                                     / max(samples[-1]["requests"], 1.0))
             log(f"  GET /runs?property=flowId==X #{i + 1}: p50 {samples[-1]['p50_ms']:.2f} ms, "
-                f"{samples[-1]['rps']:.0f} req/s")
+                f"{samples[-1]['rps']:.0f} req/s, server CPU {samples[-1]['cpu_ms']:.2f} ms"
+                " per request")
         if profile is not None:
             spy = subprocess.Popen(
                 [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
@@ -359,4 +371,5 @@ if __name__ == "__main__":
     results = list_latency(args.store, DATA_DIR / "work" / f"list-{args.store}",
                            stored_runs=args.runs, repeat=args.repeat, log=print,
                            profile=args.profile)
-    print(f"p50 median {statistics.median(r['p50_ms'] for r in results):.2f} ms")
+    print(f"p50 median {statistics.median(r['p50_ms'] for r in results):.2f} ms, server CPU "
+          f"{statistics.median(r['cpu_ms'] for r in results):.2f} ms per request")
