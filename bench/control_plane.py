@@ -197,12 +197,9 @@ def _server_options(api_processes: int) -> list[str]:
     return options
 
 
-def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: int,
-                  log: Callable[[str], None], repeat: int = 1,
-                  api_processes: Sequence[int] = (1,)) -> list[dict[str, Any]]:
-    """One metadata store: POST /runs at 4 and 16 connections `repeat` times each
-    (interleaved) for each count of API processes, the list once at each concurrency (first
-    count), then `repeat` scheduler ticks. One result per count of API processes."""
+def fresh_store(store: str, home: Path) -> tuple[str, dict[str, str], Path | None]:
+    """An empty metadata store under `home`: its URL, the server's environment and, on
+    PostgreSQL, the credentials file of a provisioned client."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     url = database_url(store, home)
@@ -212,9 +209,17 @@ def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: 
         fresh_pg_database()
         settings = {"database_url": url, "secret_keys": Fernet.generate_key().decode(),
                     "token_signing_key": secrets.token_hex(32)}
-        env = sluice_env(home, **settings)
-        credentials = provision_client(env, home / "credentials.json")
-    env = sluice_env(home, **settings)
+        credentials = provision_client(sluice_env(home, **settings), home / "credentials.json")
+    return url, sluice_env(home, **settings), credentials
+
+
+def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: int,
+                  log: Callable[[str], None], repeat: int = 1,
+                  api_processes: Sequence[int] = (1,)) -> list[dict[str, Any]]:
+    """One metadata store: POST /runs at 4 and 16 connections `repeat` times each
+    (interleaved) for each count of API processes, the list once at each concurrency (first
+    count), then `repeat` scheduler ticks. One result per count of API processes."""
+    url, env, credentials = fresh_store(store, home)
     first, *more = api_processes
     server = start_server(home, env, *_server_options(first))
     engine = None
@@ -289,17 +294,8 @@ def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
     """Only `GET /runs?property=flowId==X` at 1 connection, `repeat` times, on a fresh store
     (`python bench/control_plane.py list`: the list latency without the rest of scenario 5).
     With `profile`, py-spy (`--gil`) samples the server during one more wrk run into it."""
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    url = database_url(store, home)
-    settings: dict[str, str] = {}
-    credentials = None
-    if store == "postgresql":
-        fresh_pg_database()
-        settings = {"database_url": url, "secret_keys": Fernet.generate_key().decode(),
-                    "token_signing_key": secrets.token_hex(32)}
-        credentials = provision_client(sluice_env(home, **settings), home / "credentials.json")
-    server = start_server(home, sluice_env(home, **settings), *_server_options(1))
+    url, env, credentials = fresh_store(store, home)
+    server = start_server(home, env, *_server_options(1))
     engine = make_engine(url)
     try:
         client = server.client(credentials)
