@@ -135,6 +135,16 @@ def test_a_connection_that_fails_its_check_is_closed_not_handed_out() -> None:
     assert dead.closed
 
 
+def test_close_all_closes_every_idle_connection() -> None:
+    pool = IdleConnections()
+    connections = [FakeConnection(), FakeConnection(), FakeConnection()]
+    for index, connection in enumerate(connections):
+        pool.give_back(f"source-{index % 2}", connection)
+    pool.close_all()
+    assert all(connection.closed for connection in connections)
+    assert pool.take("source-0") is None
+
+
 def test_a_session_whose_rollback_failed_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     pool = IdleConnections()
     monkeypatch.setattr(pg_connection, "IDLE_CONNECTIONS", pool)

@@ -4,6 +4,7 @@ queries of the spec (psycopg) and the reads of the reader (ADBC)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -298,6 +299,8 @@ def _close_all(connections: Iterable[Any]) -> None:
 
 
 IDLE_CONNECTIONS = IdleConnections()
+# A clean goodbye to the source servers rather than sockets dropped at exit.
+atexit.register(IDLE_CONNECTIONS.close_all)
 
 
 class AdbcSession:
