@@ -35,7 +35,14 @@ from sluice.engine.scheduler import next_tick_at
 from sluice.store.db import make_engine, make_session_factory
 from sluice.store.models import Flow, Run
 from sluice.store.runs import NewRun, run_row
-from sluice_proc import postgres_flow, provision_client, run_body, sluice_env, start_server
+from sluice_proc import (
+    cpu_seconds,
+    postgres_flow,
+    provision_client,
+    run_body,
+    sluice_env,
+    start_server,
+)
 
 # The metadata database of the PostgreSQL runs: its own database, recreated per measurement
 # (Sluice refuses connections that read its own metadata database, and the flows read
@@ -190,12 +197,9 @@ def _server_options(api_processes: int) -> list[str]:
     return options
 
 
-def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: int,
-                  log: Callable[[str], None], repeat: int = 1,
-                  api_processes: Sequence[int] = (1,)) -> list[dict[str, Any]]:
-    """One metadata store: POST /runs at 4 and 16 connections `repeat` times each
-    (interleaved) for each count of API processes, the list once at each concurrency (first
-    count), then `repeat` scheduler ticks. One result per count of API processes."""
+def fresh_store(store: str, home: Path) -> tuple[str, dict[str, str], Path | None]:
+    """An empty metadata store under `home`: its URL, the server's environment and, on
+    PostgreSQL, the credentials file of a provisioned client."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     url = database_url(store, home)
@@ -205,30 +209,25 @@ def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: 
         fresh_pg_database()
         settings = {"database_url": url, "secret_keys": Fernet.generate_key().decode(),
                     "token_signing_key": secrets.token_hex(32)}
-        env = sluice_env(home, **settings)
-        credentials = provision_client(env, home / "credentials.json")
-    env = sluice_env(home, **settings)
+        credentials = provision_client(sluice_env(home, **settings), home / "credentials.json")
+    return url, sluice_env(home, **settings), credentials
+
+
+def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: int,
+                  log: Callable[[str], None], repeat: int = 1,
+                  api_processes: Sequence[int] = (1,)) -> list[dict[str, Any]]:
+    """One metadata store: POST /runs at 4 and 16 connections `repeat` times each
+    (interleaved) for each count of API processes, the list once at each concurrency (first
+    count), then `repeat` scheduler ticks. One result per count of API processes."""
+    url, env, credentials = fresh_store(store, home)
     first, *more = api_processes
     server = start_server(home, env, *_server_options(first))
     engine = None
     try:
         client = server.client(credentials)
-        flow_id, _dataset = postgres_flow(client, data.ensure_overhead_table())
-        client.post("runs", run_body(flow_id, BASE_EPOCH, BASE_EPOCH + 60, "event_at"))
         engine = make_engine(url)
         sessions = make_session_factory(engine)
-        started = time.perf_counter()
-        with sessions.begin() as session:
-            flow = session.get(Flow, flow_id)
-            assert flow is not None
-            others = clone_flows(session, flow, FLOWS_WITH_RUNS - 1)
-        with sessions.begin() as session:
-            store_runs(session, [flow, *others], stored_runs - 1)
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
-            stored = conn.execute(select(text("count(*)")).select_from(Run.__table__)).scalar()
-        log(f"  stored {stored:,} runs over {FLOWS_WITH_RUNS} flows in "
-            f"{time.perf_counter() - started:.1f} s")
+        flow_id, others, stored = populate(client, sessions, stored_runs, log)
         headers = client._headers(client.fetch_token(), None)
         runs_path = "/data/foundation/flowservice/runs"
         # POSTs go to another flow, so that the listed flow keeps its 1,000 runs however
@@ -269,6 +268,67 @@ def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: 
     return results
 
 
+def populate(client: Any, sessions: Any, stored_runs: int,
+             log: Callable[[str], None]) -> tuple[str, list[Flow], int]:
+    """Flow X (1,000 runs at full scale) and the other flows, `stored_runs` runs in all,
+    analysed; X's id, the other flows and the count of runs stored."""
+    flow_id, _dataset = postgres_flow(client, data.ensure_overhead_table())
+    client.post("runs", run_body(flow_id, BASE_EPOCH, BASE_EPOCH + 60, "event_at"))
+    started = time.perf_counter()
+    with sessions.begin() as session:
+        flow = session.get(Flow, flow_id)
+        assert flow is not None
+        others = clone_flows(session, flow, FLOWS_WITH_RUNS - 1)
+    with sessions.begin() as session:
+        store_runs(session, [flow, *others], stored_runs - 1)
+    with sessions.begin() as session:
+        session.execute(text("ANALYZE"))
+        stored = session.execute(select(text("count(*)")).select_from(Run.__table__)).scalar()
+    log(f"  stored {stored:,} runs over {FLOWS_WITH_RUNS} flows in "
+        f"{time.perf_counter() - started:.1f} s")
+    return flow_id, others, int(stored)
+
+
+def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
+                 log: Callable[[str], None], profile: Path | None = None) -> list[dict[str, float]]:
+    """Only `GET /runs?property=flowId==X` at 1 connection, `repeat` times, on a fresh store
+    (`python bench/control_plane.py list`: the list latency without the rest of scenario 5).
+    With `profile`, py-spy (`--gil`) samples the server during one more wrk run into it."""
+    url, env, credentials = fresh_store(store, home)
+    server = start_server(home, env, *_server_options(1))
+    engine = make_engine(url)
+    try:
+        client = server.client(credentials)
+        flow_id, _others, _stored = populate(client, make_session_factory(engine),
+                                             stored_runs, log)
+        headers = client._headers(client.fetch_token(), None)
+        list_url = f"{server.url}/data/foundation/flowservice/runs?property=flowId=={flow_id}"
+        samples = []
+        for i in range(repeat):
+            cpu = cpu_seconds(server.pid)
+            samples.append(wrk(list_url, headers, home, f"list-{i}", connections=1))
+            # The server's CPU per request: steadier than the latency on a shared machine.
+            samples[-1]["cpu_ms"] = ((cpu_seconds(server.pid) - cpu) * 1000
+                                     / max(samples[-1]["requests"], 1.0))
+            log(f"  GET /runs?property=flowId==X #{i + 1}: p50 {samples[-1]['p50_ms']:.2f} ms, "
+                f"{samples[-1]['rps']:.0f} req/s, server CPU {samples[-1]['cpu_ms']:.2f} ms"
+                " per request")
+        if profile is not None:
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                 str(server.pid), "--format", "raw", "--rate", "500", "--gil", "--output",
+                 str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+            wrk(list_url, headers, home, "list-profiled", connections=1)
+            spy.send_signal(2)
+            spy.wait(timeout=60)
+        client.close()
+        return samples
+    finally:
+        server.stop()
+        engine.dispose()
+
+
 def scheduler_tick(url: str, sessions: Any, flow_id: str, flows: int, home: Path,
                    log: Callable[[str], None]) -> dict[str, Any]:
     """`flows` new minute-frequency flows (interval 15, the smallest Sluice accepts), each
@@ -290,3 +350,22 @@ def scheduler_tick(url: str, sessions: Any, flow_id: str, flows: int, home: Path
     log(f"  scheduler tick, {flows:,} minute flows: created {tick['created']:,} runs in "
         f"{tick['seconds']:.2f} s; next tick (nothing due) {tick['idle_seconds']:.2f} s")
     return tick
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from common import DATA_DIR
+
+    parser = argparse.ArgumentParser(description="Only the list latency of scenario 5.")
+    parser.add_argument("what", choices=("list",))
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="postgresql")
+    parser.add_argument("--runs", type=int, default=100_000, help="runs stored")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile", type=Path, help="py-spy --gil raw output of one more run")
+    args = parser.parse_args()
+    results = list_latency(args.store, DATA_DIR / "work" / f"list-{args.store}",
+                           stored_runs=args.runs, repeat=args.repeat, log=print,
+                           profile=args.profile)
+    print(f"p50 median {statistics.median(r['p50_ms'] for r in results):.2f} ms, server CPU "
+          f"{statistics.median(r['cpu_ms'] for r in results):.2f} ms per request")

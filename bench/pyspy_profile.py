@@ -1,7 +1,8 @@
 """Where a Sluice run spends its time: py-spy samples the `sluice serve` process during one
 on-demand run (table or file window), or during a wrk POST /runs load.
 
-Usage: python bench/pyspy_profile.py table|files|post [--rows N] [--native]
+Usage: python bench/pyspy_profile.py table|files|post|overhead [--rows N] [--native]
+(`overhead`: the run-overhead scenario, 20 runs of 100 rows one after the other)
 (needs `pip install py-spy` in the same venv; writes bench/.data/profile-<what>.txt with
 the collapsed stacks and prints the hottest frames, inclusive and exclusive.)
 """
@@ -20,7 +21,16 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import data
-from common import CSV_WINDOW, DATA_DIR, SCALES, csv_dir, table_name, window_epochs
+from common import (
+    CSV_WINDOW,
+    DATA_DIR,
+    OVERHEAD_ROWS,
+    OVERHEAD_RUNS,
+    SCALES,
+    csv_dir,
+    table_name,
+    window_epochs,
+)
 from sluice_proc import (
     csv_flow,
     postgres_flow,
@@ -59,7 +69,7 @@ def summarize(collapsed: Path, top: int = 25) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=("table", "files", "post"))
+    parser.add_argument("what", choices=("table", "files", "post", "overhead"))
     parser.add_argument("--rows", type=int, default=SCALES["full"]["table_rows"])
     parser.add_argument("--native", action="store_true")
     parser.add_argument("--gil", action="store_true",
@@ -92,6 +102,11 @@ def main() -> None:
                 scale = SCALES["full"]
                 flow, _ = csv_flow(client, csv_dir(int(scale["csv_files"]), int(scale["csv_rows"])))
                 body = run_body(flow, CSV_WINDOW[0], CSV_WINDOW[1], None)
+            elif args.what == "overhead":
+                flow, _ = postgres_flow(client, data.ensure_overhead_table())
+                start, _end = window_epochs(0)
+                timed_run(client, run_body(flow, start, start + OVERHEAD_ROWS, "event_at"),
+                          poll=0.05)  # warm-up, as in the scenario
             else:
                 table = table_name(args.rows) if args.what == "table" else \
                     data.ensure_overhead_table()
@@ -113,6 +128,14 @@ def main() -> None:
                     f"{server.url}/data/foundation/flowservice/runs", headers, home, "post",
                     method="POST", body=run_body(flow, start, start + 60, None))
                 print(f"POST /runs: {result}")
+            elif args.what == "overhead":
+                seconds = []
+                for i in range(1, OVERHEAD_RUNS + 1):
+                    lower = start + i * OVERHEAD_ROWS
+                    sample = timed_run(client, run_body(flow, lower, lower + OVERHEAD_ROWS, None),
+                                       poll=0.05)
+                    seconds.append(sample["seconds"])
+                print(f"runs: median {sorted(seconds)[len(seconds) // 2] * 1000:.0f} ms")
             else:
                 print(timed_run(client, body, poll=0.2, server=server))
             spy.send_signal(2)

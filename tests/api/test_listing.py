@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sluice.config import Settings
 from sluice.domain.list_query import ListQuery, OrderBy, PropertyFilter, encode_token
 from support.api_bodies import (
@@ -505,3 +507,26 @@ def test_tampered_or_mismatched_tokens_are_1452(caller: Caller, settings: Settin
     assert caller.get(f"{CONNECTIONS}?continuationToken={token}").status_code == 200
     again = caller.get(f"{CONNECTIONS}?orderby=-createdAt&continuationToken={token}")
     assert again.status_code == 200
+
+
+def test_a_list_ends_its_read_in_the_route_and_a_write_commits_after_it(
+    caller: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Flow Service list commits in the route's own thread, so the session dependency has no second
+    # thread hop to make; a write still commits through the dependency after the route.
+    from sluice.api import deps
+
+    ends: list[bool] = []
+    real_end = deps._end
+
+    def end(session: Any, *, commit: bool) -> None:
+        ends.append(commit)
+        real_end(session, commit=commit)
+
+    monkeypatch.setattr(deps, "_end", end)
+    created_id(caller.post(DATASETS, json=dataset("listed")))
+    assert ends == [True]
+    ends.clear()
+    for path in (CONNECTIONS, f"{FS}/flows", f"{FS}/runs", f"{FS}/runs?count=true"):
+        assert caller.get(path).status_code == 200
+    assert ends == []

@@ -44,7 +44,17 @@ async def get_session(context: ContextDep) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_end, session, commit=False)
         raise
-    await run_in_threadpool(_end, session, commit=True)
+    if session.in_transaction():
+        await run_in_threadpool(_end, session, commit=True)
+    else:
+        # The route ended its transaction in its own thread (`end_read`): nothing to send.
+        session.close()
+
+
+def end_read(session: Session) -> None:
+    """End a read-only route's transaction now, in the route's thread, which spares the
+    session dependency a second thread hop for its COMMIT after the route returns."""
+    session.commit()
 
 
 def _end(session: Session, *, commit: bool) -> None:

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from sluice.api.deps import end_read
 from sluice.config import Settings
 from sluice.domain.catalog_query import parse_properties
 from sluice.domain.list_query import ListQuery, PropertyFilter, encode_token, parse_list_query
@@ -70,8 +71,11 @@ def list_response(
     if missing:
         query = replace(query, filters=missing + query.filters)
     if query.count_only:
-        return JSONResponse({"count": repository.count(session, tenant, query)})
+        count = repository.count(session, tenant, query)
+        end_read(session)
+        return JSONResponse({"count": count})
     page = repository.page(session, tenant, query)
+    end_read(session)
     links: dict[str, Any] = {}
     if page.next_after is not None:
         token = encode_token(query, *page.next_after)

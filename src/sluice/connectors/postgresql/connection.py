@@ -4,8 +4,12 @@ queries of the spec (psycopg) and the reads of the reader (ADBC)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import re
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -211,8 +215,99 @@ def without_status(message: str) -> str:
     return re.sub(r"^[A-Z_]+: (\[libpq\] )?", "", message.strip())
 
 
+class IdleConnections:
+    """Source connections a finished read gave back, for the next read of the same source.
+
+    Opening an ADBC PostgreSQL connection costs ~25 ms (the driver loads the server's type
+    catalog), most of a small run. A connection is given back only after a clean rollback,
+    so it carries no transaction, and no session state: the reader's settings are
+    transaction-local. One is taken only after a round trip shows it alive (a restarted
+    server must not fail the next read). Keyed by the whole conninfo, so changed credentials
+    never reuse a connection made with the old ones; the host guard still runs on every read.
+    Idle connections older than `max_idle_seconds` are closed whenever the pool is used.
+    """
+
+    def __init__(self, *, per_source: int = 4, max_idle_seconds: float = 60.0) -> None:
+        self.per_source = per_source
+        self.max_idle_seconds = max_idle_seconds
+        self._lock = threading.Lock()
+        self._idle: dict[str, list[tuple[float, Any]]] = {}
+        self._pid = os.getpid()
+
+    def take(self, conninfo: str) -> Any | None:
+        """A live idle connection to `conninfo`, or None."""
+        while True:
+            with self._lock:
+                self._forget_after_fork()
+                stale = self._expired()
+                idle = self._idle.get(conninfo)
+                connection = idle.pop()[1] if idle else None
+            _close_all(stale)
+            if connection is None or _alive(connection):
+                return connection
+            _close_all([connection])
+
+    def give_back(self, conninfo: str, connection: Any) -> None:
+        with self._lock:
+            self._forget_after_fork()
+            idle = self._idle.setdefault(conninfo, [])
+            kept = len(idle) < self.per_source
+            if kept:
+                idle.append((time.monotonic(), connection))
+            stale = self._expired()
+        _close_all(stale if kept else [*stale, connection])
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        _close_all([connection for entries in idle.values() for _, connection in entries])
+
+    def _forget_after_fork(self) -> None:
+        # A forked child must not use (or close) its parent's sockets.
+        if self._pid != os.getpid():
+            self._idle, self._pid = {}, os.getpid()
+
+    def _expired(self) -> list[Any]:
+        oldest = time.monotonic() - self.max_idle_seconds
+        stale = []
+        for conninfo, entries in list(self._idle.items()):
+            stale += [connection for since, connection in entries if since < oldest]
+            entries[:] = [entry for entry in entries if entry[0] >= oldest]
+            if not entries:
+                del self._idle[conninfo]
+        return stale
+
+
+def _alive(connection: Any) -> bool:
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        finally:
+            cursor.close()
+        connection.rollback()
+    except Exception:
+        return False
+    return True
+
+
+def _close_all(connections: Iterable[Any]) -> None:
+    for connection in connections:
+        with contextlib.suppress(Exception):
+            connection.close()
+
+
+IDLE_CONNECTIONS = IdleConnections()
+# A clean goodbye to the source servers rather than sockets dropped at exit.
+atexit.register(IDLE_CONNECTIONS.close_all)
+
+
 class AdbcSession:
-    """An ADBC connection with the connection's secrets, to keep them out of messages."""
+    """An ADBC connection with the connection's secrets, to keep them out of messages.
+
+    The connection comes from `IDLE_CONNECTIONS` when one to the same source is idle, and
+    goes back there when the session closes cleanly."""
 
     def __init__(self, context: Any, auth: Mapping[str, Any]) -> None:
         try:
@@ -221,6 +316,11 @@ class AdbcSession:
         except ConnectionTestFailed as error:
             raise TerminalReadError(error.message) from None
         self.secrets = tuple(secrets_of(auth, conninfo))
+        self._conninfo = conninfo
+        reused = IDLE_CONNECTIONS.take(conninfo)
+        if reused is not None:
+            self.connection = reused
+            return
         failure: tuple[str, bool] | None = None
         try:
             # Not autocommit: the window's settings and the read share one transaction.
@@ -238,7 +338,11 @@ class AdbcSession:
         return read_error_type(is_transient(error, text))(f"{what}: {detail}")
 
     def close(self) -> None:
-        # Only reads happened: roll back. Closing after a failure must not hide the failure.
-        for release in (self.connection.rollback, self.connection.close):
-            with contextlib.suppress(Exception):
-                release()
+        # Only reads happened: roll back. Closing after a failure must not hide the failure;
+        # a connection whose rollback failed is not trusted again.
+        try:
+            self.connection.rollback()
+        except Exception:
+            _close_all([self.connection])
+            return
+        IDLE_CONNECTIONS.give_back(self._conninfo, self.connection)
