@@ -34,6 +34,7 @@ from sluice.connectors.postgresql.infinity import drop_infinities
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.adbc_read import AdbcRead
 from sluice.connectors.tables.conform import conform
+from sluice.connectors.tables.parallel import parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     delta_column_checker,
@@ -80,6 +81,7 @@ def reflect(session: AdbcSession, table_name: str) -> PgTable | None:
 check_delta_column = delta_column_checker(AdbcSession, reflect, DELTA_TYPES)
 
 
+@parallel_windows
 def open_source(
     context: Any, auth: Mapping[str, Any], source: Mapping[str, Any], request: ReadRequest
 ) -> SourceRead:

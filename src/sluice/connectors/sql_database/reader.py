@@ -42,6 +42,7 @@ from sluice.connectors.sql_database.connection import (
     is_transient,
     parse_url,
 )
+from sluice.connectors.tables.parallel import parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     ReflectedTable,
@@ -188,6 +189,7 @@ def _naive_utc(bound: Bound) -> Bound:
     return bound
 
 
+@parallel_windows
 def open_source(
     context: ConnectorContext,
     auth: Mapping[str, Any],

@@ -44,6 +44,7 @@ from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.sqlite.database import connect, read_error
 from sluice.connectors.tables.adbc_read import AdbcRead
 from sluice.connectors.tables.conform import cast_column
+from sluice.connectors.tables.parallel import parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     ReflectedTable,
@@ -186,6 +187,7 @@ check_delta_column = delta_column_checker(
 )
 
 
+@parallel_windows
 def open_source(
     context: ConnectorContext,
     auth: Mapping[str, Any],
