@@ -25,6 +25,7 @@ from sluice.connectors.parallel import MergedBatches, ParallelRead
 from sluice.connectors.postgresql.reader import open_source as pg_open
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.sqlite.reader import open_source as sqlite_open
+from sluice.connectors.tables import parallel as table_parallel
 from sluice.domain.windows import Window, split_window
 from support.connector_reads import pg_auth, pg_dsn, read_all
 from support.mariadb import MariaTables, my_auth, my_execute, quoted
@@ -89,6 +90,12 @@ def sqlite_source(root: Path) -> tuple[Opener, dict[str, Any], str]:
         connection.execute("INSERT INTO t (id) VALUES (0)")
     connection.close()
     return sqlite_open, {"path": str(path)}, "t"
+
+
+@pytest.fixture(autouse=True)
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows of a handful of rows are split too (real ones need MIN_ROWS_PER_PART each)."""
+    monkeypatch.setattr(table_parallel, "MIN_ROWS_PER_PART", 1)
 
 
 @pytest.fixture
@@ -192,6 +199,25 @@ def test_a_consumer_that_stops_early_stops_every_thread() -> None:
     stream.close()  # type: ignore[attr-defined]
     assert not any(thread.is_alive() for thread in threading.enumerate()
                    if thread.name.startswith("sluice-read-"))
+
+
+def test_a_window_with_few_rows_is_read_as_one(
+    context: ConnectorContext, allowed_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer than two parts' worth of rows: one read, one connection, as without the option;
+    with enough rows for two parts only, two parts."""
+    opener, auth, table = sqlite_source(allowed_root)
+    rows_in_window = len(expected_ids("at"))
+    request = ReadRequest(window=WINDOW, delta_column="at", parallelism=4)
+    source = {"data": {}, "params": {"tableName": table}}
+    monkeypatch.setattr(table_parallel, "MIN_ROWS_PER_PART", rows_in_window // 2 + 1)
+    one = opener(context, auth, source, request)
+    assert not isinstance(one, ParallelRead)
+    assert read_all(one)[0].num_rows == rows_in_window
+    monkeypatch.setattr(table_parallel, "MIN_ROWS_PER_PART", rows_in_window // 2)
+    two = opener(context, auth, source, request)
+    assert isinstance(two, ParallelRead) and two.progress.source_count == rows_in_window
+    assert read_all(two)[0].num_rows == rows_in_window
 
 
 def test_previews_and_full_loads_are_read_as_one(
