@@ -24,10 +24,19 @@ from sluice.connectors.mysql.reader import open_source as mysql_open
 from sluice.connectors.parallel import MergedBatches, ParallelRead
 from sluice.connectors.postgresql.reader import open_source as pg_open
 from sluice.connectors.reading import ReadRequest, SourceRead
+from sluice.connectors.sql_database.reader import open_source as sa_open
 from sluice.connectors.sqlite.reader import open_source as sqlite_open
 from sluice.connectors.tables import parallel as table_parallel
 from sluice.domain.windows import Window, split_window
-from support.connector_reads import pg_auth, pg_dsn, read_all
+from support.connector_reads import (
+    PG_DATABASE,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    pg_auth,
+    pg_dsn,
+    read_all,
+)
 from support.mariadb import MariaTables, my_auth, my_execute, quoted
 
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
@@ -105,11 +114,15 @@ def tables() -> Iterator[MariaTables]:
     made.drop_all()
 
 
-@pytest.fixture(params=["postgresql", "mysql", "sqlite"])
+@pytest.fixture(params=["postgresql", "mysql", "sqlite", "sql_database"])
 def database(request: pytest.FixtureRequest, pg_table: Callable[..., str], tables: MariaTables,
              allowed_root: Path) -> tuple[Opener, dict[str, Any], str]:
     if request.param == "postgresql":
         return pg_source(pg_table)
+    if request.param == "sql_database":  # the SQLAlchemy reader, on the PostgreSQL table
+        _opener, _auth, table = pg_source(pg_table)
+        url = f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+        return sa_open, {"url": url}, table
     if request.param == "mysql":
         return mysql_source(tables)
     return sqlite_source(allowed_root)
