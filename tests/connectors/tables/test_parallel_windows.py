@@ -28,15 +28,7 @@ from sluice.connectors.sql_database.reader import open_source as sa_open
 from sluice.connectors.sqlite.reader import open_source as sqlite_open
 from sluice.connectors.tables import parallel as table_parallel
 from sluice.domain.windows import Window, split_window
-from support.connector_reads import (
-    PG_DATABASE,
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    pg_auth,
-    pg_dsn,
-    read_all,
-)
+from support.connector_reads import pg_auth, pg_dsn, pg_sqlalchemy_url, read_all
 from support.mariadb import MariaTables, my_auth, my_execute, quoted
 
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
@@ -121,8 +113,7 @@ def database(request: pytest.FixtureRequest, pg_table: Callable[..., str], table
         return pg_source(pg_table)
     if request.param == "sql_database":  # the SQLAlchemy reader, on the PostgreSQL table
         _opener, _auth, table = pg_source(pg_table)
-        url = f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
-        return sa_open, {"url": url}, table
+        return sa_open, {"url": pg_sqlalchemy_url()}, table
     if request.param == "mysql":
         return mysql_source(tables)
     return sqlite_source(allowed_root)
