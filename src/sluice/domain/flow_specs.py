@@ -193,10 +193,10 @@ def _option_spec() -> dict[str, Any]:
                     "type": "integer",
                     "minimum": 1,
                     "maximum": MAX_PARALLELISM,
-                    "description": "How many parts of a run's window are read at once, each "
-                    "over its own source connection (table windows cut on the delta column, "
-                    "file windows several files at a time), into the run's one commit. "
-                    "Default: the worker's cores, at most 4.",
+                    "description": "How many parts of a run's window are read at once, into "
+                    "the run's one commit: table windows of 500,000 rows or more cut on the "
+                    "delta column, each part over its own source connection; file windows "
+                    "several files at a time. Default: the worker's cores, at most 4.",
                 },
             },
             [],
