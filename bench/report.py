@@ -13,6 +13,12 @@ def _find(results: list[dict[str, Any]], prefix: str) -> dict[str, Any] | None:
     return next((r for r in results if r["name"].startswith(prefix)), None)
 
 
+def _fastest(results: list[dict[str, Any]], prefix: str) -> dict[str, Any] | None:
+    """The quickest of the rows named `prefix...` (Sluice at each parallelism)."""
+    rows = [r for r in results if r["name"].startswith(prefix)]
+    return min(rows, key=lambda r: r["seconds"]) if rows else None
+
+
 def _runs(result: dict[str, Any]) -> str:
     return str(len(result.get("samples", [])) or 1)
 
@@ -50,7 +56,7 @@ def _window_targets(part: dict[str, Any], label: str, *, dlt_factor: int,
                     with_rss: bool) -> list[tuple[str, str, bool | None]]:
     """Sluice against bare reads (wall time, and peak RSS if `with_rss`) and against dlt."""
     bare = _find(part["results"], "bare:")
-    sluice = _find(part["results"], "Sluice")
+    sluice = _fastest(part["results"], "Sluice")
     dlt = _find(part["results"], "dlt")
     if not (bare and sluice and dlt):
         return []

@@ -1,4 +1,5 @@
-"""Sluice's benchmark: `python bench/run.py [--scale small|full] [--only SCENARIO ...]`.
+"""Sluice's benchmark: `python bench/run.py [--scale small|full] [--only SCENARIO ...]
+[--parallelism N ...]`.
 
 Builds (or reuses) its data under bench/.data/, runs every contender of every scenario as
 its own process, prints a Markdown report and, at full scale, writes it into
@@ -138,10 +139,12 @@ def _summary(name: str, samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def sluice_run(
-    kind: str, rows: int, *, folder: Path | None = None, tag: str = ""
+    kind: str, rows: int, *, folder: Path | None = None, tag: str = "",
+    parallelism: int | None = None,
 ) -> dict[str, Any]:
-    """A fresh `sluice serve` (embedded metadata), one flow, one on-demand run measured from
-    POST /runs to success; peak RSS is the serve process's VmHWM over the run."""
+    """A fresh `sluice serve` (embedded metadata), one flow (with that `parallelism` option,
+    if any), one on-demand run measured from POST /runs to success; peak RSS is the serve
+    process's VmHWM over the run."""
     from sluice_proc import csv_flow, postgres_flow, run_body, sluice_env, start_server, timed_run
 
     home = fresh(WORK / f"sluice-{kind}{tag}")
@@ -150,12 +153,12 @@ def sluice_run(
     try:
         with server.client() as client:
             if kind == "table":
-                flow, _dataset = postgres_flow(client, table_name(rows))
+                flow, _dataset = postgres_flow(client, table_name(rows), parallelism)
                 start, end = window_epochs(rows)
                 body = run_body(flow, start, end, "event_at")
             else:
                 assert folder is not None
-                flow, _dataset = csv_flow(client, folder)
+                flow, _dataset = csv_flow(client, folder, parallelism)
                 body = run_body(flow, CSV_WINDOW[0], CSV_WINDOW[1], None)
             sample = timed_run(client, body, poll=0.5, server=server)
     finally:
@@ -165,6 +168,24 @@ def sluice_run(
 
 
 # -- scenarios ----------------------------------------------------------------------------
+
+
+def sluice_label(parallelism: int | None) -> str:
+    """A Sluice row's name: its flow's `parallelism` option, when the run sets one."""
+    if parallelism is None:
+        return "Sluice: POST /runs -> success"
+    return f"Sluice, parallelism {parallelism}: POST /runs -> success"
+
+
+def sluice_contenders(
+    scale: dict[str, Any], n: int, kind: str, rows: int, folder: Path | None = None
+) -> list[tuple[str, int, Callable[[int], dict[str, Any]]]]:
+    """One Sluice contender per parallelism the benchmark compares."""
+    return [
+        (sluice_label(p), n,
+         lambda i, p=p: sluice_run(kind, rows, folder=folder, parallelism=p, tag=f"-p{p}"))
+        for p in scale["parallelism"]
+    ]
 
 
 def scenario_table(scale: dict[str, Any], report: dict[str, Any]) -> None:
@@ -181,7 +202,7 @@ def scenario_table(scale: dict[str, Any], report: dict[str, Any]) -> None:
         ("bare, typed: + numeric -> decimal cast", n, lambda i: measure(
             [PY, str(BENCH / "contenders/pg_bare.py"), str(rows), str(fresh(out / "typed_t")),
              str(out / "typed.json"), "--typed"], out / "typed.json")),
-        ("Sluice: POST /runs -> success", n, lambda i: sluice_run("table", rows)),
+        *sluice_contenders(scale, n, "table", rows),
         ("dlt: sql_table (pyarrow) -> delta", 1, lambda i: measure(
             [DLT_PY, str(BENCH / "contenders/dlt_table.py"), str(rows), str(fresh(out / "dlt")),
              str(out / "dlt.json")], out / "dlt.json")),
@@ -199,8 +220,7 @@ def scenario_files(scale: dict[str, Any], report: dict[str, Any]) -> None:
         ("bare: pyarrow CSV dataset -> write_deltalake", n, lambda i: measure(
             [PY, str(BENCH / "contenders/csv_bare.py"), str(folder), str(fresh(out / "bare_t")),
              str(out / "bare.json")], out / "bare.json")),
-        ("Sluice: POST /runs -> success", n,
-         lambda i: sluice_run("files", rows, folder=folder)),
+        *sluice_contenders(scale, n, "files", rows, folder),
         ("dlt: filesystem + read_csv -> delta", 1, lambda i: measure(
             [DLT_PY, str(BENCH / "contenders/dlt_files.py"), str(folder),
              str(fresh(out / "dlt")), str(out / "dlt.json")], out / "dlt.json")),
@@ -221,7 +241,7 @@ def scenario_memory(scale: dict[str, Any], report: dict[str, Any]) -> None:
             results.append({**previous, "name": f"{rows:,} rows"})
             continue
         results.append(repeated(1, f"{rows:,} rows", lambda i, r=rows: sluice_run(
-            "table", r, tag=f"-{r}")))
+            "table", r, tag=f"-{r}", parallelism=scale["parallelism"][0])))
     report["memory"] = {"results": results, "load_after": load()}
 
 
@@ -297,6 +317,10 @@ def main() -> None:
     parser.add_argument("--api-processes", type=int, nargs="*", default=[2],
                         help="control plane on PostgreSQL: also measure POST /runs with "
                         "`sluice serve --api-processes N` for each N (default 2)")
+    parser.add_argument("--parallelism", type=int, nargs="+", default=[1, 2, 4],
+                        help="table and file windows: one Sluice contender per value of the "
+                        "flow option `parallelism` (default 1 2 4); the memory scaling runs "
+                        "at the first")
     parser.add_argument("--no-readme", action="store_true",
                         help="do not write bench/README.md (small scale never does)")
     parser.add_argument("--report-only", action="store_true",
@@ -316,6 +340,7 @@ def main() -> None:
     if args.repeat:
         scale["repeat"] = args.repeat
     scale["api_processes"] = args.api_processes
+    scale["parallelism"] = args.parallelism
     if {"table", "files"} & set(args.only) and not Path(DLT_PY).exists():
         raise SystemExit(f"dlt's venv is missing: see {README} (Setup).")
     if shutil.which("wrk") is None:

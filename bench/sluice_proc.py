@@ -154,7 +154,9 @@ def _once_later() -> dict[str, str]:
     return {"startTime": str(int(time.time()) + 86_400), "frequency": "once"}
 
 
-def _flow(client: SluiceClient, name: str, spec: str, source: str) -> tuple[str, str]:
+def _flow(
+    client: SluiceClient, name: str, spec: str, source: str, parallelism: int | None = None
+) -> tuple[str, str]:
     dataset_id = _id(client.post(f"{CATALOG}/dataSets", {"name": name}))
     target = _id(client.post("targetConnections", {
         "name": f"{name} lake", "params": {"dataSetId": dataset_id},
@@ -162,11 +164,15 @@ def _flow(client: SluiceClient, name: str, spec: str, source: str) -> tuple[str,
     flow = _id(client.post("flows", {
         "name": name, "flowSpec": {"id": spec, "version": "1.0"},
         "sourceConnectionIds": [source], "targetConnectionIds": [target],
-        "scheduleParams": _once_later()}))
+        "scheduleParams": _once_later(),
+        # None: the flow's default (min(4, cores), windows of 500,000+ rows only).
+        "options": {} if parallelism is None else {"parallelism": parallelism}}))
     return flow, dataset_id
 
 
-def postgres_flow(client: SluiceClient, table: str) -> tuple[str, str]:
+def postgres_flow(
+    client: SluiceClient, table: str, parallelism: int | None = None
+) -> tuple[str, str]:
     base = _id(client.post("connections", {
         "name": f"pg {table}",
         "auth": {"specName": "Basic Authentication", "params": {
@@ -176,10 +182,12 @@ def postgres_flow(client: SluiceClient, table: str) -> tuple[str, str]:
     source = _id(client.post("sourceConnections", {
         "name": f"source {table}", "baseConnectionId": base, "data": {"format": "tabular"},
         "params": {"tableName": table}, "connectionSpec": {"id": POSTGRES_SPEC, "version": "1.0"}}))
-    return _flow(client, table, TABLE_FLOW_SPEC, source)
+    return _flow(client, table, TABLE_FLOW_SPEC, source, parallelism)
 
 
-def csv_flow(client: SluiceClient, folder: Path) -> tuple[str, str]:
+def csv_flow(
+    client: SluiceClient, folder: Path, parallelism: int | None = None
+) -> tuple[str, str]:
     base = _id(client.post("connections", {
         "name": f"folder {folder.name}",
         "auth": {"specName": "Local Folder Authentication", "params": {"rootPath": str(folder)}},
@@ -188,7 +196,7 @@ def csv_flow(client: SluiceClient, folder: Path) -> tuple[str, str]:
         "name": f"csv {folder.name}", "baseConnectionId": base,
         "data": {"format": "delimited", "columnDelimiter": ","},
         "params": {"path": "*.csv"}, "connectionSpec": {"id": LOCAL_FILES_SPEC, "version": "1.0"}}))
-    return _flow(client, folder.name, FILE_FLOW_SPEC, source)
+    return _flow(client, folder.name, FILE_FLOW_SPEC, source, parallelism)
 
 
 def run_body(flow_id: str, start: int, end: int, delta_column: str | None) -> dict[str, Any]:

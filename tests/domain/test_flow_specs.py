@@ -17,6 +17,7 @@ from sluice.domain.flow_specs import (
     FlowSpec,
     all_flow_specs,
     find_flow_spec,
+    parallelism,
 )
 from sluice.domain.schedule import parse_schedule
 
@@ -76,7 +77,7 @@ def test_wire_shape(spec: FlowSpec) -> None:
     assert set(body["optionSpec"]["spec"]["properties"]) \
         == {"errorDiagnosticsEnabled", "partialIngestionPercent", "writeMode", "primaryKey",
            "delayAlertMinutes", "schemaEvolution", "workerQueue", "expectations",
-           "settleDelay", "lookback"}
+           "settleDelay", "lookback", "parallelism"}
     json.dumps(body)
 
 
@@ -156,6 +157,14 @@ def test_option_spec() -> None:
     assert not options.is_valid({"errorDiagnosticsEnabled": "yes"})
     assert options.is_valid({"workerQueue": "big.v2_x-1"})
     assert not any(options.is_valid({"workerQueue": q}) for q in ("a b", "", "x" * 65, 3))
+    assert all(options.is_valid({"parallelism": n}) for n in (1, 4, 16))
+    assert not any(options.is_valid({"parallelism": n}) for n in (0, 17, 2.5, "4", None))
+
+
+def test_parallelism_defaults_to_the_cores_at_most_four() -> None:
+    assert [parallelism({}, cores) for cores in (1, 2, 4, 64)] == [1, 2, 4, 4]
+    assert parallelism({"parallelism": 8}, 2) == 8
+    assert parallelism({"parallelism": 3.0}, 2) == 3
 
 
 SCHEDULES: list[dict[str, Any]] = [

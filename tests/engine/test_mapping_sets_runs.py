@@ -76,7 +76,9 @@ def mapped_orders_run(caller: Caller, settings: Settings, worker: Worker,
     dataset_id = dataset(caller)
     flow = table_flow(caller, db, dataset_id, transformations=[mapping(mapping_id)],
                       errorDiagnosticsEnabled=True,
-                      partialIngestionPercent=partial_ingestion_percent)
+                      partialIngestionPercent=partial_ingestion_percent,
+                      # One part: a bad row's "row N" counts rows in the order they arrive.
+                      parallelism=1)
     return run_once(caller, worker, flow, hour(0), hour(10)), dataset_id
 
 

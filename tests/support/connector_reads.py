@@ -32,6 +32,11 @@ PG_DATABASE = os.environ.get("SLUICE_TEST_PG_DATABASE", "test")
 FAKE_PASSWORD = "Fake-Pa55:w@rd/Reader"
 
 
+def pg_sqlalchemy_url() -> str:
+    """The test database as the SQL database connector's `url` (trust auth, no password)."""
+    return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+
+
 def pg_dsn() -> str:
     return f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={PG_DATABASE}"
 

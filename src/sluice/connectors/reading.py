@@ -45,6 +45,9 @@ class ReadRequest:
     # At most this many rows in all (previews); None reads the whole window. Readers push it
     # down (LIMIT, stop after the first file) so a preview never scans a whole table.
     limit: int | None = None
+    # How many parts of the window to read at once (the flow's `parallelism`): table readers
+    # cut the window on the delta column, file readers parse this many files at a time.
+    parallelism: int = 1
 
 
 @dataclass

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -86,6 +87,30 @@ def window_bounds(kind: DeltaKind, window: Window, timezone: str = "UTC") -> Bou
         None if window.start < _MIN_EPOCH else _convert(kind, min(window.start, _MAX_EPOCH), tz),
         None if window.end > _MAX_EPOCH else _convert(kind, max(window.end, _MIN_EPOCH), tz),
     )
+
+
+def split_window(window: Window, parts: int, timezone: str = "UTC") -> list[Window]:
+    """`window` cut into at most `parts` contiguous half-open windows of about equal length,
+    whose union selects exactly the rows `window` selects, for every delta kind.
+
+    Each piece's lower bound is its neighbour's upper bound (one `window_bounds` rule), so no
+    row is read twice or missed; cut points stay inside the range every kind can represent
+    (an open side stays with the first or last piece). Zone-less timestamps compare wall
+    times, which go back at a DST fall-back: when a cut's wall time would not lie strictly
+    between its neighbours', the window is not cut at all.
+    """
+    low, high = max(window.start, _MIN_EPOCH), min(window.end, _MAX_EPOCH)
+    if parts <= 1 or high - low < parts:
+        return [window]
+    cuts = [low + (high - low) * i // parts for i in range(1, parts)]
+    try:
+        tz = zone(timezone)
+    except ValueError:
+        return [window]  # the read reports the bad zone
+    walls = [datetime.fromtimestamp(edge, tz).replace(tzinfo=None) for edge in (low, *cuts, high)]
+    if any(a >= b for a, b in pairwise(walls)):
+        return [window]
+    return [Window(a, b) for a, b in pairwise([window.start, *cuts, window.end])]
 
 
 def _convert(kind: DeltaKind, epoch: int, tz: ZoneInfo) -> Bound:

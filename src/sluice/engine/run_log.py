@@ -63,7 +63,7 @@ class RunLog:
         self._next_progress_at = 0
         self._last_progress: dict[str, int] | None = None
         self.batches = 0
-        self._current_file: str | None = None
+        self._started_files: set[str] = set()
 
     def add(
         self, level: str, stage: str, message: str, counters: dict[str, Any] | None = None
@@ -84,10 +84,10 @@ class RunLog:
         self.add(ERROR, stage, message, counters)
 
     def file_started(self, path: str | None, metrics: RunMetrics) -> None:
-        """A file source moved on to the next file (its batches arrive file by file)."""
-        if path is None or path == self._current_file:
+        """A file source's first batch of a file (files read at once interleave theirs)."""
+        if path is None or path in self._started_files:
             return
-        self._current_file = path
+        self._started_files.add(path)
         self.info("file", f"Reading file {path}", counters_of(metrics))
 
     def progress(self, metrics: RunMetrics, *, force: bool = False) -> None:

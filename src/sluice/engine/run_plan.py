@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,12 @@ from sluice.connectors.reading import SourceFile
 from sluice.domain.copy_transformation import delta_column_timezone
 from sluice.domain.errors import SluiceError
 from sluice.domain.expectations import Expectations, flow_expectations
-from sluice.domain.flow_specs import default_write_mode, find_flow_spec, schema_evolution
+from sluice.domain.flow_specs import (
+    default_write_mode,
+    find_flow_spec,
+    parallelism,
+    schema_evolution,
+)
 from sluice.domain.mapping_sets import MappingRule, mapping_reference, rules_of
 from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
@@ -71,6 +77,8 @@ class RunPlan:
     earlier_runs: tuple[str, ...] = ()
     # The flow's `expectations` option (off unless set).
     expectations: Expectations = field(default_factory=Expectations)
+    # The flow's `parallelism` option: parts of the window read at once.
+    parallelism: int = 1
 
 
 def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
@@ -118,7 +126,15 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             typed_source=not (source_kind == "file" and file_format in _TEXT_FORMATS),
             earlier_runs=earlier_runs_of_input(session, run),
             expectations=flow_expectations(options),
+            parallelism=parallelism(options, usable_cores()),
         )
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _mapping_rules(session: Session, tenant: Tenant, flow: Flow) -> tuple[MappingRule, ...] | None:

@@ -155,7 +155,11 @@ def _move_data(
     if still_open is not None:
         metrics.warnings.append(still_open)
     request = ReadRequest(
-        window=plan.window, delta_column=plan.delta_column, timezone=plan.timezone, files=plan.files
+        window=plan.window,
+        delta_column=plan.delta_column,
+        timezone=plan.timezone,
+        files=plan.files,
+        parallelism=plan.parallelism,
     )
     read: SourceRead = plan.endpoints.connector.read(
         ctx.connectors, plan.endpoints.auth_params, plan.endpoints.source, request

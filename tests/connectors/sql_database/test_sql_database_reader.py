@@ -24,20 +24,12 @@ from sluice.connectors.registry import find_connector
 from sluice.connectors.sql_database.reader import check_delta_column, open_source
 from sluice.domain.errors import BadRequestError
 from sluice.domain.windows import Window
-from support.connector_reads import (
-    PG_DATABASE,
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    closed_port,
-    pg_dsn,
-    read_all,
-)
+from support.connector_reads import closed_port, pg_dsn, pg_sqlalchemy_url, read_all
 from support.mariadb import FAKE_PASSWORD, MariaTables, my_execute, my_url, queries_left_on, quoted
 
 T0 = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp())
 DAY = 86_400
-PG_URL = f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}"
+PG_URL = pg_sqlalchemy_url()
 
 
 @dataclass

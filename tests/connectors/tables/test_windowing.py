@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from sluice.connectors.tables.windowing import DeltaKind, local_midnight, window_bounds, zone
-from sluice.domain.windows import Window
+from sluice.domain.windows import Window, split_window
 
 
 def epoch(text: str) -> int:
@@ -74,3 +74,34 @@ def test_bounds_outside_datetime_range_are_open() -> None:
 def test_unknown_timezone_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown timezone 'Mars/Base'"):
         window_bounds(DeltaKind.TIMESTAMP, Window(0, 1), "Mars/Base")
+
+
+def test_split_window_pieces_meet_exactly_and_cover_the_window() -> None:
+    window = Window(epoch("2024-03-01T00:00:00+00:00"), epoch("2024-03-05T00:00:00+00:00") + 3)
+    pieces = split_window(window, 4)
+    assert len(pieces) == 4
+    assert pieces[0].start == window.start and pieces[-1].end == window.end
+    assert all(a.end == b.start and a.start < a.end for a, b in itertools.pairwise(pieces))
+    assert split_window(window, 1) == [window]
+    assert split_window(Window(0, 3), 4) == [Window(0, 3)]  # too short to cut
+
+
+def test_split_window_keeps_open_sides_on_the_end_pieces() -> None:
+    """A window reaching past what a datetime holds is cut inside the representable range,
+    so only its first and last piece have an open side."""
+    window = Window(-(2**62), 2**62)
+    pieces = split_window(window, 4)
+    assert len(pieces) == 4 and pieces[0].start == window.start and pieces[-1].end == window.end
+    for piece in pieces[1:]:
+        assert window_bounds(DeltaKind.TIMESTAMP, piece).lower is not None
+    for piece in pieces[:-1]:
+        assert window_bounds(DeltaKind.TIMESTAMPTZ, piece).upper is not None
+
+
+def test_split_window_does_not_cut_where_wall_times_go_back() -> None:
+    """Paris falls back at 2024-10-27 03:00 local (01:00 UTC): a cut in the repeated hour
+    would have a wall time before its left neighbour's, so the window stays whole."""
+    start = epoch("2024-10-27T00:59:00+00:00")
+    window = Window(start, start + 120)
+    assert split_window(window, 2, "Europe/Paris") == [window]
+    assert len(split_window(window, 2, "UTC")) == 2

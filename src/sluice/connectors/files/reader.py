@@ -12,11 +12,14 @@ wrong number of fields are skipped and recorded in `progress.bad_rows` as `file:
 (`file!member:line` inside an archive), where the line counts records from the top of the
 file (header included), which is the physical line unless a quoted value spans lines.
 `ReadRequest.limit` stops the read after that many rows (previews open one file).
+`ReadRequest.parallelism` files are parsed at once, each by a thread of its own, their
+batches interleaved (each batch is still of one file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,6 +44,7 @@ from sluice.connectors.files.selection import (
     select_files,
     storage_error,
 )
+from sluice.connectors.parallel import MergedBatches
 from sluice.connectors.read_base import OpenRead
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, BadRow, ReadProgress, ReadRequest
 
@@ -65,7 +69,9 @@ def read_files(
     else:
         recursive = flag(params.get("recursive"), default=False)
         files = select_files(location, str(params.get("path", "")), recursive, request.window)
-    return FilesRead(location, files, file_format, request.batch_rows, request.limit)
+    return FilesRead(
+        location, files, file_format, request.batch_rows, request.limit, request.parallelism
+    )
 
 
 class FilesRead(OpenRead):
@@ -79,12 +85,17 @@ class FilesRead(OpenRead):
         file_format: FileFormat,
         batch_rows: int,
         limit: int | None = None,
+        parallelism: int = 1,
     ) -> None:
         self._location = location
         self._files = files
         self._format = file_format
         self._batch_rows = batch_rows
         self._limit = limit
+        self._parallelism = parallelism
+        self._merged: MergedBatches | None = None
+        # Threads reading files at once share the progress counters.
+        self._counting = threading.Lock()
         self._closed = False
         self._current = contextlib.ExitStack()  # what the file being read holds open
         self._data_schema = self._infer_schema()
@@ -95,12 +106,19 @@ class FilesRead(OpenRead):
 
     def close(self) -> None:
         self._closed = True
+        if self._merged is not None:
+            self._merged.stop()  # each thread closes the file it reads
         with contextlib.suppress(Exception):
             self._current.close()
         with contextlib.suppress(Exception):
             self._location.close()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        if self._limit is None and self._parallelism > 1 and len(self._files) > 1:
+            parts = [partial(self._file_batches, selected) for selected in self._files]
+            self._merged = MergedBatches(parts, self._parallelism, "sluice-files")
+            yield from self._merged
+            return
         remaining = self._limit
         for selected in self._files:
             if self._closed or remaining == 0:
@@ -111,12 +129,29 @@ class FilesRead(OpenRead):
                 if remaining is not None:
                     batch = batch.slice(0, remaining)
                     remaining -= batch.num_rows
-                source = pa.repeat(selected.file.path, batch.num_rows)
-                self._progress.input_records += batch.num_rows
-                yield pa.RecordBatch.from_arrays([*batch.columns, source], schema=self._schema)
+                yield self._tagged(selected, batch)
                 if remaining == 0:
                     self._current.close()
                     return
+            self._file_read(selected)
+
+    def _file_batches(self, selected: SelectedFile) -> Iterator[pa.RecordBatch]:
+        """One file's batches, tagged and counted (a part of a parallel read)."""
+        for batch in bounded(self._read_file(selected), self._batch_rows):
+            if self._closed:
+                return
+            yield self._tagged(selected, batch)
+        self._file_read(selected)
+
+    def _tagged(self, selected: SelectedFile, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """`batch` with its file's path column, counted."""
+        source = pa.repeat(selected.file.path, batch.num_rows)
+        with self._counting:
+            self._progress.input_records += batch.num_rows
+        return pa.RecordBatch.from_arrays([*batch.columns, source], schema=self._schema)
+
+    def _file_read(self, selected: SelectedFile) -> None:
+        with self._counting:
             self._progress.input_bytes += selected.file.size
             self._progress.files_read += 1
 

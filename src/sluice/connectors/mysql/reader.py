@@ -56,6 +56,7 @@ from sluice.connectors.mysql.session import (
 from sluice.connectors.read_base import SelfClosingRead, stream_batches
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.conform import conform
+from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     delta_column_checker,
@@ -133,6 +134,7 @@ def _where_clause(table: MysqlTable, table_name: str, request: ReadRequest) -> s
     )
 
 
+@parallel_windows
 def open_source(
     context: ConnectorContext,
     auth: Mapping[str, Any],
@@ -144,6 +146,7 @@ def open_source(
     return _open(context, auth, source, request, cursor_only=False)
 
 
+@parallel_windows
 def open_source_with_cursor(
     context: ConnectorContext,
     auth: Mapping[str, Any],
@@ -175,6 +178,7 @@ def _open(
         if request.limit is None:
             where = _where_clause(table, table_name, request)
             source_count = _count(session, f"SELECT COUNT(*) FROM {table.quoted_name}{where}")
+            offer_split(request, source_count)
         if cursor_only or _encrypted(session):
             read = MysqlCursorRead(session, query, table, table_name, request.batch_rows)
             read.progress.source_count = source_count

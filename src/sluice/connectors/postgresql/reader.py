@@ -34,6 +34,7 @@ from sluice.connectors.postgresql.infinity import drop_infinities
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.adbc_read import AdbcRead
 from sluice.connectors.tables.conform import conform
+from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     delta_column_checker,
@@ -80,6 +81,7 @@ def reflect(session: AdbcSession, table_name: str) -> PgTable | None:
 check_delta_column = delta_column_checker(AdbcSession, reflect, DELTA_TYPES)
 
 
+@parallel_windows
 def open_source(
     context: Any, auth: Mapping[str, Any], source: Mapping[str, Any], request: ReadRequest
 ) -> SourceRead:
@@ -96,6 +98,7 @@ def open_source(
         source_count = None
         if request.limit is None:
             source_count = _count(session, f"SELECT count(*) FROM {table.quoted_name}{where}")
+            offer_split(request, source_count)
         columns = ", ".join(
             f"{c.select_expression} AS {quote_identifier(c.name)}" for c in table.columns
         )

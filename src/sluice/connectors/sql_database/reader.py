@@ -42,6 +42,7 @@ from sluice.connectors.sql_database.connection import (
     is_transient,
     parse_url,
 )
+from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     ReflectedTable,
@@ -188,6 +189,7 @@ def _naive_utc(bound: Bound) -> Bound:
     return bound
 
 
+@parallel_windows
 def open_source(
     context: ConnectorContext,
     auth: Mapping[str, Any],
@@ -217,6 +219,7 @@ def open_source(
                 source_count = int(connection.execute(counting).scalar_one())
             except SQLAlchemyError as error:
                 raise session.error(error, "Could not count the window's rows") from None
+            offer_split(request, source_count)
         try:
             result = connection.execute(statement)
         except SQLAlchemyError as error:

@@ -44,6 +44,7 @@ from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.sqlite.database import connect, read_error
 from sluice.connectors.tables.adbc_read import AdbcRead
 from sluice.connectors.tables.conform import cast_column
+from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     ReflectedTable,
@@ -186,6 +187,7 @@ check_delta_column = delta_column_checker(
 )
 
 
+@parallel_windows
 def open_source(
     context: ConnectorContext,
     auth: Mapping[str, Any],
@@ -205,6 +207,7 @@ def open_source(
             counting = f"SELECT count(*) FROM {quote_identifier(table.name)}{where}"
             found = _run(connection, counting, parameters, "Could not count the window's rows")
             source_count = int(found[0]) if found else 0
+            offer_split(request, source_count)
         sentinels = ", ".join(
             f"{c.storage.value[0]} AS {quote_identifier(c.name)}" for c in table.columns
         )
