@@ -161,10 +161,11 @@ def test_option_spec() -> None:
     assert not any(options.is_valid({"parallelism": n}) for n in (0, 17, 2.5, "4", None))
 
 
-def test_parallelism_defaults_to_the_cores_at_most_four() -> None:
-    assert [parallelism({}, cores) for cores in (1, 2, 4, 64)] == [1, 2, 4, 4]
-    assert parallelism({"parallelism": 8}, 2) == 8
-    assert parallelism({"parallelism": 3.0}, 2) == 3
+def test_parallelism_is_opt_in() -> None:
+    assert parallelism({}) == 1
+    assert parallelism(None) == 1
+    assert parallelism({"parallelism": 8}) == 8
+    assert parallelism({"parallelism": 3.0}) == 3
 
 
 SCHEDULES: list[dict[str, Any]] = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,15 +125,8 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             typed_source=not (source_kind == "file" and file_format in _TEXT_FORMATS),
             earlier_runs=earlier_runs_of_input(session, run),
             expectations=flow_expectations(options),
-            parallelism=parallelism(options, usable_cores()),
+            parallelism=parallelism(options),
         )
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity, where the platform tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _mapping_rules(session: Session, tenant: Tenant, flow: Flow) -> tuple[MappingRule, ...] | None:
