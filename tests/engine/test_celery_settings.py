@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from sluice.config import Settings
 from sluice.domain.errors import ConfigurationError
-from sluice.engine.celery_executor import CeleryExecutor, executor_from_settings
+from sluice.engine.celery_executor import CeleryExecutor, celery_app, executor_from_settings
+from sluice.engine.celery_worker import _FETCH_TICK_SECONDS, _FetchTick, worker_app
 from sluice.store.run_dispatch import ReadyRun
 from support.net import closed_port
 
@@ -67,3 +68,46 @@ def test_a_sender_gives_up_quickly_on_a_broker_that_is_down_and_then_pauses(
         assert attempts == ["sluice.run_ready"]
     finally:
         executor.app.close()
+
+
+def test_tasks_are_acknowledged_when_they_start_and_redis_acks_cannot_fail() -> None:
+    """A late or emulated ack runs on the run's thread and writes to the broker: one that
+    failed while Redis was down left the worker deaf after the restart."""
+    redis_app = celery_app("redis://127.0.0.1:6379/9")
+    assert redis_app.conf.task_acks_late is False
+    assert redis_app.conf.broker_transport_options["ack_emulation"] is False
+    rabbit_app = celery_app("amqp://guest:guest@127.0.0.1:5672//")
+    assert rabbit_app.conf.task_acks_late is False
+    assert "ack_emulation" not in (rabbit_app.conf.broker_transport_options or {})
+
+
+class _RecordingTimer:
+    def __init__(self) -> None:
+        self.repeating: list[float] = []
+        self.cancelled = 0
+
+    def call_repeatedly(self, seconds: float, callback: object) -> _RecordingTimer:
+        self.repeating.append(seconds)
+        return self
+
+    def cancel(self) -> None:
+        self.cancelled += 1
+
+
+def test_a_worker_consumer_is_woken_often_to_fetch_for_a_freed_slot() -> None:
+    """The pool thread that ends a run cannot wake the consumer's loop: the tick must, well
+    under a second apart (Celery's own timers sleep for seconds)."""
+    app = worker_app("redis://127.0.0.1:6379/9", prefetch=1)
+    assert _FetchTick in app.steps["consumer"]
+    timer = _RecordingTimer()
+
+    class Consumer:
+        pass
+
+    consumer = Consumer()
+    consumer.timer = timer  # type: ignore[attr-defined]
+    step = _FetchTick(consumer)
+    step.start(consumer)
+    assert timer.repeating == [_FETCH_TICK_SECONDS] and _FETCH_TICK_SECONDS <= 0.1
+    step.stop(consumer)
+    assert timer.cancelled == 1

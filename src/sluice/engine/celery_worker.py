@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from celery import bootsteps
+from celery import Celery, bootsteps
 
 from sluice.engine.celery_executor import TASK_NAME, celery_app
 from sluice.engine.claims import Sessions
@@ -118,6 +118,13 @@ class RunSlots:
                 worker.record_idle()
 
 
+def worker_app(broker_url: str, *, prefetch: int) -> Celery:
+    """The Celery application of a `sluice worker` process, its consumer woken by the tick."""
+    app = celery_app(broker_url, prefetch=prefetch)
+    app.steps["consumer"].add(_FetchTick)
+    return app
+
+
 def run_celery_worker(
     sessions: Sessions,
     execute: Execute,
@@ -134,8 +141,7 @@ def run_celery_worker(
     worker's exit code."""
     from celery.signals import worker_ready
 
-    app = celery_app(broker_url, prefetch=prefetch)
-    app.steps["consumer"].add(_FetchTick)
+    app = worker_app(broker_url, prefetch=prefetch)
     slots = RunSlots(
         sessions, execute, concurrency=concurrency, queues=queues, lease_ms=lease_ms
     )
