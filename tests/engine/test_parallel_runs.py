@@ -13,7 +13,7 @@ import pytest
 from mapping_runs import table
 
 from sluice.config import Settings
-from sluice.connectors.tables import parallel as table_parallel
+from sluice.connectors.tables import split_windows
 from sluice.engine.worker import Worker
 from support.api_bodies import CATALOG, FILE_FLOW_SPEC, FS, TABLE_FLOW_SPEC
 from support.api_runs import run_all, start_run
@@ -31,7 +31,7 @@ from support.sample_flows import write_events_csv as write_csv
 @pytest.fixture(autouse=True)
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows of a few dozen rows are split too (real ones need MIN_ROWS_PER_PART each)."""
-    monkeypatch.setattr(table_parallel, "MIN_ROWS_PER_PART", 1)
+    monkeypatch.setattr(split_windows, "MIN_ROWS_PER_PART", 1)
 
 
 # 44 hourly rows from BASE+2h: 4 sub-windows of 11 hours, each cut on an hourly row.

@@ -20,13 +20,13 @@ import pytest
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceReadError
+from sluice.connectors.merged_reads import MergedBatches, ParallelRead
 from sluice.connectors.mysql.reader import open_source as mysql_open
-from sluice.connectors.parallel import MergedBatches, ParallelRead
 from sluice.connectors.postgresql.reader import open_source as pg_open
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.sql_database.reader import open_source as sa_open
 from sluice.connectors.sqlite.reader import open_source as sqlite_open
-from sluice.connectors.tables import parallel as table_parallel
+from sluice.connectors.tables import split_windows
 from sluice.domain.windows import Window, split_window
 from support.connector_reads import pg_auth, pg_dsn, pg_sqlalchemy_url, read_all
 from support.mariadb import MariaTables, my_auth, my_execute, quoted
@@ -96,7 +96,7 @@ def sqlite_source(root: Path) -> tuple[Opener, dict[str, Any], str]:
 @pytest.fixture(autouse=True)
 def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows of a handful of rows are split too (real ones need MIN_ROWS_PER_PART each)."""
-    monkeypatch.setattr(table_parallel, "MIN_ROWS_PER_PART", 1)
+    monkeypatch.setattr(split_windows, "MIN_ROWS_PER_PART", 1)
 
 
 @pytest.fixture
@@ -214,11 +214,11 @@ def test_a_window_with_few_rows_is_read_as_one(
     rows_in_window = len(expected_ids("at"))
     request = ReadRequest(window=WINDOW, delta_column="at", parallelism=4)
     source = {"data": {}, "params": {"tableName": table}}
-    monkeypatch.setattr(table_parallel, "MIN_ROWS_PER_PART", rows_in_window // 2 + 1)
+    monkeypatch.setattr(split_windows, "MIN_ROWS_PER_PART", rows_in_window // 2 + 1)
     one = opener(context, auth, source, request)
     assert not isinstance(one, ParallelRead)
     assert read_all(one)[0].num_rows == rows_in_window
-    monkeypatch.setattr(table_parallel, "MIN_ROWS_PER_PART", rows_in_window // 2)
+    monkeypatch.setattr(split_windows, "MIN_ROWS_PER_PART", rows_in_window // 2)
     two = opener(context, auth, source, request)
     assert isinstance(two, ParallelRead) and two.progress.source_count == rows_in_window
     assert read_all(two)[0].num_rows == rows_in_window

@@ -44,7 +44,7 @@ from sluice.connectors.files.selection import (
     select_files,
     storage_error,
 )
-from sluice.connectors.parallel import MergedBatches
+from sluice.connectors.merged_reads import MergedBatches
 from sluice.connectors.read_base import OpenRead
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, BadRow, ReadProgress, ReadRequest
 

@@ -56,13 +56,13 @@ from sluice.connectors.mysql.session import (
 from sluice.connectors.read_base import SelfClosingRead, stream_batches
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.conform import conform
-from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     delta_column_checker,
     existing_table,
     table_name_of,
 )
+from sluice.connectors.tables.split_windows import offer_split, parallel_windows
 from sluice.connectors.tables.windowing import window_where
 
 DELTA_TYPES = DeltaTypes(

@@ -34,13 +34,13 @@ from sluice.connectors.postgresql.infinity import drop_infinities
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.adbc_read import AdbcRead
 from sluice.connectors.tables.conform import conform
-from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     delta_column_checker,
     existing_table,
     table_name_of,
 )
+from sluice.connectors.tables.split_windows import offer_split, parallel_windows
 from sluice.connectors.tables.windowing import Bounds, DeltaKind, window_where
 
 # Rows per Arrow batch are bounded by ReadRequest.batch_rows (slicing); bytes per batch the

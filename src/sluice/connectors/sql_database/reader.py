@@ -42,7 +42,6 @@ from sluice.connectors.sql_database.connection import (
     is_transient,
     parse_url,
 )
-from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     ReflectedTable,
@@ -50,6 +49,7 @@ from sluice.connectors.tables.reflection import (
     existing_table,
     table_name_of,
 )
+from sluice.connectors.tables.split_windows import offer_split, parallel_windows
 from sluice.connectors.tables.windowing import Bound, DeltaKind
 
 DELTA_TYPES = DeltaTypes(

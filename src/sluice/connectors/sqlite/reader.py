@@ -44,7 +44,6 @@ from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.sqlite.database import connect, read_error
 from sluice.connectors.tables.adbc_read import AdbcRead
 from sluice.connectors.tables.conform import cast_column
-from sluice.connectors.tables.parallel import offer_split, parallel_windows
 from sluice.connectors.tables.reflection import (
     DeltaTypes,
     ReflectedTable,
@@ -52,6 +51,7 @@ from sluice.connectors.tables.reflection import (
     existing_table,
     table_name_of,
 )
+from sluice.connectors.tables.split_windows import offer_split, parallel_windows
 from sluice.connectors.tables.windowing import Bound, DeltaKind, window_where
 
 _BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"

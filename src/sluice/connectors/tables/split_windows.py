@@ -23,7 +23,7 @@ from typing import Any
 
 from sluice.connectors.contract import SourceOpener
 from sluice.connectors.errors import TransientReadError
-from sluice.connectors.parallel import ParallelRead
+from sluice.connectors.merged_reads import ParallelRead
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.domain.windows import Window, split_window
 
