@@ -287,7 +287,10 @@ def drive(topology: Cluster, faults: Callable[[Cluster, list[str]], None],
     database_url = settings.database_url
     table = table_source("cluster_orders", BASE, WINDOW_SECONDS)
     now = int(time.time())
-    ticks_from = now - now % TICK_SECONDS - WINDOWS * TICK_SECONDS
+    # The scheduler owes exactly WINDOWS ticks for the whole test: the last one fell due a
+    # minute ago and the next falls due in 14 minutes, far beyond the test's 5-minute wait.
+    # (Aligning the start to a quarter hour let a boundary crossed mid-test owe one more.)
+    ticks_from = now - WINDOWS * TICK_SECONDS - 60
     scheduled_table = table_source("cluster_ticks", ticks_from, TICK_SECONDS)
     folder = settings.files_root / unique_name("cluster_files")
     csv_windows(folder)
