@@ -19,6 +19,7 @@ from deltalake.exceptions import CommitFailedError
 
 from sluice.lake.commits import RUN_ID_KEY, CommitFacts, find_commit
 from sluice.lake.location import LakeTable, TableRef, as_lake_table
+from sluice.lake.parquet_format import writer_properties
 from sluice.lake.predicates import quote_identifier
 
 WriteMode = Literal["append", "replaceWindow", "merge"]
@@ -184,6 +185,7 @@ def _merge(table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader) -> 
             source_alias="source",
             target_alias="target",
             merge_schema=plan.merge_schema,
+            writer_properties=writer_properties(source.schema),
             commit_properties=_commit_properties(plan.run_id),
         )
         .when_matched_update_all()
@@ -212,6 +214,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
+            writer_properties=writer_properties(source.schema),
             storage_options=location.storage_options if table is None else None,
         )
     else:  # append; or a merge into a table not there yet, which inserts every row
@@ -222,6 +225,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
+            writer_properties=writer_properties(source.schema),
             storage_options=location.storage_options if table is None else None,
         )
 

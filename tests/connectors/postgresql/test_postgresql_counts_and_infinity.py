@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -77,6 +78,32 @@ def test_infinite_timestamps_and_dates_are_coded_bad_rows_never_values(
     assert all(part in by_row[3][1] for part in (
         '"at" = -infinity', '"plain" = infinity', '"day" = -infinity'))
     assert read.progress.source_count == 6  # counted rows = landed + bad: reconciled
+
+
+def test_numeric_nan_is_a_coded_bad_row_at_every_width(pg_table: MakeTable) -> None:
+    # No Delta decimal holds NaN: narrow numerics (read as scaled int8), wide ones (read as
+    # text) and unconstrained ones all report it as a bad row naming the column.
+    table = pg_table("id int, narrow numeric(12,2), wide numeric(30,4), loose numeric")
+    with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+        connection.execute(
+            f"""INSERT INTO "{table}" VALUES
+            (1, 1.25, 2.5, 3.75), (2, 'NaN', 1, 1), (3, 1, 'NaN', 1), (4, 1, 1, 'NaN'),
+            (5, 'NaN', 'NaN', 'NaN'), (6, NULL, NULL, NULL), (7, -42.5, -1, -0.5)"""
+        )
+    read = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
+    rows, _ = read_all(read)
+    assert sorted(rows.column("id").to_pylist()) == [1, 6, 7]
+    landed = {row["id"]: row for row in rows.to_pylist()}
+    assert landed[1]["narrow"] == Decimal("1.25") and landed[7]["narrow"] == Decimal("-42.50")
+    assert landed[1]["loose"] == Decimal("3.750000000000000000")
+    reasons = sorted((bad.location, bad.reason) for bad in read.progress.bad_rows)
+    assert [location.rsplit(":", 1)[1] for location, _ in reasons] == [
+        "row 2", "row 3", "row 4", "row 5"]
+    assert all(reason.startswith("CONNECTOR-2003") for _, reason in reasons)
+    assert '"narrow" = NaN' in reasons[0][1] and '"wide" = NaN' in reasons[1][1]
+    assert '"loose" = NaN' in reasons[2][1]
+    assert all(f'"{name}" = NaN' in reasons[3][1] for name in ("narrow", "wide", "loose"))
+    assert read.progress.source_count == 7
 
 
 def test_a_missing_table_is_a_source_missing_error(pg_table: MakeTable) -> None:

@@ -163,6 +163,44 @@ def test_types_are_preserved(pg_table: MakeTable) -> None:
     assert set(empty.values()) == {None}
 
 
+def test_numerics_land_exactly_at_every_width(pg_table: MakeTable) -> None:
+    # Up to 18 digits a numeric crosses the wire as its unscaled int8, wider ones as text:
+    # both must give the very same decimals, at the limits of their precision and sign.
+    pg_execute("DO $$ BEGIN CREATE DOMAIN money_amount AS numeric(12, 2);"
+               " EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    table = pg_table(
+        "id int, whole numeric(18,0), cents numeric(18,2), tiny numeric(1,1), fine numeric(18,18),"
+        " wider numeric(19,2), amount money_amount"
+    )
+    pg_execute(
+        f'INSERT INTO "{table}" VALUES'
+        " (1, 999999999999999999, 9999999999999999.99, 0.9, 0.999999999999999999,"
+        "  99999999999999999.99, 1234567890.12),"
+        " (2, -999999999999999999, -9999999999999999.99, -0.9, -0.000000000000000001,"
+        "  -99999999999999999.99, -0.01),"
+        " (3, 0, 0.00, 0.0, 0, 0, 0), (4, NULL, NULL, NULL, NULL, NULL, NULL)"
+    )
+    result, _ = read_all(open_source(CONTEXT, pg_auth(), source(table), ReadRequest(window=None)))
+    assert result.schema.field("whole").type == pa.decimal128(18, 0)
+    assert result.schema.field("fine").type == pa.decimal128(18, 18)
+    assert result.schema.field("wider").type == pa.decimal128(19, 2)
+    assert result.schema.field("amount").type == pa.decimal128(12, 2)
+    rows = sorted(result.to_pylist(), key=lambda row: row["id"])
+    assert rows[0] == {
+        "id": 1, "whole": Decimal("999999999999999999"), "cents": Decimal("9999999999999999.99"),
+        "tiny": Decimal("0.9"), "fine": Decimal("0.999999999999999999"),
+        "wider": Decimal("99999999999999999.99"), "amount": Decimal("1234567890.12"),
+    }
+    assert rows[1] == {
+        "id": 2, "whole": Decimal("-999999999999999999"),
+        "cents": Decimal("-9999999999999999.99"), "tiny": Decimal("-0.9"),
+        "fine": Decimal("-0.000000000000000001"), "wider": Decimal("-99999999999999999.99"),
+        "amount": Decimal("-0.01"),
+    }
+    assert rows[2]["cents"] == Decimal("0.00") and rows[2]["whole"] == Decimal(0)
+    assert set(rows[3].values()) == {4, None}
+
+
 def test_large_table_streams_in_bounded_batches(pg_table: MakeTable) -> None:
     table = pg_table("id int, at timestamptz, note text")
     pg_execute(

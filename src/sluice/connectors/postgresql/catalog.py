@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from sluice.connectors.batching import quote_identifier
+from sluice.connectors.postgresql import numeric
 from sluice.connectors.tables.reflection import ReflectedTable
 from sluice.connectors.tables.windowing import DeltaKind
 
@@ -89,12 +90,21 @@ class PgColumn:
         return _NATIVE_TYPES.get(self.base_type, pa.string())
 
     @property
+    def is_numeric(self) -> bool:
+        return self.base_type == "numeric"
+
+    @property
+    def reads_scaled(self) -> bool:
+        """Read as its unscaled int8 (`numeric.select_expression`), not as its Arrow type."""
+        return self.is_numeric and numeric.is_scaled(self.arrow_type) and self.typmod >= 0
+
+    @property
     def select_expression(self) -> str:
         column = quote_identifier(self.name)
         if self.base_type == "numeric":
-            if self.typmod < 0:
-                return f"{column}::pg_catalog.numeric(38, 18)"
-            return column if _numeric_type(self.typmod) else f"{column}::pg_catalog.text"
+            return numeric.select_expression(
+                column, _numeric_type(self.typmod), constrained=self.typmod >= 0
+            )
         if self.base_type not in _NATIVE_TYPES:
             return f"{column}::pg_catalog.text"
         if self.is_domain:

@@ -1,0 +1,42 @@
+"""How the Parquet files of a run are encoded, chosen on measurements (bench/README.md,
+"Third round: the writer's encoding").
+
+delta-rs writes snappy, dictionary-encodes every column and keeps page-level statistics unless
+told otherwise. On the benchmark's 5M-row window that cost twice the CPU of what is below for
+files twice as large: zstd at level 1 compresses better than snappy and, with no dictionary to
+build, is cheaper; dictionaries pay for text columns (repeated values), while for numbers and
+timestamps the writer builds one only to throw it away once it outgrows its page. Statistics
+stay at the row-group level, where Parquet readers prune with them; Delta's own per-file
+statistics (in the log, for data skipping) are not affected.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from deltalake import ColumnProperties, WriterProperties
+
+COMPRESSION = "ZSTD"
+COMPRESSION_LEVEL = 1
+_PLAIN = ColumnProperties(dictionary_enabled=False, statistics_enabled="CHUNK")
+_DICTIONARY = ColumnProperties(dictionary_enabled=True, statistics_enabled="CHUNK")
+
+
+def _dictionary_pays(data_type: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_binary(data_type)
+        or pa.types.is_large_binary(data_type)
+    )
+
+
+def writer_properties(schema: pa.Schema) -> WriterProperties:
+    """The Parquet settings for files of `schema`: zstd(1), dictionaries for text only."""
+    return WriterProperties(
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        default_column_properties=_PLAIN,
+        column_properties={
+            field.name: _DICTIONARY for field in schema if _dictionary_pays(field.type)
+        },
+    )

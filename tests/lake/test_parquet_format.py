@@ -1,0 +1,53 @@
+"""The Parquet files a run writes: zstd, dictionaries for text columns only, row-group
+statistics, in every write mode (the choice is measured in bench/README.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+from lake_helpers import full_schema, run_batches
+
+from sluice.lake.writer import WriteMode, WritePlan, write_run
+
+DATA = pa.schema([
+    ("id", pa.int64()), ("at", pa.timestamp("us", tz="UTC")), ("status", pa.string()),
+    ("payload", pa.binary()), ("amount", pa.decimal128(12, 2)),
+])
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def _rows(ids: range) -> list[dict[str, Any]]:
+    return [{"id": i, "at": T0 + timedelta(seconds=i), "status": ("new", "paid")[i % 2],
+             "payload": b"\x00" * (i % 3), "amount": None} for i in ids]
+
+
+def _files(uri: str) -> list[pq.FileMetaData]:
+    table = DeltaTable(uri)
+    return [pq.ParquetFile(Path(uri) / name).metadata for name in table.file_uris()]
+
+
+@pytest.mark.parametrize("mode", ["append", "replaceWindow", "merge"])
+def test_run_files_are_zstd_with_dictionaries_for_text_only(tmp_path: Path, mode: WriteMode
+                                                            ) -> None:
+    uri = str(tmp_path / "t")
+    # merge writes through its own path once the table exists: write twice.
+    for run in ("r1", "r2"):
+        plan = WritePlan(uri, run, mode, merge_keys=("id",) if mode == "merge" else ())
+        write_run(plan, full_schema(DATA), run_batches(DATA, _rows(range(1000)), run))
+    (metadata, *_rest) = _files(uri)
+    group = metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert {c.compression for c in columns.values()} == {"ZSTD"}
+    dictionary = {name for name, c in columns.items() if "PLAIN_DICTIONARY" in c.encodings
+                  or "RLE_DICTIONARY" in c.encodings}
+    assert {"status", "payload"} <= dictionary
+    assert not dictionary & {"id", "at", "amount"}
+    stats = columns["id"].statistics
+    assert stats is not None and stats.has_min_max
+    assert (stats.min, stats.max) == (0, 999)
