@@ -12,21 +12,26 @@ statistics (in the log, for data skipping) are not affected.
 
 from __future__ import annotations
 
+from typing import Final
+
 import pyarrow as pa
 from deltalake import ColumnProperties, WriterProperties
 
-COMPRESSION = "ZSTD"
+COMPRESSION: Final = "ZSTD"
 COMPRESSION_LEVEL = 1
 _PLAIN = ColumnProperties(dictionary_enabled=False, statistics_enabled="CHUNK")
 _DICTIONARY = ColumnProperties(dictionary_enabled=True, statistics_enabled="CHUNK")
 
 
 def _dictionary_pays(data_type: pa.DataType) -> bool:
-    return (
-        pa.types.is_string(data_type)
-        or pa.types.is_large_string(data_type)
-        or pa.types.is_binary(data_type)
-        or pa.types.is_large_binary(data_type)
+    return any(
+        check(data_type)
+        for check in (
+            pa.types.is_string,
+            pa.types.is_large_string,
+            pa.types.is_binary,
+            pa.types.is_large_binary,
+        )
     )
 
 

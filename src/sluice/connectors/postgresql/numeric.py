@@ -24,7 +24,7 @@ _WIDE = pa.decimal128(38, 0)  # the integers as decimals of the same storage, th
 
 def is_scaled(decimal: pa.DataType) -> bool:
     """Whether a numeric landing as `decimal` is read as its unscaled int8."""
-    return pa.types.is_decimal128(decimal) and decimal.precision <= MAX_SCALED_PRECISION
+    return bool(pa.types.is_decimal128(decimal)) and decimal.precision <= MAX_SCALED_PRECISION
 
 
 def select_expression(column: str, decimal: pa.DataType | None, constrained: bool) -> str:
