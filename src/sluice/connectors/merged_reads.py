@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -135,7 +135,7 @@ class ParallelRead:
     def progress(self) -> ReadProgress:
         return merged_progress([read.progress for read in self._reads])
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
+    def batches(self) -> Generator[pa.RecordBatch, None, None]:
         try:
             yield from self._merged
         finally:
@@ -146,6 +146,23 @@ class ParallelRead:
         for read in self._reads:
             with contextlib.suppress(Exception):  # release every part even if one fails
                 read.close()
+
+
+def read_ahead(read: SourceRead) -> Generator[pa.RecordBatch, None, None]:
+    """`read`'s batches, read by a thread of its own while the consumer works on the previous
+    one: the source's decoding (ADBC, a CSV parser) overlaps the Delta writer's encoding, which
+    pulls batches on the consumer's thread. Memory grows by one queued batch. A read that is
+    already several threads (a parallel window) is returned as it is."""
+    if isinstance(read, ParallelRead):
+        return read.batches()
+    return _ahead(MergedBatches([read.batches], 1, name="sluice-read-ahead"))
+
+
+def _ahead(merged: MergedBatches) -> Generator[pa.RecordBatch, None, None]:
+    try:
+        yield from merged
+    finally:
+        merged.stop()  # also when the consumer closes early: the thread has ended on return
 
 
 def merged_progress(parts: Sequence[ReadProgress]) -> ReadProgress:

@@ -8,6 +8,7 @@ fails the run with a `CONNECTOR-...` code and a message a person can act on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from sluice.connectors.errors import SourceReadError, TransientReadError
+from sluice.connectors.merged_reads import read_ahead
 from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest, SourceRead
 from sluice.domain.run_states import CANCELLED, FAILED, SUCCESS
 from sluice.domain.tenancy import Tenant
@@ -313,21 +315,24 @@ def _stream(
     # sizes, a planner's estimate) shows while a slow source has not answered yet.
     publish_progress(ctx, guard, plan, metrics, read, run_log)
     last_publish = clock.monotonic_seconds()
-    for batch in read.batches():
-        if guard.should_stop():
-            raise RunCancelledError
-        mapped = mapper.map(batch, rows_seen)
-        rows_seen += batch.num_rows
-        metrics.add_batch(batch.num_rows, mapped.batch.num_rows, mapped.bad_rows, batch.nbytes)
-        run_log.batches += 1
-        source_file = _source_file(batch) if plan.is_file_source else None
-        run_log.file_started(source_file, metrics)
-        tagged = add_system_columns(mapped.batch, plan.run_id, ingested_at, source_file)
-        yield tagged if tagged.schema.equals(schema) else tagged.select(schema.names).cast(schema)
-        now = clock.monotonic_seconds()
-        if now - last_publish >= ctx.progress_interval_seconds:
-            last_publish = now
-            publish_progress(ctx, guard, plan, metrics, read, run_log)
+    with contextlib.closing(read_ahead(read)) as batches:  # stops the read-ahead thread
+        for batch in batches:
+            if guard.should_stop():
+                raise RunCancelledError
+            mapped = mapper.map(batch, rows_seen)
+            rows_seen += batch.num_rows
+            metrics.add_batch(batch.num_rows, mapped.batch.num_rows, mapped.bad_rows, batch.nbytes)
+            run_log.batches += 1
+            source_file = _source_file(batch) if plan.is_file_source else None
+            run_log.file_started(source_file, metrics)
+            tagged = add_system_columns(mapped.batch, plan.run_id, ingested_at, source_file)
+            if not tagged.schema.equals(schema):
+                tagged = tagged.select(schema.names).cast(schema)
+            yield tagged
+            now = clock.monotonic_seconds()
+            if now - last_publish >= ctx.progress_interval_seconds:
+                last_publish = now
+                publish_progress(ctx, guard, plan, metrics, read, run_log)
     metrics.add_read_bad_rows(read.progress.bad_rows)
     if metrics.failed_share_percent() > plan.partial_percent:
         raise RunFailedError(
