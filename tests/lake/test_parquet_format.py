@@ -11,8 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
-from lake_helpers import full_schema, run_batches
+from lake_helpers import INGESTED_AT, full_schema, run_batches
 
+from sluice.lake.parquet_format import ROW_GROUP_ROWS
+from sluice.lake.schema import add_system_columns
 from sluice.lake.writer import WriteMode, WritePlan, write_run
 
 DATA = pa.schema([
@@ -51,3 +53,17 @@ def test_run_files_are_zstd_with_dictionaries_for_text_only(tmp_path: Path, mode
     stats = columns["id"].statistics
     assert stats is not None and stats.has_min_max
     assert (stats.min, stats.max) == (0, 999)
+
+
+def test_row_groups_are_bounded_so_a_large_run_holds_little_in_memory(tmp_path: Path) -> None:
+    uri = str(tmp_path / "t")
+    data = pa.schema([("id", pa.int64())])
+    batches = (pa.record_batch([pa.array(range(start, start + 50_000))], schema=data)
+               for start in range(0, 300_000, 50_000))
+    schema = full_schema(data)
+    write_run(WritePlan(uri, "r1", "append"), schema,
+              (add_system_columns(b, "r1", INGESTED_AT, None) for b in batches))
+    groups = [metadata.row_group(i).num_rows for metadata in _files(uri)
+              for i in range(metadata.num_row_groups)]
+    assert sum(groups) == 300_000
+    assert len(groups) >= 3 and max(groups) <= ROW_GROUP_ROWS

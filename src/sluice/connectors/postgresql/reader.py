@@ -45,8 +45,9 @@ from sluice.connectors.tables.split_windows import offer_split, parallel_windows
 from sluice.connectors.tables.windowing import Bounds, DeltaKind, window_where
 
 # Rows per Arrow batch are bounded by ReadRequest.batch_rows (slicing); bytes per batch the
-# driver builds from COPY are bounded by this hint.
-BATCH_HINT_BYTES = 16 * 1024 * 1024
+# driver builds from COPY are bounded by this hint (8 MiB: 56 MiB less peak memory on the 5M-row
+# benchmark window than 16 MiB, for the same CPU).
+BATCH_HINT_BYTES = 8 * 1024 * 1024
 _BATCH_HINT_OPTION = "adbc.postgresql.batch_size_hint_bytes"
 _LOWER_SETTING = "sluice.window_lower"
 _UPPER_SETTING = "sluice.window_upper"
