@@ -48,6 +48,9 @@ class ReadRequest:
     # How many parts of the window to read at once (the flow's `parallelism`): table readers
     # cut the window on the delta column, file readers parse this many files at a time.
     parallelism: int = 1
+    # The parts of a parallel window read in the snapshot of the read that cut the window,
+    # where the source can share one (PostgreSQL: an exported snapshot id); None: their own.
+    snapshot: str | None = None
 
 
 @dataclass

@@ -147,6 +147,35 @@ def test_four_sub_windows_land_exactly_the_rows_of_one(
     assert four.progress.source_count == one.progress.source_count == serial.num_rows
 
 
+def test_postgresql_parts_read_exactly_the_rows_their_count_saw(
+    context: ConnectorContext, pg_table: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows inserted into and deleted from the window after the count decided the cut, before
+    # the parts open: the parts share the count's exported snapshot, so they see none of it.
+    database = pg_source(pg_table)
+    table = database[2]
+    expected = expected_ids("at_tz")
+    open_all = split_windows._open_all
+
+    def the_window_changes_meanwhile(*args: Any) -> list[SourceRead]:
+        with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+            for row_id, epoch in ((1000, T0 + DAY // 3), (1001, T0 + 3 * DAY + 7)):
+                connection.execute(f'INSERT INTO "{table}" (id, at_tz) VALUES (%s, %s)',
+                                   (row_id, datetime.fromtimestamp(epoch, UTC)))
+            connection.execute(f'DELETE FROM "{table}" WHERE id = ANY(%s)', (expected[:3],))
+        return open_all(*args)
+
+    monkeypatch.setattr(split_windows, "_open_all", the_window_changes_meanwhile)
+    parallel, four = read(context, database, "at_tz", 4)
+    assert isinstance(four, ParallelRead)
+    assert parallel.column("id").to_pylist() == expected
+    assert four.progress.source_count == len(expected)
+    # The snapshot's holder was let go once the parts had it: a new read sees the changes.
+    monkeypatch.setattr(split_windows, "_open_all", open_all)
+    after, _ = read(context, database, "at_tz", 4)
+    assert sorted(after.column("id").to_pylist()) == sorted([*expected[3:], 1000, 1001])
+
+
 def test_a_failing_sub_window_fails_the_read_with_its_coded_error(
     context: ConnectorContext, allowed_root: Path
 ) -> None:

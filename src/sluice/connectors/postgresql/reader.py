@@ -15,6 +15,7 @@ never outlive the read, even behind a transaction-pooling proxy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -41,7 +42,11 @@ from sluice.connectors.tables.reflection import (
     existing_table,
     table_name_of,
 )
-from sluice.connectors.tables.split_windows import offer_split, parallel_windows
+from sluice.connectors.tables.split_windows import (
+    SplitWindowError,
+    offer_split,
+    parallel_windows,
+)
 from sluice.connectors.tables.windowing import Bounds, DeltaKind, window_where
 
 # Rows per Arrow batch are bounded by ReadRequest.batch_rows (slicing); bytes per batch the
@@ -49,6 +54,7 @@ from sluice.connectors.tables.windowing import Bounds, DeltaKind, window_where
 # benchmark window than 16 MiB, for the same CPU).
 BATCH_HINT_BYTES = 8 * 1024 * 1024
 _BATCH_HINT_OPTION = "adbc.postgresql.batch_size_hint_bytes"
+_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 _LOWER_SETTING = "sluice.window_lower"
 _UPPER_SETTING = "sluice.window_upper"
 
@@ -93,6 +99,8 @@ def open_source(
     try:
         # First statement of the read's transaction: the count and the read see one snapshot.
         _execute(session, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if request.snapshot is not None:  # a part of a parallel window: the cut's snapshot
+            _execute(session, f"SET TRANSACTION SNAPSHOT '{_snapshot_id(request.snapshot)}'")
         table = existing_table(table_name, reflect(session, table_name))
         if not table.columns:
             raise TerminalReadError(f'Table "{table_name}" has no columns.')
@@ -100,7 +108,13 @@ def open_source(
         source_count = None
         if request.limit is None:
             source_count = _count(session, f"SELECT count(*) FROM {table.quoted_name}{where}")
-            offer_split(request, source_count)
+            try:
+                offer_split(request, source_count)
+            except SplitWindowError as split:
+                # The parts read in this count's snapshot: this transaction, which holds it,
+                # stays open until every part has imported it.
+                split.share(_export_snapshot(session), session.close)
+                raise
         columns = ", ".join(
             f"{c.select_expression} AS {quote_identifier(c.name)}" for c in table.columns
         )
@@ -113,6 +127,10 @@ def open_source(
         except adbc_driver_manager.Error as error:
             cursor.close()
             raise session.error(error, f'Could not read table "{table_name}"') from None
+    except SplitWindowError as split:
+        if split.snapshot is None:  # exporting failed: nothing holds the session open
+            session.close()
+        raise
     except BaseException:
         session.close()
         raise
@@ -131,6 +149,26 @@ def _execute(session: AdbcSession, sql: str) -> None:
         raise session.error(error, "Could not start the read") from None
     finally:
         cursor.close()
+
+
+def _export_snapshot(session: AdbcSession) -> str:
+    """The id of the read transaction's snapshot, for the parts of a parallel window."""
+    cursor = session.connection.cursor()
+    try:
+        cursor.execute("SELECT pg_catalog.pg_export_snapshot()")
+        row = cursor.fetchone()
+    except adbc_driver_manager.Error as error:
+        raise session.error(error, "Could not share the window's snapshot") from None
+    finally:
+        cursor.close()
+    return _snapshot_id(str(row[0]) if row else "")
+
+
+def _snapshot_id(snapshot: str) -> str:
+    """An exported snapshot id (hex groups and dashes), checked before it is put in SQL."""
+    if not _SNAPSHOT_ID.fullmatch(snapshot):
+        raise TerminalReadError(f"Not a PostgreSQL snapshot id: {snapshot[:40]!r}.")
+    return snapshot
 
 
 def _count(session: AdbcSession, sql: str) -> int:

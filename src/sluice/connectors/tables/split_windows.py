@@ -8,8 +8,10 @@ it is, so a small run pays nothing for the option (a connection costs tens of mi
 a larger one ends that read (before any row moved) and is read in sub-windows instead.
 Each sub-window is an ordinary read of the connector (`domain.windows.split_window` makes
 their bounds meet exactly, so no row is read twice or missed); each counts its own rows in
-its own snapshot, and the read's count is their sum. Previews (a row limit) and full loads
-(no window) are read as one part, as are windows too short to cut.
+its own snapshot, unless the reader shares the one its count was made in (PostgreSQL exports
+it: every part then sees exactly the rows that count saw), and the read's count is their sum.
+Previews (a row limit) and full loads (no window) are read as one part, as are windows too
+short to cut.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,11 +34,25 @@ MIN_ROWS_PER_PART = 250_000
 
 
 class SplitWindowError(Exception):
-    """Raised by a reader's `offer_split`: read the window in `parts` sub-windows instead."""
+    """Raised by a reader's `offer_split`: read the window in `parts` sub-windows instead.
+
+    A reader that can share its snapshot calls `share` before the error leaves it: the parts
+    then read in that snapshot, and `release` (which keeps the snapshot alive until then, e.g.
+    by holding its transaction open) is called once every part has opened."""
 
     def __init__(self, parts: int) -> None:
         super().__init__(f"read the window in {parts} parts")
         self.parts = parts
+        self.snapshot: str | None = None
+        self._release: Callable[[], None] | None = None
+
+    def share(self, snapshot: str, release: Callable[[], None]) -> None:
+        self.snapshot, self._release = snapshot, release
+
+    def release(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
 
 def offer_split(request: ReadRequest, rows: int | None) -> None:
@@ -61,12 +77,18 @@ def parallel_windows(open_one: SourceOpener) -> SourceOpener:
         try:
             return open_one(context, auth, source, request)
         except SplitWindowError as split:
-            parts = split.parts
-        windows = _sub_windows(request, parts)
-        requests = [dataclasses.replace(request, window=w, parallelism=1) for w in windows]
-        if len(requests) == 1:
-            return open_one(context, auth, source, requests[0])
-        return ParallelRead(_open_all(open_one, context, auth, source, requests))
+            cut = split
+        try:
+            windows = _sub_windows(request, cut.parts)
+            requests = [
+                dataclasses.replace(request, window=w, parallelism=1, snapshot=cut.snapshot)
+                for w in windows
+            ]
+            if len(requests) == 1:
+                return open_one(context, auth, source, requests[0])
+            return ParallelRead(_open_all(open_one, context, auth, source, requests))
+        finally:
+            cut.release()  # every part has its snapshot now (or failed to open)
 
     return open_source
 
