@@ -229,11 +229,12 @@ def delay_alert_minutes(options: dict[str, Any] | None) -> int:
 def parallelism(options: dict[str, Any] | None) -> int:
     """A flow's `parallelism` option (validated at flow creation); 1 without it.
 
-    Opt-in, not one part per core: each part reads in a snapshot of its own, so a row whose
-    delta column changes during the read can be read by two parts or by none. A window of
-    settled rows is safe; a window ending near now is read serially unless the flow says
-    otherwise. (Measured on 2 cores: 2 parts saved 5 % of a 5M-row window and cost 17 % more
-    memory, bench/README.md.)"""
+    Opt-in, not one part per core: on MySQL/MariaDB, SQLite and SQL database sources each
+    part reads in a snapshot of its own, so a row whose delta column changes during the read
+    can be read by two parts or by none (PostgreSQL parts share one exported snapshot; files
+    are listed once). And parts cost memory (a few batches each) for little where the local
+    CPU is the limit: measured on 2 cores, 2 parts saved 5 % of a 5M-row window and cost 17 %
+    more memory (bench/README.md)."""
     value = (options or {}).get("parallelism")
     # JSON Schema counts 4.0 as an integer too.
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value % 1 == 0:
