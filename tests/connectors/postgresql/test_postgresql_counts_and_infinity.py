@@ -81,14 +81,16 @@ def test_infinite_timestamps_and_dates_are_coded_bad_rows_never_values(
 
 
 def test_numeric_nan_is_a_coded_bad_row_at_every_width(pg_table: MakeTable) -> None:
-    # No Delta decimal holds NaN: narrow numerics (read as scaled int8), wide ones (read as
-    # text) and unconstrained ones all report it as a bad row naming the column.
-    table = pg_table("id int, narrow numeric(12,2), wide numeric(30,4), loose numeric")
+    # No Delta decimal holds NaN: narrow, wide and unconstrained numerics all report it as a
+    # bad row naming the column. One too wide for a decimal lands as text, NaN included.
+    table = pg_table(
+        "id int, narrow numeric(12,2), wide numeric(30,4), loose numeric, huge numeric(50,2)")
     with psycopg.connect(pg_dsn(), autocommit=True) as connection:
         connection.execute(
             f"""INSERT INTO "{table}" VALUES
-            (1, 1.25, 2.5, 3.75), (2, 'NaN', 1, 1), (3, 1, 'NaN', 1), (4, 1, 1, 'NaN'),
-            (5, 'NaN', 'NaN', 'NaN'), (6, NULL, NULL, NULL), (7, -42.5, -1, -0.5)"""
+            (1, 1.25, 2.5, 3.75, 'NaN'), (2, 'NaN', 1, 1, 1), (3, 1, 'NaN', 1, 1),
+            (4, 1, 1, 'NaN', 1), (5, 'NaN', 'NaN', 'NaN', 1), (6, NULL, NULL, NULL, NULL),
+            (7, -42.5, -1, -0.5, -1)"""
         )
     read = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
     rows, _ = read_all(read)
@@ -96,6 +98,7 @@ def test_numeric_nan_is_a_coded_bad_row_at_every_width(pg_table: MakeTable) -> N
     landed = {row["id"]: row for row in rows.to_pylist()}
     assert landed[1]["narrow"] == Decimal("1.25") and landed[7]["narrow"] == Decimal("-42.50")
     assert landed[1]["loose"] == Decimal("3.750000000000000000")
+    assert landed[1]["huge"] == "NaN" and landed[7]["huge"] == "-1.00"
     reasons = sorted((bad.location, bad.reason) for bad in read.progress.bad_rows)
     assert [location.rsplit(":", 1)[1] for location, _ in reasons] == [
         "row 2", "row 3", "row 4", "row 5"]

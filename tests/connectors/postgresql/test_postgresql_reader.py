@@ -164,8 +164,8 @@ def test_types_are_preserved(pg_table: MakeTable) -> None:
 
 
 def test_numerics_land_exactly_at_every_width(pg_table: MakeTable) -> None:
-    # Up to 18 digits a numeric crosses the wire as its unscaled int8, wider ones as text:
-    # both must give the very same decimals, at the limits of their precision and sign.
+    # Numerics cross the wire as text: every width lands as the very same decimal, at the
+    # limits of its precision and sign, through a domain too.
     pg_execute("DO $$ BEGIN CREATE DOMAIN money_amount AS numeric(12, 2);"
                " EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     table = pg_table(

@@ -90,13 +90,9 @@ class PgColumn:
         return _NATIVE_TYPES.get(self.base_type, pa.string())
 
     @property
-    def is_numeric(self) -> bool:
-        return self.base_type == "numeric"
-
-    @property
-    def reads_scaled(self) -> bool:
-        """Read as its unscaled int8 (`numeric.select_expression`), not as its Arrow type."""
-        return self.is_numeric and numeric.is_scaled(self.arrow_type) and self.typmod >= 0
+    def is_decimal(self) -> bool:
+        """A numeric that lands as a decimal (one too wide for Arrow lands as text)."""
+        return self.base_type == "numeric" and pa.types.is_decimal128(self.arrow_type)
 
     @property
     def select_expression(self) -> str:

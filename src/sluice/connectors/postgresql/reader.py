@@ -31,7 +31,6 @@ from sluice.connectors.postgresql.catalog import (
     table_from_rows,
 )
 from sluice.connectors.postgresql.connection import AdbcSession
-from sluice.connectors.postgresql.numeric import unscale
 from sluice.connectors.postgresql.unrepresentable import drop_unrepresentable
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.adbc_read import AdbcRead
@@ -244,12 +243,7 @@ class PostgresRead(AdbcRead):
         self._session = session
         self._table_name = table_name
         self._batch_rows = batch_rows
-        self._numeric_columns = frozenset(c.name for c in table.columns if c.is_numeric)
-        self._scaled = {
-            index: field.type
-            for index, (column, field) in enumerate(zip(table.columns, self._schema, strict=True))
-            if column.reads_scaled
-        }
+        self._decimal_columns = frozenset(c.name for c in table.columns if c.is_decimal)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         for batch in bounded(self._conformed(), self._batch_rows):
@@ -261,9 +255,9 @@ class PostgresRead(AdbcRead):
         for raw in self._raw_batches():
             first_row, rows_seen = rows_seen, rows_seen + raw.num_rows
             held = drop_unrepresentable(
-                raw, self._table_name, first_row, self._progress.bad_rows, self._numeric_columns
+                raw, self._table_name, first_row, self._progress.bad_rows, self._decimal_columns
             )
-            batch = conform(unscale(held, self._scaled), self._schema, self._table_name)
+            batch = conform(held, self._schema, self._table_name)
             self._progress.input_bytes += batch.nbytes
             yield batch
 

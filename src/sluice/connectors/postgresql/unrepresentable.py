@@ -5,10 +5,11 @@ The ADBC driver shifts PostgreSQL's timestamp and date sentinels (the extreme in
 microseconds, int32 days since 2000-01-01) to the Unix epoch with wrapping arithmetic, so they
 arrive as values near the minimum of their type: around year -290000 for timestamps, -5.8
 million for dates. Real PostgreSQL values never come near (its range starts in 4713 BC), so
-anything below the thresholds is a sentinel. A numeric `NaN` arrives as the sentinel the read
-query gives it (`numeric.NAN_SCALED`) or as the text `NaN`. Such rows leave the batch and are
-reported as bad rows with the code CONNECTOR-2003 and the column; `partialIngestionPercent`
-decides the run as for any bad row.
+anything below the thresholds is a sentinel. A numeric `NaN` arrives as the text `NaN`
+(numerics are read as text, see `numeric`); in a numeric too wide for a decimal, which lands
+as text, it is a value like any other. Such rows leave the batch and are reported as bad rows
+with the code CONNECTOR-2003 and the column; `partialIngestionPercent` decides the run as for
+any bad row.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Collection
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sluice.connectors.postgresql.numeric import NAN_SCALED, NAN_TEXT
+from sluice.connectors.postgresql.numeric import NAN_TEXT
 from sluice.connectors.reading import BadRow
 
 UNREPRESENTABLE_VALUE = "CONNECTOR-2003"
@@ -38,11 +39,10 @@ def _storage(array: pa.Array) -> pa.Array:
     return array.storage if isinstance(array, pa.ExtensionArray) else array
 
 
-def _sentinels(array: pa.Array, numeric: bool) -> pa.Array | None:
+def _sentinels(array: pa.Array, decimal: bool) -> pa.Array | None:
     """Where `array` holds a sentinel, or None for a type that has none."""
-    if numeric:
-        nan = NAN_SCALED if pa.types.is_integer(array.type) else NAN_TEXT
-        return pc.equal(array, pa.scalar(nan, array.type))
+    if decimal:
+        return pc.equal(array, pa.scalar(NAN_TEXT, array.type))
     if pa.types.is_timestamp(array.type):
         return pc.less(array.cast(pa.int64()), _TIMESTAMP_FLOOR_US)
     if pa.types.is_date32(array.type):
@@ -55,16 +55,16 @@ def drop_unrepresentable(
     table_name: str,
     first_row: int,
     bad_rows: list[BadRow],
-    numeric_columns: Collection[str] = (),
+    decimal_columns: Collection[str] = (),
 ) -> pa.RecordBatch:
     """`batch` without its rows holding an infinite timestamp or date, or a NaN in one of the
-    `numeric_columns`; each such row appended to `bad_rows`, located by its position in the
-    read (`first_row` is the batch's first)."""
+    `decimal_columns` (numerics landing as decimals, read as text); each such row appended to
+    `bad_rows`, located by its position in the read (`first_row` is the batch's first)."""
     flagged: pa.Array | None = None
     columns: list[tuple[str, pa.Array, pa.Array]] = []
     for name, array in zip(batch.schema.names, batch.columns, strict=True):
         storage = _storage(array)
-        mask = _sentinels(storage, name in numeric_columns)
+        mask = _sentinels(storage, name in decimal_columns)
         if mask is None or not pc.any(mask).as_py():
             continue
         columns.append((name, storage, mask))
@@ -88,8 +88,8 @@ def drop_unrepresentable(
 
 
 def _describe(storage: pa.Array, index: int) -> str:
-    if pa.types.is_integer(storage.type) or pa.types.is_string(storage.type):
-        return "NaN"
+    if pa.types.is_string(storage.type):
+        return NAN_TEXT
     kind = pa.int64() if pa.types.is_timestamp(storage.type) else pa.int32()
     value = storage.cast(kind)[index].as_py()
     return _NAMES.get(value, "an out-of-range value")
