@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query, Response, status
-from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from sluice.api.app_context import AppContext
+from sluice.api.json_response import JSONResponse
 from sluice.services.resource_types import VersionedResource
 
 FLOW_SERVICE = "/data/foundation/flowservice"
