@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
                 worker_prefix=identity.name if identity is not None else None,
             )
             services.start()
-            app.state.context = replace(context, notify_run_ready=services.notify)
+            if services.notifies:
+                app.state.context = replace(context, notify_run_ready=services.notify)
         try:
             yield
         finally:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from sluice.api.body import JsonBody
-from sluice.api.deps import ContextDep, SessionDep, TenantDep
+from sluice.api.deps import ContextDep, SessionDep, TenantDep, commit_in_route
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.json_response import JSONResponse
@@ -79,7 +79,9 @@ def create_run(
         )
         return report_ignored(request, response, ignored_run_fields(body))
 
-    return idempotency.respond(create)
+    answer = idempotency.respond(create)
+    commit_in_route(session)
+    return answer
 
 
 @router.get("/{run_id}")
