@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from sluice.domain.tenancy import Tenant
-from sluice.store.list_query_sql import tenant_scope
 from sluice.store.models import Connection, Flow, SourceConnection, TargetConnection
 from sluice.store.resources import is_storable_id
 
@@ -34,51 +33,51 @@ def flow_and_connection_states(
     need: every new run checks them, and this was four round trips. None: no such flow."""
     if not is_storable_id(flow_id):
         return None
-    source_id = Flow.doc[("sourceConnectionIds", 0)].as_string()
-    target_id = Flow.doc[("targetConnectionIds", 0)].as_string()
-    statement = _with_connection_states(select(Flow), tenant, source_id, target_id).where(
-        Flow.id == flow_id, tenant_scope(Flow, tenant)
-    )
-    row = session.execute(statement).first()
+    parameters = {"flow_id": flow_id, "org_id": tenant.org_id, "sandbox_id": tenant.sandbox_id}
+    row = session.execute(_FLOW_AND_CONNECTION_STATES, parameters).first()
     if row is None:
         return None
     flow, *states = row
     return flow, _states(tuple(states))
 
 
-def _with_connection_states(
-    statement: Select[Any],
-    tenant: Tenant,
-    source_id: ColumnElement[str],
-    target_id: ColumnElement[str],
-) -> Select[Any]:
-    """`statement` with the state columns of the source, base and target connections
-    (outer joins: a row not found gives nulls)."""
-    return (
-        statement.add_columns(
-            SourceConnection.id,
-            SourceConnection.doc,
-            Connection.id,
-            Connection.state,
-            TargetConnection.id,
-            TargetConnection.doc,
-        )
-        .outerjoin(
-            SourceConnection,
-            and_(SourceConnection.id == source_id, tenant_scope(SourceConnection, tenant)),
-        )
-        .outerjoin(
-            Connection,
-            and_(
-                Connection.id == SourceConnection.base_connection_id,
-                tenant_scope(Connection, tenant),
-            ),
-        )
-        .outerjoin(
-            TargetConnection,
-            and_(TargetConnection.id == target_id, tenant_scope(TargetConnection, tenant)),
-        )
+def _tenant_rows(model: Any) -> ColumnElement[bool]:
+    """The tenant condition, on bound parameters (`org_id`, `sandbox_id`)."""
+    return and_(model.org_id == bindparam("org_id"), model.sandbox_id == bindparam("sandbox_id"))
+
+
+# Built once: on the path of every POST /runs, building the statement and its cache key
+# cost as much CPU as executing it.
+_FLOW_AND_CONNECTION_STATES = (
+    select(
+        Flow,
+        SourceConnection.id,
+        SourceConnection.doc,
+        Connection.id,
+        Connection.state,
+        TargetConnection.id,
+        TargetConnection.doc,
     )
+    .outerjoin(
+        SourceConnection,
+        and_(
+            SourceConnection.id == Flow.doc[("sourceConnectionIds", 0)].as_string(),
+            _tenant_rows(SourceConnection),
+        ),
+    )
+    .outerjoin(
+        Connection,
+        and_(Connection.id == SourceConnection.base_connection_id, _tenant_rows(Connection)),
+    )
+    .outerjoin(
+        TargetConnection,
+        and_(
+            TargetConnection.id == Flow.doc[("targetConnectionIds", 0)].as_string(),
+            _tenant_rows(TargetConnection),
+        ),
+    )
+    .where(Flow.id == bindparam("flow_id"), _tenant_rows(Flow))
+)
 
 
 def _states(columns: tuple[Any, ...]) -> list[tuple[str, str]]:
