@@ -1,5 +1,11 @@
 """Control plane: POST /runs and GET /runs?property=flowId==X with many runs stored, driven by
-wrk from a second process, on SQLite and on PostgreSQL metadata; and one scheduler tick.
+wrk from a second process, on SQLite and on PostgreSQL metadata; and one scheduler tick. On
+PostgreSQL, POST /runs is measured in turns with a bare FastAPI + SQLAlchemy insert endpoint
+(contenders/bare_post_api.py), with the same wrk settings and body.
+
+`python bench/control_plane.py list|post` runs one part alone (see --help); with
+`--baseline PYTHONPATH` a second Sluice server runs other code (say, an older checkout) on
+the same store, measured in turns with this one.
 
 The server runs with `--no-workers --no-scheduler`: the API alone is measured (created runs
 stay scheduled). The stored runs, the extra flows and the scheduler's flows are inserted
@@ -22,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from cryptography.fernet import Fernet
 from sqlalchemy import Table, insert, select, text
@@ -36,7 +43,9 @@ from sluice.store.db import make_engine, make_session_factory
 from sluice.store.models import Flow, Run
 from sluice.store.runs import NewRun, run_row
 from sluice_proc import (
+    Server,
     cpu_seconds,
+    free_port,
     postgres_flow,
     provision_client,
     run_body,
@@ -174,20 +183,57 @@ def _median_of(samples: list[dict[str, float]]) -> dict[str, Any]:
             "samples": samples}
 
 
-def measure_posts(url: str, headers: dict[str, str], body: dict[str, Any], work: Path,
-                  repeat: int, tag: str, log: Callable[[str], None]) -> tuple[dict[str, Any], ...]:
-    """POST /runs at 4 and 16 connections, `repeat` times each, interleaved; medians."""
-    posts: list[dict[str, float]] = []
-    posts_wide: list[dict[str, float]] = []
+def measure_posts(targets: dict[str, str], headers: dict[str, str], body: dict[str, Any],
+                  work: Path, repeat: int, tag: str, log: Callable[[str], None],
+                  pids: dict[str, int] | None = None) -> dict[str, tuple[dict[str, Any], ...]]:
+    """POST at 4 and 16 connections to each of `targets` (label -> URL), `repeat` times
+    each, interleaved (the order of the targets swapped every round); per target, the
+    medians at 4 and at 16 connections. With `pids`, the server's CPU per request too."""
+    samples: dict[str, tuple[list[dict[str, float]], list[dict[str, float]]]] = {
+        label: ([], []) for label in targets}
     for i in range(repeat):
-        for connections, samples in ((WRK_CONNECTIONS, posts), (16, posts_wide)):
-            sample = wrk(url, headers, work, f"post{tag}-c{connections}-{i}", method="POST",
-                         body=body, connections=connections)
-            samples.append(sample)
-            log(f"  POST /runs{tag} #{i + 1}: {sample['rps']:.0f} req/s, p50 "
-                f"{sample['p50_ms']:.1f} ms ({connections} connections, "
-                f"{sample['errors']:.0f} errors)")
-    return _median_of(posts), _median_of(posts_wide)
+        for index, connections in enumerate((WRK_CONNECTIONS, 16)):
+            order = list(targets) if (i + index) % 2 == 0 else list(reversed(targets))
+            for label in order:
+                pid = (pids or {}).get(label)
+                cpu = cpu_seconds(pid) if pid else 0.0
+                sample = wrk(targets[label], headers, work,
+                             f"post{tag}-{label}-c{connections}-{i}", method="POST",
+                             body=body, connections=connections)
+                if pid:
+                    sample["cpu_ms"] = ((cpu_seconds(pid) - cpu) * 1000
+                                        / max(sample["requests"], 1.0))
+                samples[label][index].append(sample)
+                cpu_text = f", server CPU {sample['cpu_ms']:.2f} ms per request" if pid else ""
+                log(f"  POST /runs{tag} {label} #{i + 1}: {sample['rps']:.0f} req/s, p50 "
+                    f"{sample['p50_ms']:.1f} ms ({connections} connections, "
+                    f"{sample['errors']:.0f} errors{cpu_text})")
+    return {label: (_median_of(narrow), _median_of(wide))
+            for label, (narrow, wide) in samples.items()}
+
+
+def start_bare_post(database_url: str, home: Path) -> Server:
+    """The bare FastAPI + SQLAlchemy insert endpoint (contenders/bare_post_api.py), on its
+    own port, writing into the same PostgreSQL database as Sluice."""
+    port = free_port()
+    log_path = home / f"bare-post-{port}.log"
+    script = Path(__file__).with_name("contenders") / "bare_post_api.py"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, str(script), database_url, str(port)],
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+    server = Server(process, f"http://127.0.0.1:{port}", home, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the bare POST API exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            httpx.get(f"{server.url}/", timeout=2)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the bare POST API did not answer")
 
 
 def _server_options(api_processes: int) -> list[str]:
@@ -233,8 +279,19 @@ def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: 
         # POSTs go to another flow, so that the listed flow keeps its 1,000 runs however
         # many runs the POSTs create.
         body = run_body(others[0].id, BASE_EPOCH, BASE_EPOCH + 60, None)
-        posts = {first: measure_posts(f"{server.url}{runs_path}", headers, body, home, repeat,
-                                      "", log)}
+        targets = {"sluice": f"{server.url}{runs_path}"}
+        pids = {"sluice": server.pid}
+        if store == "postgresql":
+            # The bare FastAPI + SQLAlchemy insert endpoint, measured in turns with Sluice.
+            bare = start_bare_post(url, home)
+            targets["bare"], pids["bare"] = f"{bare.url}{runs_path}", bare.pid
+        try:
+            measured = measure_posts(targets, headers, body, home, repeat, "", log, pids)
+        finally:
+            if store == "postgresql":
+                bare.stop()
+        posts = {first: measured["sluice"]}
+        bare_posts = measured.get("bare")
         list_url = f"{server.url}{runs_path}?property=flowId=={flow_id}"
         listed = wrk(list_url, headers, home, "list", connections=1)
         listed_loaded = wrk(list_url, headers, home, "list-c4")
@@ -250,8 +307,9 @@ def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: 
         for count in more:
             server = start_server(home, env, *_server_options(count))
             try:
-                posts[count] = measure_posts(f"{server.url}{runs_path}", headers, body, home,
-                                             repeat, f" ({count} API processes)", log)
+                posts[count] = measure_posts({"sluice": f"{server.url}{runs_path}"}, headers,
+                                             body, home, repeat, f" ({count} API processes)",
+                                             log)["sluice"]
             finally:
                 server.stop()
         ticks = [scheduler_tick(url, sessions, flow_id, scheduler_flows, home, log)
@@ -263,6 +321,8 @@ def measure_store(store: str, home: Path, *, stored_runs: int, scheduler_flows: 
     results = [{"store": store, "stored_runs": stored, "api_processes": first,
                 "post": posts[first][0], "post_wide": posts[first][1], "list": listed,
                 "list_loaded": listed_loaded, "tick": tick}]
+    if bare_posts is not None:
+        results[0].update(bare_post=bare_posts[0], bare_post_wide=bare_posts[1])
     results += [{"store": store, "stored_runs": stored, "api_processes": count,
                  "post": posts[count][0], "post_wide": posts[count][1]} for count in more]
     return results
@@ -289,43 +349,94 @@ def populate(client: Any, sessions: Any, stored_runs: int,
     return flow_id, others, int(stored)
 
 
+def _list_sample(server: Any, url: str, headers: dict[str, str], home: Path,
+                 name: str) -> dict[str, float]:
+    """One 1-connection wrk run of the list, with the server's CPU per request: steadier
+    than the latency on a shared machine."""
+    cpu = cpu_seconds(server.pid)
+    sample = wrk(url, headers, home, name, connections=1)
+    sample["cpu_ms"] = (cpu_seconds(server.pid) - cpu) * 1000 / max(sample["requests"], 1.0)
+    return sample
+
+
 def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
-                 log: Callable[[str], None], profile: Path | None = None) -> list[dict[str, float]]:
+                 log: Callable[[str], None], profile: Path | None = None,
+                 baseline: str | None = None) -> dict[str, list[dict[str, float]]]:
     """Only `GET /runs?property=flowId==X` at 1 connection, `repeat` times, on a fresh store
     (`python bench/control_plane.py list`: the list latency without the rest of scenario 5).
-    With `profile`, py-spy (`--gil`) samples the server during one more wrk run into it."""
+    With `profile`, py-spy (`--gil`) samples the server during one more wrk run into it.
+    With `baseline` (a PYTHONPATH), a second server runs that code on the same store and the
+    two are measured in turns (A/B interleaved, the order swapped every round). Samples by
+    label: "sluice" (this checkout) and "baseline"."""
     url, env, credentials = fresh_store(store, home)
-    server = start_server(home, env, *_server_options(1))
+    servers = {"sluice": start_server(home, env, *_server_options(1))}
     engine = make_engine(url)
     try:
-        client = server.client(credentials)
+        if baseline is not None:
+            servers["baseline"] = start_server(home, {**env, "PYTHONPATH": baseline},
+                                               *_server_options(1))
+        client = servers["sluice"].client(credentials)
         flow_id, _others, _stored = populate(client, make_session_factory(engine),
                                              stored_runs, log)
         headers = client._headers(client.fetch_token(), None)
-        list_url = f"{server.url}/data/foundation/flowservice/runs?property=flowId=={flow_id}"
-        samples = []
+        path = f"/data/foundation/flowservice/runs?property=flowId=={flow_id}"
+        samples: dict[str, list[dict[str, float]]] = {label: [] for label in servers}
         for i in range(repeat):
-            cpu = cpu_seconds(server.pid)
-            samples.append(wrk(list_url, headers, home, f"list-{i}", connections=1))
-            # The server's CPU per request: steadier than the latency on a shared machine.
-            samples[-1]["cpu_ms"] = ((cpu_seconds(server.pid) - cpu) * 1000
-                                     / max(samples[-1]["requests"], 1.0))
-            log(f"  GET /runs?property=flowId==X #{i + 1}: p50 {samples[-1]['p50_ms']:.2f} ms, "
-                f"{samples[-1]['rps']:.0f} req/s, server CPU {samples[-1]['cpu_ms']:.2f} ms"
-                " per request")
+            order = list(servers) if i % 2 == 0 else list(reversed(servers))
+            for label in order:
+                server = servers[label]
+                sample = _list_sample(server, f"{server.url}{path}", headers, home,
+                                      f"list-{label}-{i}")
+                samples[label].append(sample)
+                log(f"  GET /runs?property=flowId==X {label} #{i + 1}: p50 "
+                    f"{sample['p50_ms']:.2f} ms, {sample['rps']:.0f} req/s, server CPU "
+                    f"{sample['cpu_ms']:.2f} ms per request")
         if profile is not None:
+            server = servers["sluice"]
             spy = subprocess.Popen(
                 [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
                  str(server.pid), "--format", "raw", "--rate", "500", "--gil", "--output",
                  str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
-            wrk(list_url, headers, home, "list-profiled", connections=1)
+            wrk(f"{server.url}{path}", headers, home, "list-profiled", connections=1)
             spy.send_signal(2)
             spy.wait(timeout=60)
         client.close()
         return samples
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
+        engine.dispose()
+
+
+def post_throughput(home: Path, *, stored_runs: int, repeat: int, log: Callable[[str], None],
+                    baseline: str | None = None) -> dict[str, tuple[dict[str, Any], ...]]:
+    """Only `POST /runs` on PostgreSQL metadata, Sluice (one API process) and the bare
+    FastAPI + SQLAlchemy endpoint in turns, at 4 and 16 connections, `repeat` times
+    (`python bench/control_plane.py post`). With `baseline` (a PYTHONPATH), a second Sluice
+    server runs that code on the same store, in the same turns."""
+    url, env, credentials = fresh_store("postgresql", home)
+    servers = {"sluice": start_server(home, env, *_server_options(1))}
+    engine = make_engine(url)
+    try:
+        if baseline is not None:
+            servers["baseline"] = start_server(home, {**env, "PYTHONPATH": baseline},
+                                               *_server_options(1))
+        client = servers["sluice"].client(credentials)
+        _flow_id, others, _stored = populate(client, make_session_factory(engine),
+                                             stored_runs, log)
+        headers = client._headers(client.fetch_token(), None)
+        client.close()
+        servers["bare"] = start_bare_post(url, home)
+        runs_path = "/data/foundation/flowservice/runs"
+        body = run_body(others[0].id, BASE_EPOCH, BASE_EPOCH + 60, None)
+        return measure_posts({label: f"{server.url}{runs_path}"
+                              for label, server in servers.items()}, headers, body, home,
+                             repeat, "", log,
+                             {label: server.pid for label, server in servers.items()})
+    finally:
+        for server in servers.values():
+            server.stop()
         engine.dispose()
 
 
@@ -357,15 +468,37 @@ if __name__ == "__main__":
 
     from common import DATA_DIR
 
-    parser = argparse.ArgumentParser(description="Only the list latency of scenario 5.")
-    parser.add_argument("what", choices=("list",))
-    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="postgresql")
+    parser = argparse.ArgumentParser(
+        description="Parts of scenario 5 alone: the list latency (list), or POST /runs "
+        "against the bare FastAPI + SQLAlchemy endpoint (post).")
+    parser.add_argument("what", choices=("list", "post"))
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="postgresql",
+                        help="metadata store (list only; post is on PostgreSQL)")
     parser.add_argument("--runs", type=int, default=100_000, help="runs stored")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--profile", type=Path, help="py-spy --gil raw output of one more run")
+    parser.add_argument("--profile", type=Path,
+                        help="py-spy --gil raw output of one more run (list only)")
+    parser.add_argument("--baseline", metavar="PYTHONPATH",
+                        help="also serve the code on this PYTHONPATH, measured in turns")
     args = parser.parse_args()
-    results = list_latency(args.store, DATA_DIR / "work" / f"list-{args.store}",
-                           stored_runs=args.runs, repeat=args.repeat, log=print,
-                           profile=args.profile)
-    print(f"p50 median {statistics.median(r['p50_ms'] for r in results):.2f} ms, server CPU "
-          f"{statistics.median(r['cpu_ms'] for r in results):.2f} ms per request")
+    if args.what == "post":
+        posts = post_throughput(DATA_DIR / "work" / "post-postgresql", stored_runs=args.runs,
+                                repeat=args.repeat, log=print, baseline=args.baseline)
+        for index, connections in enumerate((WRK_CONNECTIONS, 16)):
+            bare = posts["bare"][index]["rps"]
+            for label, medians in posts.items():
+                median = medians[index]
+                cpu = f", server CPU {median['cpu_ms']:.2f} ms per request" \
+                    if "cpu_ms" in median else ""
+                print(f"{connections} connections, {label}: {median['rps']:.0f} req/s "
+                      f"(median of {len(median['samples'])}), p50 {median['p50_ms']:.1f} ms"
+                      f"{cpu}, {median['rps'] / bare:.2f}x bare")
+    else:
+        results = list_latency(args.store, DATA_DIR / "work" / f"list-{args.store}",
+                               stored_runs=args.runs, repeat=args.repeat, log=print,
+                               profile=args.profile, baseline=args.baseline)
+        for label, samples in results.items():
+            print(f"{label}: p50 median {statistics.median(r['p50_ms'] for r in samples):.2f} "
+                  f"ms (range {min(r['p50_ms'] for r in samples):.2f}-"
+                  f"{max(r['p50_ms'] for r in samples):.2f}), server CPU "
+                  f"{statistics.median(r['cpu_ms'] for r in samples):.2f} ms per request")

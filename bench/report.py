@@ -152,6 +152,16 @@ def markdown(report: dict[str, Any]) -> str:
                     f"{posts} {li['p50_ms']:.1f} / {li['p99_ms']:.1f} | {ll['rps']:.0f} | "
                     f"{ll['p50_ms']:.1f} | {tk['seconds']:.2f} ({tk['created']:,}) | "
                     f"{tk['idle_seconds']:.2f} |")
+            if "bare_post" in c:  # the bare FastAPI + SQLAlchemy endpoint, in the same turns
+                bare, bare_wide = c["bare_post"], c["bare_post_wide"]
+                out.append(f"| bare FastAPI + SQLAlchemy insert | - | {bare['rps']:.0f} / "
+                           f"{bare_wide['rps']:.0f} | {bare['p50_ms']:.1f} / "
+                           f"{bare['p99_ms']:.1f} | - | - | - | - | - |")
+                ratio = min(p["rps"] / bare["rps"], wide["rps"] / bare_wide["rps"])
+                targets.append(("POST /runs (PostgreSQL, 1 API process) at least 0.7x the bare "
+                                "endpoint (the lower of 4 and 16 connections)",
+                                f"{p['rps'] / bare['rps']:.2f}x / "
+                                f"{wide['rps'] / bare_wide['rps']:.2f}x", ratio >= 0.7))
             if c["store"] == "postgresql":
                 if best_pg is None or best > best_pg[0]:
                     best_pg = (best, processes)

@@ -10,7 +10,7 @@ import pytest
 
 from support.api_bodies import FS, created_id
 from support.callers import Caller, error_code
-from support.flow_bodies import FILE_SPEC, file_flow_parts, flow_body
+from support.flow_bodies import FILE_SPEC, file_flow_parts, flow_body, table_flow_parts
 
 SEED_TIMES = {
     "startTime": "1663735590",
@@ -178,6 +178,25 @@ def test_cancel_a_scheduled_run_then_it_cannot_be_cancelled_again(
     assert error_code(caller.post(f"{FS}/runs/{run_id}/action?op=cancel")) == "FLOW-1387-400"
     by_state = caller.get(f"{FS}/runs?property=state==cancelled").json()["items"]
     assert [r["id"] for r in by_state] == [run_id]
+
+
+def test_a_disabled_source_base_or_target_connection_takes_no_runs(
+    caller: Caller, root: Path
+) -> None:
+    """The three connections are read in one statement: each one disabled alone is named."""
+    base, source, target = table_flow_parts(caller, root)
+    flow_id = created_id(caller.post(f"{FS}/flows", json=flow_body(source, target)))
+    body = {"flowId": flow_id, "params": {"startTime": "0", "windowStartTime": "1",
+                                          "windowEndTime": "2",
+                                          "deltaColumn": {"name": "updated_at"}}}
+    for path, connection_id in (("sourceConnections", source), ("connections", base),
+                                ("targetConnections", target)):
+        assert caller.post(f"{FS}/{path}/{connection_id}/action?op=disable").status_code == 200
+        refused = caller.post(f"{FS}/runs", json=body)
+        assert error_code(refused) == "FLOW-1444-400"
+        assert f"Connection {connection_id} of flow {flow_id} is disabled" in refused.text
+        assert caller.post(f"{FS}/{path}/{connection_id}/action?op=enable").status_code == 200
+    assert caller.post(f"{FS}/runs", json=body).status_code == 201
 
 
 def test_retrigger_only_failed_or_empty_successful_runs(caller: Caller, file_flow: str) -> None:

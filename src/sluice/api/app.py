@@ -11,7 +11,6 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
@@ -20,6 +19,7 @@ from sluice import __version__
 from sluice.api.app_context import AppContext
 from sluice.api.body import ContentTypeError
 from sluice.api.deps import authenticate
+from sluice.api.json_response import JSONResponse
 from sluice.api.middleware import (
     BodyLimitMiddleware,
     RequestIdMiddleware,
@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
                 worker_prefix=identity.name if identity is not None else None,
             )
             services.start()
-            app.state.context = replace(context, notify_run_ready=services.notify)
+            if services.notifies:
+                app.state.context = replace(context, notify_run_ready=services.notify)
         try:
             yield
         finally:

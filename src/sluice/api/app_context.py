@@ -16,6 +16,10 @@ from sluice.security.tokens import TokenSigner
 from sluice.services.source_connections import SourceChecker
 
 
+def ignore_run_ready(_run_id: str) -> None:
+    """No local worker and no broker to tell: workers elsewhere find new runs by polling."""
+
+
 @dataclass(frozen=True)
 class AppContext:
     settings: Settings
@@ -24,7 +28,11 @@ class AppContext:
     signer: TokenSigner
     secret_box: SecretBox
     # A hint to local workers that a run is ready (the database stays the source of truth).
-    notify_run_ready: Callable[[str], None] = field(default=lambda _run_id: None)
+    notify_run_ready: Callable[[str], None] = field(default=ignore_run_ready)
+
+    @property
+    def notifies_run_ready(self) -> bool:
+        return self.notify_run_ready is not ignore_run_ready
 
     @property
     def connector_context(self) -> ConnectorContext:

@@ -57,6 +57,14 @@ def end_read(session: Session) -> None:
     session.commit()
 
 
+def commit_in_route(session: Session) -> None:
+    """Commit a write route's transaction now, in the route's thread, once its answer is
+    made: still before the answer is sent (a 201 means the client's next request reads the
+    resource), one thread hop fewer. A failed COMMIT raises from the route, and the session
+    dependency rolls back as for any error."""
+    session.commit()
+
+
 def _end(session: Session, *, commit: bool) -> None:
     try:
         if commit:

@@ -29,7 +29,8 @@ _NOT_STORED = frozenset({"content-length", "content-type"})
 
 @dataclass(frozen=True)
 class IdempotentCreate:
-    """One create request and its key (None: the client sent no Idempotency-Key)."""
+    """One create request and its key (None: the client sent no Idempotency-Key, and the
+    fingerprint, which only a key needs, is not computed)."""
 
     session: Session
     tenant: Tenant
@@ -73,7 +74,9 @@ async def idempotent_create(
     tenant: TenantDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> IdempotentCreate:
-    key = None if idempotency_key is None else service.checked_key(idempotency_key)
+    if idempotency_key is None:
+        return IdempotentCreate(session, tenant, None, "")
+    key = service.checked_key(idempotency_key)
     fingerprint = service.request_fingerprint(request.method, request.url.path, body)
     return IdempotentCreate(session, tenant, key, fingerprint)
 

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from sluice.api.deps import end_read
+from sluice.api.json_response import JSONResponse
 from sluice.config import Settings
 from sluice.domain.catalog_query import parse_properties
 from sluice.domain.list_query import ListQuery, PropertyFilter, encode_token, parse_list_query

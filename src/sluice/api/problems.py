@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from starlette.types import Message, Send
 
+from sluice.api.json_response import JSONResponse
 from sluice.domain.errors import SluiceError, VersionRequiredError
 
 ERROR_TYPE_PREFIX = "https://ns.adobe.com/aep/errors/"

@@ -8,6 +8,7 @@ cannot wake the local workers at once, and they find new runs by polling (every 
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import re
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import httpx
 import typer
@@ -91,7 +92,7 @@ def serve(
         app = create_app(settings, run_engine=True)
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower())
+        server_config(app, host=host, port=port, log_level=settings.log_level.lower())
     )
     ReadyAnnouncement(settings, credentials, base_url, demo).start(
         lambda: server.started, lambda: server.should_exit
@@ -114,7 +115,7 @@ def serve_api_processes(
         credentials = ensure_embedded_tenant(settings) if settings.is_embedded else None
         celery = executor_from_settings(settings, context.sessions)
     services = engine_supervisor(settings, context, celery)
-    config = uvicorn.Config(
+    config = server_config(
         f"{__name__}:api_process_app",
         factory=True,
         host=host,
@@ -137,6 +138,37 @@ def serve_api_processes(
     finally:
         services.stop()
         context.engine.dispose()
+
+
+@dataclass(frozen=True)
+class HttpStack:
+    """uvicorn's HTTP parser and event loop."""
+
+    http: Literal["httptools", "h11"]
+    loop: Literal["uvloop", "asyncio"]
+
+
+def http_stack() -> HttpStack:
+    """httptools and uvloop (dependencies of Sluice, written in C), or the pure-Python pair
+    where they are not installed (uvloop has no Windows build)."""
+    return HttpStack(
+        http="httptools" if _importable("httptools") else "h11",
+        loop="uvloop" if _importable("uvloop") else "asyncio",
+    )
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def server_config(app: FastAPI | str, **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration of `sluice serve`: `options` and the fastest HTTP stack."""
+    stack = http_stack()
+    return uvicorn.Config(app, http=stack.http, loop=stack.loop, **options)
 
 
 def api_process_app() -> FastAPI:

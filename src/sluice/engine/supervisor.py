@@ -91,6 +91,11 @@ class EngineSupervisor:
     def executor_workers(self) -> int:
         return len(self.executor.workers) if self.executor is not None else 0
 
+    @property
+    def notifies(self) -> bool:
+        """Whether `notify` tells anyone: local workers or the Celery broker."""
+        return self.celery is not None or self.executor is not None
+
     def notify(self, run_id: str) -> None:
         if self.celery is not None:
             self.celery.notify(run_id)

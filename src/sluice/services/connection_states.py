@@ -12,7 +12,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.services.connections import connections
 from sluice.services.source_connections import source_connections
 from sluice.services.target_connections import target_connections
-from sluice.store.connection_state import state_of
+from sluice.store.connection_state import flow_and_connection_states, state_of
 from sluice.store.models import Connection, Flow, SourceConnection, TargetConnection
 from sluice.store.resources import ResourceRepository
 
@@ -71,21 +71,30 @@ def change_target_state(
 def disabled_connection_of(session: Session, tenant: Tenant, flow: Flow) -> str | None:
     """The first disabled connection a flow depends on (its source, that source's base
     connection, its target), or None when all are enabled."""
+    found = flow_and_connection_states(session, tenant, flow.id)
+    if found is not None:
+        return first_disabled(found[1])
+    # A flow not stored (yet): its connections one by one, by the ids in its document.
     source = source_connections.find(session, tenant, flow.doc["sourceConnectionIds"][0])
-    target = target_connections.find(session, tenant, flow.doc["targetConnectionIds"][0])
     base = (
         connections.find(session, tenant, source.base_connection_id)
         if source is not None and source.base_connection_id
         else None
     )
-    for row in (source, base, target):
-        if row is not None and state_of(row) != "enabled":
-            return row.id
-    return None
+    target = target_connections.find(session, tenant, flow.doc["targetConnectionIds"][0])
+    return first_disabled([(r.id, state_of(r)) for r in (source, base, target) if r is not None])
+
+
+def first_disabled(states: list[tuple[str, str]]) -> str | None:
+    """The first of (id, state) pairs that is not enabled: its id."""
+    return next((row_id for row_id, state in states if state != "enabled"), None)
 
 
 def require_enabled_connections(session: Session, tenant: Tenant, flow: Flow) -> None:
-    disabled = disabled_connection_of(session, tenant, flow)
+    refuse_disabled_connection(flow, disabled_connection_of(session, tenant, flow))
+
+
+def refuse_disabled_connection(flow: Flow, disabled: str | None) -> None:
     if disabled is not None:
         raise bad_request(
             1444,

@@ -19,10 +19,14 @@ from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.schemas.system_fields import system_view
 from sluice.security.encryption import SecretBox
-from sluice.services.connection_states import require_enabled_connections
+from sluice.services.connection_states import (
+    first_disabled,
+    refuse_disabled_connection,
+)
 from sluice.services.flows import flows
 from sluice.store import run_transitions
 from sluice.store.clock import now_ms
+from sluice.store.connection_state import flow_and_connection_states
 from sluice.store.flow_endpoints import resolve_endpoints
 from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Run, RunBadRow
@@ -49,7 +53,10 @@ LIVE_OR_SUCCEEDED = (SCHEDULED, IN_PROGRESS, SUCCESS)
 
 
 def _enabled_flow(session: Session, tenant: Tenant, flow_id: str, *, code: int) -> Flow:
-    flow = flows.find(session, tenant, flow_id)
+    return _enabled(flows.find(session, tenant, flow_id), flow_id, code=code)
+
+
+def _enabled(flow: Flow | None, flow_id: str, *, code: int) -> Flow:
     if flow is None:
         raise bad_request(1430, f"Flow not found: {flow_id}. Verify the flow id.")
     if flow.state != "enabled":
@@ -129,8 +136,11 @@ def create_run(
     session: Session, tenant: Tenant, box: SecretBox, context: ConnectorContext, payload: Any
 ) -> Run:
     request = parse_run_request(payload)
-    flow = _enabled_flow(session, tenant, request.flow_id, code=1444)
-    require_enabled_connections(session, tenant, flow)
+    # The flow and its connections' states in one round trip (a run is refused when either
+    # is disabled).
+    found = flow_and_connection_states(session, tenant, request.flow_id)
+    flow = _enabled(found[0] if found is not None else None, request.flow_id, code=1444)
+    refuse_disabled_connection(flow, first_disabled(found[1] if found is not None else []))
     delta = resolve_delta_column(session, tenant, box, context, flow, request.delta_column)
     start_at = request.start_time if request.start_time is not None else int(time.time())
     window = Window(request.window_start, request.window_end)

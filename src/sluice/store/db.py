@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from sluice.domain import json_codec
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -31,14 +33,26 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_deserializer=json_codec.loads,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # No pre-ping: it costs a round trip per checkout, a sixth of a POST /runs. A pooled
     # connection that died (a server restart) fails the one statement that uses it; SQLAlchemy
     # sees the disconnect and invalidates the whole pool, so the next checkouts connect
     # afresh. Recycling bounds a connection's age under idle-timeout proxies.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    # Documents are read with orjson (the same values as `json.loads`, a page of runs decodes
+    # in half the time); they are still written by `json`.
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_recycle=1800,
+        json_deserializer=json_codec.loads,
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.idempotency import IdempotencyDep
+from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import FLOW_SERVICE, created, notify_after_commit, one, updated
 from sluice.services import backfills as service

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query, Response, status
-from fastapi.responses import JSONResponse
 from starlette.background import BackgroundTask
 
 from sluice.api.app_context import AppContext
+from sluice.api.json_response import JSONResponse
 from sluice.services.resource_types import VersionedResource
 
 FLOW_SERVICE = "/data/foundation/flowservice"
@@ -43,10 +43,13 @@ def no_content() -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def notify_after_commit(context: AppContext, *run_ids: str) -> BackgroundTask:
+def notify_after_commit(context: AppContext, *run_ids: str) -> BackgroundTask | None:
     """Wake the workers (or send the runs' Celery tasks) once the response is sent: the
     request's transaction has committed by then, so the runs are visible to whoever claims
-    them, and a slow broker never delays the answer."""
+    them, and a slow broker never delays the answer. None when there is nobody to tell (an
+    API-only process without a broker): a background task costs a thread hop per request."""
+    if not context.notifies_run_ready:
+        return None
 
     def notify() -> None:
         for run_id in run_ids:

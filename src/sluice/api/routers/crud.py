@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from sluice.api.app_context import AppContext
@@ -16,6 +15,7 @@ from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
+from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import created, no_content, one, updated
 from sluice.domain.tenancy import Tenant

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
+from sluice.api.json_response import JSONResponse
 from sluice.api.routers.common import CATALOG, RowsLimit
 from sluice.schemas.datasets import DatasetCreate
 from sluice.schemas.ignored import ignored_fields

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
+from sluice.api.json_response import JSONResponse
 from sluice.api.problems import ERROR_TYPE_PREFIX, problem_body, request_id_of
 from sluice.api.routers.common import FLOW_SERVICE
 from sluice.domain.errors import bad_request

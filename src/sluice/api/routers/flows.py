@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import Query
-from fastapi.responses import JSONResponse
 
 from sluice.api.deps import IfMatchDep, SessionDep, TenantDep
+from sluice.api.json_response import JSONResponse
 from sluice.api.routers.common import FLOW_SERVICE, updated
 from sluice.api.routers.crud import ResourceOperations, resource_router
 from sluice.schemas.flows import FlowCreate

@@ -10,11 +10,11 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.idempotency import IdempotencyDep
+from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import no_content, one
 from sluice.domain.mapping_sets import mapping_version

@@ -6,12 +6,12 @@ from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
-from sluice.api.deps import ContextDep, SessionDep, TenantDep
+from sluice.api.deps import ContextDep, SessionDep, TenantDep, commit_in_route
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
+from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import FLOW_SERVICE, RowsLimit, notify_after_commit, one
 from sluice.domain.errors import bad_request
@@ -79,7 +79,9 @@ def create_run(
         )
         return report_ignored(request, response, ignored_run_fields(body))
 
-    return idempotency.respond(create)
+    answer = idempotency.respond(create)
+    commit_in_route(session)
+    return answer
 
 
 @router.get("/{run_id}")

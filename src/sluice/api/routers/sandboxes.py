@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import CallerDep, SessionDep
+from sluice.api.json_response import JSONResponse
 from sluice.schemas.parsing import parse_model
 from sluice.schemas.sandboxes import SandboxCreate
 from sluice.services import tenancy

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from sluice.api.deps import ContextDep, SessionDep
+from sluice.api.json_response import JSONResponse
 from sluice.services.tenancy import authenticated_org
 
 router = APIRouter(tags=["auth"])

@@ -1,0 +1,89 @@
+"""JSON text to values and back, with orjson's speed and the standard library's exact results.
+
+Responses and stored documents were always made by `json`; clients and the reference's tests
+compare them byte for byte. orjson agrees with `json` on everything Sluice produces except a
+few corners, and each corner is detected and handed to `json`:
+
+- floats that `repr` writes with an exponent (below 1e-4 or from 1e16 on): orjson writes
+  `1e-7` or `0.00001` where `json` writes `1e-07` and `1e-05`;
+- integers beyond 64 bits: orjson refuses to write them, and reads them as floats;
+- NaN and the infinities: orjson writes `null` (`json` refuses them in responses) and refuses
+  to read them (`json` reads `NaN`, `Infinity` and `1e400`);
+- non-string keys and lone surrogates: orjson refuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+
+# Every digit becomes "0", so that a run of digits is found by a plain substring search (a
+# regular expression scanning for `\d{19}` costs more than the whole orjson call).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+# An integer near or beyond 64 bits, which orjson would read as a float.
+_WIDE_INTEGER = b"0" * 19
+# How orjson writes a float below 1e-4, which `json` writes as `1e-05` or `1.5e-07`.
+_SMALL_FLOAT_MARKS = (b"e-", b"0.0000")
+_NUMBER_BYTES = b"0123456789."
+_BEFORE_VALUE = b":,["
+
+
+def loads(text: bytes | str) -> Any:
+    """`json.loads(text)`: the same value, faster."""
+    raw = text.encode() if isinstance(text, str) else text
+    if _WIDE_INTEGER not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # NaN, Infinity, 1e400, lone surrogates...: `json` decides, as before
+    return json.loads(text)
+
+
+def dumps(value: Any) -> bytes:
+    """What Starlette's JSONResponse renders (`json.dumps` with `ensure_ascii=False`,
+    `allow_nan=False`, compact separators, UTF-8): the same bytes, faster."""
+    try:
+        rendered = orjson.dumps(value)
+    except TypeError:  # wide integers, non-string keys, lone surrogates: `json` decides
+        return _standard_dumps(value)
+    if _has_small_float(rendered) or (b"null" in rendered and _has_non_finite(value)):
+        # orjson writes NaN and the infinities as null; `json` refuses them.
+        return _standard_dumps(value)
+    return rendered
+
+
+def _has_small_float(rendered: bytes) -> bool:
+    """Whether a number in orjson's compact output is a float below 1e-4. The marks also
+    occur in strings (`e-` ends many a UUID group): a number is one only where a value
+    starts (after `:`, `,` or `[`); a string that happens to look like that costs time only."""
+    for mark in _SMALL_FLOAT_MARKS:
+        at = rendered.find(mark)
+        while at != -1:
+            start = at
+            while start > 0 and rendered[start - 1] in _NUMBER_BYTES:
+                start -= 1
+            if start > 0 and rendered[start - 1] == ord("-"):
+                start -= 1
+            if start == 0 or rendered[start - 1] in _BEFORE_VALUE:
+                return True
+            at = rendered.find(mark, at + 1)
+    return False
+
+
+def _standard_dumps(value: Any) -> bytes:
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    return False
