@@ -73,6 +73,46 @@ def _window_targets(part: dict[str, Any], label: str, *, dlt_factor: int,
     return targets
 
 
+def _second_round_targets(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """Issue 15's targets that the scenarios measure: the fastest Sluice row against the
+    floor (tables) or bare (files), table memory against bare, run overhead and the list
+    latency (its POST target sits with the control plane's rows; the idle server's RSS is
+    measured on its own, section "Idle server": the RSS column here is the server's after
+    the flow was made through the API, connectors loaded)."""
+    targets: list[tuple[str, str, bool | None]] = []
+    if "table" in report:
+        results = report["table"]["results"]
+        floor, bare = _find(results, "floor:"), _find(results, "bare:")
+        sluice = _fastest(results, "Sluice")
+        if floor and bare and sluice:
+            to_floor = sluice["seconds"] / floor["seconds"]
+            rss = min(r["peak_rss"] for r in results if r["name"].startswith("Sluice"))
+            targets += [
+                ("Second round: table window, Sluice at most 1.25x the floor",
+                 f"{to_floor:.2f}x", to_floor <= 1.25),
+                ("Second round: table window, Sluice peak RSS at most 1.0x bare",
+                 f"{rss / bare['peak_rss']:.2f}x", rss <= bare["peak_rss"]),
+            ]
+    if "files" in report:
+        results = report["files"]["results"]
+        bare, sluice = _find(results, "bare:"), _fastest(results, "Sluice")
+        if bare and sluice:
+            ratio = sluice["seconds"] / bare["seconds"]
+            targets.append(("Second round: file window, Sluice at most 0.9x bare",
+                            f"{ratio:.2f}x", ratio <= 0.9))
+    if "overhead" in report:
+        median = report["overhead"]["median"]
+        targets.append(("Second round: 100-row run overhead at most 50 ms (median of 20)",
+                        f"{median * 1000:.0f} ms", median <= 0.05))
+    if "control" in report:
+        for c in report["control"]["results"]:
+            if c["store"] == "postgresql" and "list" in c and int(c.get("api_processes", 1)) == 1:
+                p50 = c["list"]["p50_ms"]
+                targets.append(("Second round: GET /runs?property=flowId==X p50 at most 3 ms "
+                                "(PostgreSQL, 100k runs)", f"{p50:.2f} ms", p50 <= 3))
+    return targets
+
+
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     out = [
@@ -183,6 +223,7 @@ def markdown(report: dict[str, Any]) -> str:
                             f"{rps:.0f} req/s ({processes} API process"
                             f"{'es' if processes > 1 else ''})", rps >= 300))
         out += ["", f"Load average after: {report['control']['load_after']}.", ""]
+    targets += _second_round_targets(report)
     if targets:
         out += ["### Targets", "", "| target | measured | |", "|---|---:|---|"]
         out += [f"| {name} | {value} | {_mark(bool(ok))} |" for name, value, ok in targets]

@@ -4,16 +4,19 @@ reports a missing table as such."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from sluice.connectors.contract import ConnectorContext
-from sluice.connectors.errors import SourceMissingError
+from sluice.connectors.errors import SourceMissingError, TransientReadError
+from sluice.connectors.postgresql import transactions
 from sluice.connectors.postgresql.reader import open_source
 from sluice.connectors.reading import ReadRequest
 from sluice.domain.windows import Window
@@ -48,6 +51,53 @@ def test_a_window_read_counts_the_rows_of_its_window(pg_table: MakeTable) -> Non
     preview = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None, limit=1))
     read_all(preview)
     assert preview.progress.source_count is None
+
+
+def _insert_at(table: str, rows: list[tuple[int, int]]) -> None:
+    with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+        for row_id, hours in rows:
+            connection.execute(f'INSERT INTO "{table}" VALUES (%s, to_timestamp(%s))',
+                               (row_id, T0.timestamp() + hours * 3600))
+
+
+def test_the_count_made_beside_the_read_counts_the_reads_snapshot(
+    pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The count runs on a connection of its own while the read streams; rows committed after
+    # the read began are in neither, however late the count starts.
+    table = pg_table("id int, at timestamptz")
+    _insert_at(table, [(1, 1), (2, 2), (3, 3)])
+    late = threading.Event()
+    count_rows = transactions.count_rows
+
+    def counted_late(*args: Any) -> int:
+        assert late.wait(10)
+        return count_rows(*args)
+
+    monkeypatch.setattr(transactions, "count_rows", counted_late)
+    start = int(T0.timestamp())
+    request = ReadRequest(window=Window(start, start + 86_400), delta_column="at")
+    read = open_source(CONTEXT, pg_auth(), _source(table), request)
+    _insert_at(table, [(4, 4), (5, 5)])
+    late.set()
+    rows, _ = read_all(read)
+    assert sorted(rows.column("id").to_pylist()) == [1, 2, 3]
+    assert read.progress.source_count == 3
+
+
+def test_a_failed_count_fails_the_read_before_its_last_batch_is_taken(
+    pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = pg_table("id int, at timestamptz")
+    _insert_at(table, [(1, 1)])
+
+    def refused(*args: Any) -> int:
+        raise TransientReadError("Could not count the window's rows: connection refused")
+
+    monkeypatch.setattr(transactions, "count_rows", refused)
+    read = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
+    with pytest.raises(TransientReadError, match="count the window"):
+        read_all(read)
 
 
 def test_infinite_timestamps_and_dates_are_coded_bad_rows_never_values(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -396,8 +397,12 @@ def test_a_read_carries_the_expected_rows_of_its_window(events: str) -> None:
     whole = open_source(CONTEXT, pg_auth(), source(events), ReadRequest(window=None))
     windowed = open_source(CONTEXT, pg_auth(), source(events), window(T0, T0 + 3600, "epoch"))
     try:
-        # The window's count (the reconciliation's, in the read's snapshot): 6 rows in all,
-        # 1 in the first hour.
+        # The window's count (the reconciliation's, in the read's snapshot), made beside the
+        # read: it arrives before a single batch is taken. 6 rows in all, 1 in the first hour.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and None in (
+                whole.progress.expected_records, windowed.progress.expected_records):
+            time.sleep(0.01)
         assert whole.progress.expected_records == 6
         assert windowed.progress.expected_records == 1
     finally:

@@ -15,7 +15,6 @@ never outlive the read, even behind a transaction-pooling proxy.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -31,6 +30,12 @@ from sluice.connectors.postgresql.catalog import (
     table_from_rows,
 )
 from sluice.connectors.postgresql.connection import AdbcSession
+from sluice.connectors.postgresql.transactions import (
+    SnapshotCount,
+    begin_read,
+    count_rows,
+    export_snapshot,
+)
 from sluice.connectors.postgresql.unrepresentable import drop_unrepresentable
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.tables.adbc_read import AdbcRead
@@ -53,7 +58,6 @@ from sluice.connectors.tables.windowing import Bounds, DeltaKind, window_where
 # benchmark window than 16 MiB, for the same CPU).
 BATCH_HINT_BYTES = 8 * 1024 * 1024
 _BATCH_HINT_OPTION = "adbc.postgresql.batch_size_hint_bytes"
-_SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 _LOWER_SETTING = "sluice.window_lower"
 _UPPER_SETTING = "sluice.window_upper"
 
@@ -96,23 +100,26 @@ def open_source(
     table_name = table_name_of(source)
     session = AdbcSession(context, auth)
     try:
-        # First statement of the read's transaction: the count and the read see one snapshot.
-        _execute(session, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        if request.snapshot is not None:  # a part of a parallel window: the cut's snapshot
-            _execute(session, f"SET TRANSACTION SNAPSHOT '{_snapshot_id(request.snapshot)}'")
+        # First statements of the read's transaction: the count and the read see one
+        # snapshot (a part of a parallel window: the cut's).
+        begin_read(session, request.snapshot)
         table = existing_table(table_name, reflect(session, table_name))
         if not table.columns:
             raise TerminalReadError(f'Table "{table_name}" has no columns.')
         where = _where_clause(session, table, table_name, request)
+        count_sql = f"SELECT count(*) FROM {table.quoted_name}{where}"
         source_count = None
-        if request.limit is None:
-            source_count = _count(session, f"SELECT count(*) FROM {table.quoted_name}{where}")
+        count_beside: str | None = None  # the snapshot a count beside the read is made in
+        if request.limit is None and request.parallelism <= 1 and request.snapshot is None:
+            count_beside = export_snapshot(session)
+        elif request.limit is None:  # the count decides the cut, or it is a part's
+            source_count = count_rows(session, count_sql)
             try:
                 offer_split(request, source_count)
             except SplitWindowError as split:
                 # The parts read in this count's snapshot: this transaction, which holds it,
                 # stays open until every part has imported it.
-                split.share(_export_snapshot(session), session.close)
+                split.share(export_snapshot(session), session.close)
                 raise
         columns = ", ".join(
             f"{c.select_expression} AS {quote_identifier(c.name)}" for c in table.columns
@@ -134,53 +141,14 @@ def open_source(
         session.close()
         raise
     read = PostgresRead(session, cursor, reader, table, table_name, request.batch_rows)
-    read.progress.source_count = source_count
     # The exact count doubles as the progress estimate: no planner query of its own.
-    read.progress.expected_records = source_count
+    read.progress.source_count = read.progress.expected_records = source_count
+    if count_beside is not None:
+        read.count_beside(SnapshotCount(
+            context, auth, count_beside, count_sql, read.progress,
+            prepare=lambda count_session: _where_clause(count_session, table, table_name, request),
+        ))
     return read
-
-
-def _execute(session: AdbcSession, sql: str) -> None:
-    cursor = session.connection.cursor()
-    try:
-        cursor.execute(sql)
-    except adbc_driver_manager.Error as error:
-        raise session.error(error, "Could not start the read") from None
-    finally:
-        cursor.close()
-
-
-def _export_snapshot(session: AdbcSession) -> str:
-    """The id of the read transaction's snapshot, for the parts of a parallel window."""
-    cursor = session.connection.cursor()
-    try:
-        cursor.execute("SELECT pg_catalog.pg_export_snapshot()")
-        row = cursor.fetchone()
-    except adbc_driver_manager.Error as error:
-        raise session.error(error, "Could not share the window's snapshot") from None
-    finally:
-        cursor.close()
-    return _snapshot_id(str(row[0]) if row else "")
-
-
-def _snapshot_id(snapshot: str) -> str:
-    """An exported snapshot id (hex groups and dashes), checked before it is put in SQL."""
-    if not _SNAPSHOT_ID.fullmatch(snapshot):
-        raise TerminalReadError(f"Not a PostgreSQL snapshot id: {snapshot[:40]!r}.")
-    return snapshot
-
-
-def _count(session: AdbcSession, sql: str) -> int:
-    """The window's rows, by the read's own predicate: one query per run, not per batch."""
-    cursor = session.connection.cursor()
-    try:
-        cursor.execute(sql)
-        row = cursor.fetchone()
-    except adbc_driver_manager.Error as error:
-        raise session.error(error, "Could not count the window's rows") from None
-    finally:
-        cursor.close()
-    return int(row[0]) if row else 0
 
 
 def _where_clause(
@@ -244,11 +212,24 @@ class PostgresRead(AdbcRead):
         self._table_name = table_name
         self._batch_rows = batch_rows
         self._decimal_columns = frozenset(c.name for c in table.columns if c.is_decimal)
+        self._count: SnapshotCount | None = None
+
+    def count_beside(self, count: SnapshotCount) -> None:
+        """The window's count, made while this read streams; part of the read."""
+        self._count = count
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         for batch in bounded(self._conformed(), self._batch_rows):
             self._progress.input_records += batch.num_rows
             yield batch
+        if self._count is not None:  # before the last batch is taken, so before any commit
+            self._count.wait()
+
+    def close(self) -> None:
+        count, self._count = self._count, None
+        if count is not None:  # the read ended early: the count is not needed any more
+            count.cancel()
+        super().close()  # only now: the count has imported this transaction's snapshot
 
     def _conformed(self) -> Iterator[pa.RecordBatch]:
         rows_seen = 0
