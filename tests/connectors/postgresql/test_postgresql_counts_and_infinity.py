@@ -16,7 +16,7 @@ import pytest
 
 from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceMissingError, TransientReadError
-from sluice.connectors.postgresql import transactions
+from sluice.connectors.postgresql import reader, transactions
 from sluice.connectors.postgresql.reader import open_source
 from sluice.connectors.reading import ReadRequest
 from sluice.domain.windows import Window
@@ -85,7 +85,26 @@ def test_the_count_made_beside_the_read_counts_the_reads_snapshot(
     assert read.progress.source_count == 3
 
 
-def test_a_failed_count_fails_the_read_before_its_last_batch_is_taken(
+def test_without_a_second_connection_the_read_counts_in_its_own_transaction(
+    pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A source at its connection limit: the count beside the read cannot connect, so the
+    # read counts once its rows are read, in its own transaction (the same snapshot).
+    table = pg_table("id int, at timestamptz")
+    _insert_at(table, [(1, 1), (2, 2)])
+
+    def no_connection(*args: Any) -> Any:
+        raise TransientReadError("Could not connect: too many connections")
+
+    monkeypatch.setattr(transactions, "AdbcSession", no_connection)
+    read = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
+    _insert_at(table, [(3, 3)])  # committed after the read began: in neither
+    rows, _ = read_all(read)
+    assert sorted(rows.column("id").to_pylist()) == [1, 2]
+    assert read.progress.source_count == 2
+
+
+def test_a_count_that_fails_everywhere_fails_the_read_before_its_stream_ends(
     pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table = pg_table("id int, at timestamptz")
@@ -94,7 +113,8 @@ def test_a_failed_count_fails_the_read_before_its_last_batch_is_taken(
     def refused(*args: Any) -> int:
         raise TransientReadError("Could not count the window's rows: connection refused")
 
-    monkeypatch.setattr(transactions, "count_rows", refused)
+    monkeypatch.setattr(transactions, "count_rows", refused)  # beside the read
+    monkeypatch.setattr(reader, "count_rows", refused)  # and in its own transaction after it
     read = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
     with pytest.raises(TransientReadError, match="count the window"):
         read_all(read)

@@ -222,8 +222,11 @@ class PostgresRead(AdbcRead):
         for batch in bounded(self._conformed(), self._batch_rows):
             self._progress.input_records += batch.num_rows
             yield batch
-        if self._count is not None:  # before the last batch is taken, so before any commit
-            self._count.wait()
+        # The count is part of the read: known before the stream ends, so before the commit.
+        count, self._count = self._count, None
+        if count is not None and not count.wait():
+            rows = count_rows(self._session, count.sql)  # same transaction, same snapshot
+            self._progress.source_count = self._progress.expected_records = rows
 
     def close(self) -> None:
         count, self._count = self._count, None

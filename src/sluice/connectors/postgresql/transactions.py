@@ -10,6 +10,7 @@ rows the read sees and costs no time, where the server has a core to spare for i
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from sluice.connectors.postgresql.connection import AdbcSession
 from sluice.connectors.reading import ReadProgress
 
 READ_ONLY_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+log = logging.getLogger(__name__)
 _SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
 
 
@@ -83,7 +85,8 @@ class SnapshotCount:
     snapshot; its result lands in `progress` (`source_count`, `expected_records`).
 
     The exporting transaction (the read's) must stay open until the count has started: the
-    read holds it until `wait` or `cancel` has returned."""
+    read holds it until `wait` or `cancel` has returned. A count that fails here (no second
+    connection to be had, say) is made again by the read in its own transaction."""
 
     def __init__(
         self,
@@ -103,10 +106,14 @@ class SnapshotCount:
         self._thread = threading.Thread(target=self._count, name="sluice-count", daemon=True)
         self._thread.start()
 
+    @property
+    def sql(self) -> str:
+        return self._sql
+
     def _count(self) -> None:
         try:
             session = AdbcSession(self._context, self._auth)
-        except SourceReadError as error:
+        except SourceReadError as error:  # e.g. the source's connection limit reached
             self._error = error
             return
         try:
@@ -121,11 +128,14 @@ class SnapshotCount:
         finally:
             session.close()
 
-    def wait(self) -> None:
-        """Wait for the count; its failure is the read's (raised here)."""
+    def wait(self) -> bool:
+        """Wait for the count; False when it could not be made (the read then counts in its
+        own transaction once its rows are read: same snapshot, one connection)."""
         self._thread.join()
         if self._error is not None:
-            raise self._error
+            log.warning("Counting the window beside the read failed (%s); counting after it.",
+                        self._error.message)
+        return self._error is None
 
     def cancel(self) -> None:
         """Stop the count (the read ended early) and wait for its thread."""
