@@ -1,5 +1,5 @@
 """How the Parquet files of a run are encoded, chosen on measurements (bench/README.md,
-"Third round: the writer's encoding").
+"Third round: the data path").
 
 delta-rs writes snappy, dictionary-encodes every column and keeps page-level statistics unless
 told otherwise. On the benchmark's 5M-row window that cost twice the CPU of what is below for

@@ -18,7 +18,7 @@ from typing import Any
 
 import adbc_driver_manager
 
-from sluice.connectors.errors import SourceReadError, TerminalReadError
+from sluice.connectors.errors import SourceReadError, TerminalReadError, TransientReadError
 from sluice.connectors.postgresql.connection import AdbcSession
 from sluice.connectors.reading import ReadProgress
 
@@ -125,6 +125,8 @@ class SnapshotCount:
                 self._progress.expected_records = rows
         except SourceReadError as error:
             self._error = error
+        except Exception as error:  # not the source's: counted after the read all the same
+            self._error = TransientReadError(f"{type(error).__name__} while counting")
         finally:
             session.close()
 
