@@ -24,11 +24,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from cryptography.fernet import Fernet
 from sqlalchemy import Table, insert, select, text
@@ -46,6 +47,7 @@ from sluice_proc import (
     Server,
     cpu_seconds,
     free_port,
+    launch,
     postgres_flow,
     provision_client,
     run_body,
@@ -216,24 +218,9 @@ def start_bare_post(database_url: str, home: Path) -> Server:
     """The bare FastAPI + SQLAlchemy insert endpoint (contenders/bare_post_api.py), on its
     own port, writing into the same PostgreSQL database as Sluice."""
     port = free_port()
-    log_path = home / f"bare-post-{port}.log"
     script = Path(__file__).with_name("contenders") / "bare_post_api.py"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, str(script), database_url, str(port)],
-                                   stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
-    server = Server(process, f"http://127.0.0.1:{port}", home, log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the bare POST API exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            httpx.get(f"{server.url}/", timeout=2)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the bare POST API did not answer")
+    return launch([sys.executable, str(script), database_url, str(port)], port, home,
+                  home / f"bare-post-{port}.log", "the bare POST API")
 
 
 def _server_options(api_processes: int) -> list[str]:
@@ -359,6 +346,41 @@ def _list_sample(server: Any, url: str, headers: dict[str, str], home: Path,
     return sample
 
 
+@dataclass
+class Populated:
+    """Sluice servers over one populated store (see `populated`)."""
+
+    url: str  # the metadata store's
+    servers: dict[str, Server]  # "sluice" (this checkout), "baseline" if asked; yours to add
+    flow_id: str  # flow X, whose runs are listed
+    others: list[Flow]  # the other flows (POSTs go to one of them)
+    headers: dict[str, str]  # a token's request headers
+
+
+@contextmanager
+def populated(store: str, home: Path, stored_runs: int, log: Callable[[str], None],
+              baseline: str | None) -> Iterator[Populated]:
+    """A fresh store with `stored_runs` runs, served by this checkout's API ("sluice") and,
+    with `baseline` (a PYTHONPATH), by that code too ("baseline"); every server in
+    `servers` is stopped on exit."""
+    url, env, credentials = fresh_store(store, home)
+    servers = {"sluice": start_server(home, env, *_server_options(1))}
+    engine = make_engine(url)
+    try:
+        if baseline is not None:
+            servers["baseline"] = start_server(home, {**env, "PYTHONPATH": baseline},
+                                               *_server_options(1))
+        with servers["sluice"].client(credentials) as client:
+            flow_id, others, _stored = populate(client, make_session_factory(engine),
+                                                stored_runs, log)
+            headers = client._headers(client.fetch_token(), None)
+        yield Populated(url, servers, flow_id, others, headers)
+    finally:
+        for server in servers.values():
+            server.stop()
+        engine.dispose()
+
+
 def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
                  log: Callable[[str], None], profile: Path | None = None,
                  baseline: str | None = None) -> dict[str, list[dict[str, float]]]:
@@ -368,18 +390,9 @@ def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
     With `baseline` (a PYTHONPATH), a second server runs that code on the same store and the
     two are measured in turns (A/B interleaved, the order swapped every round). Samples by
     label: "sluice" (this checkout) and "baseline"."""
-    url, env, credentials = fresh_store(store, home)
-    servers = {"sluice": start_server(home, env, *_server_options(1))}
-    engine = make_engine(url)
-    try:
-        if baseline is not None:
-            servers["baseline"] = start_server(home, {**env, "PYTHONPATH": baseline},
-                                               *_server_options(1))
-        client = servers["sluice"].client(credentials)
-        flow_id, _others, _stored = populate(client, make_session_factory(engine),
-                                             stored_runs, log)
-        headers = client._headers(client.fetch_token(), None)
-        path = f"/data/foundation/flowservice/runs?property=flowId=={flow_id}"
+    with populated(store, home, stored_runs, log, baseline) as setup:
+        servers, headers = setup.servers, setup.headers
+        path = f"/data/foundation/flowservice/runs?property=flowId=={setup.flow_id}"
         samples: dict[str, list[dict[str, float]]] = {label: [] for label in servers}
         for i in range(repeat):
             order = list(servers) if i % 2 == 0 else list(reversed(servers))
@@ -401,12 +414,7 @@ def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
             wrk(f"{server.url}{path}", headers, home, "list-profiled", connections=1)
             spy.send_signal(2)
             spy.wait(timeout=60)
-        client.close()
         return samples
-    finally:
-        for server in servers.values():
-            server.stop()
-        engine.dispose()
 
 
 def post_throughput(home: Path, *, stored_runs: int, repeat: int, log: Callable[[str], None],
@@ -415,29 +423,15 @@ def post_throughput(home: Path, *, stored_runs: int, repeat: int, log: Callable[
     FastAPI + SQLAlchemy endpoint in turns, at 4 and 16 connections, `repeat` times
     (`python bench/control_plane.py post`). With `baseline` (a PYTHONPATH), a second Sluice
     server runs that code on the same store, in the same turns."""
-    url, env, credentials = fresh_store("postgresql", home)
-    servers = {"sluice": start_server(home, env, *_server_options(1))}
-    engine = make_engine(url)
-    try:
-        if baseline is not None:
-            servers["baseline"] = start_server(home, {**env, "PYTHONPATH": baseline},
-                                               *_server_options(1))
-        client = servers["sluice"].client(credentials)
-        _flow_id, others, _stored = populate(client, make_session_factory(engine),
-                                             stored_runs, log)
-        headers = client._headers(client.fetch_token(), None)
-        client.close()
-        servers["bare"] = start_bare_post(url, home)
+    with populated("postgresql", home, stored_runs, log, baseline) as setup:
+        servers = setup.servers
+        servers["bare"] = start_bare_post(setup.url, home)
         runs_path = "/data/foundation/flowservice/runs"
-        body = run_body(others[0].id, BASE_EPOCH, BASE_EPOCH + 60, None)
+        body = run_body(setup.others[0].id, BASE_EPOCH, BASE_EPOCH + 60, None)
         return measure_posts({label: f"{server.url}{runs_path}"
-                              for label, server in servers.items()}, headers, body, home,
-                             repeat, "", log,
+                              for label, server in servers.items()}, setup.headers, body,
+                             home, repeat, "", log,
                              {label: server.pid for label, server in servers.items()})
-    finally:
-        for server in servers.values():
-            server.stop()
-        engine.dispose()
 
 
 def scheduler_tick(url: str, sessions: Any, flow_id: str, flows: int, home: Path,

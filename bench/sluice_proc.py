@@ -102,25 +102,31 @@ def sluice_env(data_dir: Path, **settings: str) -> dict[str, str]:
 def start_server(data_dir: Path, env: dict[str, str], *options: str) -> Server:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log_path = data_dir / f"serve-{port}.log"
+    return launch([SLUICE, "serve", "--port", str(port), "--no-demo", *options], port,
+                  data_dir, data_dir / f"serve-{port}.log", "sluice serve",
+                  probe="/data/foundation/flowservice/flows", env=env, timeout=120)
+
+
+def launch(command: list[str], port: int, home: Path, log_path: Path, what: str, *,
+           probe: str = "/", env: dict[str, str] | None = None, timeout: float = 60
+           ) -> Server:
+    """`command` started in `home` (output to `log_path`), once `probe` on `port` answers;
+    RuntimeError with the log's tail if it exits or stays silent for `timeout` seconds."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [SLUICE, "serve", "--port", str(port), "--no-demo", *options],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=data_dir,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", data_dir, log_path)
-    deadline = time.monotonic() + 120
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=home)
+    server = Server(process, f"http://127.0.0.1:{port}", home, log_path)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"sluice serve exited:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"{what} exited:\n{log_path.read_text()[-3000:]}")
         try:
-            httpx.get(f"{server.url}/data/foundation/flowservice/flows", timeout=2)
+            httpx.get(f"{server.url}{probe}", timeout=2)
             return server
         except httpx.TransportError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"sluice serve did not answer:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(f"{what} did not answer:\n{log_path.read_text()[-3000:]}")
 
 
 def run_cli(env: dict[str, str], *args: str) -> str:
