@@ -1,5 +1,6 @@
 """The crash-point matrix (issue 16): runs stopped at each point where a worker can die, for a
-table flow and a file flow in each write mode, then finished by whoever comes next.
+table flow and a file flow in each write mode, read serially and in parallel parts (issue 15),
+then finished by whoever comes next.
 
 A `Rig` is what a scenario needs from its deployment: an API client, the processes to watch,
 the lake's folder, the metadata database (to read run rows and to restart it) and, as a
@@ -17,7 +18,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -35,10 +36,16 @@ from e2e_flows import (
 from processes import SluiceProcess, await_run, pg_source, wait_for
 
 from sluice.client import SluiceApiError, SluiceClient, run_status
+from support import parallel_parts
 from support.crash_points import DIR_ENV, FROM_ENV, POINT_ENV, RUNS_ENV
 
 SOURCE_KINDS = ("table", "file")
 WRITE_MODES = ("append", "replaceWindow", "merge")
+# The parallel cases: each window read in this many parts at once (a table window cut on its
+# delta column, the two files of a file window parsed at once). The matrix's workers cut
+# windows of any size and record each parallel read's parts in a folder under `workdir`,
+# which they must be able to write (`support.parallel_parts`).
+PARTS = 2
 KILL_POINTS = ("a_mid_read", "b_before_commit", "c_after_commit", "d_retrigger",
                "e_metadata_restart", "f_disk_full")
 
@@ -61,10 +68,12 @@ def ids_in(window: tuple[int, int]) -> set[int]:
 class Case:
     source: str  # "table" (PostgreSQL) or "file" (CSV files)
     mode: str  # the flow's writeMode
+    parallelism: int = 1  # the flow's `parallelism` option
 
     @property
     def name(self) -> str:
-        return f"{self.source}-{self.mode}"
+        parts = f"-parallel{self.parallelism}" if self.parallelism > 1 else ""
+        return f"{self.source}-{self.mode}{parts}"
 
     def expected_ids(self) -> set[int]:
         # A file flow has no delta column: its replaceWindow replaces the whole table.
@@ -73,7 +82,8 @@ class Case:
         return ids_in(SEED) | ids_in(CRASH)
 
 
-CASES = tuple(Case(source, mode) for source in SOURCE_KINDS for mode in WRITE_MODES)
+CASES = (*(Case(source, mode) for source in SOURCE_KINDS for mode in WRITE_MODES),
+         *(Case(source, mode, PARTS) for source in SOURCE_KINDS for mode in WRITE_MODES))
 
 
 @dataclass(frozen=True)
@@ -160,10 +170,14 @@ class Outcome:
     unreferenced: list[str]  # data files no log entry names (staged by a killed attempt)
     crash_worker_exit: int | None
     errors: list[str]
+    # The crash window's parallel reads, as the workers saw their parts (`support.parallel_parts`)
+    parallel_reads: list[dict[str, Any]]
 
 
 def _build_flow(rig: Rig, case: Case) -> BuiltFlow:
     options: dict[str, Any] = {"writeMode": case.mode}
+    if case.parallelism > 1:
+        options["parallelism"] = case.parallelism
     if case.mode == "merge":
         options["primaryKey"] = ["id"]
     if case.source == "table":
@@ -208,6 +222,10 @@ def run_point(rig: Rig, point: str, cases: Sequence[Case] = CASES) -> dict[str, 
     lanes = [Lane(case, _build_flow(rig, case)) for case in cases]
     hooks = rig.workdir / f"hooks-{point}"
     hooks.mkdir(exist_ok=True)
+    parts = rig.workdir / f"parts-{point}"
+    watching = {parallel_parts.PARTS_ENV: str(parts)}
+    start_worker = rig.start_worker
+    rig = replace(rig, start_worker=lambda crash: start_worker({**watching, **crash}))
     crash = {} if point == "f_disk_full" else {
         POINT_ENV: point, FROM_ENV: str(CRASH[0]), RUNS_ENV: str(len(lanes)),
         DIR_ENV: str(hooks)}
@@ -221,7 +239,8 @@ def run_point(rig: Rig, point: str, cases: Sequence[Case] = CASES) -> dict[str, 
     finally:
         for worker in workers:
             rig.stop_worker(worker)
-    return {lane.case.name: _observe(rig, point, lane, first) for lane in lanes}
+    reads = parallel_parts.records(parts)
+    return {lane.case.name: _observe(rig, point, lane, first, reads) for lane in lanes}
 
 
 def _interrupt(rig: Rig, point: str, lanes: list[Lane], first: SluiceProcess,
@@ -285,7 +304,8 @@ def _log_paths(table: Path) -> set[str]:
     return named
 
 
-def _observe(rig: Rig, point: str, lane: Lane, first: SluiceProcess) -> Outcome:
+def _observe(rig: Rig, point: str, lane: Lane, first: SluiceProcess,
+             reads: list[dict[str, Any]]) -> Outcome:
     table = delta_path(rig.data_dir, lane.flow.dataset_id)
     ids = Counter(read_table(rig.data_dir, lane.flow.dataset_id, ["id"])["id"].to_pylist())
     expected = lane.case.expected_ids()
@@ -313,4 +333,5 @@ def _observe(rig: Rig, point: str, lane: Lane, first: SluiceProcess) -> Outcome:
         unreferenced=[f for f in data_files if f not in named],
         crash_worker_exit=first.process.returncode,
         errors=errors,
+        parallel_reads=[read for read in reads if read["run"] in lane.crash_runs],
     )

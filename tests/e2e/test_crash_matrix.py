@@ -1,7 +1,8 @@
 """The crash-point matrix on one machine: (crash point) x (table flow, file flow) x (append,
-replaceWindow, merge), over real `sluice serve` and `sluice worker` processes.
+replaceWindow, merge) x (read serially, read in 2 parts at once), over real `sluice serve`
+and `sluice worker` processes.
 
-Each crash point is one scenario (`crash_matrix.run_point`) shared by its six cases: it runs
+Each crash point is one scenario (`crash_matrix.run_point`) shared by its twelve cases: it runs
 once per session, in the first test process that needs it (`support.shared_results`), and
 the cases assert on its outcomes. The metadata database is a PostgreSQL cluster of this
 module's own, so scenario (e) can restart it; the lake is a small tmpfs, so scenario (f) can
@@ -12,6 +13,8 @@ After every scenario, for every case: the seed window's and the crash window's r
 the Delta table exactly once, every run of the flow has ended, and every file the table's
 current version names exists (a staged file no log entry names is reported, not removed:
 only the embedded server's restart cleans those, tests/e2e/test_embedded_restart.py).
+A parallel case's crash window was really read in 2 parts, each handing over its share of
+the rows (a serial case's in none); at (a) the process died while both parts were streaming.
 """
 
 from __future__ import annotations
@@ -27,7 +30,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from crash_matrix import CASES, KILL_POINTS, Case, Outcome, Rig, run_point, sources
+from crash_matrix import (
+    CASES,
+    CRASH,
+    KILL_POINTS,
+    PARTS,
+    Case,
+    Outcome,
+    Rig,
+    ids_in,
+    run_point,
+    sources,
+)
 from cryptography.fernet import Fernet
 from processes import Processes, SluiceProcess, provision_client, sluice_env, stop, unique_name
 
@@ -137,6 +151,33 @@ def test_every_window_lands_once_and_every_run_ends(
         assert outcome.refusals == ["FLOW-1387-400", "FLOW-1387-400"], outcome
     if point == "f_disk_full":
         assert "No space left on device" in " ".join(outcome.errors), outcome
+    _assert_parts(case, point, outcome)
+
+
+# The read a window of each kind is, when it is read in parts (`support.parallel_parts`).
+PARALLEL_READ = {"table": "sluice-read", "file": "sluice-files"}
+
+
+def _assert_parts(case: Case, point: str, outcome: Outcome) -> None:
+    """The parallel cases were read in parts: some read of the crash window ran to its end in
+    PARTS parts that each handed over rows, all of the window's between them (a table window
+    cut on its delta column, the two files of a file window); at (a) the killed attempt's
+    parts had each handed over a batch and none had ended. A serial case has no such read."""
+    reads = outcome.parallel_reads
+    if case.parallelism == 1:
+        assert reads == [], outcome
+        return
+    assert {r["read"] for r in reads} == {PARALLEL_READ[case.source]}, outcome
+    window_rows = len(ids_in(CRASH))
+    ended = [[p["rows"] for p in r["parts"] if p["complete"]] for r in reads
+             if r["when"] == "end"]
+    assert any(len(rows) == PARTS and all(rows) and sum(rows) == window_rows
+               for rows in ended), outcome
+    if point == "a_mid_read":
+        at_kill = [r["parts"] for r in reads if r["when"] == "kill"]
+        assert len(at_kill) == 1, outcome
+        assert len(at_kill[0]) == PARTS, outcome
+        assert all(p["batches"] >= 1 and not p["complete"] for p in at_kill[0]), outcome
 
 
 class Expected:

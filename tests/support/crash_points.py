@@ -10,6 +10,10 @@ point of a run. Loaded by `support.crash_point_worker`, configured by environmen
   the point itself, not wherever it happened to be when another run's kill landed.
 - `CRASH_MATRIX_DIR`: for `e_metadata_restart`, where a paused run writes
   `reached-<run id>` and waits for `release`.
+- `CRASH_MATRIX_PARTS_DIR` (with or without a point): windows of any size are cut into parts
+  and the parallel reads' parts are watched (`support.parallel_parts`); at `a_mid_read` the
+  process dies only once every part of every armed parallel read has handed over a batch,
+  and their state at that moment is written there first.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import pyarrow.parquet as pq
 from sluice.engine import runner
 from sluice.lake import writer
 from sluice.lake.location import as_lake_table
+from support import parallel_parts
 from support.faults import InjectedFault
 
 POINT_ENV, FROM_ENV, RUNS_ENV, DIR_ENV = (
@@ -42,10 +47,12 @@ GATHER_SECONDS = 60.0
 
 
 class _Gathering:
-    """Armed runs arriving at the point; the last arrival (or the timeout) kills them all."""
+    """Armed runs arriving at the point; the last arrival (or the timeout) kills them all,
+    after `before_kill`."""
 
-    def __init__(self, runs: int) -> None:
+    def __init__(self, runs: int, before_kill: Callable[[], None] = lambda: None) -> None:
         self.runs = runs
+        self.before_kill = before_kill
         self.arrived = 0
         self.lock = threading.Lock()
         self.all_here = threading.Event()
@@ -53,9 +60,12 @@ class _Gathering:
     def arrive_then_die(self) -> None:
         with self.lock:
             self.arrived += 1
-            if self.arrived >= self.runs:
-                self.all_here.set()
-        self.all_here.wait(GATHER_SECONDS)
+            last = self.arrived >= self.runs
+        if last:
+            self.all_here.set()
+            self.before_kill()
+        elif self.all_here.wait(GATHER_SECONDS):
+            time.sleep(GATHER_SECONDS)  # the last arrival kills the process
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -88,12 +98,19 @@ def _stage_files_then(table: Any, plan: writer.WritePlan, source: pa.RecordBatch
     die()
 
 
-def install(point: str, *, armed_from: int, runs: int, folder: Path | None) -> None:
+def install(point: str, *, armed_from: int, runs: int, folder: Path | None,
+            parts: parallel_parts.Watch | None = None) -> None:
     """Patch this process's runner and writer to stop armed runs at `point`."""
     if point not in POINTS:
         raise ValueError(f"unknown crash point {point!r}; one of {', '.join(POINTS)}")
     armed: set[str] = set()
-    gathering = _Gathering(runs)
+
+    def before_kill() -> None:
+        if parts is not None and point == "a_mid_read":
+            parts.await_every_part_streaming(armed, GATHER_SECONDS)
+            parts.snapshot(armed)
+
+    gathering = _Gathering(runs, before_kill)
     real_move, real_write = runner._move_data, writer._write
 
     def move_data(ctx: Any, guard: Any, plan: runner.RunPlan, *rest: Any) -> Any:
@@ -126,9 +143,12 @@ def install(point: str, *, armed_from: int, runs: int, folder: Path | None) -> N
 
 
 def install_from_environment() -> None:
+    parts_folder = os.environ.get(parallel_parts.PARTS_ENV)
+    parts = parallel_parts.install(Path(parts_folder)) if parts_folder else None
     point = os.environ.get(POINT_ENV, "")
     if not point:
         return
     folder = os.environ.get(DIR_ENV)
     install(point, armed_from=int(os.environ.get(FROM_ENV, "0")),
-            runs=int(os.environ.get(RUNS_ENV, "1")), folder=Path(folder) if folder else None)
+            runs=int(os.environ.get(RUNS_ENV, "1")), folder=Path(folder) if folder else None,
+            parts=parts)
