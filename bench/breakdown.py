@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
@@ -49,9 +50,9 @@ from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.files.local import CONNECTOR as FILE_CONNECTOR
 from sluice.connectors.merged_reads import MergedBatches
 from sluice.connectors.postgresql import reader as pg_reader
-from sluice.connectors.reading import ReadRequest
+from sluice.connectors.reading import SOURCE_FILE_COLUMN, ReadRequest
 from sluice.domain.windows import Window
-from sluice.engine.mapping import BatchMapper
+from sluice.engine.mapping import BatchMapper, by_name
 from sluice.engine.target_schema import target_schema
 from sluice.lake.predicates import window_predicate
 from sluice.lake.schema import add_system_columns, with_system_columns
@@ -100,6 +101,48 @@ def adbc_read(query: str, settings: tuple[str, str] | None = None) -> int:
     return rows
 
 
+def mapped(read: Any, run_id: str, out: Path, files: bool = False) -> tuple[
+        Iterator[pa.RecordBatch], pa.Schema]:
+    """The runner's map of a read: BatchMapper.map, the system columns, the final cast."""
+    target = target_schema(str(out), None, read.schema)
+    if files:
+        target = pa.schema([f for f in target if f.name != SOURCE_FILE_COLUMN])
+    schema = with_system_columns(target, file_source=files)
+    # As the runner maps a file source: by name, untyped (CSV), the path column left out.
+    mapper = BatchMapper(target, location_column=SOURCE_FILE_COLUMN, columns=by_name(
+        read.schema, typed=False, skip=(SOURCE_FILE_COLUMN,))) if files else BatchMapper(target)
+    ingested = datetime.now(UTC)
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        seen = 0
+        for batch in read.batches():
+            result = mapper.map(batch, seen)
+            seen += batch.num_rows
+            source_file = batch.column(SOURCE_FILE_COLUMN)[0].as_py() if files else None
+            tagged = add_system_columns(result.batch, run_id, ingested, source_file)
+            yield tagged if tagged.schema.equals(schema) else \
+                tagged.select(schema.names).cast(schema)
+    return stream(), schema
+
+
+def write(name: str, read: Any, mode: str, predicate: str | None, *, prefetch: bool,
+          files: bool = False) -> int:
+    """`mapped(read)` into a fresh Delta table under OUT/name through Sluice's writer."""
+    out = OUT / name
+    shutil.rmtree(out, ignore_errors=True)
+    run_id = str(uuid.uuid4())
+    batches, schema = mapped(read, run_id, out, files=files)
+    if prefetch:
+        source_batches = batches
+        batches = iter(MergedBatches([lambda: source_batches], 1))
+    plan = WritePlan(table=str(out), run_id=run_id, mode=mode,  # type: ignore[arg-type]
+                     replace_predicate=predicate)
+    try:
+        return write_run(plan, schema, batches).rows_written
+    finally:
+        read.close()
+
+
 def table(rows: int) -> None:
     name = table_name(rows)
     start, end = window_epochs(rows)
@@ -123,23 +166,6 @@ def table(rows: int) -> None:
 
     timed("C Sluice PostgresRead.batches()", sluice_read)
 
-    def mapped(read: pg_reader.PostgresRead, run_id: str, out: Path) -> tuple[
-            Iterator[pa.RecordBatch], pa.Schema]:
-        target = target_schema(str(out), None, read.schema)
-        schema = with_system_columns(target, file_source=False)
-        mapper = BatchMapper(target)
-        ingested = datetime.now(UTC)
-
-        def stream() -> Iterator[pa.RecordBatch]:
-            seen = 0
-            for batch in read.batches():
-                result = mapper.map(batch, seen)
-                seen += batch.num_rows
-                tagged = add_system_columns(result.batch, run_id, ingested, None)
-                yield tagged if tagged.schema.equals(schema) else \
-                    tagged.select(schema.names).cast(schema)
-        return stream(), schema
-
     def map_only() -> int:
         read = pg_reader.open_source(CONTEXT, AUTH, source, request)
         batches, _schema = mapped(read, str(uuid.uuid4()), OUT / "none")
@@ -147,25 +173,18 @@ def table(rows: int) -> None:
 
     timed("D C + BatchMapper.map + add_system_columns", map_only)
 
-    def write(mode: str, prefetch: bool = False) -> int:
-        out = OUT / f"table-{mode}"
-        shutil.rmtree(out, ignore_errors=True)
-        read = pg_reader.open_source(CONTEXT, AUTH, source, request)
-        run_id = str(uuid.uuid4())
-        batches, schema = mapped(read, run_id, out)
-        if prefetch:
-            source_batches = batches
-            batches = iter(MergedBatches([lambda: source_batches], 1))
-        predicate = window_predicate("event_at", pa.timestamp("us", tz="UTC"), window, "UTC") \
-            if mode == "replaceWindow" else None
-        plan = WritePlan(table=str(out), run_id=run_id, mode=mode,  # type: ignore[arg-type]
-                         replace_predicate=predicate)
-        return write_run(plan, schema, batches).rows_written
+    predicate = window_predicate("event_at", pa.timestamp("us", tz="UTC"), window, "UTC")
 
-    timed("E D into write_run, append", lambda: write("append"))
-    timed("F D into write_run, replaceWindow (Sluice's default)", lambda: write("replaceWindow"))
+    def table_write(mode: str, prefetch: bool = False) -> int:
+        read = pg_reader.open_source(CONTEXT, AUTH, source, request)
+        return write(f"table-{mode}", read, mode,
+                     predicate if mode == "replaceWindow" else None, prefetch=prefetch)
+
+    timed("E D into write_run, append", lambda: table_write("append"))
+    timed("F D into write_run, replaceWindow (Sluice's default)",
+          lambda: table_write("replaceWindow"))
     timed("G F, the read in a thread of its own (prefetch)",
-          lambda: write("replaceWindow", prefetch=True))
+          lambda: table_write("replaceWindow", prefetch=True))
 
 
 def files(count: int, rows: int) -> None:
@@ -177,14 +196,22 @@ def files(count: int, rows: int) -> None:
     timed("A' pyarrow CSV dataset, to_batches(use_threads=False)", lambda: drain(
         ds.dataset(paths, format="csv").to_batches(use_threads=False)))
 
-    def sluice_read() -> int:
-        read = FILE_CONNECTOR.read(
+    def open_read(parallelism: int = 1) -> Any:
+        return FILE_CONNECTOR.read(
             CONTEXT, {"rootPath": str(folder)},
             {"data": {"format": "delimited", "columnDelimiter": ","}, "params": {"path": "*.csv"}},
-            ReadRequest(window=Window(*CSV_WINDOW)))
-        return drain(read.batches())
+            ReadRequest(window=Window(*CSV_WINDOW), parallelism=parallelism))
 
-    timed("C Sluice FilesRead.batches()", sluice_read)
+    timed("C Sluice FilesRead.batches()", lambda: drain(open_read().batches()))
+    timed("C2 C, parallelism 2", lambda: drain(open_read(2).batches()))
+    timed("D C + BatchMapper.map + add_system_columns",
+          lambda: drain(mapped(open_read(), str(uuid.uuid4()), OUT / "none", files=True)[0]))
+    timed("E D into write_run, append", lambda: write(
+        "files-append", open_read(), "append", None, prefetch=False, files=True))
+    timed("G E, the read in a thread of its own (prefetch)", lambda: write(
+        "files-append", open_read(), "append", None, prefetch=True, files=True))
+    timed("G2 G, parallelism 2", lambda: write(
+        "files-append", open_read(2), "append", None, prefetch=True, files=True))
 
 
 def main() -> None:

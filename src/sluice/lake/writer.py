@@ -185,7 +185,7 @@ def _merge(table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader) -> 
             source_alias="source",
             target_alias="target",
             merge_schema=plan.merge_schema,
-            writer_properties=writer_properties(source.schema),
+            writer_properties=writer_properties(),
             commit_properties=_commit_properties(plan.run_id),
         )
         .when_matched_update_all()
@@ -214,7 +214,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
-            writer_properties=writer_properties(source.schema),
+            writer_properties=writer_properties(),
             storage_options=location.storage_options if table is None else None,
         )
     else:  # append; or a merge into a table not there yet, which inserts every row
@@ -225,7 +225,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
-            writer_properties=writer_properties(source.schema),
+            writer_properties=writer_properties(),
             storage_options=location.storage_options if table is None else None,
         )
 

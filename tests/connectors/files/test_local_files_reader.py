@@ -198,6 +198,28 @@ def test_parquet_in_bounded_batches(context: ConnectorContext, allowed_root: Pat
     assert table.column("id").to_pylist() == list(range(10_000))
 
 
+@pytest.mark.parametrize("file_format", ["delimited", "json"])
+def test_a_file_of_a_few_mib_is_parsed_in_one_batch(
+    context: ConnectorContext, allowed_root: Path, file_format: str
+) -> None:
+    """Each batch costs fixed work downstream, so a text file is parsed in blocks of a few MiB
+    (pyarrow's 1 MiB default would cut this one into three or more)."""
+    rows = 30_000
+    if file_format == "delimited":
+        text = "id,note\n" + "".join(f"{i},{'x' * 90}\n" for i in range(rows))
+        name = "big.csv"
+    else:
+        text = "".join(f'{{"id": {i}, "note": "{"x" * 80}"}}\n' for i in range(rows))
+        name = "big.json"
+    assert 2 << 20 < len(text) < 4 << 20
+    write(allowed_root, name, text)
+    opened = LOCAL_FILES.read(context, auth(allowed_root), source(name, file_format),
+                              ReadRequest(window=None))
+    table, batches = read_all(opened)
+    assert table.num_rows == rows
+    assert [b.num_rows for b in batches] == [rows]
+
+
 def test_truncated_parquet_is_terminal(context: ConnectorContext, allowed_root: Path) -> None:
     pq.write_table(pa.table({"id": list(range(1000))}), allowed_root / "whole.parquet")
     data = (allowed_root / "whole.parquet").read_bytes()

@@ -97,7 +97,8 @@ class FilesRead(OpenRead):
         # Threads reading files at once share the progress counters.
         self._counting = threading.Lock()
         self._closed = False
-        self._current = contextlib.ExitStack()  # what the file being read holds open
+        # What the file being read holds open (a serial read; parallel parts hold their own).
+        self._current = contextlib.ExitStack()
         self._data_schema = self._infer_schema()
         super().__init__(
             self._data_schema.append(pa.field(SOURCE_FILE_COLUMN, pa.string())),
@@ -123,24 +124,27 @@ class FilesRead(OpenRead):
         for selected in self._files:
             if self._closed or remaining == 0:
                 return
-            for batch in bounded(self._read_file(selected), self._batch_rows):
-                if self._closed:
-                    return
-                if remaining is not None:
-                    batch = batch.slice(0, remaining)
-                    remaining -= batch.num_rows
-                yield self._tagged(selected, batch)
-                if remaining == 0:
-                    self._current.close()
-                    return
+            with contextlib.ExitStack() as stack:
+                self._current = stack  # for close() while the consumer holds a batch
+                for batch in bounded(self._read_file(selected, stack), self._batch_rows):
+                    if self._closed:
+                        return
+                    if remaining is not None:
+                        batch = batch.slice(0, remaining)
+                        remaining -= batch.num_rows
+                    yield self._tagged(selected, batch)
+                    if remaining == 0:
+                        return
             self._file_read(selected)
 
     def _file_batches(self, selected: SelectedFile) -> Iterator[pa.RecordBatch]:
-        """One file's batches, tagged and counted (a part of a parallel read)."""
-        for batch in bounded(self._read_file(selected), self._batch_rows):
-            if self._closed:
-                return
-            yield self._tagged(selected, batch)
+        """One file's batches, tagged and counted (a part of a parallel read: its thread
+        holds the file open, and MergedBatches.stop() closes it)."""
+        with contextlib.ExitStack() as stack:
+            for batch in bounded(self._read_file(selected, stack), self._batch_rows):
+                if self._closed:
+                    return
+                yield self._tagged(selected, batch)
         self._file_read(selected)
 
     def _tagged(self, selected: SelectedFile, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -255,17 +259,17 @@ class FilesRead(OpenRead):
             f" {', '.join(self._data_schema.names)}. All files of a run need the same columns.",
         )
 
-    def _read_file(self, selected: SelectedFile) -> Iterator[pa.RecordBatch]:
-        """The file's batches with the run's data schema."""
+    def _read_file(
+        self, selected: SelectedFile, stack: contextlib.ExitStack
+    ) -> Iterator[pa.RecordBatch]:
+        """The file's batches with the run's data schema; what it opens is held in `stack`."""
         if selected.file.size == 0:
             return
-        self._current = contextlib.ExitStack()
-        with self._current as stack:
-            if self._format.format == "parquet":
-                yield from self._read_parquet(selected, stack)
-                return
-            for part in self._parts(selected, stack):
-                yield from self._read_part(part)
+        if self._format.format == "parquet":
+            yield from self._read_parquet(selected, stack)
+            return
+        for part in self._parts(selected, stack):
+            yield from self._read_part(part)
 
     def _read_part(self, part: Part) -> Iterator[pa.RecordBatch]:
         def record(row: Any) -> str:
