@@ -161,9 +161,9 @@ def test_option_spec() -> None:
     assert not any(options.is_valid({"parallelism": n}) for n in (0, 17, 2.5, "4", None))
 
 
-def test_parallelism_is_opt_in() -> None:
-    assert parallelism({}) == 1
-    assert parallelism(None) == 1
+def test_parallelism_option_is_read_as_given() -> None:
+    assert parallelism({}) is None  # the engine picks (tests/engine/test_window_parts.py)
+    assert parallelism(None) is None
     assert parallelism({"parallelism": 8}) == 8
     assert parallelism({"parallelism": 3.0}) == 3
 

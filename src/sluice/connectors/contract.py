@@ -71,6 +71,10 @@ class ConnectionSpec:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     # JSON Schema of a source connection's `data` object (format options for files).
     data_schema: Mapping[str, Any] | None = None
+    # True when a window read in parts sees one consistent view of the source, as a serial
+    # read would (PostgreSQL's parts share one snapshot; file sources list their files once):
+    # such windows are read in parts by default, others only when the flow asks.
+    consistent_parts: bool = False
 
     def auth_spec(self, name: str) -> AuthSpec | None:
         return next((a for a in self.auth_specs if a.name == name), None)

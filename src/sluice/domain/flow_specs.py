@@ -226,20 +226,14 @@ def delay_alert_minutes(options: dict[str, Any] | None) -> int:
     return int(value) if isinstance(value, int) and value >= 1 else DEFAULT_DELAY_ALERT_MINUTES
 
 
-def parallelism(options: dict[str, Any] | None) -> int:
-    """A flow's `parallelism` option (validated at flow creation); 1 without it.
-
-    Opt-in, not one part per core: on MySQL/MariaDB, SQLite and SQL database sources each
-    part reads in a snapshot of its own, so a row whose delta column changes during the read
-    can be read by two parts or by none (PostgreSQL parts share one exported snapshot; files
-    are listed once). And parts cost memory (a few batches each) for little where the local
-    CPU is the limit: measured on 2 cores, 2 parts saved 5 % of a 5M-row window and cost 17 %
-    more memory (bench/README.md)."""
+def parallelism(options: dict[str, Any] | None) -> int | None:
+    """A flow's `parallelism` option (validated at flow creation); None without it, and the
+    engine picks (sluice.engine.window_parts)."""
     value = (options or {}).get("parallelism")
     # JSON Schema counts 4.0 as an integer too.
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value % 1 == 0:
         return max(1, min(int(value), MAX_PARALLELISM))
-    return 1
+    return None
 
 
 def worker_queue(options: dict[str, Any] | None) -> str:

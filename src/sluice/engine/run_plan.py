@@ -22,6 +22,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.domain.windows import Window
 from sluice.engine import claims
 from sluice.engine.engine_context import EngineContext
+from sluice.engine.window_parts import window_parts
 from sluice.lake.location import LakeTable
 from sluice.store import clock
 from sluice.store.datasets import table_location
@@ -76,7 +77,7 @@ class RunPlan:
     earlier_runs: tuple[str, ...] = ()
     # The flow's `expectations` option (off unless set).
     expectations: Expectations = field(default_factory=Expectations)
-    # The flow's `parallelism` option: parts of the window read at once.
+    # Parts of the window read at once: the flow's `parallelism`, or the worker's default.
     parallelism: int = 1
 
 
@@ -125,7 +126,7 @@ def load_plan(ctx: EngineContext, claim: claims.Claim) -> RunPlan:
             typed_source=not (source_kind == "file" and file_format in _TEXT_FORMATS),
             earlier_runs=earlier_runs_of_input(session, run),
             expectations=flow_expectations(options),
-            parallelism=parallelism(options),
+            parallelism=window_parts(parallelism(options), endpoints.connector.spec),
         )
 
 

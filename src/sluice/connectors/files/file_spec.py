@@ -75,4 +75,5 @@ def file_connection_spec(
         auth_specs=auth_specs,
         params_schema=FILE_PARAMS_SCHEMA,
         data_schema=FILE_DATA_SCHEMA,
+        consistent_parts=True,  # the run's files are listed once, before any is read
     )

@@ -37,4 +37,5 @@ SPEC = ConnectionSpec(
     source_kind="table",
     auth_specs=(CONNECTION_STRING_AUTH, BASIC_AUTH),
     params_schema=TABLE_PARAMS_SCHEMA,
+    consistent_parts=True,  # the parts import the snapshot the window's count was made in
 )
