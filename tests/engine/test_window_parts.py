@@ -99,7 +99,8 @@ def test_a_sqlite_flow_without_the_option_stays_serial_on_any_worker(
 
     monkeypatch.setattr("sluice.connectors.sqlite.reader.offer_split", offer)
     db = make_orders(Path(settings.allowed_file_roots[0]))
-    source, dataset_id = sqlite_table_source(caller, db, "orders", name="orders", dataset_name="orders")
+    source, dataset_id = sqlite_table_source(caller, db, "orders", name="orders",
+                                             dataset_name="orders")
     flow = once_flow(caller, "orders", TABLE_FLOW_SPEC, source, dataset_id)
     run_id = start_run(caller, flow, BASE + timedelta(hours=2), BASE + timedelta(hours=46))
     assert run_all(worker) == 1

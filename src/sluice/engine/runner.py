@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
@@ -190,7 +190,13 @@ def _move_data(
                 MAPPING_FAILED, f"The mapping set cannot be applied: {error}."
             ) from None
         batches = _stream(ctx, guard, plan, read, mapper, metrics, evolution.write_schema, run_log)
-        commit = write_run(write_plan, evolution.write_schema, batches)
+        try:
+            commit = write_run(write_plan, evolution.write_schema, batches)
+        finally:
+            # A write that failed midway leaves the stream suspended: closing it stops the
+            # read-ahead thread before the read is closed below, never while that thread is
+            # still using the read's connection (it could hang the run).
+            batches.close()
     finally:
         # Recorded even when the run fails: a re-trigger must read exactly these files.
         metrics.input_files = list(read.progress.files)
@@ -303,7 +309,7 @@ def _stream(
     metrics: RunMetrics,
     schema: pa.Schema,
     run_log: RunLog,
-) -> Iterator[pa.RecordBatch]:
+) -> Generator[pa.RecordBatch, None, None]:
     """Map, tag and count each batch; publish progress; stop on cancel or a lost claim.
 
     Raising from here aborts the Delta write before its commit, so a cancelled run, a lost
