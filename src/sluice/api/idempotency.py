@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import SessionDep, TenantDep
+from sluice.api.headers import reads_headers
 from sluice.domain.tenancy import Tenant
 from sluice.services import idempotency as service
 from sluice.services.idempotency import StoredAnswer
@@ -67,13 +68,11 @@ def _replayed(answer: StoredAnswer) -> Response:
     )
 
 
+@reads_headers("Idempotency-Key")
 async def idempotent_create(
-    request: Request,
-    body: JsonBody,
-    session: SessionDep,
-    tenant: TenantDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    request: Request, body: JsonBody, session: SessionDep, tenant: TenantDep
 ) -> IdempotentCreate:
+    idempotency_key = request.headers.get("idempotency-key")
     if idempotency_key is None:
         return IdempotentCreate(session, tenant, None, "")
     key = service.checked_key(idempotency_key)
