@@ -38,7 +38,7 @@ def create_backfill(
         response.background = notify_after_commit(context, *result.run_ids)
         return response
 
-    return idempotency.respond(create)
+    return idempotency.respond(session, tenant, body, create)
 
 
 @router.get("")

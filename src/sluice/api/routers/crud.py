@@ -66,7 +66,7 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
             response = created(row, f"{ops.path}/{row.id}", ops.warnings(row))
             return report_ignored(request, response, ops.ignored(body))
 
-        return idempotency.respond(create)
+        return idempotency.respond(session, tenant, body, create)
 
     @router.get("/{resource_id}")
     def get_resource(

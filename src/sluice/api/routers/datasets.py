@@ -57,7 +57,7 @@ def create_dataset(
         )
         return report_ignored(request, response, ignored_fields(DatasetCreate, body))
 
-    return idempotency.respond(create)
+    return idempotency.respond(session, tenant, body, create)
 
 
 @router.get("/{dataset_id}")

@@ -55,9 +55,10 @@ def list_mapping_sets(
 def create_mapping_set(
     body: JsonBody, session: SessionDep, tenant: TenantDep, idempotency: IdempotencyDep
 ) -> Response:
-    return idempotency.respond(
-        lambda: _written(service.create_mapping_set(session, tenant, body), 201)
-    )
+    def create() -> Response:
+        return _written(service.create_mapping_set(session, tenant, body), 201)
+
+    return idempotency.respond(session, tenant, body, create)
 
 
 @router.get("/{mapping_id}")

@@ -80,7 +80,7 @@ def create_run(
         )
         return report_ignored(request, response, ignored_run_fields(body))
 
-    answer = idempotency.respond(create)
+    answer = idempotency.respond(session, tenant, body, create)
     commit_in_route(session)
     return answer
 
