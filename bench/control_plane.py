@@ -36,7 +36,7 @@ from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 import data
-from common import BASE_EPOCH, PG_ADMIN_DSN, PG_HOST, PG_PORT, PG_USER
+from common import BASE_EPOCH, PG_ADMIN_DSN, PG_HOST, PG_PORT, PG_USER, py_spy
 from sluice.domain.schedule import parse_schedule
 from sluice.domain.windows import Window
 from sluice.engine.scheduler import next_tick_at
@@ -407,7 +407,7 @@ def list_latency(store: str, home: Path, *, stored_runs: int, repeat: int,
         if profile is not None:
             server = servers["sluice"]
             spy = subprocess.Popen(
-                [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                [py_spy(), "record", "--pid",
                  str(server.pid), "--format", "raw", "--rate", "500", "--gil", "--output",
                  str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)

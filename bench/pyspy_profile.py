@@ -28,6 +28,7 @@ from common import (
     OVERHEAD_RUNS,
     SCALES,
     csv_dir,
+    py_spy,
     table_name,
     window_epochs,
 )
@@ -41,7 +42,7 @@ from sluice_proc import (
     timed_run,
 )
 
-PY_SPY = str(Path(sys.executable).with_name("py-spy"))
+PY_SPY = py_spy()
 
 
 def summarize(collapsed: Path, top: int = 25) -> str:
@@ -75,6 +76,7 @@ def main() -> None:
     parser.add_argument("--gil", action="store_true",
                         help="sample only the thread holding the GIL (where CPU goes)")
     parser.add_argument("--pg", action="store_true", help="PostgreSQL metadata (post only)")
+    parser.add_argument("--connections", type=int, default=4, help="wrk connections (post only)")
     args = parser.parse_args()
     home = DATA_DIR / "work" / f"profile-{args.what}"
     shutil.rmtree(home, ignore_errors=True)
@@ -96,6 +98,8 @@ def main() -> None:
         credentials = provision_client(sluice_env(home, **settings), home / "credentials.json")
     server = start_server(home, sluice_env(home, **settings), *extra)
     out = DATA_DIR / f"profile-{args.what}{'-pg' if args.pg else ''}.txt"
+    if args.what == "post" and args.connections != 4:
+        out = out.with_name(f"{out.stem}-c{args.connections}.txt")
     try:
         with server.client(credentials) as client:
             if args.what == "files":
@@ -126,7 +130,8 @@ def main() -> None:
                 client.post("runs", body)  # the first run sets the flow's delta column
                 result = control_plane.wrk(
                     f"{server.url}/data/foundation/flowservice/runs", headers, home, "post",
-                    method="POST", body=run_body(flow, start, start + 60, None))
+                    method="POST", body=run_body(flow, start, start + 60, None),
+                    connections=args.connections)
                 print(f"POST /runs: {result}")
             elif args.what == "overhead":
                 seconds = []

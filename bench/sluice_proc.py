@@ -107,11 +107,22 @@ def start_server(data_dir: Path, env: dict[str, str], *options: str) -> Server:
                   probe="/data/foundation/flowservice/flows", env=env, timeout=120)
 
 
+def absolute_pythonpath(env: dict[str, str]) -> dict[str, str]:
+    """`env` with its PYTHONPATH entries made absolute: servers start in their own folder,
+    where `PYTHONPATH=src` would silently import the installed Sluice instead."""
+    if env.get("PYTHONPATH"):
+        env = {**env, "PYTHONPATH": os.pathsep.join(
+            str(Path(entry).resolve()) if entry else entry
+            for entry in env["PYTHONPATH"].split(os.pathsep))}
+    return env
+
+
 def launch(command: list[str], port: int, home: Path, log_path: Path, what: str, *,
            probe: str = "/", env: dict[str, str] | None = None, timeout: float = 60
            ) -> Server:
     """`command` started in `home` (output to `log_path`), once `probe` on `port` answers;
     RuntimeError with the log's tail if it exits or stays silent for `timeout` seconds."""
+    env = absolute_pythonpath(dict(os.environ) if env is None else env)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, cwd=home)

@@ -20,11 +20,7 @@ from sluice.api.app_context import AppContext
 from sluice.api.body import ContentTypeError
 from sluice.api.deps import authenticate
 from sluice.api.json_response import JSONResponse
-from sluice.api.middleware import (
-    BodyLimitMiddleware,
-    RequestIdMiddleware,
-    TrailingSlashMiddleware,
-)
+from sluice.api.middleware import RequestMiddleware
 from sluice.api.openapi import install_openapi
 from sluice.api.problems import (
     GatewayError,
@@ -34,7 +30,6 @@ from sluice.api.problems import (
     wire_message,
 )
 from sluice.api.routers import ROUTERS, token
-from sluice.api.unexpected import UnexpectedErrorMiddleware
 from sluice.config import Settings, load_settings
 from sluice.domain.errors import SluiceError
 from sluice.engine.celery_executor import CeleryExecutor, executor_from_settings
@@ -137,14 +132,12 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
     # The dashboard at /ui has its own login (a session cookie), not bearer tokens.
     install_dashboard(app)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Inside the metrics and request-id middleware: they see (and tag) an ordinary 500.
-    app.add_middleware(UnexpectedErrorMiddleware)
+    # Request ids, trailing slashes, unexpected errors and the body limit, in one layer.
+    app.add_middleware(RequestMiddleware, max_bytes=settings.max_body_bytes)
     if settings.metrics_enabled:
-        # Inside the trailing-slash rewrite, so that it sees the scope the router fills in.
+        # Outside it: the metrics see the 500 and 413 answers it makes, and the route the
+        # router fills in (the trailing-slash rewrite keeps the scope).
         install_metrics(app, context.sessions, settings.metrics_token)
-    app.add_middleware(TrailingSlashMiddleware)
-    app.add_middleware(RequestIdMiddleware)
     return app
 
 
@@ -238,7 +231,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "with its current etag.",
         )
 
-    # Errors nobody raised on purpose: UnexpectedErrorMiddleware (see create_app).
+    # Errors nobody raised on purpose: RequestMiddleware (see create_app).
 
 
 def _allowed_methods(request: Request) -> list[str]:

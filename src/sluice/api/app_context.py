@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -34,8 +35,10 @@ class AppContext:
     def notifies_run_ready(self) -> bool:
         return self.notify_run_ready is not ignore_run_ready
 
-    @property
+    @cached_property
     def connector_context(self) -> ConnectorContext:
+        # Made once: every POST /runs needs it, and resolving the file roots (a realpath
+        # each) was a few per cent of its CPU. The settings do not change while serving.
         return ConnectorContext(
             allowed_file_roots=tuple(Path(p) for p in self.settings.allowed_file_roots),
             lake_dir=self.settings.lake_dir,

@@ -16,9 +16,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from sluice.domain.tenancy import Tenant
@@ -131,7 +131,7 @@ def clear_caller_caches() -> None:
 tenancy.on_tenancy_change(clear_caller_caches)
 
 
-async def get_caller_cache(request: Request) -> CallerCache:
+def caller_cache_of(request: Request) -> CallerCache:
     """The app's cache, made on first use (tests may set `app.state.caller_cache` first)."""
     state = request.app.state
     cache: CallerCache | None = getattr(state, "caller_cache", None)
@@ -142,6 +142,3 @@ async def get_caller_cache(request: Request) -> CallerCache:
                 cache = CallerCache()
                 state.caller_cache = cache
     return cache
-
-
-CallerCacheDep = Annotated[CallerCache, Depends(get_caller_cache)]

@@ -1,5 +1,5 @@
 """The `Idempotency-Key` header of create routes: a route opts in with one dependency and
-one call, `return idempotency.respond(lambda: <create and answer>)`.
+one call, `return idempotency.respond(session, tenant, body, lambda: <create and answer>)`.
 
 Without the header nothing changes. With it, a retry of the same request (same tenant,
 client, path and body) within 24 hours gets the first answer again, byte for byte, with the
@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from sluice.api.body import JsonBody
-from sluice.api.deps import SessionDep, TenantDep
+from sluice.api.headers import reads_headers
 from sluice.domain.tenancy import Tenant
 from sluice.services import idempotency as service
 from sluice.services.idempotency import StoredAnswer
@@ -29,32 +28,36 @@ _NOT_STORED = frozenset({"content-length", "content-type"})
 
 @dataclass(frozen=True)
 class IdempotentCreate:
-    """One create request and its key (None: the client sent no Idempotency-Key, and the
-    fingerprint, which only a key needs, is not computed)."""
+    """One create request and its `Idempotency-Key` (None: the client sent none). Made
+    from the request alone: as a dependency of the body, session and tenant dependencies,
+    which the route has anyway, it cost FastAPI four more dependency solves a request."""
 
-    session: Session
-    tenant: Tenant
     key: str | None
-    fingerprint: str
+    request: Request
 
-    def respond(self, create: Callable[[], Response]) -> Response:
+    def respond(
+        self, session: Session, tenant: Tenant, body: Any, create: Callable[[], Response]
+    ) -> Response:
         """The first answer to this key and request if there is one; else `create()`'s,
         stored in the same transaction as what it created."""
         if self.key is None:
             return create()
-        earlier = service.earlier_answer(self.session, self.tenant, self.key, self.fingerprint)
+        key = service.checked_key(self.key)
+        # The fingerprint (canonical JSON + sha256) only when a key is sent.
+        fingerprint = service.request_fingerprint(self.request.method, self.request.url.path, body)
+        earlier = service.earlier_answer(session, tenant, key, fingerprint)
         if earlier is not None:
             return _replayed(earlier)
         response = create()
         if not 200 <= response.status_code < 300:
             return response
         answer = StoredAnswer(
-            request_hash=self.fingerprint,
+            request_hash=fingerprint,
             status_code=response.status_code,
             body=bytes(response.body).decode(),
             headers={k: v for k, v in response.headers.items() if k not in _NOT_STORED},
         )
-        stored = service.remember_answer(self.session, self.tenant, self.key, answer)
+        stored = service.remember_answer(session, tenant, key, answer)
         return response if stored is answer else _replayed(stored)
 
 
@@ -67,18 +70,9 @@ def _replayed(answer: StoredAnswer) -> Response:
     )
 
 
-async def idempotent_create(
-    request: Request,
-    body: JsonBody,
-    session: SessionDep,
-    tenant: TenantDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> IdempotentCreate:
-    if idempotency_key is None:
-        return IdempotentCreate(session, tenant, None, "")
-    key = service.checked_key(idempotency_key)
-    fingerprint = service.request_fingerprint(request.method, request.url.path, body)
-    return IdempotentCreate(session, tenant, key, fingerprint)
+@reads_headers("Idempotency-Key")
+async def idempotent_create(request: Request) -> IdempotentCreate:
+    return IdempotentCreate(request.headers.get("idempotency-key"), request)
 
 
 IdempotencyDep = Annotated[IdempotentCreate, Depends(idempotent_create)]

@@ -4,11 +4,14 @@ plain JSON), so that client generators and fuzzers see what the server really do
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
 
+from sluice.api.headers import header_parameters
 from sluice.api.openapi_schemas import ANSWERS, Schema, body_schemas, ref
 from sluice.config import Settings
 from sluice.domain.catalog_query import MAX_LIMIT as CATALOG_MAX_LIMIT
@@ -37,6 +40,7 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
             document = get_openapi(
                 title=app.title, version=app.version, routes=app.routes, description=DESCRIPTION
             )
+            declare_read_headers(document, app.routes)
             complete(document, settings.max_page_limit)
             app.openapi_schema = document
         return app.openapi_schema
@@ -49,6 +53,38 @@ DESCRIPTION = (
     "call needs Authorization: Bearer, x-api-key and x-gw-ims-org-id; x-sandbox-name picks "
     "the sandbox (prod by default)."
 )
+
+
+def declare_read_headers(document: dict[str, Any], routes: Sequence[BaseRoute]) -> None:
+    """Each operation's headers that its dependencies read by hand (`sluice.api.headers`),
+    after the parameters FastAPI found, where FastAPI listed its `Header()` parameters."""
+    for route in _effective_routes(routes):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or not getattr(route, "include_in_schema", False):
+            continue
+        headers = header_parameters(dependant)
+        operations = document["paths"].get(route.path_format, {})
+        for method in route.methods or ():
+            operation = operations.get(method.lower())
+            if headers and operation is not None:
+                _add_parameters(operation, headers)
+
+
+def _effective_routes(routes: Sequence[BaseRoute]) -> Iterable[Any]:
+    """The routes as served, each with the dependencies of the router that includes it
+    (FastAPI >= 0.160 keeps included routers as such; older versions copy their routes)."""
+    contexts = getattr(routing, "iter_route_contexts", None)
+    return routes if contexts is None else contexts(routes)
+
+
+def _add_parameters(operation: dict[str, Any], parameters: list[dict[str, Any]]) -> None:
+    if "parameters" in operation:
+        operation["parameters"].extend(parameters)
+        return
+    # Where FastAPI puts the key (before the answers), so that the document reads the same.
+    rest = {key: operation.pop(key) for key in list(operation) if key in ("responses",)}
+    operation["parameters"] = list(parameters)
+    operation.update(rest)
 
 
 def complete(document: dict[str, Any], max_limit: int) -> None:

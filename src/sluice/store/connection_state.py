@@ -52,11 +52,11 @@ _FLOW_AND_CONNECTION_STATES = (
     select(
         Flow,
         SourceConnection.id,
-        SourceConnection.doc,
+        SourceConnection.doc["state"].as_string(),
         Connection.id,
         Connection.state,
         TargetConnection.id,
-        TargetConnection.doc,
+        TargetConnection.doc["state"].as_string(),
     )
     .outerjoin(
         SourceConnection,
@@ -81,12 +81,14 @@ _FLOW_AND_CONNECTION_STATES = (
 
 
 def _states(columns: tuple[Any, ...]) -> list[tuple[str, str]]:
-    source, source_doc, base, base_state, target, target_doc = columns
+    """The found connections' states; a document's state is read in SQL (its whole
+    document would be sent and parsed to read one key), absent meaning enabled."""
+    source, source_state, base, base_state, target, target_state = columns
     states = []
     if source is not None:
-        states.append((source, document_state(source_doc)))
+        states.append((source, source_state if source_state is not None else "enabled"))
     if base is not None:
         states.append((base, base_state))
     if target is not None:
-        states.append((target, document_state(target_doc)))
+        states.append((target, target_state if target_state is not None else "enabled"))
     return states

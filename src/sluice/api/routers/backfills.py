@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
@@ -11,10 +11,11 @@ from sluice.api.idempotency import IdempotencyDep
 from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import FLOW_SERVICE, created, notify_after_commit, one, updated
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.services import backfills as service
 
 BACKFILLS = f"{FLOW_SERVICE}/backfills"
-router = APIRouter(prefix=BACKFILLS, tags=["backfills"])
+router = PrefixedRouter(prefix=BACKFILLS, tags=["backfills"])
 
 
 @router.post("")
@@ -37,7 +38,7 @@ def create_backfill(
         response.background = notify_after_commit(context, *result.run_ids)
         return response
 
-    return idempotency.respond(create)
+    return idempotency.respond(session, tenant, body, create)
 
 
 @router.get("")

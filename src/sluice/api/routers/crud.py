@@ -18,6 +18,7 @@ from sluice.api.ignored import report_ignored
 from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import created, no_content, one, updated
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.domain.tenancy import Tenant
 from sluice.services.resource_types import ResourceReader, VersionedResource
 
@@ -40,7 +41,7 @@ class ResourceOperations(Generic[Row]):
 
 
 def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
-    router = APIRouter(prefix=ops.path, tags=[tag])
+    router = PrefixedRouter(prefix=ops.path, tags=[tag])
 
     @router.get("")
     def list_resources(
@@ -65,7 +66,7 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
             response = created(row, f"{ops.path}/{row.id}", ops.warnings(row))
             return report_ignored(request, response, ops.ignored(body))
 
-        return idempotency.respond(create)
+        return idempotency.respond(session, tenant, body, create)
 
     @router.get("/{resource_id}")
     def get_resource(

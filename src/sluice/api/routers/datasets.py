@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
@@ -17,6 +17,7 @@ from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.json_response import JSONResponse
 from sluice.api.routers.common import CATALOG, RowsLimit
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.schemas.datasets import DatasetCreate
 from sluice.schemas.ignored import ignored_fields
 from sluice.schemas.parsing import parse_model
@@ -24,7 +25,7 @@ from sluice.services import dataset_catalog as catalog
 from sluice.services import datasets as service
 
 DATASETS = f"{CATALOG}/dataSets"
-router = APIRouter(prefix=DATASETS, tags=["datasets"])
+router = PrefixedRouter(prefix=DATASETS, tags=["datasets"])
 
 
 def _multi_params(request: Request) -> dict[str, list[str]]:
@@ -56,7 +57,7 @@ def create_dataset(
         )
         return report_ignored(request, response, ignored_fields(DatasetCreate, body))
 
-    return idempotency.respond(create)
+    return idempotency.respond(session, tenant, body, create)
 
 
 @router.get("/{dataset_id}")

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from sluice.api.deps import ContextDep, SessionDep, TenantDep
 from sluice.api.json_response import JSONResponse
 from sluice.api.problems import ERROR_TYPE_PREFIX, problem_body, request_id_of
 from sluice.api.routers.common import FLOW_SERVICE
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.domain.errors import bad_request
 from sluice.domain.numbers import ascii_whole_number
 from sluice.services.explore import DEFAULT_PREVIEW_ROWS, ConnectorProblem, ExploreQuery, explore
 
-router = APIRouter(prefix=f"{FLOW_SERVICE}/connections", tags=["connections"])
+router = PrefixedRouter(prefix=f"{FLOW_SERVICE}/connections", tags=["connections"])
 
 
 # A sync route: FastAPI runs it in a worker thread, so the connector's blocking I/O never

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
@@ -17,12 +17,13 @@ from sluice.api.idempotency import IdempotencyDep
 from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import no_content, one
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.domain.mapping_sets import mapping_version
 from sluice.services import mapping_sets as service
 from sluice.services.resource_types import NumberedResource
 
 PATH = "/data/foundation/conversion/mappingSets"
-router = APIRouter(prefix=PATH, tags=["mappingSets"])
+router = PrefixedRouter(prefix=PATH, tags=["mappingSets"])
 
 
 def _written(row: NumberedResource, status_code: int) -> JSONResponse:
@@ -54,9 +55,10 @@ def list_mapping_sets(
 def create_mapping_set(
     body: JsonBody, session: SessionDep, tenant: TenantDep, idempotency: IdempotencyDep
 ) -> Response:
-    return idempotency.respond(
-        lambda: _written(service.create_mapping_set(session, tenant, body), 201)
-    )
+    def create() -> Response:
+        return _written(service.create_mapping_set(session, tenant, body), 201)
+
+    return idempotency.respond(session, tenant, body, create)
 
 
 @router.get("/{mapping_id}")

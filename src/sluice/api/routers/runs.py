@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from sluice.api.body import JsonBody
 from sluice.api.deps import ContextDep, SessionDep, TenantDep, commit_in_route
@@ -14,6 +14,7 @@ from sluice.api.ignored import report_ignored
 from sluice.api.json_response import JSONResponse
 from sluice.api.list_pages import list_response
 from sluice.api.routers.common import FLOW_SERVICE, RowsLimit, notify_after_commit, one
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.domain.errors import bad_request
 from sluice.domain.list_query import PropertyFilter
 from sluice.domain.run_params import ignored_run_fields
@@ -22,8 +23,8 @@ from sluice.services import runs as service
 from sluice.services.flows import flows
 
 RUNS = f"{FLOW_SERVICE}/runs"
-router = APIRouter(prefix=RUNS, tags=["runs"])
-flow_runs_router = APIRouter(prefix=f"{FLOW_SERVICE}/flows", tags=["runs"])
+router = PrefixedRouter(prefix=RUNS, tags=["runs"])
+flow_runs_router = PrefixedRouter(prefix=f"{FLOW_SERVICE}/flows", tags=["runs"])
 
 
 def _runs_page(
@@ -79,7 +80,7 @@ def create_run(
         )
         return report_ignored(request, response, ignored_run_fields(body))
 
-    answer = idempotency.respond(create)
+    answer = idempotency.respond(session, tenant, body, create)
     commit_in_route(session)
     return answer
 

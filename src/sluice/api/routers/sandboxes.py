@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from sluice.api.body import JsonBody
 from sluice.api.deps import CallerDep, SessionDep
 from sluice.api.json_response import JSONResponse
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.schemas.parsing import parse_model
 from sluice.schemas.sandboxes import SandboxCreate
 from sluice.services import tenancy
 from sluice.services.tenancy import SandboxRecord
 
 SANDBOXES = "/data/foundation/sandbox-management/sandboxes"
-router = APIRouter(prefix=SANDBOXES, tags=["sandboxes"])
+router = PrefixedRouter(prefix=SANDBOXES, tags=["sandboxes"])
 
 
 def render_sandbox(sandbox: SandboxRecord) -> dict[str, Any]:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from sluice.api.deps import ContextDep, TenantDep
 from sluice.api.list_pages import list_query_from, projected, requested_properties
 from sluice.api.routers.common import FLOW_SERVICE
+from sluice.api.routers.prefixed import PrefixedRouter
 from sluice.connectors.registry import all_specs
 from sluice.domain.errors import NotFoundError
 from sluice.domain.flow_specs import FlowSpec, all_flow_specs
 from sluice.domain.matching import matches
 
-router = APIRouter(prefix=FLOW_SERVICE, tags=["specs"])
+router = PrefixedRouter(prefix=FLOW_SERVICE, tags=["specs"])
 
 
 def flow_spec_view(spec: FlowSpec) -> dict[str, Any]:
