@@ -7,7 +7,7 @@ lookups a cache miss needs, the route itself and the commit go to the pool.
 
 FastAPI solves a dependency's own dependencies every time it appears in a route's graph
 (only the call itself is cached), so these take the `Request` and nothing else where they
-can: `POST /runs` solves 12 dependency nodes instead of 24. Headers are read from
+can: `POST /runs` solves 8 dependency nodes instead of 24. Headers are read from
 `request.headers` and declared for the OpenAPI document with `reads_headers`
 (`sluice.api.headers`), not as `Header()` parameters that Pydantic validates at each node.
 """

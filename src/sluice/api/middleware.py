@@ -19,28 +19,11 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 UNEXPECTED_MESSAGE = "An unexpected error occurred; quote the request id to the operator."
 
 
-class HttpMiddleware:
-    """A middleware that acts on HTTP requests only: lifespan events and websockets pass
-    through untouched."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self.handle(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
-
-
 class BodyTooLargeError(Exception):
     pass
 
 
-class RequestMiddleware(HttpMiddleware):
+class RequestMiddleware:
     """What Sluice does around every HTTP request, from the outside in:
 
     - **request id**: the caller's `x-request-id` if sane, else a new one, kept in the
@@ -59,10 +42,16 @@ class RequestMiddleware(HttpMiddleware):
     through again when it resumes (a tenth of `POST /runs`'s CPU went to the layers)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        super().__init__(app)
+        self.app = app
         self.max_bytes = max_bytes
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._handle(scope, receive, send)
+        else:  # lifespan events and websockets pass through untouched
+            await self.app(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", []))
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
