@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     lake_storage_options: SecretStr | None = None
     # S3 without conditional writes loses commits when two writers race: refused unless set.
     lake_allow_unsafe_rename: bool = False
+    # How datasets' Parquet files encode integers, timestamps, dates and decimals: `delta`
+    # (DELTA_BINARY_PACKED: smaller files, less CPU) or `plain`, for readers that know only
+    # PLAIN and dictionary pages (Spark before 3.3 with its vectorized reader).
+    lake_integer_encoding: Literal["delta", "plain"] = "delta"
 
     @field_validator("data_dir")
     @classmethod
@@ -129,6 +133,7 @@ class Settings(BaseSettings):
             self.lake_uri or str(self.lake_dir),
             options.get_secret_value() if options is not None else None,
             allow_unsafe_rename=self.lake_allow_unsafe_rename,
+            integer_encoding=self.lake_integer_encoding,
         )
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -230,6 +231,23 @@ def test_an_unexpected_error_is_one_line_too(
     monkeypatch.setenv("SLUICE_DEBUG", "1")
     with pytest.raises(RuntimeError):
         main.app(["flows", "list", "--url", server.url], prog_name="sluice")
+
+
+def test_an_invalid_setting_is_one_line_naming_it_never_its_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SLUICE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SLUICE_DEBUG", raising=False)
+    monkeypatch.setenv("SLUICE_LAKE_INTEGER_ENCODING", "zigzag")
+    monkeypatch.setenv("SLUICE_WORKERS", "s3cr3t-ish")
+    with pytest.raises(SystemExit) as ended:
+        main.app(["serve", "--no-demo", "--port", "1"], prog_name="sluice")
+    assert ended.value.code == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "Error: invalid setting SLUICE_WORKERS: Input should be a valid integer, unable to parse "
+        "string as an integer; SLUICE_LAKE_INTEGER_ENCODING: Input should be 'delta' or 'plain'"]
+    assert "zigzag" not in err and "s3cr3t" not in err
 
 
 def test_json_output_is_plain_json(remote: Cli) -> None:

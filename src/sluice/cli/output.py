@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 import typer.main
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -144,6 +145,18 @@ def reported_errors() -> Iterator[None]:
         fail(f"cannot use the lake: {error} (see SLUICE_LAKE_URI)")
 
 
+def describe_settings_error(error: ValidationError) -> str:
+    """The settings a process refused, by their environment names (the values are left out:
+    some of them are secrets)."""
+    problems = [
+        f"SLUICE_{str(problem['loc'][0]).upper()}: {problem['msg']}"
+        if problem["loc"]
+        else str(problem["msg"])
+        for problem in error.errors(include_input=False, include_url=False)
+    ]
+    return "invalid setting " + "; ".join(problems)
+
+
 class GuardedTyper(typer.Typer):
     """The `sluice` command: whatever goes wrong ends as one line on stderr and exit code 1,
     never a traceback (SLUICE_DEBUG=1 lets it through, for bug reports)."""
@@ -154,14 +167,17 @@ class GuardedTyper(typer.Typer):
         except Exception as error:
             if os.environ.get("SLUICE_DEBUG"):
                 raise
+            if isinstance(error, ValidationError) and error.title == "Settings":
+                message = describe_settings_error(error)
+            else:
+                message = (
+                    f"unexpected {type(error).__name__}: {error} "
+                    "(set SLUICE_DEBUG=1 to see the traceback)"
+                )
             err_console.print(
-                f"[bold red]Error:[/bold red] unexpected {type(error).__name__}: {error} "
-                "(set SLUICE_DEBUG=1 to see the traceback)",
-                highlight=False,
-                soft_wrap=True,
+                f"[bold red]Error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True
             )
             raise SystemExit(1) from None
-
 
     def _run(self, *args: Any, **kwargs: Any) -> Any:
         """Click's own loop, but a usage error is one line too: what is wrong and where the

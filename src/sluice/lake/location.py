@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # settings import this module: delta-rs and fsspec load on first lake use
@@ -34,6 +34,9 @@ SUPPORTED_SCHEMES = LOCAL_SCHEMES | S3_SCHEMES | AZURE_SCHEMES | GCS_SCHEMES
 # asks for the ETag-based one unless the operator chose a mechanism.
 _S3_SAFE_COMMIT = {"conditional_put": "etag"}
 _UNSAFE_RENAME_KEY = "aws_s3_allow_unsafe_rename"
+# How integer-like columns are written (lake/parquet_format.py): "delta" (DELTA_BINARY_PACKED,
+# smaller and cheaper to write) or "plain" for readers that know no other encoding.
+IntegerEncoding = Literal["delta", "plain"]
 
 
 class LakeConfigurationError(ValueError):
@@ -51,10 +54,12 @@ def _from_environment(prefixes: tuple[str, ...]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class LakeLocation:
-    """The lake root and the storage options every call against it uses."""
+    """The lake root, the storage options every call against it uses, and how its Parquet
+    files encode integers."""
 
     root: str
     storage_options: dict[str, str] = field(default_factory=dict)
+    integer_encoding: IntegerEncoding = "delta"
 
     @property
     def scheme(self) -> str:
@@ -164,7 +169,11 @@ def _adlfs_options(options: Mapping[str, str]) -> dict[str, Any]:
 
 
 def lake_location(
-    root: str, options_json: str | None = None, *, allow_unsafe_rename: bool = False
+    root: str,
+    options_json: str | None = None,
+    *,
+    allow_unsafe_rename: bool = False,
+    integer_encoding: IntegerEncoding = "delta",
 ) -> LakeLocation:
     """The lake of the settings, checked: a supported scheme, options that are a JSON object
     of strings, and no unsafe S3 renames unless the operator said so explicitly."""
@@ -204,7 +213,7 @@ def lake_location(
             for k in ("conditional_put", "aws_conditional_put", "aws_s3_locking_provider")
         ):
             options = {**_S3_SAFE_COMMIT, **options}
-    return LakeLocation(root=root, storage_options=options)
+    return LakeLocation(root=root, storage_options=options, integer_encoding=integer_encoding)
 
 
 LOCAL_LAKE = LakeLocation(root="")

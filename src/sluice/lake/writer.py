@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
 from sluice.lake.commits import RUN_ID_KEY, CommitFacts, find_commit
@@ -168,7 +168,9 @@ def _commit_properties(run_id: str) -> CommitProperties:
     )
 
 
-def _merge(table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader) -> None:
+def _merge(
+    table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader, properties: WriterProperties
+) -> None:
     """Upsert on the merge keys.
 
     deltalake's merge takes the stream itself (no `pa.Table` needed) but its join may hold
@@ -185,7 +187,7 @@ def _merge(table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader) -> 
             source_alias="source",
             target_alias="target",
             merge_schema=plan.merge_schema,
-            writer_properties=writer_properties(),
+            writer_properties=properties,
             commit_properties=_commit_properties(plan.run_id),
         )
         .when_matched_update_all()
@@ -195,10 +197,12 @@ def _merge(table: DeltaTable, plan: WritePlan, source: pa.RecordBatchReader) -> 
 
 
 def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchReader) -> None:
-    if plan.mode == "merge" and table is not None:
-        _merge(table, plan, source)
-        return
     location = as_lake_table(plan.table)
+    # Keyed by the stream's columns: a merge writes the table's, which hold them all.
+    parquet = writer_properties(source.schema, location.lake.integer_encoding)
+    if plan.mode == "merge" and table is not None:
+        _merge(table, plan, source, parquet)
+        return
     target = table if table is not None else location.uri
     properties = _commit_properties(plan.run_id)
     # A new table takes the stream's schema as it is; only an existing one merges.
@@ -214,7 +218,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
-            writer_properties=writer_properties(),
+            writer_properties=parquet,
             storage_options=location.storage_options if table is None else None,
         )
     else:  # append; or a merge into a table not there yet, which inserts every row
@@ -225,7 +229,7 @@ def _write(table: DeltaTable | None, plan: WritePlan, source: pa.RecordBatchRead
             schema_mode=schema_mode,
             commit_properties=properties,
             target_file_size=TARGET_FILE_SIZE,
-            writer_properties=writer_properties(),
+            writer_properties=parquet,
             storage_options=location.storage_options if table is None else None,
         )
 
