@@ -85,6 +85,31 @@ def test_the_count_made_beside_the_read_counts_the_reads_snapshot(
     assert read.progress.source_count == 3
 
 
+def test_the_count_beside_the_read_uses_no_parallel_workers(
+    pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parallel workers would take CPU from the read it runs beside: the count's transaction
+    # plans without them, and only it (the read's own session is pooled and keeps its own).
+    table = pg_table("id int, at timestamptz")
+    _insert_at(table, [(1, 1)])
+    setting = "SELECT pg_catalog.current_setting('max_parallel_workers_per_gather')::int8"
+    seen: list[int] = []
+    count_rows = transactions.count_rows
+
+    def with_setting(session: Any, sql: str, *args: Any) -> int:
+        seen.append(count_rows(session, setting))
+        return count_rows(session, sql, *args)
+
+    monkeypatch.setattr(transactions, "count_rows", with_setting)
+    read = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
+    rows, _ = read_all(read)
+    assert rows.num_rows == 1 and read.progress.source_count == 1
+    assert seen == [0]
+    with psycopg.connect(pg_dsn()) as connection:
+        server_default = connection.execute("SHOW max_parallel_workers_per_gather").fetchone()
+    assert server_default is not None and int(server_default[0]) > 0
+
+
 def test_without_a_second_connection_the_read_counts_in_its_own_transaction(
     pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
