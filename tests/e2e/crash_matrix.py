@@ -175,9 +175,8 @@ class Outcome:
 
 
 def _build_flow(rig: Rig, case: Case) -> BuiltFlow:
-    options: dict[str, Any] = {"writeMode": case.mode}
-    if case.parallelism > 1:
-        options["parallelism"] = case.parallelism
+    # Always said: without it a file window's parts follow the worker's cores.
+    options: dict[str, Any] = {"writeMode": case.mode, "parallelism": case.parallelism}
     if case.mode == "merge":
         options["primaryKey"] = ["id"]
     if case.source == "table":

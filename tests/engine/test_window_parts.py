@@ -1,5 +1,6 @@
 """The parts a run's window is read in when its flow does not say: from the worker's cores,
-only for sources whose parts read one consistent view (PostgreSQL, files)."""
+only for sources whose parts read one consistent view (PostgreSQL, files): half of them for
+PostgreSQL, all of them for files, at most four."""
 
 from __future__ import annotations
 
@@ -31,16 +32,23 @@ from support.sample_flows import (
 SPECS = {spec.name: spec for spec in builtin_specs()}
 
 
+FILE_SPECS = ("Local Files", "Amazon S3", "SFTP", "Azure Blob Storage")
+
+
 @pytest.mark.parametrize(("cores", "parts"), [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)])
-def test_consistent_sources_default_to_half_the_cores_at_most_four(cores: int, parts: int
-                                                                   ) -> None:
-    for name in ("PostgreSQL", "Local Files", "Amazon S3", "SFTP", "Azure Blob Storage"):
+def test_postgresql_defaults_to_half_the_cores_at_most_four(cores: int, parts: int) -> None:
+    assert window_parts(None, SPECS["PostgreSQL"], cores=cores) == parts
+
+
+@pytest.mark.parametrize(("cores", "parts"), [(1, 1), (2, 2), (3, 3), (4, 4), (64, 4)])
+def test_file_sources_default_to_every_core_at_most_four(cores: int, parts: int) -> None:
+    for name in FILE_SPECS:
         assert window_parts(None, SPECS[name], cores=cores) == parts, name
 
 
 def test_other_sources_read_in_one_part_unless_the_flow_asks() -> None:
     consistent = {name for name, spec in SPECS.items() if spec.consistent_parts}
-    assert consistent == {"PostgreSQL", "Local Files", "Amazon S3", "SFTP", "Azure Blob Storage"}
+    assert consistent == {"PostgreSQL", *FILE_SPECS}
     for name in set(SPECS) - consistent:
         assert window_parts(None, SPECS[name], cores=64) == 1, name
         assert window_parts(3, SPECS[name], cores=1) == 3, name  # the flow's option wins
@@ -62,8 +70,8 @@ class Spy:
         return self.real(parts, threads, *args)
 
 
-@pytest.mark.parametrize(("cores", "threads"), [(8, [4]), (2, [])])
-def test_a_file_flow_without_the_option_is_read_in_parts_on_a_larger_worker(
+@pytest.mark.parametrize(("cores", "threads"), [(8, [4]), (2, [2]), (1, [])])
+def test_a_file_flow_without_the_option_is_read_in_as_many_parts_as_cores(
     caller: Caller, worker: Worker, settings: Any, monkeypatch: pytest.MonkeyPatch,
     cores: int, threads: list[int],
 ) -> None:

@@ -75,6 +75,10 @@ class ConnectionSpec:
     # read would (PostgreSQL's parts share one snapshot; file sources list their files once):
     # such windows are read in parts by default, others only when the flow asks.
     consistent_parts: bool = False
+    # Default parts per core of the worker for such windows: a database's parts share the
+    # machine with its server's work (half a core each), a file source's parse on the worker
+    # alone (one each). Measured on 2 cores: bench/README.md, "Fifth round".
+    parts_per_core: float = 0.5
 
     def auth_spec(self, name: str) -> AuthSpec | None:
         return next((a for a in self.auth_specs if a.name == name), None)

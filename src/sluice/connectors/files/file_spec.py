@@ -76,4 +76,5 @@ def file_connection_spec(
         params_schema=FILE_PARAMS_SCHEMA,
         data_schema=FILE_DATA_SCHEMA,
         consistent_parts=True,  # the run's files are listed once, before any is read
+        parts_per_core=1.0,  # all the work of a part is parsing, here
     )
