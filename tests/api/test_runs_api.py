@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from support.api_bodies import FS, created_id
 from support.callers import Caller, error_code
@@ -218,3 +219,34 @@ def test_flow_with_active_runs_cannot_be_deleted(caller: Caller, file_flow: str)
     caller.post(f"{FS}/runs/{run_id}/action?op=cancel")
     assert caller.delete(f"{FS}/flows/{file_flow}").status_code == 204
     assert caller.get(f"{FS}/runs/{run_id}").status_code == 404
+
+
+def test_a_runs_page_is_one_statement_outside_a_transaction_on_postgresql(
+    caller: Caller, file_flow: str, database_url: str
+) -> None:
+    """The list's one SELECT runs in autocommit on PostgreSQL (no BEGIN and COMMIT round
+    trips); SQLite's driver never began a transaction for a SELECT anyway."""
+    body = {"flowId": file_flow, "params": SEED_TIMES}
+    for _ in range(2):
+        assert caller.post(f"{FS}/runs", json=body).status_code == 201
+    engine = caller.http.app.state.context.engine  # type: ignore[attr-defined]
+    path = f"{FS}/runs?property=flowId=={file_flow}&limit=1"
+    caller.get(path)  # the caller and tenant lookups are cached from here on
+    executed: list[tuple[str, bool]] = []
+
+    def capture(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        dbapi = connection.connection.dbapi_connection
+        executed.append((statement, bool(getattr(dbapi, "autocommit", False))))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        for page_path in (path, f"{FS}/flows/{file_flow}/runs?limit=1"):
+            executed.clear()
+            first = caller.get(page_path)
+            assert first.status_code == 200 and len(first.json()["items"]) == 1
+            selects = [s for s, _ in executed if "FROM runs" in s]
+            assert len(selects) == 1, executed
+            if database_url.startswith("postgresql"):
+                assert all(autocommit for _, autocommit in executed), executed
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)

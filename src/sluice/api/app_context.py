@@ -14,6 +14,7 @@ from sluice.config import Settings
 from sluice.connectors.contract import ConnectorContext
 from sluice.security.encryption import SecretBox
 from sluice.security.tokens import TokenSigner
+from sluice.services.metadata_database import open_read_sessions
 from sluice.services.source_connections import SourceChecker
 
 
@@ -46,6 +47,12 @@ class AppContext:
             allowed_hosts=self.settings.connector_allowed_host_list,
             lake=self.settings.lake,
         )
+
+    @cached_property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions of the routes that only read: autocommit on PostgreSQL (no BEGIN and
+        COMMIT round trips), the plain ones on SQLite."""
+        return open_read_sessions(self.engine)
 
     def source_checker(self) -> SourceChecker:
         """What a source connection's create-time check needs (issue 13: a missing table or

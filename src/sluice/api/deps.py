@@ -55,6 +55,23 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_end, session, commit=False)
         raise
+    await _close(session)
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """`get_session` for a route that only reads: its statements run in autocommit on
+    PostgreSQL (`AppContext.read_sessions`), a BEGIN and a COMMIT round trip fewer."""
+    session = context_of(request).read_sessions()
+    session.begin()
+    try:
+        yield session
+    except BaseException:
+        await run_in_threadpool(_end, session, commit=False)
+        raise
+    await _close(session)
+
+
+async def _close(session: Session) -> None:
     if session.in_transaction():
         await run_in_threadpool(_end, session, commit=True)
     else:
@@ -89,6 +106,8 @@ def _end(session: Session, *, commit: bool) -> None:
 # scope="function": the transaction commits when the route returns, before the response is
 # sent, so a 201 means the resource is readable by the client's very next request.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# A route that only reads (a list): no statement of it may write.
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sluice.config import Settings
 from sluice.domain.catalog_query import parse_properties
 from sluice.domain.list_query import ListQuery, PropertyFilter, encode_token, parse_list_query
 from sluice.domain.tenancy import Tenant
-from sluice.services.resource_types import ResourceReader, VersionedResource
+from sluice.services.resource_types import ListReader, VersionedResource
 
 Row = TypeVar("Row", bound=VersionedResource)
 
@@ -58,7 +58,7 @@ def list_response(
     settings: Settings,
     session: Session,
     tenant: Tenant,
-    repository: ResourceReader[Row],
+    repository: ListReader[Row],
     render: Callable[[Row], dict[str, Any]],
     scope: Sequence[PropertyFilter] = (),
 ) -> JSONResponse:

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sluice.domain.tenancy import Tenant
-from sluice.store.models import ResourceColumns
 
 
-def system_view(row: ResourceColumns, tenant: Tenant) -> dict[str, Any]:
+class SystemColumns(Protocol):
+    """A stored resource's system columns: a model instance, or a view of its row."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def updated_at(self) -> int: ...
+    @property
+    def created_by(self) -> str: ...
+    @property
+    def updated_by(self) -> str: ...
+    @property
+    def created_client(self) -> str: ...
+    @property
+    def updated_client(self) -> str: ...
+    @property
+    def sandbox_id(self) -> str: ...
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def etag(self) -> str: ...
+
+
+def system_view(row: SystemColumns, tenant: Tenant) -> dict[str, Any]:
     """The reference's system fields of any resource."""
     return {
         "id": row.id,

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sluice.store.db import make_engine, make_session_factory, upgrade_schema
+from sluice.store.db import (
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+    upgrade_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -30,3 +35,8 @@ def open_metadata_database(url: str) -> MetadataDatabase:
     """An engine and its sessions; nothing connects until the first use."""
     engine = make_engine(url)
     return MetadataDatabase(engine=engine, sessions=make_session_factory(engine))
+
+
+def open_read_sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for routes that only read (`sluice.store.db.make_read_session_factory`)."""
+    return make_read_session_factory(engine)

@@ -55,6 +55,14 @@ class ResourcePage(Protocol[Row_co]):
     def next_after(self) -> tuple[Any, str] | None: ...
 
 
+class ListReader(Protocol[Row_co]):
+    """The list reads of one resource inside a tenant: its pages and their count."""
+
+    def count(self, session: Session, tenant: Tenant, query: ListQuery) -> int: ...
+
+    def page(self, session: Session, tenant: Tenant, query: ListQuery) -> ResourcePage[Row_co]: ...
+
+
 class ResourceReader(Protocol[Row_co]):
     """The reads of one resource inside a tenant (another tenant's rows are "not found")."""
 

@@ -30,7 +30,8 @@ from sluice.store.connection_state import flow_and_connection_states
 from sluice.store.flow_endpoints import resolve_endpoints
 from sluice.store.list_query_sql import ColumnField, ResourceFields, system_fields
 from sluice.store.models import Flow, Run, RunBadRow
-from sluice.store.resources import ResourceRepository
+from sluice.store.resources import ResourceRepository, ViewPages
+from sluice.store.run_views import RunView
 from sluice.store.runs import NewRun, add_retrigger_run, add_run
 
 FIELDS = ResourceFields(
@@ -49,6 +50,8 @@ FIELDS = ResourceFields(
     document_fields=frozenset({"params", "metrics", "activities", "providerRefId", "flowSpec"}),
 )
 runs = ResourceRepository(Run, "runs", FIELDS)
+# The runs list reads tuples of the columns it renders: no ORM instance per listed run.
+run_list = ViewPages(FIELDS, RunView)
 LIVE_OR_SUCCEEDED = (SCHEDULED, IN_PROGRESS, SUCCESS)
 
 
@@ -178,7 +181,7 @@ def _check_delta_column(
         ) from None
 
 
-def render_run(row: Run, tenant: Tenant) -> dict[str, Any]:
+def render_run(row: Run | RunView, tenant: Tenant) -> dict[str, Any]:
     view = system_view(row, tenant)
     view.pop("name", None)
     metrics = dict(row.doc.get("metrics") or {})

@@ -11,7 +11,15 @@ from sluice.domain.errors import NotFoundError, PreconditionFailedError, Version
 from sluice.domain.list_query import ListQuery
 from sluice.domain.tenancy import Tenant
 from sluice.store.clock import new_etag, new_id, now_ms
-from sluice.store.list_query_sql import Page, ResourceFields, count_rows, fetch_page, tenant_scope
+from sluice.store.list_query_sql import (
+    Page,
+    ResourceFields,
+    View,
+    count_rows,
+    fetch_page,
+    fetch_view_page,
+    tenant_scope,
+)
 from sluice.store.models import ResourceColumns
 
 Row = TypeVar("Row", bound=ResourceColumns)
@@ -118,6 +126,21 @@ class ResourceRepository(Generic[Row]):
 
     def page(self, session: Session, tenant: Tenant, query: ListQuery) -> Page:
         return fetch_page(session, self.fields, tenant, query)
+
+    def count(self, session: Session, tenant: Tenant, query: ListQuery) -> int:
+        return count_rows(session, self.fields, tenant, query)
+
+
+class ViewPages(Generic[View]):
+    """The list reads of one resource whose rows are `view` tuples, not ORM instances (see
+    `fetch_view_page`): for a list whose pages are rendered and nothing else."""
+
+    def __init__(self, fields: ResourceFields, view: type[View]) -> None:
+        self.fields = fields
+        self.view = view
+
+    def page(self, session: Session, tenant: Tenant, query: ListQuery) -> Page:
+        return fetch_view_page(session, self.fields, tenant, query, self.view)
 
     def count(self, session: Session, tenant: Tenant, query: ListQuery) -> int:
         return count_rows(session, self.fields, tenant, query)

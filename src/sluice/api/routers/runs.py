@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Query, Request, Response
 
 from sluice.api.body import JsonBody
-from sluice.api.deps import ContextDep, SessionDep, TenantDep, commit_in_route
+from sluice.api.deps import ContextDep, ReadSessionDep, SessionDep, TenantDep, commit_in_route
 from sluice.api.idempotency import IdempotencyDep
 from sluice.api.ignored import report_ignored
 from sluice.api.json_response import JSONResponse
@@ -35,19 +35,21 @@ def _runs_page(
     scope: tuple[PropertyFilter, ...] = (),
 ) -> JSONResponse:
     render = partial(service.render_run, tenant=tenant)
-    return list_response(request, context.settings, session, tenant, service.runs, render, scope)
+    return list_response(
+        request, context.settings, session, tenant, service.run_list, render, scope
+    )
 
 
 @router.get("")
 def list_runs(
-    request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+    request: Request, context: ContextDep, session: ReadSessionDep, tenant: TenantDep
 ) -> JSONResponse:
     return _runs_page(request, context, session, tenant)
 
 
 @flow_runs_router.get("/{flow_id}/runs")
 def list_flow_runs(
-    flow_id: str, request: Request, context: ContextDep, session: SessionDep, tenant: TenantDep
+    flow_id: str, request: Request, context: ContextDep, session: ReadSessionDep, tenant: TenantDep
 ) -> JSONResponse:
     """A flow's runs (the link the tutorial shows): `/runs?property=flowId=={id}`, with the
     same filters and paging; 404 for an unknown flow."""
