@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sluice.domain.errors import ConfigurationError
 from sluice.domain.flow_specs import QUEUE_NAME_PATTERN
-from sluice.lake.location import LakeLocation, lake_location
+from sluice.lake.location import IntegerEncoding, LakeLocation, lake_location
 
 BROKER_SCHEMES = frozenset({"redis", "rediss", "amqp", "amqps", "pyamqp"})
 
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     # How datasets' Parquet files encode integers, timestamps, dates and decimals: `delta`
     # (DELTA_BINARY_PACKED: smaller files, less CPU) or `plain`, for readers that know only
     # PLAIN and dictionary pages (Spark before 3.3 with its vectorized reader).
-    lake_integer_encoding: Literal["delta", "plain"] = "delta"
+    lake_integer_encoding: IntegerEncoding = "delta"
 
     @field_validator("data_dir")
     @classmethod
