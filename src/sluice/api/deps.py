@@ -15,11 +15,12 @@ can: `POST /runs` solves 8 dependency nodes instead of 24. Headers are read from
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from sluice.api.app_context import AppContext
@@ -43,40 +44,37 @@ async def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One transaction per request: committed when the route returns, rolled back on error.
+@asynccontextmanager
+async def _request_transaction(sessions: sessionmaker[Session]) -> AsyncIterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back on error
+    (the route's exception is thrown in here through the dependency's `async with`).
 
     Beginning is lazy (no I/O before the first statement), so it happens here on the event
     loop; the commit or rollback talks to the database and runs in the thread pool."""
-    session = context_of(request).sessions()
+    session = sessions()
     session.begin()
     try:
         yield session
     except BaseException:
         await run_in_threadpool(_end, session, commit=False)
         raise
-    await _close(session)
-
-
-async def get_read_session(request: Request) -> AsyncIterator[Session]:
-    """`get_session` for a route that only reads: its statements run in autocommit on
-    PostgreSQL (`AppContext.read_sessions`), a BEGIN and a COMMIT round trip fewer."""
-    session = context_of(request).read_sessions()
-    session.begin()
-    try:
-        yield session
-    except BaseException:
-        await run_in_threadpool(_end, session, commit=False)
-        raise
-    await _close(session)
-
-
-async def _close(session: Session) -> None:
     if session.in_transaction():
         await run_in_threadpool(_end, session, commit=True)
     else:
         # The route ended its transaction in its own thread (`end_read`): nothing to send.
         session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    async with _request_transaction(context_of(request).sessions) as session:
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """`get_session` for a route that only reads: its statements run in autocommit on
+    PostgreSQL (`AppContext.read_sessions`), a BEGIN and a COMMIT round trip fewer."""
+    async with _request_transaction(context_of(request).read_sessions) as session:
+        yield session
 
 
 def end_read(session: Session) -> None:
