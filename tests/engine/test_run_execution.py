@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from sluice.config import Settings
 from sluice.engine.worker import Worker
+from sluice.lake.location import LakeTable
 from sluice.store.db import make_engine
 from sluice.store.models import Run
 from support.api_bodies import (
@@ -109,6 +110,30 @@ def test_consecutive_windows_cover_the_table_once_and_reruns_change_nothing(
     again = preview(caller, dataset_id)
     assert sorted(r["id"] for r in again["rows"]) == list(range(48))
     assert again["version"] == first["version"] + 1
+
+
+def test_a_run_into_an_existing_table_opens_it_once(
+    caller: Caller, settings: Settings, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_orders(Path(settings.allowed_file_roots[0]))
+    flow, dataset_id = table_flow(caller, db)
+    start_run(caller, flow, BASE, BASE + timedelta(hours=12))
+    assert run_all(worker) == 1
+    opened: list[str] = []
+    real_open = LakeTable.open
+
+    def counted_open(table: LakeTable) -> Any:
+        opened.append(table.uri)
+        return real_open(table)
+
+    monkeypatch.setattr(LakeTable, "open", counted_open)
+    run_id = start_run(caller, flow, BASE + timedelta(hours=12), BASE + timedelta(hours=24))
+    assert run_all(worker) == 1
+    assert get_run(caller, run_id)["metrics"]["statusSummary"]["status"] == "success"
+    # Its schema and its write share one snapshot; the commit is read off that snapshot.
+    assert len(opened) == 1, opened
+    monkeypatch.undo()
+    assert sorted(r["id"] for r in preview(caller, dataset_id)["rows"]) == list(range(24))
 
 
 def test_missing_delta_column_is_a_400_at_creation(caller: Caller, settings: Settings) -> None:

@@ -165,6 +165,49 @@ def test_a_conflicting_commit_of_another_run_is_a_concurrent_write_error(
     assert committed_version(table_uri, "r2") is None
 
 
+def _no_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(_location: object) -> None:
+        raise AssertionError("the write opened the table again")
+
+    monkeypatch.setattr(writer, "_open", refuse)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_write_given_an_old_snapshot_brings_it_up_to_date_instead_of_opening(
+    table_uri: str, mode: WriteMode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(table_uri, "base", rows([0]))
+    snapshot = DeltaTable(table_uri)  # opened by the run before another run committed
+    append(table_uri, "other", rows([1], hours=2))
+    _no_open(monkeypatch)
+    plan = WritePlan(
+        table_uri, "r2", mode,
+        replace_predicate=DAY_PREDICATE if mode == "replaceWindow" else None,
+        merge_keys=("id",) if mode == "merge" else (),
+    )
+    result = write_run(plan, SCHEMA, run_batches(DATA, rows([2], hours=3), "r2"), snapshot)
+    assert result.version == 2 == version(table_uri) and not result.already_committed
+    assert (result.rows_written, result.files_added) == (1, 1) and result.bytes_written > 0
+    assert snapshot.version() == 2  # moved on to the commit it made
+    expected = [2] if mode == "replaceWindow" else [0, 1, 2]
+    assert [r["id"] for r in data_rows(table_uri, "id")] == expected
+
+
+def test_a_snapshot_taken_before_the_runs_own_commit_finds_that_commit(
+    table_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(table_uri, "base", rows([0]))
+    snapshot = DeltaTable(table_uri)
+    append(table_uri, "r1", rows([1]))  # an earlier attempt of the run committed since
+    _no_open(monkeypatch)
+    result = write_run(
+        WritePlan(table_uri, "r1", "append"), SCHEMA, run_batches(DATA, rows([1]), "r1"), snapshot
+    )
+    assert result.version == 1 and result.already_committed
+    assert version(table_uri) == 1
+    assert [r["id"] for r in data_rows(table_uri, "id")] == [0, 1]
+
+
 def test_fault_after_commit_then_retry_is_recognised(table_uri: str) -> None:
     plan = WritePlan(table_uri, "r1", "replaceWindow", replace_predicate=DAY_PREDICATE)
     with pytest.raises(InjectedFault), fail_after_commit():

@@ -55,7 +55,12 @@ from sluice.engine.run_log_messages import (
 )
 from sluice.engine.run_plan import RunFailedError, RunPlan, load_plan
 from sluice.engine.schema_evolution import Evolution, SchemaEvolutionError, evolve
-from sluice.engine.target_schema import DatasetSchema, dataset_schema, existing_table_schema
+from sluice.engine.target_schema import (
+    DatasetSchema,
+    existing_table_schema,
+    snapshot_dataset_schema,
+)
+from sluice.lake.location import as_lake_table
 from sluice.lake.predicates import window_predicate
 from sluice.lake.schema import SYSTEM_COLUMN_NAMES, add_system_columns, dataset_type
 from sluice.lake.writer import CommitResult, ConcurrentWriteError, WritePlan, write_run
@@ -169,7 +174,9 @@ def _move_data(
     try:
         # Everything that can refuse the run is decided here, before anything is written.
         log_source_schema(run_log, read.schema)
-        dataset = dataset_schema(plan.table, plan.endpoints.dataset.doc.get("schema"))
+        # Opened once: the write brings this snapshot up to date rather than opening again.
+        snapshot = as_lake_table(plan.table).open()
+        dataset = snapshot_dataset_schema(snapshot, plan.endpoints.dataset.doc.get("schema"))
         columns = _mapped_columns(plan, read.schema, dataset)
         evolution = _evolve(plan, columns, dataset)
         log_schema_decision(run_log, evolution, plan.schema_evolution)
@@ -191,7 +198,7 @@ def _move_data(
             ) from None
         batches = _stream(ctx, guard, plan, read, mapper, metrics, evolution.write_schema, run_log)
         try:
-            commit = write_run(write_plan, evolution.write_schema, batches)
+            commit = write_run(write_plan, evolution.write_schema, batches, snapshot)
         finally:
             # A write that failed midway leaves the stream suspended: closing it stops the
             # read-ahead thread before the read is closed below, never while that thread is

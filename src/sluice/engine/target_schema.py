@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -17,10 +17,17 @@ from sluice.engine.schema_evolution import evolve, known_columns
 from sluice.lake.location import TableRef, as_lake_table
 from sluice.lake.schema import catalog_schema_to_arrow
 
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
 
 def existing_table_schema(ref: TableRef) -> pa.Schema | None:
     """The Delta table's full schema (system columns included); None when there is no table."""
-    table = as_lake_table(ref).open()
+    return snapshot_schema(as_lake_table(ref).open())
+
+
+def snapshot_schema(table: DeltaTable | None) -> pa.Schema | None:
+    """The full schema of an opened table snapshot (system columns included); None: no table."""
     if table is None:
         return None
     return pa.schema(table.schema().to_arrow())
@@ -39,10 +46,17 @@ class DatasetSchema:
 
 
 def dataset_schema(location: TableRef, catalog_schema: dict[str, Any] | None) -> DatasetSchema:
+    return snapshot_dataset_schema(as_lake_table(location).open(), catalog_schema)
+
+
+def snapshot_dataset_schema(
+    table: DeltaTable | None, catalog_schema: dict[str, Any] | None
+) -> DatasetSchema:
+    """The dataset's schema from a snapshot of its table the caller has opened already."""
     declared = None
     if catalog_schema and catalog_schema.get("fields"):
         declared = catalog_schema_to_arrow(list(catalog_schema["fields"]))
-    return DatasetSchema(existing_table_schema(location), declared)
+    return DatasetSchema(snapshot_schema(table), declared)
 
 
 def target_schema(
