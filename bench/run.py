@@ -229,8 +229,32 @@ def scenario_files(scale: dict[str, Any], report: dict[str, Any]) -> None:
     report["files"] = {"files": files, "rows": rows, "results": results, "load_after": load()}
 
 
+IDLE_STARTS = 3
+IDLE_SETTLE_SECONDS = 2.0
+
+
+def idle_server_rss() -> list[int]:
+    """VmRSS of an idle `sluice serve --no-demo` on the embedded defaults (fresh data folder,
+    SQLite metadata, local lake and workers), 2 s after it first answers; one per start."""
+    from sluice_proc import proc_status, sluice_env, start_server
+
+    samples = []
+    for i in range(IDLE_STARTS):
+        home = fresh(WORK / f"sluice-idle-{i}")
+        server = start_server(home, sluice_env(home))
+        try:
+            time.sleep(IDLE_SETTLE_SECONDS)
+            samples.append(proc_status(server.pid)["VmRSS"])
+        finally:
+            server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    return samples
+
+
 def scenario_memory(scale: dict[str, Any], report: dict[str, Any]) -> None:
     sizes = [int(r) for r in scale["memory_rows"]]
+    idle = idle_server_rss()
+    log(f"Idle server: {', '.join(f'{r / 2**20:.0f}' for r in idle)} MiB")
     log(f"Memory scaling: Sluice at {', '.join(f'{r:,}' for r in sizes)} rows (load {load()})")
     results = []
     for rows in sizes:
@@ -242,7 +266,7 @@ def scenario_memory(scale: dict[str, Any], report: dict[str, Any]) -> None:
             continue
         results.append(repeated(1, f"{rows:,} rows", lambda i, r=rows: sluice_run(
             "table", r, tag=f"-{r}", parallelism=scale["parallelism"][0])))
-    report["memory"] = {"results": results, "load_after": load()}
+    report["memory"] = {"results": results, "idle_rss": idle, "load_after": load()}
 
 
 def scenario_overhead(scale: dict[str, Any], report: dict[str, Any]) -> None:
