@@ -33,6 +33,7 @@ from uvicorn.supervisors import Multiprocess
 from sluice.bootstrap import ensure_default_tenant
 from sluice.cli.output import console, describe_api_error, reported_errors
 from sluice.cli.remote import DEFAULT_URL
+from sluice.cli.serving_heap import prepare_heap_for_serving
 from sluice.client import FLOW_SERVICE_PATH, TOKEN_PATH, Credentials, SluiceApiError, SluiceClient
 from sluice.config import Settings
 from sluice.demo import setup_demo
@@ -97,6 +98,7 @@ def serve(
     ReadyAnnouncement(settings, credentials, base_url, demo).start(
         lambda: server.started, lambda: server.should_exit
     )
+    prepare_heap_for_serving()
     server.run()
     if not server.started:
         raise typer.Exit(1)
@@ -177,7 +179,9 @@ def api_process_app() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings, run_engine=False)
+    app = create_app(settings, run_engine=False)
+    prepare_heap_for_serving()
+    return app
 
 
 def answers(base_url: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import orjson
@@ -25,10 +26,12 @@ import orjson
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 # An integer near or beyond 64 bits, which orjson would read as a float.
 _WIDE_INTEGER = b"0" * 19
-# How orjson writes a float below 1e-4, which `json` writes as `1e-05` or `1.5e-07`.
-_SMALL_FLOAT_MARKS = (b"e-", b"0.0000")
-_NUMBER_BYTES = b"0123456789."
-_BEFORE_VALUE = b":,["
+# How orjson writes a float below 1e-4, which `json` writes as `1e-05` or `1.5e-07`: its
+# mark (`e-` or `0.0000`), the digits before it and where the value starts (a separator or
+# the start of the output), all reversed (see `_has_small_float`).
+_SMALL_FLOAT_REVERSED = tuple(
+    re.compile(re.escape(mark[::-1]) + rb"[0-9.]*-?(?:[:,\[]|\Z)") for mark in (b"e-", b"0.0000")
+)
 
 
 def loads(text: bytes | str) -> Any:
@@ -56,21 +59,29 @@ def dumps(value: Any) -> bytes:
 
 
 def _has_small_float(rendered: bytes) -> bool:
-    """Whether a number in orjson's compact output is a float below 1e-4. The marks also
-    occur in strings (`e-` ends many a UUID group): a number is one only where a value
-    starts (after `:`, `,` or `[`); a string that happens to look like that costs time only."""
-    for mark in _SMALL_FLOAT_MARKS:
-        at = rendered.find(mark)
-        while at != -1:
-            start = at
-            while start > 0 and rendered[start - 1] in _NUMBER_BYTES:
-                start -= 1
-            if start > 0 and rendered[start - 1] == ord("-"):
-                start -= 1
-            if start == 0 or rendered[start - 1] in _BEFORE_VALUE:
+    """Whether a number in orjson's compact output is a float below 1e-4 (`1.5e-7`,
+    `0.00001`).
+
+    The marks also occur in strings: `e-` ends many a UUID group. A number is one only where
+    a value starts (after `:`, `,` or `[`, or at the very start), so the output is searched
+    backwards, from the mark over the number's digits to that separator, by a regular
+    expression that starts with the mark (a literal, which the search skips to quickly).
+    A string can still hold the whole pattern (`"...-onDemand-0:5394139e-..."`, a run's
+    `providerRefId`): each match is kept only if it lies outside every string."""
+    backwards = rendered[::-1]
+    for number_before_mark in _SMALL_FLOAT_REVERSED:
+        for match in number_before_mark.finditer(backwards):
+            if not _inside_string(rendered, len(rendered) - match.end()):
                 return True
-            at = rendered.find(mark, at + 1)
     return False
+
+
+def _inside_string(rendered: bytes, position: int) -> bool:
+    """Whether `position` of compact JSON lies inside a string: an odd count of the quotes
+    before it that are not escaped. Escaped backslashes pair up from the left, as a JSON
+    reader pairs them, so once they are dropped an escaped quote is one after a backslash."""
+    before = rendered[:position].replace(b"\\\\", b"")
+    return (before.count(b'"') - before.count(b'\\"')) % 2 == 1
 
 
 def _standard_dumps(value: Any) -> bytes:

@@ -212,7 +212,7 @@ def tenant_scope(model: type[ResourceColumns], tenant: Tenant) -> ColumnElement[
     return and_(model.org_id == tenant.org_id, model.sandbox_id == tenant.sandbox_id)
 
 
-def _sort_column(fields: ResourceFields, query: ListQuery) -> ColumnField:
+def sort_column(fields: ResourceFields, query: ListQuery) -> ColumnField:
     spec = fields.columns.get(query.order.field)
     if spec is None:
         raise bad_request(1433, f"Invalid orderby field '{query.order.field}'.")
@@ -225,13 +225,19 @@ class Page:
     next_after: tuple[Any, str] | None
 
 
+def filter_conditions(
+    dialect: str, fields: ResourceFields, tenant: Tenant, query: ListQuery
+) -> list[ColumnElement[bool]]:
+    """The query's filters (the tenant's sandbox name decides `sandboxName` filters)."""
+    reader = JsonReader(dialect)
+    return [filter_condition(fields, tenant, reader, f) for f in query.filters]
+
+
 def _conditions(
     session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery
 ) -> list[ColumnElement[bool]]:
-    reader = JsonReader(session.get_bind().dialect.name)
-    conditions = [tenant_scope(fields.model, tenant)]
-    conditions += [filter_condition(fields, tenant, reader, f) for f in query.filters]
-    return conditions
+    dialect = session.get_bind().dialect.name
+    return [tenant_scope(fields.model, tenant), *filter_conditions(dialect, fields, tenant, query)]
 
 
 def build_select(
@@ -261,33 +267,45 @@ def _is_nullable(sort: ColumnField) -> bool:
     return bool(getattr(sort.column.expression, "nullable", True))
 
 
-def _after_condition(
-    sort: ColumnField, model: type[ResourceColumns], query: ListQuery
-) -> ColumnElement[bool]:
-    """Rows strictly after the token's (sort value, id), NULL sorting lowest on both databases."""
+def checked_position(sort: ColumnField, query: ListQuery) -> tuple[Any, str]:
+    """The continuation token's (sort value, id), refused unless it fits the sort column
+    (the token is client-held)."""
     assert query.after is not None
     last_value, last_id = query.after
     if not _valid_position(sort, last_value) or not isinstance(last_id, str):
         raise bad_request(1452, "Invalid continuationToken; start again from the first page.")
+    return last_value, last_id
+
+
+def after_condition(
+    sort: ColumnField,
+    model: type[ResourceColumns],
+    descending: bool,
+    last_value: Any,
+    last_id: Any,
+    *,
+    after_null: bool,
+) -> ColumnElement[bool]:
+    """Rows strictly after (sort value, id), NULL sorting lowest on both databases. The
+    position is given as values or as bound parameters; `after_null`: the sort value is
+    NULL (and `last_value` is not used)."""
     column = sort.column
-    if query.order.descending:
-        if last_value is None:
+    if descending:
+        if after_null:
             return and_(column.is_(None), model.id < last_id)
         later = or_(column < last_value, and_(column == last_value, model.id < last_id))
         return or_(later, column.is_(None)) if _is_nullable(sort) else later
-    if last_value is None:
+    if after_null:
         return or_(column.is_not(None), and_(column.is_(None), model.id > last_id))
     return or_(column > last_value, and_(column == last_value, model.id > last_id))
 
 
-def _paged(
+def ordered_page(
     statement: Select[Any], sort: ColumnField, model: type[ResourceColumns], query: ListQuery
 ) -> Select[Any]:
-    """`statement` cut to the page: after the token's position, in order, one row more than
-    the page (which tells whether there is a next one)."""
+    """`statement` in the page's order, one row more than the page (which tells whether
+    there is a next one)."""
     column = sort.column
-    if query.after is not None:
-        statement = statement.where(_after_condition(sort, model, query))
     nullable = _is_nullable(sort)
     if query.order.descending:
         order = column.desc().nulls_last() if nullable else column.desc()
@@ -298,7 +316,27 @@ def _paged(
     return statement.limit(query.limit + 1)
 
 
-def _page_of(rows: list[Any], sort: ColumnField, query: ListQuery) -> Page:
+def _paged(
+    statement: Select[Any], sort: ColumnField, model: type[ResourceColumns], query: ListQuery
+) -> Select[Any]:
+    """`statement` cut to the page: after the token's position, in order, one row more than
+    the page."""
+    if query.after is not None:
+        last_value, last_id = checked_position(sort, query)
+        statement = statement.where(
+            after_condition(
+                sort,
+                model,
+                query.order.descending,
+                last_value,
+                last_id,
+                after_null=last_value is None,
+            )
+        )
+    return ordered_page(statement, sort, model, query)
+
+
+def page_of(rows: list[Any], sort: ColumnField, query: ListQuery) -> Page:
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
     next_after = None
@@ -309,10 +347,10 @@ def _page_of(rows: list[Any], sort: ColumnField, query: ListQuery) -> Page:
 
 
 def fetch_page(session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery) -> Page:
-    sort = _sort_column(fields, query)
+    sort = sort_column(fields, query)
     statement = build_select(session, fields, tenant, query)
     statement = _paged(statement, sort, fields.model, query)
-    return _page_of(list(session.scalars(statement)), sort, query)
+    return page_of(list(session.scalars(statement)), sort, query)
 
 
 # A NamedTuple class whose field names are model attributes (`store.run_views.RunView`).
@@ -326,14 +364,25 @@ def fetch_view_page(
     of the ORM: no instance, identity map or unused column per row (a page of 50 runs loads
     in half the time, and renders faster from tuples). The view must hold every sortable
     column: the next page starts after the last row's sort value."""
+    sort = sort_column(fields, query)
+    statement = view_select(fields, view, sort)
+    statement = statement.where(*_conditions(session, fields, tenant, query))
+    result = session.connection().execute(_paged(statement, sort, fields.model, query))
+    return view_page(result.all(), view, sort, query)
+
+
+def view_select(fields: ResourceFields, view: type[View], sort: ColumnField) -> Select[Any]:
+    """A select of `view`'s columns, which must include the sort column."""
     named_tuple: Any = view  # typing knows no "some NamedTuple class"
     names: tuple[str, ...] = named_tuple._fields
-    sort = _sort_column(fields, query)
     if sort.column.key not in names:
         raise ValueError(f"{view.__name__} lacks the sort column {sort.column.key!r}")
     columns = inspect(fields.model).columns
-    statement = select(*(columns[name] for name in names))
-    statement = statement.where(*_conditions(session, fields, tenant, query))
-    result = session.connection().execute(_paged(statement, sort, fields.model, query))
-    # `all()`: iterating the result would fetch row by row from the cursor.
-    return _page_of(list(map(named_tuple._make, result.all())), sort, query)
+    return select(*(columns[name] for name in names))
+
+
+def view_page(rows: Sequence[Any], view: type[View], sort: ColumnField, query: ListQuery) -> Page:
+    """The page of `rows` (from `result.all()`: iterating the result would fetch row by row
+    from the cursor), each made a `view`."""
+    named_tuple: Any = view
+    return page_of(list(map(named_tuple._make, rows)), sort, query)

@@ -17,10 +17,10 @@ from sluice.store.list_query_sql import (
     View,
     count_rows,
     fetch_page,
-    fetch_view_page,
     tenant_scope,
 )
 from sluice.store.models import ResourceColumns
+from sluice.store.view_page_statements import ViewPageStatements
 
 Row = TypeVar("Row", bound=ResourceColumns)
 
@@ -133,14 +133,16 @@ class ResourceRepository(Generic[Row]):
 
 class ViewPages(Generic[View]):
     """The list reads of one resource whose rows are `view` tuples, not ORM instances (see
-    `fetch_view_page`): for a list whose pages are rendered and nothing else."""
+    `fetch_view_page`): for a list whose pages are rendered and nothing else. Each query's
+    statement is built once (`ViewPageStatements`)."""
 
     def __init__(self, fields: ResourceFields, view: type[View]) -> None:
         self.fields = fields
         self.view = view
+        self.statements = ViewPageStatements(fields, view)
 
     def page(self, session: Session, tenant: Tenant, query: ListQuery) -> Page:
-        return fetch_view_page(session, self.fields, tenant, query, self.view)
+        return self.statements.page(session, tenant, query)
 
     def count(self, session: Session, tenant: Tenant, query: ListQuery) -> int:
         return count_rows(session, self.fields, tenant, query)
