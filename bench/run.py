@@ -51,9 +51,25 @@ def log(message: str) -> None:
     print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+# The speed probe: a fixed pure-Python loop whose CPU time shows how fast a core of this host
+# is at that moment (on a shared host it moves from minute to minute, load or not).
+PROBE_LOOP = 10**6
+
+
+def cpu_probe_ms() -> float:
+    """CPU milliseconds of the probe loop, best of 3."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        sum(range(PROBE_LOOP))
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
 def load() -> str:
+    """The load average, and the speed probe (the same code, slower when the host is)."""
     one, five, fifteen = os.getloadavg()
-    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}, probe {cpu_probe_ms():.1f} ms"
 
 
 def fresh(path: Path) -> Path:
