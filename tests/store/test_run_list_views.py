@@ -15,7 +15,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.services.runs import FIELDS, render_run
 from sluice.store.list_query_sql import Page, fetch_page, fetch_view_page
 from sluice.store.run_views import RunView
-from support.run_rows import add_runs, make_flow, set_run
+from support.run_rows import runs_with_ties_and_nulls
 
 Sessions = sessionmaker[Session]
 
@@ -38,20 +38,8 @@ def _pages(sessions: Sessions, tenant: Tenant, query: ListQuery, *, view: bool) 
 def test_view_pages_match_the_orm_pages_for_every_sortable_field(
     sessions: Sessions, tenant: Tenant, descending: bool
 ) -> None:
-    flow_id = make_flow(sessions, tenant)
-    other = make_flow(sessions, tenant)
-    run_ids = add_runs(sessions, flow_id, 8)
-    add_runs(sessions, other, 2)
     # Ties and NULLs in the nullable sort columns, so that paging crosses both.
-    for index, run_id in enumerate(run_ids):
-        set_run(
-            sessions,
-            run_id,
-            status=("success", "failed")[index % 2],
-            started_at=None if index % 3 == 0 else 1_700_000_000 + index // 2,
-            completed_at=None if index % 4 == 0 else 1_700_000_100,
-            window_start=None if index == 5 else 10 + index % 3,
-        )
+    flow_id, run_ids = runs_with_ties_and_nulls(sessions, tenant)
     scope = (PropertyFilter("flowId", "==", (flow_id,)),)
     for field in FIELDS.columns:
         query = ListQuery(filters=scope, order=OrderBy(field, descending), limit=3)

@@ -18,7 +18,7 @@ from sluice.store.db import transaction
 from sluice.store.list_query_sql import Page, fetch_page
 from sluice.store.run_views import RunView
 from sluice.store.view_page_statements import BoundedStatements, ViewPageStatements
-from support.run_rows import add_runs, make_flow, set_run
+from support.run_rows import runs_with_ties_and_nulls
 
 Sessions = sessionmaker[Session]
 
@@ -52,22 +52,6 @@ def _other_tenant(sessions: Sessions) -> Tenant:
         return Tenant(org.id, sandbox.id, "prod", "other")
 
 
-def _runs_with_ties_and_nulls(sessions: Sessions, tenant: Tenant) -> tuple[str, list[str]]:
-    flow_id = make_flow(sessions, tenant)
-    run_ids = add_runs(sessions, flow_id, 8)
-    add_runs(sessions, make_flow(sessions, tenant), 2)
-    for index, run_id in enumerate(run_ids):
-        set_run(
-            sessions,
-            run_id,
-            status=("success", "failed")[index % 2],
-            started_at=None if index % 3 == 0 else 1_700_000_000 + index // 2,
-            completed_at=None if index % 4 == 0 else 1_700_000_100,
-            window_start=None if index == 5 else 10 + index % 3,
-        )
-    return flow_id, run_ids
-
-
 FILTERS = [
     (),
     (PropertyFilter("state", "==", ("SUCCESS",)),),
@@ -84,10 +68,10 @@ FILTERS = [
 def test_cached_statements_page_like_the_orm_for_every_sort_field_and_filter(
     sessions: Sessions, tenant: Tenant, descending: bool
 ) -> None:
-    flow_id, run_ids = _runs_with_ties_and_nulls(sessions, tenant)
+    flow_id, run_ids = runs_with_ties_and_nulls(sessions, tenant)
     # Another tenant's runs of the same shape: its pages come from the same statements.
     other = _other_tenant(sessions)
-    other_flow, other_ids = _runs_with_ties_and_nulls(sessions, other)
+    other_flow, other_ids = runs_with_ties_and_nulls(sessions, other)
     statements = ViewPageStatements(FIELDS, RunView)
     for field in FIELDS.columns:
         for filters in FILTERS:

@@ -58,6 +58,24 @@ def add_runs(sessions: Sessions, flow_id: str, count: int, *, start_at: int = 0)
         ]
 
 
+def runs_with_ties_and_nulls(sessions: Sessions, tenant: Tenant) -> tuple[str, list[str]]:
+    """A flow's 8 runs (and another flow's 2) with ties and NULLs in the nullable sort
+    columns, so that a list paged by any of them crosses both: (flow id, its run ids)."""
+    flow_id = make_flow(sessions, tenant)
+    run_ids = add_runs(sessions, flow_id, 8)
+    add_runs(sessions, make_flow(sessions, tenant), 2)
+    for index, run_id in enumerate(run_ids):
+        set_run(
+            sessions,
+            run_id,
+            status=("success", "failed")[index % 2],
+            started_at=None if index % 3 == 0 else 1_700_000_000 + index // 2,
+            completed_at=None if index % 4 == 0 else 1_700_000_100,
+            window_start=None if index == 5 else 10 + index % 3,
+        )
+    return flow_id, run_ids
+
+
 def get_run(sessions: Sessions, run_id: str) -> Run:
     with sessions() as session:
         return session.get_one(Run, run_id)
