@@ -45,7 +45,26 @@ def test_a_response_renders_the_bytes_of_starlettes_json_response(value: Any) ->
     assert bytes(JSONResponse(value).body) == standard(value)
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, [1, -math.inf], {"a": None, "b": math.nan}])
+class _Floats(list[float]):
+    pass
+
+
+class _Float(float):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        math.nan,
+        math.inf,
+        [1, -math.inf],
+        {"a": None, "b": math.nan},
+        ("text", None, (1, {"deep": [None, [-math.inf]]})),
+        {"a": None, "subclasses": _Floats([1.0, _Float("nan")])},
+        [None] + [{"n": None, "s": "nan", "i": 10**30 // 10**12}] * 200 + [{"last": math.inf}],
+    ],
+)
 def test_non_finite_floats_are_refused_as_before(value: Any) -> None:
     with pytest.raises(ValueError):
         standard(value)

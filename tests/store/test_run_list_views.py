@@ -1,4 +1,4 @@
-"""The runs list reads `RunView` tuples without the ORM (`fetch_view_page`): the same pages,
+"""The runs list reads `RunView` tuples without the ORM (`ViewPageStatements`): the same pages,
 next positions and rendered runs as the ORM rows, for every order it accepts, on both
 databases."""
 
@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sluice.domain.list_query import ListQuery, OrderBy, PropertyFilter
 from sluice.domain.tenancy import Tenant
 from sluice.services.runs import FIELDS, render_run
-from sluice.store.list_query_sql import Page, fetch_page, fetch_view_page
+from sluice.store.keyset_pages import Page, fetch_page
 from sluice.store.run_views import RunView
+from sluice.store.view_page_statements import ViewPageStatements
 from support.run_rows import runs_with_ties_and_nulls
 
 Sessions = sessionmaker[Session]
@@ -22,10 +23,11 @@ Sessions = sessionmaker[Session]
 
 def _pages(sessions: Sessions, tenant: Tenant, query: ListQuery, *, view: bool) -> list[Page]:
     pages = []
+    statements = ViewPageStatements(FIELDS, RunView)
     while True:
         with sessions() as session:
             if view:
-                page = fetch_view_page(session, FIELDS, tenant, query, RunView)
+                page = statements.page(session, tenant, query)
             else:
                 page = fetch_page(session, FIELDS, tenant, query)
         pages.append(page)
@@ -61,4 +63,4 @@ def test_a_view_without_the_sort_column_is_refused(sessions: Sessions, tenant: T
     """Its pages could not say where the next one starts."""
     query = ListQuery(order=OrderBy("params.windowStartTime", descending=False))
     with sessions() as session, pytest.raises(ValueError, match="window_start"):
-        fetch_view_page(session, FIELDS, tenant, query, Narrow)
+        ViewPageStatements(FIELDS, Narrow).page(session, tenant, query)

@@ -15,7 +15,7 @@ from sluice.domain.tenancy import Tenant
 from sluice.services.runs import FIELDS
 from sluice.store import tenants
 from sluice.store.db import transaction
-from sluice.store.list_query_sql import Page, fetch_page
+from sluice.store.keyset_pages import Page, fetch_page
 from sluice.store.run_views import RunView
 from sluice.store.view_page_statements import BoundedStatements, ViewPageStatements
 from support.run_rows import runs_with_ties_and_nulls

@@ -1,8 +1,5 @@
-"""Turns a parsed `ListQuery` into SQL for one resource table: filters, order, keyset page.
-
-Paging is keyset-based on (sort column, id), so a continuation token stays correct while
-other clients insert: a page never repeats or skips a row that existed when paging began.
-"""
+"""Turns a parsed `ListQuery` into SQL for one resource table: its fields, filters and sort
+column. The keyset pages over that SQL are `store.keyset_pages`'."""
 
 from __future__ import annotations
 
@@ -10,9 +7,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from sqlalchemy import Select, and_, false, func, inspect, not_, or_, select, true
+from sqlalchemy import Select, and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -25,7 +22,7 @@ from sluice.store.models import ResourceColumns
 
 ValueKind = Literal["string", "integer", "boolean"]
 # Integer columns are BIGINT: a bound outside this range decides the comparison by itself.
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 SqlExpression = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
@@ -92,7 +89,7 @@ def _integer_condition(column: SqlExpression, flt: PropertyFilter) -> ColumnElem
     if len(flt.values) > 1:
         raise bad_request(1452, f"'{flt.path}' takes a single value, not a list.")
     number, operator = _parse_number(flt.values[0], flt.path), flt.operator
-    if not _INT_MIN <= number <= _INT_MAX:
+    if not INT_MIN <= number <= INT_MAX:
         holds = ("<", "<=", "!=") if number > 0 else (">", ">=", "!=")
         return true() if operator in holds else false()
     low, high = math.floor(number), math.ceil(number)
@@ -219,12 +216,6 @@ def sort_column(fields: ResourceFields, query: ListQuery) -> ColumnField:
     return spec
 
 
-@dataclass(frozen=True)
-class Page:
-    rows: list[Any]
-    next_after: tuple[Any, str] | None
-
-
 def filter_conditions(
     dialect: str, fields: ResourceFields, tenant: Tenant, query: ListQuery
 ) -> list[ColumnElement[bool]]:
@@ -250,139 +241,3 @@ def count_rows(session: Session, fields: ResourceFields, tenant: Tenant, query: 
     statement = build_select(session, fields, tenant, query)
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     return int(total or 0)
-
-
-def _valid_position(sort: ColumnField, value: Any) -> bool:
-    """Whether a continuation token's sort value fits the column (the token is client-held)."""
-    if value is None:
-        return _is_nullable(sort)
-    if sort.kind == "integer":
-        return type(value) is int and _INT_MIN <= value <= _INT_MAX
-    if sort.kind == "boolean":
-        return isinstance(value, bool)
-    return isinstance(value, str)
-
-
-def _is_nullable(sort: ColumnField) -> bool:
-    return bool(getattr(sort.column.expression, "nullable", True))
-
-
-def checked_position(sort: ColumnField, query: ListQuery) -> tuple[Any, str]:
-    """The continuation token's (sort value, id), refused unless it fits the sort column
-    (the token is client-held)."""
-    assert query.after is not None
-    last_value, last_id = query.after
-    if not _valid_position(sort, last_value) or not isinstance(last_id, str):
-        raise bad_request(1452, "Invalid continuationToken; start again from the first page.")
-    return last_value, last_id
-
-
-def after_condition(
-    sort: ColumnField,
-    model: type[ResourceColumns],
-    descending: bool,
-    last_value: Any,
-    last_id: Any,
-    *,
-    after_null: bool,
-) -> ColumnElement[bool]:
-    """Rows strictly after (sort value, id), NULL sorting lowest on both databases. The
-    position is given as values or as bound parameters; `after_null`: the sort value is
-    NULL (and `last_value` is not used)."""
-    column = sort.column
-    if descending:
-        if after_null:
-            return and_(column.is_(None), model.id < last_id)
-        later = or_(column < last_value, and_(column == last_value, model.id < last_id))
-        return or_(later, column.is_(None)) if _is_nullable(sort) else later
-    if after_null:
-        return or_(column.is_not(None), and_(column.is_(None), model.id > last_id))
-    return or_(column > last_value, and_(column == last_value, model.id > last_id))
-
-
-def ordered_page(
-    statement: Select[Any], sort: ColumnField, model: type[ResourceColumns], query: ListQuery
-) -> Select[Any]:
-    """`statement` in the page's order, one row more than the page (which tells whether
-    there is a next one)."""
-    column = sort.column
-    nullable = _is_nullable(sort)
-    if query.order.descending:
-        order = column.desc().nulls_last() if nullable else column.desc()
-        statement = statement.order_by(order, model.id.desc())
-    else:
-        order = column.asc().nulls_first() if nullable else column.asc()
-        statement = statement.order_by(order, model.id.asc())
-    return statement.limit(query.limit + 1)
-
-
-def _paged(
-    statement: Select[Any], sort: ColumnField, model: type[ResourceColumns], query: ListQuery
-) -> Select[Any]:
-    """`statement` cut to the page: after the token's position, in order, one row more than
-    the page."""
-    if query.after is not None:
-        last_value, last_id = checked_position(sort, query)
-        statement = statement.where(
-            after_condition(
-                sort,
-                model,
-                query.order.descending,
-                last_value,
-                last_id,
-                after_null=last_value is None,
-            )
-        )
-    return ordered_page(statement, sort, model, query)
-
-
-def page_of(rows: list[Any], sort: ColumnField, query: ListQuery) -> Page:
-    has_more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    next_after = None
-    if has_more and rows:
-        last = rows[-1]
-        next_after = (getattr(last, sort.column.key), last.id)
-    return Page(rows=rows, next_after=next_after)
-
-
-def fetch_page(session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery) -> Page:
-    sort = sort_column(fields, query)
-    statement = build_select(session, fields, tenant, query)
-    statement = _paged(statement, sort, fields.model, query)
-    return page_of(list(session.scalars(statement)), sort, query)
-
-
-# A NamedTuple class whose field names are model attributes (`store.run_views.RunView`).
-View = TypeVar("View", bound=tuple[Any, ...])
-
-
-def fetch_view_page(
-    session: Session, fields: ResourceFields, tenant: Tenant, query: ListQuery, view: type[View]
-) -> Page:
-    """`fetch_page`'s page, each row a `view` of only its columns, read by the Core instead
-    of the ORM: no instance, identity map or unused column per row (a page of 50 runs loads
-    in half the time, and renders faster from tuples). The view must hold every sortable
-    column: the next page starts after the last row's sort value."""
-    sort = sort_column(fields, query)
-    statement = view_select(fields, view, sort)
-    statement = statement.where(*_conditions(session, fields, tenant, query))
-    result = session.connection().execute(_paged(statement, sort, fields.model, query))
-    return view_page(result.all(), view, sort, query)
-
-
-def view_select(fields: ResourceFields, view: type[View], sort: ColumnField) -> Select[Any]:
-    """A select of `view`'s columns, which must include the sort column."""
-    named_tuple: Any = view  # typing knows no "some NamedTuple class"
-    names: tuple[str, ...] = named_tuple._fields
-    if sort.column.key not in names:
-        raise ValueError(f"{view.__name__} lacks the sort column {sort.column.key!r}")
-    columns = inspect(fields.model).columns
-    return select(*(columns[name] for name in names))
-
-
-def view_page(rows: Sequence[Any], view: type[View], sort: ColumnField, query: ListQuery) -> Page:
-    """The page of `rows` (from `result.all()`: iterating the result would fetch row by row
-    from the cursor), each made a `view`."""
-    named_tuple: Any = view
-    return page_of(list(map(named_tuple._make, rows)), sort, query)

@@ -11,14 +11,8 @@ from sluice.domain.errors import NotFoundError, PreconditionFailedError, Version
 from sluice.domain.list_query import ListQuery
 from sluice.domain.tenancy import Tenant
 from sluice.store.clock import new_etag, new_id, now_ms
-from sluice.store.list_query_sql import (
-    Page,
-    ResourceFields,
-    View,
-    count_rows,
-    fetch_page,
-    tenant_scope,
-)
+from sluice.store.keyset_pages import Page, View, fetch_page
+from sluice.store.list_query_sql import ResourceFields, count_rows, tenant_scope
 from sluice.store.models import ResourceColumns
 from sluice.store.view_page_statements import ViewPageStatements
 
@@ -133,7 +127,7 @@ class ResourceRepository(Generic[Row]):
 
 class ViewPages(Generic[View]):
     """The list reads of one resource whose rows are `view` tuples, not ORM instances (see
-    `fetch_view_page`): for a list whose pages are rendered and nothing else. Each query's
+    `ViewPageStatements`): for a list whose pages are rendered and nothing else. Each query's
     statement is built once (`ViewPageStatements`)."""
 
     def __init__(self, fields: ResourceFields, view: type[View]) -> None:

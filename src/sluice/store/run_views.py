@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 class RunView(NamedTuple):
     """What a listed run is rendered from (`services.runs.render_run`), and every column the
-    runs list sorts on: read without the ORM (`store.list_query_sql.fetch_view_page`). Field
+    runs list sorts on: read without the ORM (`store.view_page_statements`). Field
     names are the `Run` model's attribute names."""
 
     id: str

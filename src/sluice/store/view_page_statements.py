@@ -13,18 +13,16 @@ from sqlalchemy.orm import Session
 
 from sluice.domain.list_query import ListQuery
 from sluice.domain.tenancy import Tenant
-from sluice.store.list_query_sql import (
+from sluice.store.keyset_pages import (
     Page,
-    ResourceFields,
     View,
     after_condition,
     checked_position,
-    filter_conditions,
     ordered_page,
-    sort_column,
     view_page,
     view_select,
 )
+from sluice.store.list_query_sql import ResourceFields, filter_conditions, sort_column
 
 # Queries kept (each a few kilobytes): a page statement holds its filters' values, so every
 # flow whose runs are listed has its own.
@@ -63,14 +61,19 @@ class BoundedStatements:
 
 
 class ViewPageStatements(Generic[View]):
-    """`fetch_view_page` with each query's statement built once: building the SELECT and its
-    cache key cost ~0.15 ms of CPU per runs list request, more than PostgreSQL's part.
+    """A list's keyset pages, each row a `view` of only its columns, read by the Core instead
+    of the ORM: no instance, identity map or unused column per row (a page of 50 runs loads
+    in half the time, and renders faster from tuples). The view must hold every sortable
+    column: the next page starts after the last row's sort value.
+
+    Each query's statement is built once: building the SELECT and its cache key cost
+    ~0.15 ms of CPU per runs list request, more than PostgreSQL's part.
 
     A statement is keyed by what shapes it (the database, the filters with their values, the
     order, the page size, whether the page starts after a NULL or a value, the sandbox
     name that `sandboxName` filters compare with); the tenant's org and sandbox ids and the
     page's position are bound when it runs. Errors come in the same order as
-    `fetch_view_page`'s: sort field, view, filters, then the continuation token."""
+    `keyset_pages.fetch_page`'s: sort field, view, filters, then the continuation token."""
 
     def __init__(
         self, fields: ResourceFields, view: type[View], capacity: int = DEFAULT_CAPACITY
