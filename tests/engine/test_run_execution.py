@@ -7,6 +7,7 @@ metadata database; the dataset is read back through the preview endpoint.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import update
 
 from sluice.config import Settings
+from sluice.connectors.contract import FunctionConnector
 from sluice.engine.worker import Worker
 from sluice.lake.location import LakeTable
 from sluice.store.db import make_engine
@@ -134,6 +136,60 @@ def test_a_run_into_an_existing_table_opens_it_once(
     assert len(opened) == 1, opened
     monkeypatch.undo()
     assert sorted(r["id"] for r in preview(caller, dataset_id)["rows"]) == list(range(24))
+
+
+def test_the_table_opens_while_the_source_read_starts(
+    caller: Caller, settings: Settings, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of the two waits for the other to have started: one after the other, the first
+    would wait in vain."""
+    db = make_orders(Path(settings.allowed_file_roots[0]))
+    flow, _dataset = table_flow(caller, db)
+    start_run(caller, flow, BASE, BASE + timedelta(hours=12))
+    assert run_all(worker) == 1
+    open_started, read_started = threading.Event(), threading.Event()
+    saw: dict[str, bool] = {}
+    real_open, real_read = LakeTable.open, FunctionConnector.read
+
+    def slow_open(table: LakeTable) -> Any:
+        open_started.set()
+        saw["read, from the open"] = read_started.wait(timeout=5)
+        return real_open(table)
+
+    def slow_read(connector: FunctionConnector, *args: Any) -> Any:
+        read_started.set()
+        saw["open, from the read"] = open_started.wait(timeout=5)
+        return real_read(connector, *args)
+
+    monkeypatch.setattr(LakeTable, "open", slow_open)
+    monkeypatch.setattr(FunctionConnector, "read", slow_read)
+    run_id = start_run(caller, flow, BASE + timedelta(hours=12), BASE + timedelta(hours=24))
+    assert run_all(worker) == 1
+    assert saw == {"read, from the open": True, "open, from the read": True}
+    assert get_run(caller, run_id)["metrics"]["statusSummary"]["status"] == "success"
+
+
+def test_a_refused_source_is_the_runs_error_when_the_lake_fails_too(
+    caller: Caller, settings: Settings, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_orders(Path(settings.allowed_file_roots[0]))
+    flow, dataset_id = table_flow(caller, db)
+    run_id = start_run(caller, flow, BASE, BASE + timedelta(hours=5))
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE orders")
+
+    def broken_open(table: LakeTable) -> Any:
+        raise RuntimeError("the lake is down")
+
+    monkeypatch.setattr(LakeTable, "open", broken_open)
+    run_all(worker)
+    error = get_run(caller, run_id)["metrics"]["statusSummary"]["errors"][0]
+    assert error["code"].startswith("CONNECTOR-")
+    assert "orders" in error["message"]
+    assert "lake" not in error["message"]
+    assert not [t for t in threading.enumerate() if t.name == "sluice-table-open"]
+    monkeypatch.undo()
+    assert preview(caller, dataset_id)["rows"] == []
 
 
 def test_missing_delta_column_is_a_400_at_creation(caller: Caller, settings: Settings) -> None:

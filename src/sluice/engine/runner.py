@@ -60,7 +60,7 @@ from sluice.engine.target_schema import (
     existing_table_schema,
     snapshot_dataset_schema,
 )
-from sluice.lake.location import as_lake_table
+from sluice.lake.opening import TableOpening
 from sluice.lake.predicates import window_predicate
 from sluice.lake.schema import SYSTEM_COLUMN_NAMES, add_system_columns, dataset_type
 from sluice.lake.writer import CommitResult, ConcurrentWriteError, WritePlan, write_run
@@ -168,14 +168,20 @@ def _move_data(
         files=plan.files,
         parallelism=plan.parallelism,
     )
-    read: SourceRead = plan.endpoints.connector.read(
-        ctx.connectors, plan.endpoints.auth_params, plan.endpoints.source, request
-    )
+    # Opened once, while the source read starts: the write brings this snapshot up to date
+    # rather than opening the table again.
+    opening = TableOpening(plan.table)
+    try:
+        read: SourceRead = plan.endpoints.connector.read(
+            ctx.connectors, plan.endpoints.auth_params, plan.endpoints.source, request
+        )
+    except BaseException:
+        opening.wait()  # the source's refusal is the run's error, not the lake's
+        raise
     try:
         # Everything that can refuse the run is decided here, before anything is written.
         log_source_schema(run_log, read.schema)
-        # Opened once: the write brings this snapshot up to date rather than opening again.
-        snapshot = as_lake_table(plan.table).open()
+        snapshot = opening.result()
         dataset = snapshot_dataset_schema(snapshot, plan.endpoints.dataset.doc.get("schema"))
         columns = _mapped_columns(plan, read.schema, dataset)
         evolution = _evolve(plan, columns, dataset)
