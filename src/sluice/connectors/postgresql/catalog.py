@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -12,7 +13,7 @@ import pyarrow as pa
 from sluice.connectors.batching import quote_identifier
 from sluice.connectors.postgresql import numeric
 from sluice.connectors.tables.reflection import ReflectedTable
-from sluice.connectors.tables.windowing import DeltaKind
+from sluice.connectors.tables.windowing import Bound, DeltaKind
 
 # Base types read as their own Arrow type; any other type (uuid, json, interval, arrays,
 # enums, ...) is read as its PostgreSQL text form.
@@ -182,3 +183,37 @@ WHERE n.nspname = %s
 ORDER BY c.relname
 LIMIT %s
 """
+
+
+_BOUND_TYPES = {
+    DeltaKind.TIMESTAMPTZ: "pg_catalog.timestamptz",
+    DeltaKind.TIMESTAMP: "pg_catalog.timestamp",
+    DeltaKind.DATE: "pg_catalog.date",
+    DeltaKind.EPOCH: "pg_catalog.int8",
+}
+
+
+def bound_literal(kind: DeltaKind, bound: Bound) -> str:
+    """A window bound as a typed SQL literal, written digit by digit from the Python value
+    (the read query takes no parameters, see `reader`): a timestamptz bound in UTC, a
+    timestamp bound as the wall-clock time it is, to the microsecond."""
+    if kind is DeltaKind.EPOCH:
+        if not isinstance(bound, int) or isinstance(bound, bool):
+            raise TypeError(f"an epoch bound must be an integer, not {bound!r}")
+        text = f"{bound:d}"
+    elif kind is DeltaKind.DATE:
+        if not isinstance(bound, date) or isinstance(bound, datetime):
+            raise TypeError(f"a date bound must be a date, not {bound!r}")
+        text = f"{bound.year:04d}-{bound.month:02d}-{bound.day:02d}"
+    else:
+        if not isinstance(bound, datetime) or (bound.tzinfo is None) != (
+            kind is DeltaKind.TIMESTAMP
+        ):
+            raise TypeError(f"a {kind} bound must be a matching datetime, not {bound!r}")
+        if kind is DeltaKind.TIMESTAMPTZ:
+            bound = bound.astimezone(UTC)
+        text = (
+            f"{bound.year:04d}-{bound.month:02d}-{bound.day:02d} {bound.hour:02d}:"
+            f"{bound.minute:02d}:{bound.second:02d}.{bound.microsecond:06d}"
+        ) + ("+00" if kind is DeltaKind.TIMESTAMPTZ else "")
+    return f"'{text}'::{_BOUND_TYPES[kind]}"

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import adbc_driver_manager
@@ -101,10 +101,8 @@ class SnapshotCount:
         snapshot: str,
         sql: str,
         progress: ReadProgress,
-        prepare: Callable[[AdbcSession], object],
     ) -> None:
         self._context, self._auth, self._snapshot, self._sql = context, auth, snapshot, sql
-        self._prepare = prepare  # what the count's transaction needs first (the window bounds)
         self._progress = progress
         self._error: SourceReadError | None = None
         self._cursors: list[Any] = []
@@ -125,7 +123,6 @@ class SnapshotCount:
         try:
             begin_read(session, self._snapshot)
             execute(session, SERIAL_QUERIES)
-            self._prepare(session)
             if not self._cancelled.is_set():
                 rows = count_rows(session, self._sql, self._cursors)
                 self._progress.source_count = rows
