@@ -5,7 +5,7 @@ Usage: python bench/breakdown.py [ROWS] [--files]
 
 Stages (each read of the whole window, to nowhere unless it says Delta):
   A  ADBC, literal bounds (the bare pipeline's query)            read only
-  B  ADBC, Sluice's query form (bounds in init-plans)            read only
+  B  ADBC, Sluice's query (literal bounds, numeric as text)      read only
   C  Sluice's PostgresRead.batches() (B + conform + bounded)     read only
   D  C + BatchMapper.map + add_system_columns (the runner's map) read only
   E  D into write_run, writeMode append                          Delta
@@ -31,6 +31,7 @@ sys.path.insert(0, str(BENCH))
 import adbc_driver_postgresql.dbapi as adbc_pg
 import pyarrow as pa
 import pyarrow.dataset as ds
+from adbc_driver_manager import dbapi as adbc_dbapi
 
 from common import (
     CSV_WINDOW,
@@ -84,13 +85,9 @@ def drain(batches: Iterator[pa.RecordBatch]) -> int:
     return sum(b.num_rows for b in batches)
 
 
-def adbc_read(query: str, settings: tuple[str, str] | None = None) -> int:
+def adbc_read(query: str) -> int:
     conn = adbc_pg.connect(PG_URI, autocommit=False)
     cursor = conn.cursor()
-    if settings:
-        cursor.execute("SELECT set_config('sluice.window_lower', $1, true), "
-                       "set_config('sluice.window_upper', $2, true)", settings)
-        cursor.fetchall()
     cursor.adbc_statement.set_options(
         **{"adbc.postgresql.batch_size_hint_bytes": str(16 * 1024 * 1024)})
     cursor.execute(query)
@@ -99,6 +96,24 @@ def adbc_read(query: str, settings: tuple[str, str] | None = None) -> int:
     conn.rollback()
     conn.close()
     return rows
+
+
+def sluice_query(source: dict[str, Any], request: ReadRequest) -> str:
+    """The SELECT Sluice's reader hands the driver for this window (captured from a read)."""
+    seen: list[str] = []
+    real_execute = adbc_dbapi.Cursor.execute
+
+    def recording(cursor: Any, operation: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(operation, str) and operation.startswith("SELECT ") and " AS " in operation:
+            seen.append(operation)
+        return real_execute(cursor, operation, *args, **kwargs)
+
+    adbc_dbapi.Cursor.execute = recording  # type: ignore[method-assign]
+    try:
+        pg_reader.open_source(CONTEXT, AUTH, source, request).close()
+    finally:
+        adbc_dbapi.Cursor.execute = real_execute  # type: ignore[method-assign]
+    return seen[-1]
 
 
 def mapped(read: Any, run_id: str, out: Path, files: bool = False) -> tuple[
@@ -147,18 +162,13 @@ def table(rows: int) -> None:
     name = table_name(rows)
     start, end = window_epochs(rows)
     window = Window(start, end)
-    lower = datetime.fromtimestamp(start, UTC).isoformat()
-    upper = datetime.fromtimestamp(end, UTC).isoformat()
     print(f"Table window, {rows:,} rows")
     timed("A ADBC, literal bounds", lambda: adbc_read(
         f"SELECT * FROM {name} WHERE {window_sql(rows)}"))
-    timed("B ADBC, bounds in init-plans (Sluice's query)", lambda: adbc_read(
-        f"SELECT * FROM {name} WHERE event_at IS NOT NULL AND event_at >= "
-        "(SELECT current_setting('sluice.window_lower')::pg_catalog.timestamptz) AND event_at < "
-        "(SELECT current_setting('sluice.window_upper')::pg_catalog.timestamptz)",
-        (lower, upper)))
     request = ReadRequest(window=window, delta_column="event_at")
     source = {"params": {"tableName": name}}
+    query = sluice_query(source, request)
+    timed("B ADBC, Sluice's query (literal bounds, numeric as text)", lambda: adbc_read(query))
 
     def sluice_read() -> int:
         read = pg_reader.open_source(CONTEXT, AUTH, source, request)
