@@ -169,29 +169,6 @@ def test_the_table_opens_while_the_source_read_starts(
     assert get_run(caller, run_id)["metrics"]["statusSummary"]["status"] == "success"
 
 
-def test_a_refused_source_is_the_runs_error_when_the_lake_fails_too(
-    caller: Caller, settings: Settings, worker: Worker, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    db = make_orders(Path(settings.allowed_file_roots[0]))
-    flow, dataset_id = table_flow(caller, db)
-    run_id = start_run(caller, flow, BASE, BASE + timedelta(hours=5))
-    with sqlite3.connect(db) as conn:
-        conn.execute("DROP TABLE orders")
-
-    def broken_open(table: LakeTable) -> Any:
-        raise RuntimeError("the lake is down")
-
-    monkeypatch.setattr(LakeTable, "open", broken_open)
-    run_all(worker)
-    error = get_run(caller, run_id)["metrics"]["statusSummary"]["errors"][0]
-    assert error["code"].startswith("CONNECTOR-")
-    assert "orders" in error["message"]
-    assert "lake" not in error["message"]
-    assert not [t for t in threading.enumerate() if t.name == "sluice-table-open"]
-    monkeypatch.undo()
-    assert preview(caller, dataset_id)["rows"] == []
-
-
 def test_missing_delta_column_is_a_400_at_creation(caller: Caller, settings: Settings) -> None:
     db = make_orders(Path(settings.allowed_file_roots[0]))
     flow, _dataset = table_flow(caller, db)
@@ -205,20 +182,36 @@ def test_missing_delta_column_is_a_400_at_creation(caller: Caller, settings: Set
     assert flow_item["transformations"] == []
 
 
+def _lake_down(table: LakeTable) -> Any:
+    raise RuntimeError("the lake is down")
+
+
+@pytest.mark.parametrize("lake_down", [False, True])
 def test_vanished_source_fails_the_run_with_a_code_and_writes_nothing(
-    caller: Caller, settings: Settings, worker: Worker
+    caller: Caller,
+    settings: Settings,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+    lake_down: bool,
 ) -> None:
+    """With the lake failing too (the table opens while the read starts), the source's
+    refusal is still the run's error, and no opening thread is left behind."""
     db = make_orders(Path(settings.allowed_file_roots[0]))
     flow, dataset_id = table_flow(caller, db)
     run_id = start_run(caller, flow, BASE, BASE + timedelta(hours=5))
     with sqlite3.connect(db) as conn:
         conn.execute("DROP TABLE orders")
+    if lake_down:
+        monkeypatch.setattr(LakeTable, "open", _lake_down)
     run_all(worker)
     run = get_run(caller, run_id)
     assert run["metrics"]["statusSummary"]["status"] == "failed"
     error = run["metrics"]["statusSummary"]["errors"][0]
     assert error["code"].startswith("CONNECTOR-")
     assert "orders" in error["message"]
+    assert "lake" not in error["message"]
+    assert not [t for t in threading.enumerate() if t.name == "sluice-table-open"]
+    monkeypatch.undo()
     assert preview(caller, dataset_id)["rows"] == []
     assert caller.get(f"{FS}/flows/{flow}").json()["items"][0]["lastRunDetails"]["state"] == (
         "failed")

@@ -72,8 +72,9 @@ class ViewPageStatements(Generic[View]):
     A statement is keyed by what shapes it (the database, the filters with their values, the
     order, the page size, whether the page starts after a NULL or a value, the sandbox
     name that `sandboxName` filters compare with); the tenant's org and sandbox ids and the
-    page's position are bound when it runs. Errors come in the same order as
-    `keyset_pages.fetch_page`'s: sort field, view, filters, then the continuation token."""
+    page's position are bound when it runs. Errors come in the order of
+    `keyset_pages.fetch_page`'s (sort field, filters, continuation token), with a view that
+    lacks the sort column refused right after the sort field."""
 
     def __init__(
         self, fields: ResourceFields, view: type[View], capacity: int = DEFAULT_CAPACITY
