@@ -22,6 +22,9 @@ from sluice.connectors.contract import ConnectorContext
 from sluice.connectors.errors import SourceReadError
 from sluice.connectors.merged_reads import MergedBatches, ParallelRead
 from sluice.connectors.mysql.reader import open_source as mysql_open
+from sluice.connectors.postgresql import reader as pg_reader
+from sluice.connectors.postgresql import transactions as pg_transactions
+from sluice.connectors.postgresql.connection import AdbcSession
 from sluice.connectors.postgresql.reader import open_source as pg_open
 from sluice.connectors.reading import ReadRequest, SourceRead
 from sluice.connectors.sql_database.reader import open_source as sa_open
@@ -174,6 +177,85 @@ def test_postgresql_parts_read_exactly_the_rows_their_count_saw(
     monkeypatch.setattr(split_windows, "_open_all", open_all)
     after, _ = read(context, database, "at_tz", 4)
     assert sorted(after.column("id").to_pylist()) == sorted([*expected[3:], 1000, 1001])
+
+
+class CountsSeen:
+    """Where a PostgreSQL read counted its window: in its own transaction, before any row
+    moved (`first`), or on a thread beside a read (`beside`)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.first: list[str] = []
+        self.beside: list[str] = []
+        for module, seen in ((pg_reader, self.first), (pg_transactions, self.beside)):
+            monkeypatch.setattr(module, "count_rows", self._recording(seen))
+
+    @staticmethod
+    def _recording(seen: list[str]) -> Callable[..., int]:
+        count_rows = pg_transactions.count_rows  # the real one, whichever module calls it
+
+        def recorded(*args: Any) -> int:
+            seen.append(threading.current_thread().name)
+            return count_rows(*args)
+
+        return recorded
+
+
+def analyzed(database: tuple[Opener, dict[str, Any], str]) -> tuple[Opener, dict[str, Any], str]:
+    with psycopg.connect(pg_dsn(), autocommit=True) as connection:
+        connection.execute(f'ANALYZE "{database[2]}"')
+    return database
+
+
+def test_postgresql_cuts_a_large_window_on_the_planners_estimate(
+    context: ConnectorContext, pg_table: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No count before the rows move: the planner's estimate cuts the window, and each part
+    counts its own rows beside its read, in the shared snapshot."""
+    database = analyzed(pg_source(pg_table))
+    counts = CountsSeen(monkeypatch)
+    parallel, four = read(context, database, "at_tz", 4)
+    assert isinstance(four, ParallelRead)
+    assert parallel.column("id").to_pylist() == expected_ids("at_tz")
+    assert counts.first == []
+    assert counts.beside == ["sluice-count"] * 4
+    assert four.progress.source_count == len(expected_ids("at_tz"))
+
+
+def test_postgresql_counts_first_when_the_planner_cannot_say(
+    context: ConnectorContext, pg_table: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no estimate (or one below the cut's size) the window is counted before it is
+    read, and that count still cuts it; a window the count does not cut reads on that count."""
+    database = analyzed(pg_source(pg_table))
+    monkeypatch.setattr(pg_reader, "planned_rows", lambda *_args: None)
+    counts = CountsSeen(monkeypatch)
+    parallel, four = read(context, database, "at_tz", 4)
+    assert isinstance(four, ParallelRead)
+    assert parallel.column("id").to_pylist() == expected_ids("at_tz")
+    assert len(counts.first) == 1 and counts.beside == ["sluice-count"] * 4
+    assert four.progress.source_count == len(expected_ids("at_tz"))
+
+    monkeypatch.setattr(split_windows, "MIN_ROWS_PER_PART", len(OFFSETS))
+    counts.first.clear()
+    counts.beside.clear()
+    serial, one = read(context, database, "at_tz", 4)
+    assert not isinstance(one, ParallelRead)
+    assert serial.column("id").to_pylist() == expected_ids("at_tz")
+    assert len(counts.first) == 1 and counts.beside == []
+    assert one.progress.source_count == len(expected_ids("at_tz"))
+
+
+def test_postgresql_planned_rows_are_the_planners_estimate(
+    context: ConnectorContext, pg_table: Callable[..., str]
+) -> None:
+    _opener, auth, table = analyzed(pg_source(pg_table))
+    session = AdbcSession(context, auth)
+    try:
+        # A small analyzed table: the planner knows its rows exactly.
+        assert pg_transactions.planned_rows(session, f'SELECT 1 FROM "{table}"') == len(OFFSETS) + 1
+        assert pg_transactions.planned_rows(session, f'SELECT 1 FROM "{table}" WHERE false') == 0
+    finally:
+        session.close()
 
 
 def test_a_failing_sub_window_fails_the_read_with_its_coded_error(

@@ -39,6 +39,7 @@ from sluice.connectors.postgresql.transactions import (
     begin_read,
     count_rows,
     export_snapshot,
+    planned_rows,
 )
 from sluice.connectors.postgresql.unrepresentable import drop_unrepresentable
 from sluice.connectors.reading import ReadRequest, SourceRead
@@ -52,6 +53,7 @@ from sluice.connectors.tables.reflection import (
 )
 from sluice.connectors.tables.split_windows import (
     SplitWindowError,
+    may_split,
     offer_split,
     parallel_windows,
 )
@@ -101,24 +103,29 @@ def open_source(
         if not table.columns:
             raise TerminalReadError(f'Table "{table_name}" has no columns.')
         where = _where_clause(table, table_name, request)
-        count_sql = f"SELECT count(*) FROM {table.quoted_name}{where}"
+        rows_of_window = f"FROM {table.quoted_name}{where}"
+        count_sql = f"SELECT count(*) {rows_of_window}"
         source_count = None
-        count_beside: str | None = None  # the snapshot a count beside the read is made in
-        if request.limit is None and request.parallelism <= 1 and request.snapshot is None:
-            count_beside = export_snapshot(session)
-        elif request.limit is None:  # the count decides the cut, or it is a part's
-            source_count = count_rows(session, count_sql)
+        if request.limit is None and request.snapshot is None and may_split(request):
             try:
+                # The planner's estimate cuts a large window at once: each part then counts
+                # beside its own read. Below the cut's size (or with no statistics) the window
+                # is counted before it is read, and the count may still cut it.
+                offer_split(request, planned_rows(session, f"SELECT 1 {rows_of_window}"))
+                source_count = count_rows(session, count_sql)
                 offer_split(request, source_count)
             except SplitWindowError as split:
-                # The parts read in this count's snapshot: this transaction, which holds it,
-                # stays open until every part has imported it.
+                # The parts read in this transaction's snapshot: the transaction, which holds
+                # it, stays open until every part has imported it.
                 split.share(export_snapshot(session), session.close)
                 raise
+        # The snapshot a count beside the read is made in (a part's is the one it imported).
+        counted = source_count is not None or request.limit is not None
+        count_beside = None if counted else export_snapshot(session)
         columns = ", ".join(
             f"{c.select_expression} AS {quote_identifier(c.name)}" for c in table.columns
         )
-        query = f"SELECT {columns} FROM {table.quoted_name}{where}{_limit_clause(request)}"
+        query = f"SELECT {columns} {rows_of_window}{_limit_clause(request)}"
         cursor = session.connection.cursor()
         try:
             cursor.adbc_statement.set_options(**{_BATCH_HINT_OPTION: str(BATCH_HINT_BYTES)})

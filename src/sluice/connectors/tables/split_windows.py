@@ -2,14 +2,16 @@
 sub-windows, each read over a connection of its own, all at once, as one read.
 
 The window is first opened as one read, as always. A reader told it may split (a request
-with `parallelism` > 1) calls `offer_split` with the window's count before it starts reading
-rows: a window of fewer than two parts' worth of rows (`MIN_ROWS_PER_PART` each) is read as
-it is, so a small run pays nothing for the option (a connection costs tens of milliseconds);
-a larger one ends that read (before any row moved) and is read in sub-windows instead.
-Each sub-window is an ordinary read of the connector (`domain.windows.split_window` makes
-their bounds meet exactly, so no row is read twice or missed); each counts its own rows in
-its own snapshot, unless the reader shares the one its count was made in (PostgreSQL exports
-it: every part then sees exactly the rows that count saw), and the read's count is their sum.
+with `parallelism` > 1, `may_split`) calls `offer_split` with the window's rows before it
+starts reading them (its count, or the database planner's estimate where counting first
+would cost a pass over the window): a window of fewer than two parts' worth of rows
+(`MIN_ROWS_PER_PART` each) is read as it is, so a small run pays nothing for the option (a
+connection costs tens of milliseconds); a larger one ends that read (before any row moved)
+and is read in sub-windows instead. Each sub-window is an ordinary read of the connector
+(`domain.windows.split_window` makes their bounds meet exactly, so no row is read twice or
+missed); each counts its own rows in its own snapshot, unless the reader shares the one it
+decided the cut in (PostgreSQL exports it: every part then sees exactly the rows of that
+snapshot), and the read's count is their sum.
 Previews (a row limit) and full loads (no window) are read as one part, as are windows too
 short to cut.
 """
@@ -55,11 +57,17 @@ class SplitWindowError(Exception):
             release()
 
 
+def may_split(request: ReadRequest) -> bool:
+    """Whether `request` could be read in parts at all (a window that can be cut, a
+    `parallelism` above 1), whatever its rows."""
+    return request.parallelism > 1 and _sub_windows(request, 2) != [request.window]
+
+
 def offer_split(request: ReadRequest, rows: int | None) -> None:
-    """Called by a reader with its window's row count, before any row is read: raises
-    SplitWindowError when the window is worth reading in parts (the reader's own clean-up
-    for a failed open releases its connection)."""
-    if rows is None or request.parallelism <= 1 or _sub_windows(request, 2) == [request.window]:
+    """Called by a reader with its window's row count (or an estimate of it), before any row
+    is read: raises SplitWindowError when the window is worth reading in parts (the reader's
+    own clean-up for a failed open releases its connection)."""
+    if rows is None or not may_split(request):
         return
     parts = min(request.parallelism, rows // MIN_ROWS_PER_PART)
     if parts > 1:
