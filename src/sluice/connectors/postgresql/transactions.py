@@ -83,9 +83,10 @@ def planned_rows(session: AdbcSession, sql: str) -> int | None:
         raise session.error(error, "Could not plan the window's read") from None
     finally:
         cursor.close()
+    if not row:
+        return None
     try:
-        plan = json.loads(row[0]) if row else None
-        return max(int(plan[0]["Plan"]["Plan Rows"]), 0)
+        return max(int(json.loads(row[0])[0]["Plan"]["Plan Rows"]), 0)
     except (TypeError, ValueError, KeyError, IndexError):
         return None
 
