@@ -129,6 +129,35 @@ def test_without_a_second_connection_the_read_counts_in_its_own_transaction(
     assert read.progress.source_count == 2
 
 
+def test_a_part_closed_before_its_stream_starts_never_counts(
+    pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A part of a parallel window (a read in a shared snapshot) counts beside its read only
+    # once its stream starts: a part opened and closed unread (its sibling failed to open,
+    # say) takes no second connection. A whole window's read counts as it opens.
+    table = pg_table("id int, at timestamptz")
+    _insert_at(table, [(1, 1)])
+    counts: list[object] = []
+
+    def recorded(*args: Any) -> Any:
+        counts.append(args)
+        raise TransientReadError("Could not connect")
+
+    monkeypatch.setattr(transactions, "AdbcSession", recorded)
+    with psycopg.connect(pg_dsn()) as holder:  # the transaction that shares its snapshot
+        holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        row = holder.execute("SELECT pg_export_snapshot()").fetchone()
+        assert row is not None
+        part = open_source(CONTEXT, pg_auth(), _source(table),
+                           ReadRequest(window=None, snapshot=str(row[0])))
+        part.close()
+        assert counts == []
+        assert not [t for t in threading.enumerate() if t.name == "sluice-count"]
+        whole = open_source(CONTEXT, pg_auth(), _source(table), ReadRequest(window=None))
+        whole.close()
+        assert len(counts) == 1
+
+
 def test_a_count_that_fails_everywhere_fails_the_read_before_its_stream_ends(
     pg_table: MakeTable, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -245,6 +245,26 @@ def test_postgresql_counts_first_when_the_planner_cannot_say(
     assert one.progress.source_count == len(expected_ids("at_tz"))
 
 
+def test_postgresql_parts_count_once_every_part_has_its_connection(
+    context: ConnectorContext, pg_table: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source near its connection limit refuses a part's count (which the part then makes
+    itself), never a part: no count connects before the window and all four parts have."""
+    database = analyzed(pg_source(pg_table))
+    connects: list[str] = []
+    for module, what in ((pg_reader, "read"), (pg_transactions, "count")):
+
+        def connect(*args: Any, session: Any = module.AdbcSession, what: str = what) -> Any:
+            connects.append(what)
+            return session(*args)
+
+        monkeypatch.setattr(module, "AdbcSession", connect)
+    parallel, four = read(context, database, "at_tz", 4)
+    assert isinstance(four, ParallelRead)
+    assert parallel.column("id").to_pylist() == expected_ids("at_tz")
+    assert connects == ["read"] * 5 + ["count"] * 4
+
+
 def test_postgresql_planned_rows_are_the_planners_estimate(
     context: ConnectorContext, pg_table: Callable[..., str]
 ) -> None:

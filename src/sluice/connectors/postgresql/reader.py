@@ -145,7 +145,10 @@ def open_source(
     # The exact count doubles as the progress estimate: no planner query of its own.
     read.progress.source_count = read.progress.expected_records = source_count
     if count_beside is not None:
-        read.count_beside(SnapshotCount(context, auth, count_beside, count_sql, read.progress))
+        count = SnapshotCount(context, auth, count_beside, count_sql, read.progress)
+        read.count_beside(count)
+        if request.snapshot is None:  # a whole window: no other part of it needs a connection
+            count.start()
     return read
 
 
@@ -192,6 +195,8 @@ class PostgresRead(AdbcRead):
         self._count = count
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
+        if self._count is not None:  # a part's, only now: every part of its window has opened
+            self._count.start()
         for batch in bounded(self._conformed(), self._batch_rows):
             self._progress.input_records += batch.num_rows
             yield batch

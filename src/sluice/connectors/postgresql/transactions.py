@@ -115,9 +115,13 @@ class SnapshotCount:
     """The window's count, made by a thread on a connection of its own in the read's exported
     snapshot; its result lands in `progress` (`source_count`, `expected_records`).
 
-    The exporting transaction (the read's) must stay open until the count has started: the
-    read holds it until `wait` or `cancel` has returned. A count that fails here (no second
-    connection to be had, say) is made again by the read in its own transaction."""
+    The count begins at `start`: a whole window's read starts it as it opens, a part of a
+    parallel window with its stream, once every part holds its own connection, so a source
+    near its connection limit refuses a count (which the part then makes itself) rather than
+    one of the parts. The exporting
+    transaction (the read's) must stay open until the count has started: the read holds it
+    until `wait` or `cancel` has returned. A count that fails here (no second connection to
+    be had, say) is made again by the read in its own transaction."""
 
     def __init__(
         self,
@@ -133,7 +137,16 @@ class SnapshotCount:
         self._cursors: list[Any] = []
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._count, name="sluice-count", daemon=True)
-        self._thread.start()
+        self._started = False
+        self._starting = threading.Lock()  # a start and a cancel from two threads
+
+    def start(self) -> None:
+        """Begin counting, on a thread of its own (a second call, or one after `cancel`,
+        does nothing)."""
+        with self._starting:
+            if not self._started and not self._cancelled.is_set():
+                self._started = True
+                self._thread.start()
 
     @property
     def sql(self) -> str:
@@ -162,6 +175,9 @@ class SnapshotCount:
     def wait(self) -> bool:
         """Wait for the count; False when it could not be made (the read then counts in its
         own transaction once its rows are read: same snapshot, one connection)."""
+        self.start()
+        if not self._started:  # cancelled before it began: nothing was counted
+            return False
         self._thread.join()
         if self._error is not None:
             log.warning("Counting the window beside the read failed (%s); counting after it.",
@@ -170,8 +186,10 @@ class SnapshotCount:
 
     def cancel(self) -> None:
         """Stop the count (the read ended early) and wait for its thread."""
-        self._cancelled.set()
+        with self._starting:
+            self._cancelled.set()
         for cursor in list(self._cursors):
             with contextlib.suppress(Exception):  # best effort: the count may have just ended
                 cursor.adbc_cancel()
-        self._thread.join()
+        if self._started:
+            self._thread.join()
