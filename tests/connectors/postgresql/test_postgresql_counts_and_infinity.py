@@ -144,7 +144,7 @@ def test_a_part_closed_before_its_stream_starts_never_counts(
         raise TransientReadError("Could not connect")
 
     monkeypatch.setattr(transactions, "AdbcSession", recorded)
-    with psycopg.connect(pg_dsn()) as holder:  # the transaction that shares its snapshot
+    with psycopg.connect(pg_dsn(), autocommit=True) as holder:  # shares its snapshot
         holder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         row = holder.execute("SELECT pg_export_snapshot()").fetchone()
         assert row is not None

@@ -118,10 +118,10 @@ class SnapshotCount:
     The count begins at `start`: a whole window's read starts it as it opens, a part of a
     parallel window with its stream, once every part holds its own connection, so a source
     near its connection limit refuses a count (which the part then makes itself) rather than
-    one of the parts. The exporting
-    transaction (the read's) must stay open until the count has started: the read holds it
-    until `wait` or `cancel` has returned. A count that fails here (no second connection to
-    be had, say) is made again by the read in its own transaction."""
+    one of the parts. The exporting transaction (the read's) must stay open until the count
+    has started: the read holds it until `wait` or `cancel` has returned. A count that fails
+    here (no second connection to be had, say) is made again by the read in its own
+    transaction."""
 
     def __init__(
         self,
