@@ -55,34 +55,46 @@ def begin_read(session: AdbcSession, snapshot: str | None) -> None:
         execute(session, f"SET TRANSACTION SNAPSHOT '{snapshot_id(snapshot)}'")
 
 
-def count_rows(session: AdbcSession, sql: str, cursor_seen: list[Any] | None = None) -> int:
-    """The window's rows, by the read's own predicate: one query per run, not per batch."""
+def _first_row(
+    session: AdbcSession,
+    sql: str,
+    failure: str,
+    cursors: list[Any] | None = None,
+    options: Mapping[str, str] | None = None,
+) -> Any:
+    """The first row `sql` returns (None for none), on a cursor of its own (appended to
+    `cursors` when given, for a cancel from another thread); a driver error becomes the
+    session's coded error, `failure` saying what could not be done."""
     cursor = session.connection.cursor()
-    if cursor_seen is not None:
-        cursor_seen.append(cursor)
+    if cursors is not None:
+        cursors.append(cursor)
     try:
+        if options:
+            cursor.adbc_statement.set_options(**options)
         cursor.execute(sql)
-        row = cursor.fetchone()
+        return cursor.fetchone()
     except adbc_driver_manager.Error as error:
-        raise session.error(error, "Could not count the window's rows") from None
+        raise session.error(error, failure) from None
     finally:
         cursor.close()
+
+
+def count_rows(session: AdbcSession, sql: str, cursor_seen: list[Any] | None = None) -> int:
+    """The window's rows, by the read's own predicate: one query per run, not per batch."""
+    row = _first_row(session, sql, "Could not count the window's rows", cursor_seen)
     return int(row[0]) if row else 0
 
 
 def planned_rows(session: AdbcSession, sql: str) -> int | None:
     """The planner's estimate of the rows `sql` returns (from the table's statistics, no scan),
     or None when the plan does not say; only ever used to decide how to read, never reported."""
-    cursor = session.connection.cursor()
-    try:
-        # EXPLAIN cannot be the query of a COPY, which the driver wraps queries in by default.
-        cursor.adbc_statement.set_options(**{_USE_COPY_OPTION: "false"})
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-        row = cursor.fetchone()
-    except adbc_driver_manager.Error as error:
-        raise session.error(error, "Could not plan the window's read") from None
-    finally:
-        cursor.close()
+    # EXPLAIN cannot be the query of a COPY, which the driver wraps queries in by default.
+    row = _first_row(
+        session,
+        f"EXPLAIN (FORMAT JSON) {sql}",
+        "Could not plan the window's read",
+        options={_USE_COPY_OPTION: "false"},
+    )
     if not row:
         return None
     try:
@@ -93,14 +105,9 @@ def planned_rows(session: AdbcSession, sql: str) -> int | None:
 
 def export_snapshot(session: AdbcSession) -> str:
     """The id of the read transaction's snapshot, for other transactions to read in."""
-    cursor = session.connection.cursor()
-    try:
-        cursor.execute("SELECT pg_catalog.pg_export_snapshot()")
-        row = cursor.fetchone()
-    except adbc_driver_manager.Error as error:
-        raise session.error(error, "Could not share the window's snapshot") from None
-    finally:
-        cursor.close()
+    row = _first_row(
+        session, "SELECT pg_catalog.pg_export_snapshot()", "Could not share the window's snapshot"
+    )
     return snapshot_id(str(row[0]) if row else "")
 
 
