@@ -109,7 +109,11 @@ def create_app(settings: Settings | None = None, *, run_engine: bool = False) ->
             )
             services.start()
             if services.notifies:
-                app.state.context = replace(context, notify_run_ready=services.notify)
+                app.state.context = replace(
+                    context,
+                    notify_run_ready=services.notify,
+                    expect_runs=services.expect_runs,
+                )
         try:
             yield
         finally:

@@ -22,6 +22,10 @@ def ignore_run_ready(_run_id: str) -> None:
     """No local worker and no broker to tell: workers elsewhere find new runs by polling."""
 
 
+def no_runs_here() -> None:
+    """This process runs no runs: nothing to load ahead of them."""
+
+
 @dataclass(frozen=True)
 class AppContext:
     settings: Settings
@@ -31,6 +35,9 @@ class AppContext:
     secret_box: SecretBox
     # A hint to local workers that a run is ready (the database stays the source of truth).
     notify_run_ready: Callable[[str], None] = field(default=ignore_run_ready)
+    # Runs are coming (a connection or a flow was just created): with local workers, load
+    # the run engine now rather than in the first run's time (`engine.warmup`).
+    expect_runs: Callable[[], None] = field(default=no_runs_here)
 
     @property
     def notifies_run_ready(self) -> bool:

@@ -14,7 +14,7 @@ from sluice.cli.serve import configure_logging
 from sluice.config import Settings
 from sluice.engine.celery_executor import executor_from_settings
 from sluice.engine.engine_context import EngineContext, engine_context
-from sluice.engine.supervisor import EngineSupervisor, execute_run
+from sluice.engine.supervisor import EngineSupervisor, execute_run, load_engine_ahead
 from sluice.webhooks.dispatcher import dispatcher_from_settings
 
 RUNNING = "SIGTERM or Ctrl-C stops it gracefully"
@@ -87,6 +87,7 @@ def _celery_worker(
         served = settings.queue_list(queues)
         ctx: EngineContext = engine_context(settings)
     slots = concurrency or settings.worker_concurrency
+    load_engine_ahead(ctx.sessions)
 
     def ready() -> None:
         console.print(

@@ -8,10 +8,12 @@ import logging
 import threading
 
 from sluice.engine.celery_executor import CeleryExecutor
-from sluice.engine.claims import ClaimGuard
+from sluice.engine.claims import ClaimGuard, Sessions
 from sluice.engine.engine_context import EngineContext
 from sluice.engine.executors import LocalExecutor
 from sluice.engine.scheduler import Scheduler
+from sluice.engine.warmup import load_in_background
+from sluice.store.flow_ticks import has_enabled_flow
 from sluice.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("sluice.engine")
@@ -19,10 +21,22 @@ log = logging.getLogger("sluice.engine")
 
 def execute_run(ctx: EngineContext, guard: ClaimGuard) -> None:
     """Run a claimed run (sluice.engine.runner). The runner, and with it pyarrow and
-    deltalake, loads with the first run: an idle process never needs them."""
+    deltalake, loads with the first run unless `engine.warmup` has loaded it ahead: an idle
+    process never needs them."""
     from sluice.engine.runner import execute_run as run_claimed
 
     run_claimed(ctx, guard)
+
+
+def load_engine_ahead(sessions: Sessions) -> None:
+    """Runs are coming if the store holds an enabled flow: then load the engine now, in the
+    background, not in the first run's time (a server on an empty store stays light)."""
+
+    def holds_enabled_flow() -> bool:
+        with sessions() as session:
+            return has_enabled_flow(session)
+
+    load_in_background(holds_enabled_flow)
 
 
 class EngineSupervisor:
@@ -40,6 +54,7 @@ class EngineSupervisor:
     ) -> None:
         # With the Celery executor this process runs no workers: it sends tasks.
         self.celery = celery
+        self._sessions = ctx.sessions
         self.executor = (
             LocalExecutor(
                 ctx.sessions,
@@ -68,6 +83,7 @@ class EngineSupervisor:
     def start(self) -> None:
         if self.executor is not None:
             self.executor.start()
+            load_engine_ahead(self._sessions)
         if self.scheduler is not None:
             self._scheduler_thread = threading.Thread(
                 target=self.scheduler.run_forever,
@@ -95,6 +111,12 @@ class EngineSupervisor:
     def notifies(self) -> bool:
         """Whether `notify` tells anyone: local workers or the Celery broker."""
         return self.celery is not None or self.executor is not None
+
+    def expect_runs(self) -> None:
+        """Runs are coming (the API created a connection or a flow): this process's local
+        workers load the engine now, in the background. Celery workers are elsewhere."""
+        if self.executor is not None:
+            load_in_background()
 
     def notify(self, run_id: str) -> None:
         if self.celery is not None:

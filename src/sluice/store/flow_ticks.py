@@ -59,3 +59,9 @@ def reschedule(session: Session, flow: Flow) -> None:
         if schedule is None
         else next_tick_at(schedule, last_created=last_created_tick(session, flow.id))
     )
+
+
+def has_enabled_flow(session: Session) -> bool:
+    """Whether any tenant has an enabled flow: something this store's workers will run (one
+    probe of `ix_flows_due`)."""
+    return session.scalar(select(Flow.id).where(Flow.state == "enabled").limit(1)) is not None

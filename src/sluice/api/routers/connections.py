@@ -30,6 +30,7 @@ router = resource_router(
         ),
         delete=lambda session, tenant, _ctx, rid: service.delete_connection(session, tenant, rid),
         ignored=lambda body: ignored_fields(ConnectionCreate, body),
+        readies_runs=True,
     ),
     "connections",
 )

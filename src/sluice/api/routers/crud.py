@@ -38,6 +38,9 @@ class ResourceOperations(Generic[Row]):
     # Warnings about a created resource (a source that could not be checked), answered as
     # `warnings` beside the id and etag.
     warnings: Callable[[Row], list[str]] = field(default=lambda _row: [])
+    # Whether a new one means runs are coming (a connection or a flow): the local workers
+    # then load the run engine ahead of the first run (`AppContext.expect_runs`).
+    readies_runs: bool = False
 
 
 def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
@@ -63,6 +66,8 @@ def resource_router(ops: ResourceOperations[Row], tag: str) -> APIRouter:
     ) -> Response:
         def create() -> Response:
             row = ops.create(session, tenant, context, body)
+            if ops.readies_runs:
+                context.expect_runs()
             response = created(row, f"{ops.path}/{row.id}", ops.warnings(row))
             return report_ignored(request, response, ops.ignored(body))
 

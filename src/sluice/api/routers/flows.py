@@ -23,6 +23,7 @@ router = resource_router(
         ),
         delete=lambda session, tenant, _ctx, rid: service.delete_flow(session, tenant, rid),
         ignored=lambda body: ignored_fields(FlowCreate, body),
+        readies_runs=True,
     ),
     "flows",
 )

@@ -26,6 +26,7 @@ router = resource_router(
         ),
         ignored=lambda body: ignored_fields(SourceConnectionCreate, body),
         warnings=service.source_check_warnings,
+        readies_runs=True,
     ),
     "sourceConnections",
 )

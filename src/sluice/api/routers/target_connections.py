@@ -25,6 +25,7 @@ router = resource_router(
             session, tenant, rid
         ),
         ignored=lambda body: ignored_fields(TargetConnectionCreate, body),
+        readies_runs=True,
     ),
     "targetConnections",
 )

@@ -125,6 +125,7 @@ def create_connection(
             problem=problem_of(error),
             status_code=error.status,
         )
+    context.expect_runs()
     return redirect(f"/ui/connections/{connection_id}", notice="connection-created")
 
 

@@ -178,4 +178,5 @@ def wizard_step(
             problem=problem_of(error),
             status_code=error.status,
         )
+    context.expect_runs()
     return redirect(f"/ui/flows/{created.flow_id}", notice="flow-created")
