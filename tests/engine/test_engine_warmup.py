@@ -1,5 +1,5 @@
 """`engine.warmup`: the run engine loaded once per process, in the background, when runs are
-coming. The real process is in tests/e2e/test_engine_warmup.py; here, what decides whether
+coming. The real process is in tests/e2e/test_engine_loads_ahead.py; here, what decides whether
 the load happens, with the import itself recorded instead of made."""
 
 from __future__ import annotations
