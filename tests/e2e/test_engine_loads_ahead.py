@@ -84,18 +84,22 @@ def test_a_restarted_server_loads_the_engine_when_its_store_holds_an_enabled_flo
         assert run["metrics"]["recordSummary"]["outputRecordCount"] == 2
 
 
-def test_a_store_whose_flows_are_all_disabled_keeps_a_restarted_server_light(
+def test_a_store_whose_flows_are_all_disabled_keeps_a_restarted_server_light_until_one_is_enabled(
     tmp_path: Path,
 ) -> None:
     folder = folder_with_csv(tmp_path)
     env = sluice_env(tmp_path / "data", local_file_roots=str(tmp_path / "files"))
     with Processes(tmp_path) as processes:
         first = processes.serve(env, "--no-demo")
-        client = client_for(first)
-        built = csv_folder_flow(client, folder)
-        client.post(f"flows/{built.flow_id}/action", {}, params={"op": "disable"})
+        built = csv_folder_flow(client_for(first), folder)
+        client_for(first).post(f"flows/{built.flow_id}/action", {}, params={"op": "disable"})
         processes.stop_all()
 
         server = processes.serve(env, "--no-demo")
-
+        client = client_for(server)
+        assert client.get("flows")["items"][0]["state"] == "disabled"
         assert stays_light(server)
+
+        client.post(f"flows/{built.flow_id}/action", {}, params={"op": "enable"})
+
+        assert loaded_soon(server)

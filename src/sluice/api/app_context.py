@@ -35,8 +35,8 @@ class AppContext:
     secret_box: SecretBox
     # A hint to local workers that a run is ready (the database stays the source of truth).
     notify_run_ready: Callable[[str], None] = field(default=ignore_run_ready)
-    # Runs are coming (a connection or a flow was just created): with local workers, load
-    # the run engine now rather than in the first run's time (`engine.warmup`).
+    # Runs are coming (a connection or a flow was just created, a flow enabled): with local
+    # workers, load the run engine now rather than in the first run's time (`engine.warmup`).
     expect_runs: Callable[[], None] = field(default=no_runs_here)
 
     @property

@@ -113,8 +113,9 @@ class EngineSupervisor:
         return self.celery is not None or self.executor is not None
 
     def expect_runs(self) -> None:
-        """Runs are coming (the API created a connection or a flow): this process's local
-        workers load the engine now, in the background. Celery workers are elsewhere."""
+        """Runs are coming (the API created a connection or a flow, or enabled a flow): this
+        process's local workers load the engine now, in the background. Celery workers are
+        elsewhere."""
         if self.executor is not None:
             load_in_background()
 

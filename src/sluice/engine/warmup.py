@@ -5,8 +5,9 @@ An idle server holds no data library (tests/test_lazy_imports.py): the engine lo
 first run, which then waits 80-150 ms for it (bench/README.md, "Ninth round"). A process that
 is about to run something loads it in the background instead, as soon as it knows: a server
 or worker whose store holds an enabled flow when it starts, a server whose API has just
-created a connection or a flow. The load is process-wide and happens once; a run that starts
-before it ends waits on Python's import lock for the rest, as it would have loaded it itself.
+created a connection or a flow, or enabled a flow. The load is process-wide and happens once;
+a run that starts before it ends waits on Python's import lock for the rest, as it would have
+loaded it itself.
 """
 
 from __future__ import annotations

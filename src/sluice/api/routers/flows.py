@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Query
 
-from sluice.api.deps import IfMatchDep, SessionDep, TenantDep
+from sluice.api.deps import ContextDep, IfMatchDep, SessionDep, TenantDep
 from sluice.api.json_response import JSONResponse
 from sluice.api.routers.common import FLOW_SERVICE, updated
 from sluice.api.routers.crud import ResourceOperations, resource_router
@@ -33,8 +33,12 @@ router = resource_router(
 def flow_action(
     flow_id: str,
     if_match: IfMatchDep,
+    context: ContextDep,
     session: SessionDep,
     tenant: TenantDep,
     op: str = Query(..., min_length=1),
 ) -> JSONResponse:
-    return updated(service.change_state(session, tenant, flow_id, op, if_match))
+    row = service.change_state(session, tenant, flow_id, op, if_match)
+    if row.state == "enabled":
+        context.expect_runs()  # an enabled flow's ticks (and runs) are coming
+    return updated(row)

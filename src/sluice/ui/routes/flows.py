@@ -188,4 +188,6 @@ def set_flow_state(
         return _flow_page(
             request, context, viewer, flow_id, RunFilterForm(), Outcome(refused=error)
         )
+    if state == "enabled":
+        context.expect_runs()
     return redirect(f"/ui/flows/{flow_id}", notice=f"flow-{state}")
