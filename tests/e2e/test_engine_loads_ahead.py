@@ -1,8 +1,8 @@
 """The real `sluice serve` process loads its run engine (the runner, pyarrow, deltalake) ahead
 of the first run once runs are coming, and not before: an empty server stays light
-(tests/test_lazy_imports.py), a server given a connection or holding an enabled flow loads it
-in the background. Seen from outside, in the process's memory map: deltalake's native library
-is mapped once the engine is loaded."""
+(tests/test_lazy_imports.py), a server given a connection, holding an enabled flow at start or
+seeing a flow enabled loads it in the background. Seen from outside, in the process's memory
+map: deltalake's native library is mapped once the engine is loaded."""
 
 from __future__ import annotations
 
