@@ -42,16 +42,37 @@ def stays_light(server: ServerProcess) -> bool:
     return True
 
 
-def folder_with_csv(tmp_path: Path) -> Path:
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A folder under the server's allowed root with one two-row CSV file."""
     folder = tmp_path / "files" / "orders"
     folder.mkdir(parents=True)
     (folder / "orders.csv").write_text("id,amount\n1,2.50\n2,4.00\n", encoding="utf-8")
     return folder
 
 
-def test_a_server_loads_the_engine_once_a_connection_is_created(tmp_path: Path) -> None:
-    folder = folder_with_csv(tmp_path)
-    env = sluice_env(tmp_path / "data", local_file_roots=str(tmp_path / "files"))
+@pytest.fixture
+def env(tmp_path: Path, folder: Path) -> dict[str, str]:
+    return sluice_env(tmp_path / "data", local_file_roots=str(folder.parent))
+
+
+def restarted_on_a_flow(
+    processes: Processes, env: dict[str, str], folder: Path, *, disabled: bool = False
+) -> tuple[ServerProcess, str]:
+    """A server that made a CSV flow (then disabled it, if asked), stopped and started again on
+    the same store: the new server and the flow's id."""
+    first = processes.serve(env, "--no-demo")
+    client = client_for(first)
+    built = csv_folder_flow(client, folder)
+    if disabled:
+        client.post(f"flows/{built.flow_id}/action", {}, params={"op": "disable"})
+    processes.stop_all()
+    return processes.serve(env, "--no-demo"), built.flow_id
+
+
+def test_a_server_loads_the_engine_once_a_connection_is_created(
+    tmp_path: Path, folder: Path, env: dict[str, str]
+) -> None:
     with Processes(tmp_path) as processes:
         server = processes.serve(env, "--no-demo")
         client = client_for(server)
@@ -65,41 +86,28 @@ def test_a_server_loads_the_engine_once_a_connection_is_created(tmp_path: Path) 
 
 
 def test_a_restarted_server_loads_the_engine_when_its_store_holds_an_enabled_flow(
-    tmp_path: Path,
+    tmp_path: Path, folder: Path, env: dict[str, str]
 ) -> None:
-    folder = folder_with_csv(tmp_path)
-    env = sluice_env(tmp_path / "data", local_file_roots=str(tmp_path / "files"))
     with Processes(tmp_path) as processes:
-        first = processes.serve(env, "--no-demo")
-        built = csv_folder_flow(client_for(first), folder)
-        processes.stop_all()
-
-        server = processes.serve(env, "--no-demo")
+        server, flow_id = restarted_on_a_flow(processes, env, folder)
 
         # No request at all: the store's enabled flow is the reason.
         assert loaded_soon(server)
         # And the loaded engine runs the flow's window as the first run would have.
         client = client_for(server)
-        run = await_run(client, create_run(client, built.flow_id, 0, 2_000_000_000), [server])
+        run = await_run(client, create_run(client, flow_id, 0, 2_000_000_000), [server])
         assert run["metrics"]["recordSummary"]["outputRecordCount"] == 2
 
 
 def test_a_store_whose_flows_are_all_disabled_keeps_a_restarted_server_light_until_one_is_enabled(
-    tmp_path: Path,
+    tmp_path: Path, folder: Path, env: dict[str, str]
 ) -> None:
-    folder = folder_with_csv(tmp_path)
-    env = sluice_env(tmp_path / "data", local_file_roots=str(tmp_path / "files"))
     with Processes(tmp_path) as processes:
-        first = processes.serve(env, "--no-demo")
-        built = csv_folder_flow(client_for(first), folder)
-        client_for(first).post(f"flows/{built.flow_id}/action", {}, params={"op": "disable"})
-        processes.stop_all()
-
-        server = processes.serve(env, "--no-demo")
+        server, flow_id = restarted_on_a_flow(processes, env, folder, disabled=True)
         client = client_for(server)
         assert client.get("flows")["items"][0]["state"] == "disabled"
         assert stays_light(server)
 
-        client.post(f"flows/{built.flow_id}/action", {}, params={"op": "enable"})
+        client.post(f"flows/{flow_id}/action", {}, params={"op": "enable"})
 
         assert loaded_soon(server)
